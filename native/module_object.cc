@@ -1,0 +1,129 @@
+#include "module_object.h"
+
+#include <algorithm>
+
+#include "convert.h"
+#include "errors.h"
+
+namespace hsm {
+namespace {
+
+// close(): waits for the calls in flight on this object, then drops its module reference.
+class CloseOp : public Napi::AsyncWorker {
+ public:
+  CloseOp(const Napi::Env& env, std::shared_ptr<Lease> lease, LoadedModule* module)
+      : Napi::AsyncWorker(env, "hsm-jwks:close"),
+        lease_(std::move(lease)),
+        module_(module),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ private:
+  void Execute() override {
+    lease_->WaitIdle();
+    rv_ = ReleaseModule(module_);
+  }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    if (rv_ == CKR_OK) {
+      deferred_.Resolve(Env().Undefined());
+    } else {
+      deferred_.Reject(Pkcs11Failure(Env(), rv_, "C_Finalize").Value());
+    }
+  }
+  std::shared_ptr<Lease> lease_;
+  LoadedModule* module_;
+  Napi::Promise::Deferred deferred_;
+  CK_RV rv_ = CKR_OK;
+};
+
+}  // namespace
+
+AddonData::~AddonData() {
+  for (auto& lease : leases) {
+    // Calls still running on the thread pool keep their module; it stays loaded (a leak, not a
+    // crash) rather than being finalized under them.
+    if (lease->module != nullptr && lease->Idle()) ReleaseModule(lease->module);
+    lease->module = nullptr;
+  }
+}
+
+Napi::Function ModuleObject::DefineClass(Napi::Env env) {
+  return ObjectWrap<ModuleObject>::DefineClass(
+      env, "NativeModule",
+      {
+          InstanceMethod<&ModuleObject::Describe>("describe"),
+          InstanceMethod<&ModuleObject::GetInfo>("getInfo"),
+          InstanceMethod<&ModuleObject::GetSlots>("getSlots"),
+          InstanceMethod<&ModuleObject::GetTokenInfo>("getTokenInfo"),
+          InstanceMethod<&ModuleObject::GetMechanisms>("getMechanisms"),
+          InstanceMethod<&ModuleObject::OpenSession>("openSession"),
+          InstanceMethod<&ModuleObject::CloseSession>("closeSession"),
+          InstanceMethod<&ModuleObject::GetSessionInfo>("getSessionInfo"),
+          InstanceMethod<&ModuleObject::Login>("login"),
+          InstanceMethod<&ModuleObject::Logout>("logout"),
+          InstanceMethod<&ModuleObject::FindObjects>("findObjects"),
+          InstanceMethod<&ModuleObject::GetAttributes>("getAttributes"),
+          InstanceMethod<&ModuleObject::GenerateKeyPair>("generateKeyPair"),
+          InstanceMethod<&ModuleObject::DestroyObject>("destroyObject"),
+          InstanceMethod<&ModuleObject::Sign>("sign"),
+          InstanceMethod<&ModuleObject::Verify>("verify"),
+          InstanceMethod<&ModuleObject::Decrypt>("decrypt"),
+          InstanceMethod<&ModuleObject::GenerateRandom>("generateRandom"),
+          InstanceMethod<&ModuleObject::Close>("close"),
+      });
+}
+
+Napi::Object ModuleObject::NewInstance(Napi::Env env, LoadedModule* module) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  auto& leases = data->leases;
+  leases.erase(std::remove_if(leases.begin(), leases.end(),
+                              [](const std::shared_ptr<Lease>& l) { return l->module == nullptr; }),
+               leases.end());
+  return data->moduleConstructor.New({Napi::External<LoadedModule>::New(env, module)});
+}
+
+ModuleObject::ModuleObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleObject>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "NativeModule is created by load(), not by new");
+  }
+  lease_ = std::make_shared<Lease>(info[0].As<Napi::External<LoadedModule>>().Data());
+  info.Env().GetInstanceData<AddonData>()->leases.push_back(lease_);
+}
+
+LoadedModule* ModuleObject::OpenModule(Napi::Env env) const {
+  if (lease_->module == nullptr) throw BindingError(env, "ERR_HSM_CLOSED", "module is closed");
+  return lease_->module;
+}
+
+void ModuleObject::ClaimSession(Napi::Env env, CK_SESSION_HANDLE session) {
+  if (!busy_.insert(session).second) {
+    throw BindingError(env, "ERR_HSM_SESSION_BUSY",
+                       "session already has an operation in flight");
+  }
+}
+
+Napi::Value ModuleObject::Describe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LoadedModule* m = OpenModule(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", Napi::String::New(env, m->key));
+  o.Set("functionListVersion", VersionToJs(env, m->version));
+  o.Set("viaGetInterface", Napi::Boolean::New(env, m->viaGetInterface));
+  o.Set("ownsInitialization", Napi::Boolean::New(env, m->ownsInit));
+  o.Set("deepBind", Napi::Boolean::New(env, m->deepBind));
+  o.Set("osLocking", Napi::Boolean::New(env, m->osLocking));
+  return o;
+}
+
+Napi::Value ModuleObject::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LoadedModule* m = OpenModule(env);
+  lease_->module = nullptr;  // new calls are refused from now on
+  auto* op = new CloseOp(env, lease_, m);
+  Napi::Promise promise = op->Promise();
+  op->Queue();
+  return promise;
+}
+
+}  // namespace hsm

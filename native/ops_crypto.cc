@@ -1,0 +1,206 @@
+// Cryptographic calls, each Init+operation fused into one native call on one session:
+// C_SignInit+C_Sign, C_VerifyInit+C_Verify, C_DecryptInit+C_Decrypt, and C_GenerateRandom.
+// Input buffers are pinned and used in place; a signature goes straight into a Buffer sized from
+// the key (when the caller knows it) or by the length query.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "async_op.h"
+#include "convert.h"
+#include "mechanism.h"
+
+namespace hsm {
+namespace {
+
+// Fields shared by the ops that apply a key and a mechanism to a pinned input.
+class KeyOp : public AsyncOp {
+ public:
+  KeyOp(ModuleObject* owner, const Napi::Env& env, const char* name, CK_SESSION_HANDLE session,
+        CK_OBJECT_HANDLE key, Mechanism mechanism, Napi::Uint8Array data)
+      : AsyncOp(owner, env, name),
+        key_(key),
+        mechanism_(std::move(mechanism)),
+        data_(data.Data()),
+        dataLen_(static_cast<CK_ULONG>(data.ByteLength())) {
+    Pin(data);
+    UseSession(session);
+  }
+
+ protected:
+  CK_OBJECT_HANDLE key_;
+  Mechanism mechanism_;
+  CK_BYTE* data_;
+  CK_ULONG dataLen_;
+};
+
+class SignOp : public KeyOp {
+ public:
+  SignOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
+         Mechanism mechanism, Napi::Uint8Array data, size_t signatureLength)
+      : KeyOp(owner, env, "hsm-jwks:sign", session, key, std::move(mechanism), data) {
+    if (signatureLength > 0) {
+      Napi::Buffer<CK_BYTE> out = Napi::Buffer<CK_BYTE>::New(env, signatureLength);
+      out_ = Napi::Persistent(out);  // pinned until the op settles
+      outData_ = out.Data();
+      outCap_ = static_cast<CK_ULONG>(signatureLength);
+    }
+  }
+
+ private:
+  void Run(CK_FUNCTION_LIST* fl) override {
+    if (!Ok(fl->C_SignInit(session_, mechanism_.get(), key_), "C_SignInit")) return;
+    if (outData_ != nullptr) {
+      outLen_ = outCap_;
+      CK_RV rv = fl->C_Sign(session_, data_, dataLen_, outData_, &outLen_);
+      if (rv != CKR_BUFFER_TOO_SMALL) {
+        Ok(rv, "C_Sign");
+        return;
+      }
+    }
+    SignBySizeQuery(fl);
+  }
+  // The two-call pattern. Some modules end the operation on CKR_BUFFER_TOO_SMALL (NSS), so a
+  // query that finds no active operation starts it again.
+  void SignBySizeQuery(CK_FUNCTION_LIST* fl) {
+    CK_ULONG need = 0;
+    CK_RV rv = fl->C_Sign(session_, data_, dataLen_, nullptr, &need);
+    if (rv == CKR_OPERATION_NOT_INITIALIZED) {
+      if (!Ok(fl->C_SignInit(session_, mechanism_.get(), key_), "C_SignInit")) return;
+      rv = fl->C_Sign(session_, data_, dataLen_, nullptr, &need);
+    }
+    if (!Ok(rv, "C_Sign")) return;
+    spill_.resize(need);
+    if (Ok(fl->C_Sign(session_, data_, dataLen_, spill_.data(), &need), "C_Sign")) {
+      spill_.resize(need);
+      spilled_ = true;
+    }
+  }
+  Napi::Value Result(Napi::Env env) override {
+    if (spilled_) return Napi::Buffer<CK_BYTE>::Copy(env, spill_.data(), spill_.size());
+    if (outLen_ == outCap_) return out_.Value();
+    return Napi::Buffer<CK_BYTE>::Copy(env, outData_, outLen_);
+  }
+  Napi::Reference<Napi::Buffer<CK_BYTE>> out_;
+  CK_BYTE* outData_ = nullptr;
+  CK_ULONG outCap_ = 0;
+  CK_ULONG outLen_ = 0;
+  std::vector<CK_BYTE> spill_;
+  bool spilled_ = false;
+};
+
+class VerifyOp : public KeyOp {
+ public:
+  VerifyOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
+           CK_OBJECT_HANDLE key, Mechanism mechanism, Napi::Uint8Array data,
+           Napi::Uint8Array signature)
+      : KeyOp(owner, env, "hsm-jwks:verify", session, key, std::move(mechanism), data),
+        sig_(signature.Data()),
+        sigLen_(static_cast<CK_ULONG>(signature.ByteLength())) {
+    Pin(signature);
+  }
+
+ private:
+  void Run(CK_FUNCTION_LIST* fl) override {
+    if (!Ok(fl->C_VerifyInit(session_, mechanism_.get(), key_), "C_VerifyInit")) return;
+    CK_RV rv = fl->C_Verify(session_, data_, dataLen_, sig_, sigLen_);
+    valid_ = rv == CKR_OK;
+    if (rv != CKR_SIGNATURE_INVALID && rv != CKR_SIGNATURE_LEN_RANGE) Ok(rv, "C_Verify");
+  }
+  Napi::Value Result(Napi::Env env) override { return Napi::Boolean::New(env, valid_); }
+  CK_BYTE* sig_;
+  CK_ULONG sigLen_;
+  bool valid_ = false;
+};
+
+class DecryptOp : public KeyOp {
+ public:
+  using KeyOp::KeyOp;
+  ~DecryptOp() override {
+    if (!plain_.empty()) std::memset(plain_.data(), 0, plain_.size());
+  }
+
+ private:
+  void Run(CK_FUNCTION_LIST* fl) override {
+    if (!Ok(fl->C_DecryptInit(session_, mechanism_.get(), key_), "C_DecryptInit")) return;
+    CK_ULONG need = 0;
+    if (!Ok(fl->C_Decrypt(session_, data_, dataLen_, nullptr, &need), "C_Decrypt")) return;
+    plain_.resize(std::max<CK_ULONG>(need, 1));
+    if (Ok(fl->C_Decrypt(session_, data_, dataLen_, plain_.data(), &need), "C_Decrypt")) {
+      plainLen_ = need;
+    }
+  }
+  Napi::Value Result(Napi::Env env) override {
+    return Napi::Buffer<CK_BYTE>::Copy(env, plain_.data(), plainLen_);
+  }
+  std::vector<CK_BYTE> plain_;
+  CK_ULONG plainLen_ = 0;
+};
+
+class RandomOp : public AsyncOp {
+ public:
+  RandomOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, size_t length)
+      : AsyncOp(owner, env, "hsm-jwks:generateRandom") {
+    Napi::Buffer<CK_BYTE> out = Napi::Buffer<CK_BYTE>::New(env, length);
+    out_ = Napi::Persistent(out);  // pinned until the op settles
+    outData_ = out.Data();
+    outLen_ = static_cast<CK_ULONG>(length);
+    UseSession(session);
+  }
+
+ private:
+  void Run(CK_FUNCTION_LIST* fl) override {
+    if (outLen_ == 0) return;
+    Ok(fl->C_GenerateRandom(session_, outData_, outLen_), "C_GenerateRandom");
+  }
+  Napi::Value Result(Napi::Env) override { return out_.Value(); }
+  Napi::Reference<Napi::Buffer<CK_BYTE>> out_;
+  CK_BYTE* outData_;
+  CK_ULONG outLen_;
+};
+
+size_t LengthFromJs(const Napi::Value& v, const char* what, size_t max) {
+  CK_ULONG n = UlongFromJs(v, what);
+  if (n > max) throw Napi::RangeError::New(v.Env(), std::string(what) + " is too large");
+  return static_cast<size_t>(n);
+}
+
+}  // namespace
+
+Napi::Value ModuleObject::Sign(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
+  CK_OBJECT_HANDLE key = HandleFromJs(info[1], "key");
+  Mechanism mechanism = Mechanism::FromJs(info[2]);
+  Napi::Uint8Array data = BytesFromJs(info[3], "data");
+  size_t length = LengthFromJs(info[4], "signatureLength", 1 << 20);
+  return (new SignOp(this, env, session, key, std::move(mechanism), data, length))->Start();
+}
+
+Napi::Value ModuleObject::Verify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
+  CK_OBJECT_HANDLE key = HandleFromJs(info[1], "key");
+  Mechanism mechanism = Mechanism::FromJs(info[2]);
+  Napi::Uint8Array data = BytesFromJs(info[3], "data");
+  Napi::Uint8Array signature = BytesFromJs(info[4], "signature");
+  return (new VerifyOp(this, env, session, key, std::move(mechanism), data, signature))->Start();
+}
+
+Napi::Value ModuleObject::Decrypt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
+  CK_OBJECT_HANDLE key = HandleFromJs(info[1], "key");
+  Mechanism mechanism = Mechanism::FromJs(info[2]);
+  Napi::Uint8Array data = BytesFromJs(info[3], "data");
+  return (new DecryptOp(this, env, "hsm-jwks:decrypt", session, key, std::move(mechanism), data))
+      ->Start();
+}
+
+Napi::Value ModuleObject::GenerateRandom(const Napi::CallbackInfo& info) {
+  CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
+  size_t length = LengthFromJs(info[1], "length", 1 << 20);
+  return (new RandomOp(this, info.Env(), session, length))->Start();
+}
+
+}  // namespace hsm
