@@ -1,0 +1,162 @@
+// Exactly what the native addon (native/addon.cc) exports: nothing more, nothing `any`.
+// test/native/binding-surface.test.ts checks the loaded addon against this declaration.
+// Handles (slots, sessions, objects) are bigint; CK_ULONG values are numbers; every call that can
+// reach the token returns a Promise and runs off the JS thread.
+
+/** A PKCS#11 version. */
+export interface NativeVersion {
+  major: number;
+  minor: number;
+}
+
+/** C_GetInfo, blank padding removed. */
+export interface NativeModuleInfo {
+  cryptokiVersion: NativeVersion;
+  manufacturerID: string;
+  flags: number;
+  libraryDescription: string;
+  libraryVersion: NativeVersion;
+}
+
+/** C_GetTokenInfo, blank padding removed. Counts may be CK_UNAVAILABLE_INFORMATION (2^64-1). */
+export interface NativeTokenInfo {
+  label: string;
+  manufacturerID: string;
+  model: string;
+  serialNumber: string;
+  flags: number;
+  maxSessionCount: number;
+  sessionCount: number;
+  maxRwSessionCount: number;
+  rwSessionCount: number;
+  maxPinLen: number;
+  minPinLen: number;
+  hardwareVersion: NativeVersion;
+  firmwareVersion: NativeVersion;
+}
+
+/** One slot from C_GetSlotList + C_GetSlotInfo (+ C_GetTokenInfo when a token is readable). */
+export interface NativeSlot {
+  slot: bigint;
+  description: string;
+  manufacturerID: string;
+  flags: number;
+  token: NativeTokenInfo | null;
+}
+
+/** C_GetMechanismList + C_GetMechanismInfo. */
+export interface NativeMechanismInfo {
+  type: number;
+  minKeySize: number;
+  maxKeySize: number;
+  flags: number;
+}
+
+/** C_GetSessionInfo. */
+export interface NativeSessionInfo {
+  slot: bigint;
+  state: number;
+  flags: number;
+  deviceError: number;
+}
+
+/** What the module registry knows about a loaded module. */
+export interface NativeModuleDescription {
+  /** Real path the module was loaded from (the registry key). */
+  path: string;
+  functionListVersion: NativeVersion;
+  /** The function list came from C_GetInterface (PKCS#11 3.0) rather than C_GetFunctionList. */
+  viaGetInterface: boolean;
+  /** False when someone else in the process had initialised the module: we never finalize it. */
+  ownsInitialization: boolean;
+  deepBind: boolean;
+  /** CKF_OS_LOCKING_OK was accepted; when false every call into the module is serialised. */
+  osLocking: boolean;
+}
+
+/** A value in an attribute template; its kind must match the attribute's entry in CKA_KIND. */
+export type NativeAttributeValue = boolean | number | bigint | string | Uint8Array | readonly number[];
+export type NativeTemplate = ReadonlyArray<readonly [type: number, value: NativeAttributeValue]>;
+
+/** One attribute read by C_GetAttributeValue: a value, or why there is none. */
+export type NativeAttributeReading =
+  | { type: number; value: boolean | number | string | Buffer | number[] }
+  | { type: number; absent: 'sensitive' | 'invalid' | 'unavailable' };
+
+export type NativeMechanismParameter =
+  | { kind: 'pss'; hashAlg: number; mgf: number; saltLength: number }
+  | { kind: 'oaep'; hashAlg: number; mgf: number; label?: Uint8Array }
+  | { kind: 'raw'; data: Uint8Array };
+
+export interface NativeMechanism {
+  type: number;
+  parameter?: NativeMechanismParameter;
+}
+
+export interface NativeLoadOptions {
+  /** dlopen with RTLD_DEEPBIND (glibc only; default true). */
+  deepBind?: boolean;
+  /** Pass CKF_OS_LOCKING_OK to C_Initialize (default true; retried without on CKR_CANT_LOCK). */
+  osLocking?: boolean;
+  /** CK_C_INITIALIZE_ARGS.pReserved, e.g. NSS softokn's configuration string. */
+  initArgs?: string;
+}
+
+/** Properties set on errors from PKCS#11 calls (the promise rejects with an Error carrying them). */
+export interface NativePkcs11Failure {
+  rv: number;
+  ckr: string;
+  fn: string;
+}
+
+/** Properties set on load() failures. `init` failures also carry NativePkcs11Failure fields. */
+export interface NativeLoadFailure {
+  reason: 'not-found' | 'not-pkcs11' | 'dlopen' | 'init';
+  path: string;
+  detail: string;
+}
+
+/** Codes of errors thrown synchronously for misuse of the binding. */
+export type NativeBindingErrorCode = 'ERR_HSM_CLOSED' | 'ERR_HSM_SESSION_BUSY';
+
+/** One loaded PKCS#11 module (a reference on the process-wide registry entry). */
+export declare class NativeModule {
+  private constructor();
+  describe(): NativeModuleDescription;
+  getInfo(): Promise<NativeModuleInfo>;
+  getSlots(tokenPresent: boolean): Promise<NativeSlot[]>;
+  getTokenInfo(slot: bigint): Promise<NativeTokenInfo>;
+  getMechanisms(slot: bigint): Promise<NativeMechanismInfo[]>;
+  /** CKF_SERIAL_SESSION is always added to `flags`. */
+  openSession(slot: bigint, flags: number): Promise<bigint>;
+  closeSession(session: bigint): Promise<void>;
+  getSessionInfo(session: bigint): Promise<NativeSessionInfo>;
+  /** The PIN buffer is used in place (pinned, not copied); zero it after the promise settles. */
+  login(session: bigint, userType: number, pin: Uint8Array): Promise<void>;
+  logout(session: bigint): Promise<void>;
+  /** C_FindObjectsInit + C_FindObjects (up to maxObjects) + C_FindObjectsFinal. */
+  findObjects(session: bigint, template: NativeTemplate, maxObjects: number): Promise<bigint[]>;
+  getAttributes(session: bigint, object: bigint, types: readonly number[]): Promise<NativeAttributeReading[]>;
+  generateKeyPair(
+    session: bigint,
+    mechanism: NativeMechanism,
+    publicTemplate: NativeTemplate,
+    privateTemplate: NativeTemplate,
+  ): Promise<{ publicKey: bigint; privateKey: bigint }>;
+  destroyObject(session: bigint, object: bigint): Promise<void>;
+  /**
+   * C_SignInit + C_Sign. `signatureLength` > 0 sizes the output from key metadata (one C_Sign);
+   * 0 uses the length query. `data` is pinned and used in place.
+   */
+  sign(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array, signatureLength: number): Promise<Buffer>;
+  /** C_VerifyInit + C_Verify; an invalid signature resolves false. */
+  verify(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  /** C_DecryptInit + C_Decrypt (length query). */
+  decrypt(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array): Promise<Buffer>;
+  generateRandom(session: bigint, length: number): Promise<Buffer>;
+  /** Refuses new calls at once, waits for those in flight, then drops the registry reference. */
+  close(): Promise<void>;
+}
+
+/** dlopen(RTLD_NOW|RTLD_LOCAL[|RTLD_DEEPBIND]) + C_GetInterface/C_GetFunctionList + C_Initialize. */
+export declare function load(path: string, options?: NativeLoadOptions): Promise<NativeModule>;

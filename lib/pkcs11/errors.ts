@@ -1,0 +1,217 @@
+// Typed errors of the PKCS#11 layer. Every error has a stable `code` string: match on it, never on
+// the message. No message, property or cause ever holds a PIN or key material.
+import { ckrName } from './constants';
+
+/** What a caller (or the recovery logic) can do about a PKCS#11 failure. */
+export type Pkcs11ErrorCategory =
+  /** The session is gone (CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED): open another. */
+  | 'session-lost'
+  /** The token forgot the login (CKR_USER_NOT_LOGGED_IN): log in again. */
+  | 'login-needed'
+  /** An object handle no longer names an object: find the key again by CKA_ID. */
+  | 'object-stale'
+  /** The device, token or library went away: re-initialise. */
+  | 'device-gone'
+  /** The request itself is wrong (mechanism, template, data, PIN): retrying will not help. */
+  | 'bad-input'
+  /** Anything else. */
+  | 'fatal';
+
+const CATEGORY_BY_CKR: Readonly<Record<string, Pkcs11ErrorCategory>> = {
+  CKR_SESSION_HANDLE_INVALID: 'session-lost',
+  CKR_SESSION_CLOSED: 'session-lost',
+  CKR_USER_NOT_LOGGED_IN: 'login-needed',
+  CKR_OBJECT_HANDLE_INVALID: 'object-stale',
+  CKR_KEY_HANDLE_INVALID: 'object-stale',
+  CKR_DEVICE_REMOVED: 'device-gone',
+  CKR_DEVICE_ERROR: 'device-gone',
+  CKR_TOKEN_NOT_PRESENT: 'device-gone',
+  CKR_TOKEN_NOT_RECOGNIZED: 'device-gone',
+  CKR_CRYPTOKI_NOT_INITIALIZED: 'device-gone',
+  CKR_ARGUMENTS_BAD: 'bad-input',
+  CKR_ATTRIBUTE_READ_ONLY: 'bad-input',
+  CKR_ATTRIBUTE_TYPE_INVALID: 'bad-input',
+  CKR_ATTRIBUTE_VALUE_INVALID: 'bad-input',
+  CKR_CURVE_NOT_SUPPORTED: 'bad-input',
+  CKR_DATA_INVALID: 'bad-input',
+  CKR_DATA_LEN_RANGE: 'bad-input',
+  CKR_DOMAIN_PARAMS_INVALID: 'bad-input',
+  CKR_ENCRYPTED_DATA_INVALID: 'bad-input',
+  CKR_ENCRYPTED_DATA_LEN_RANGE: 'bad-input',
+  CKR_FUNCTION_NOT_SUPPORTED: 'bad-input',
+  CKR_KEY_FUNCTION_NOT_PERMITTED: 'bad-input',
+  CKR_KEY_SIZE_RANGE: 'bad-input',
+  CKR_KEY_TYPE_INCONSISTENT: 'bad-input',
+  CKR_MECHANISM_INVALID: 'bad-input',
+  CKR_MECHANISM_PARAM_INVALID: 'bad-input',
+  CKR_PIN_INCORRECT: 'bad-input',
+  CKR_PIN_INVALID: 'bad-input',
+  CKR_PIN_LEN_RANGE: 'bad-input',
+  CKR_SIGNATURE_INVALID: 'bad-input',
+  CKR_SIGNATURE_LEN_RANGE: 'bad-input',
+  CKR_TEMPLATE_INCOMPLETE: 'bad-input',
+  CKR_TEMPLATE_INCONSISTENT: 'bad-input',
+  CKR_USER_TYPE_INVALID: 'bad-input',
+};
+
+/** Base of every error this package throws on purpose. */
+export class HsmJwksError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * A PKCS#11 function returned something other than CKR_OK.
+ * `code` is `ERR_PKCS11_` + the CKR name without its prefix, e.g. `ERR_PKCS11_PIN_INCORRECT`.
+ */
+export class Pkcs11Error extends HsmJwksError {
+  /** The CK_RV as a number (vendor codes >= 0x80000000 pass through). */
+  readonly rv: number;
+  /** The CKR_ name, e.g. `CKR_PIN_INCORRECT`. */
+  readonly ckr: string;
+  /** The PKCS#11 function that failed, e.g. `C_Login`. */
+  readonly fn: string;
+  readonly category: Pkcs11ErrorCategory;
+  constructor(rv: number, fn: string, ckr: string = ckrName(rv)) {
+    super(`ERR_PKCS11_${ckr.replace(/^CKR_/, '')}`, `${fn} failed: ${ckr} (0x${rv.toString(16).padStart(8, '0')})`);
+    this.rv = rv;
+    this.ckr = ckr;
+    this.fn = fn;
+    this.category = CATEGORY_BY_CKR[ckr] ?? 'fatal';
+  }
+}
+
+export type ModuleLoadErrorCode =
+  | 'ERR_MODULE_NOT_FOUND'
+  | 'ERR_MODULE_NOT_PKCS11'
+  | 'ERR_MODULE_LOAD_FAILED'
+  | 'ERR_MODULE_INIT_FAILED';
+
+/** The PKCS#11 library could not be loaded; `code` says why. */
+export class ModuleLoadError extends HsmJwksError {
+  readonly path: string;
+  constructor(code: ModuleLoadErrorCode, path: string, detail: string, cause?: unknown) {
+    const why: Record<ModuleLoadErrorCode, string> = {
+      ERR_MODULE_NOT_FOUND: 'no such file',
+      ERR_MODULE_NOT_PKCS11: 'not a PKCS#11 module',
+      ERR_MODULE_LOAD_FAILED: 'the dynamic loader refused it',
+      ERR_MODULE_INIT_FAILED: 'C_Initialize failed',
+    };
+    super(code, `cannot load PKCS#11 module ${JSON.stringify(path)}: ${why[code]} (${detail})`, { cause });
+    this.path = path;
+  }
+}
+
+/** No initialised token matches the selector; `labels` lists the tokens that are present. */
+export class TokenNotFoundError extends HsmJwksError {
+  readonly labels: string[];
+  constructor(selector: string, labels: string[]) {
+    super(
+      'ERR_TOKEN_NOT_FOUND',
+      `no token matches ${selector}; tokens present: ${labels.length ? labels.map((l) => JSON.stringify(l)).join(', ') : 'none'}`,
+    );
+    this.labels = labels;
+  }
+}
+
+/** Several tokens carry the requested label; `serials` lists them so one can be chosen. */
+export class TokenAmbiguousError extends HsmJwksError {
+  readonly serials: string[];
+  constructor(label: string, serials: string[]) {
+    super(
+      'ERR_TOKEN_AMBIGUOUS',
+      `${serials.length} tokens are labelled ${JSON.stringify(label)} (serials ${serials.join(', ')}); select one by serial`,
+    );
+    this.serials = serials;
+  }
+}
+
+/** The module, token or pool was closed before (or while) this call was made. */
+export class ClosedError extends HsmJwksError {
+  constructor(what: string) {
+    super('ERR_CLOSED', `${what} is closed`);
+  }
+}
+
+/** No session became free within the pool's wait timeout. */
+export class PoolTimeoutError extends HsmJwksError {
+  constructor(timeoutMs: number, size: number) {
+    super('ERR_POOL_TIMEOUT', `no session of ${size} became free within ${timeoutMs} ms`);
+  }
+}
+
+/** The key pair was destroyed (by this token object) before the operation reached the token. */
+export class KeyDestroyedError extends HsmJwksError {
+  constructor() {
+    super('ERR_KEY_DESTROYED', 'the key pair has been destroyed');
+  }
+}
+
+/** A key pair with this CKA_ID already exists on the token. */
+export class KeyExistsError extends HsmJwksError {
+  constructor(idHex: string) {
+    super('ERR_KEY_EXISTS', `a private key with CKA_ID ${idHex} already exists on the token`);
+  }
+}
+
+/** The token offers no mechanism that can do what was asked. */
+export class MechanismUnsupportedError extends HsmJwksError {
+  constructor(what: string) {
+    super('ERR_MECHANISM_UNSUPPORTED', `the token has no mechanism for ${what}`);
+  }
+}
+
+/** The native addon could not be loaded (no prebuild for this platform and no local build). */
+export class AddonLoadError extends HsmJwksError {
+  constructor(detail: string, cause?: unknown) {
+    super('ERR_ADDON_LOAD', detail, { cause });
+  }
+}
+
+/** An argument of the wrong type: thrown before any native call. */
+export function invalidArgType(name: string, expected: string, actual: unknown): TypeError {
+  const e = new TypeError(`${name} must be ${expected}, received ${describe(actual)}`);
+  return Object.assign(e, { code: 'ERR_INVALID_ARG_TYPE' });
+}
+
+/** An argument of the right type and the wrong value: thrown before any native call. */
+export function invalidArgValue(name: string, expected: string, actual: unknown): RangeError {
+  const e = new RangeError(`${name} must be ${expected}, received ${describe(actual)}`);
+  return Object.assign(e, { code: 'ERR_INVALID_ARG_VALUE' });
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return v.length > 40 ? `a string of length ${v.length}` : JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v instanceof Uint8Array) return `a byte array of length ${v.length}`;
+  if (Array.isArray(v)) return 'an array';
+  return typeof v;
+}
+
+/**
+ * Converts what the addon threw or rejected with into a typed error. PKCS#11 failures carry
+ * rv/ckr/fn; binding misuse carries a code; anything else (TypeError from argument checks) passes.
+ */
+export function fromNative(e: unknown): unknown {
+  if (e instanceof HsmJwksError || !(e instanceof Error)) return e;
+  const n = e as Error & { rv?: unknown; ckr?: unknown; fn?: unknown; code?: unknown };
+  if (typeof n.rv === 'number' && typeof n.fn === 'string') {
+    return new Pkcs11Error(n.rv, n.fn, typeof n.ckr === 'string' ? n.ckr : undefined);
+  }
+  if (n.code === 'ERR_HSM_CLOSED') return new ClosedError('the PKCS#11 module');
+  return e;
+}
+
+/** Awaits a native call, converting its failure into a typed error. */
+export async function call<T>(promise: () => Promise<T>): Promise<T> {
+  try {
+    return await promise();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}

@@ -1,0 +1,76 @@
+// A key pair on a token, as found or generated: handles, identity, capabilities and public part.
+import { CURVES, type CurveName } from './curves';
+
+export type KeyType = 'rsa' | 'ec' | 'ed25519';
+
+/** The public half, read from the token (never from the private object's secret parts). */
+export type PublicKeyData =
+  | { readonly kty: 'RSA'; readonly n: Buffer; readonly e: Buffer }
+  /** `point` is the uncompressed point 04‖x‖y. */
+  | { readonly kty: 'EC'; readonly crv: 'P-256' | 'P-384' | 'P-521'; readonly point: Buffer }
+  | { readonly kty: 'OKP'; readonly crv: 'Ed25519'; readonly x: Buffer };
+
+/** Why a key pair is incomplete; it is still returned so one bad key does not hide the others. */
+export type KeyPairProblem =
+  /** No public object shares the CKA_ID and the public part cannot be derived from the private one. */
+  | 'public-key-missing'
+  /** Several public objects share the CKA_ID and key type; the first was used. */
+  | 'public-key-ambiguous'
+  /** The key's parameters (curve, modulus) could not be read or are not supported. */
+  | 'unsupported-parameters';
+
+export interface KeyPairFields {
+  id: Buffer;
+  label: string;
+  keyType: KeyType;
+  curve?: CurveName;
+  bits?: number;
+  privateKey: bigint;
+  publicKey: bigint | null;
+  canSign: boolean;
+  canDecrypt: boolean;
+  publicKeyData: PublicKeyData | null;
+  problems: KeyPairProblem[];
+}
+
+export class KeyPair {
+  /** CKA_ID, shared by both halves (the kid's bytes in the JOSE layer). */
+  readonly id: Buffer;
+  /** CKA_LABEL of the private object. */
+  readonly label: string;
+  readonly keyType: KeyType;
+  /** Curve of an EC or Ed25519 key. */
+  readonly curve?: CurveName;
+  /** Modulus size of an RSA key. */
+  readonly bits?: number;
+  /** Object handles: valid for this module instance only. */
+  readonly privateKey: bigint;
+  readonly publicKey: bigint | null;
+  /** CKA_SIGN / CKA_DECRYPT of the private object, exactly as the token reports them. */
+  readonly canSign: boolean;
+  readonly canDecrypt: boolean;
+  readonly publicKeyData: PublicKeyData | null;
+  readonly problems: readonly KeyPairProblem[];
+  /** @internal set by Token.destroyKeyPair */
+  destroyed = false;
+
+  constructor(f: KeyPairFields) {
+    this.id = f.id;
+    this.label = f.label;
+    this.keyType = f.keyType;
+    if (f.curve !== undefined) this.curve = f.curve;
+    if (f.bits !== undefined) this.bits = f.bits;
+    this.privateKey = f.privateKey;
+    this.publicKey = f.publicKey;
+    this.canSign = f.canSign;
+    this.canDecrypt = f.canDecrypt;
+    this.publicKeyData = f.publicKeyData;
+    this.problems = f.problems;
+  }
+
+  /** Bytes of a signature made with this key: modulus bytes, 2 × field bytes, or 64 (Ed25519). */
+  get signatureLength(): number {
+    if (this.keyType === 'rsa') return Math.ceil((this.bits ?? 0) / 8);
+    return this.curve ? CURVES[this.curve].signatureBytes : 0;
+  }
+}

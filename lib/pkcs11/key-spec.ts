@@ -1,0 +1,102 @@
+// What generateKeyPair accepts, and the hardened, explicit templates it turns into.
+import { CKA, CKK, CKM, CKO } from './constants';
+import { CURVES, type CurveName, type EcCurveName } from './curves';
+import { invalidArgType, invalidArgValue } from './errors';
+import type { NativeMechanism, NativeTemplate } from '../../binding';
+
+export type RsaBits = 2048 | 3072 | 4096;
+export type KeySpec = { type: 'rsa'; bits: RsaBits } | { type: 'ec'; curve: EcCurveName } | { type: 'ed25519' };
+/** `sig`: CKA_SIGN/CKA_VERIFY. `enc` (RSA only): CKA_DECRYPT/CKA_ENCRYPT. */
+export type KeyUse = 'sig' | 'enc';
+
+export interface KeyPairOptions {
+  /** CKA_LABEL of both halves (in the JOSE layer: the key-set name, with its prefix). */
+  label: string;
+  /** CKA_ID of both halves (in the JOSE layer: the kid's bytes). */
+  id: Uint8Array;
+  use?: KeyUse;
+}
+
+const RSA_BITS: readonly number[] = [2048, 3072, 4096];
+const EC_CURVES: readonly string[] = ['P-256', 'P-384', 'P-521'];
+const F4 = Buffer.from([0x01, 0x00, 0x01]); // 65537
+
+export function checkKeySpec(spec: unknown): KeySpec {
+  if (typeof spec !== 'object' || spec === null) throw invalidArgType('spec', 'an object', spec);
+  const s = spec as { type?: unknown; bits?: unknown; curve?: unknown };
+  if (s.type === 'rsa') {
+    if (typeof s.bits !== 'number') throw invalidArgType('spec.bits', 'a number', s.bits);
+    if (!RSA_BITS.includes(s.bits)) throw invalidArgValue('spec.bits', '2048, 3072 or 4096', s.bits);
+    return { type: 'rsa', bits: s.bits as RsaBits };
+  }
+  if (s.type === 'ec') {
+    if (typeof s.curve !== 'string') throw invalidArgType('spec.curve', 'a string', s.curve);
+    if (!EC_CURVES.includes(s.curve)) throw invalidArgValue('spec.curve', "'P-256', 'P-384' or 'P-521'", s.curve);
+    return { type: 'ec', curve: s.curve as EcCurveName };
+  }
+  if (s.type === 'ed25519') return { type: 'ed25519' };
+  throw invalidArgValue('spec.type', "'rsa', 'ec' or 'ed25519'", s.type);
+}
+
+export function checkKeyPairOptions(options: unknown, spec: KeySpec): Required<KeyPairOptions> {
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+  const o = options as { label?: unknown; id?: unknown; use?: unknown };
+  if (typeof o.label !== 'string') throw invalidArgType('options.label', 'a string', o.label);
+  if (o.label.length === 0) throw invalidArgValue('options.label', 'a non-empty string', o.label);
+  if (!(o.id instanceof Uint8Array)) throw invalidArgType('options.id', 'a Buffer or Uint8Array', o.id);
+  if (o.id.length === 0 || o.id.length > 255) throw invalidArgValue('options.id', '1 to 255 bytes', o.id);
+  const use = o.use ?? 'sig';
+  if (use !== 'sig' && use !== 'enc') throw invalidArgValue('options.use', "'sig' or 'enc'", use);
+  if (use === 'enc' && spec.type !== 'rsa') {
+    throw invalidArgValue('options.use', "'sig' for EC and Ed25519 keys (only RSA keys encrypt)", use);
+  }
+  return { label: o.label, id: Buffer.from(o.id), use };
+}
+
+export function curveOf(spec: KeySpec): CurveName | undefined {
+  return spec.type === 'ec' ? spec.curve : spec.type === 'ed25519' ? 'Ed25519' : undefined;
+}
+
+/** Mechanism and both templates for C_GenerateKeyPair. Every security attribute is explicit. */
+export function keyPairTemplates(
+  spec: KeySpec,
+  o: Required<KeyPairOptions>,
+): { mechanism: NativeMechanism; publicTemplate: NativeTemplate; privateTemplate: NativeTemplate } {
+  const sig = o.use === 'sig';
+  const rsa = spec.type === 'rsa';
+  const keyType = rsa ? CKK.RSA : spec.type === 'ec' ? CKK.EC : CKK.EC_EDWARDS;
+  const common: NativeTemplate = [
+    [CKA.KEY_TYPE, keyType],
+    [CKA.TOKEN, true],
+    [CKA.LABEL, o.label],
+    [CKA.ID, o.id],
+  ];
+  const params: NativeTemplate = rsa
+    ? [
+        [CKA.MODULUS_BITS, spec.bits],
+        [CKA.PUBLIC_EXPONENT, F4],
+      ]
+    : [[CKA.EC_PARAMS, CURVES[curveOf(spec)!].params]];
+  const publicTemplate: NativeTemplate = [
+    [CKA.CLASS, CKO.PUBLIC_KEY],
+    ...common,
+    ...params,
+    [CKA.PRIVATE, false],
+    [CKA.VERIFY, sig],
+    ...(rsa ? ([[CKA.ENCRYPT, !sig]] as const) : []),
+    [CKA.WRAP, false],
+  ];
+  const privateTemplate: NativeTemplate = [
+    [CKA.CLASS, CKO.PRIVATE_KEY],
+    ...common,
+    [CKA.PRIVATE, true],
+    [CKA.SENSITIVE, true],
+    [CKA.EXTRACTABLE, false],
+    [CKA.SIGN, sig],
+    ...(rsa ? ([[CKA.DECRYPT, !sig]] as const) : []),
+    [CKA.UNWRAP, false],
+    [CKA.DERIVE, false],
+  ];
+  const mechanism = rsa ? CKM.RSA_PKCS_KEY_PAIR_GEN : spec.type === 'ec' ? CKM.EC_KEY_PAIR_GEN : CKM.EC_EDWARDS_KEY_PAIR_GEN;
+  return { mechanism: { type: mechanism }, publicTemplate, privateTemplate };
+}

@@ -1,0 +1,158 @@
+// Pkcs11Module: a loaded PKCS#11 library. Loading is process-wide and reference-counted in the
+// addon: two Pkcs11Module objects for the same path (in one thread or in several worker_threads)
+// share one dlopen and one C_Initialize, and the last close() finalizes it.
+import { CKF_SLOT, CKF_TOKEN, CKM } from './constants';
+import { call, ClosedError, invalidArgType, invalidArgValue, ModuleLoadError, TokenAmbiguousError, TokenNotFoundError } from './errors';
+import { nativeBinding } from './native';
+import { Token, type TokenOptions } from './token';
+import type { NativeModule, NativeModuleDescription, NativeModuleInfo, NativeSlot } from '../../binding';
+
+export interface ModuleLoadOptions {
+  /** CK_C_INITIALIZE_ARGS.pReserved: NSS softokn needs its configuration string here. */
+  initArgs?: string;
+  /** Ask the module to use OS locking (default true; retried without on CKR_CANT_LOCK). */
+  osLocking?: boolean;
+  /**
+   * Load with RTLD_DEEPBIND (glibc; default true) so the module's own libcrypto is used instead of
+   * Node's bundled OpenSSL: measured here, SoftHSM's P-521 signing is 6.3x slower without it.
+   */
+  deepBind?: boolean;
+}
+
+/**
+ * Which token to open. `tokenLabel` matches initialised tokens by label; when several carry it the
+ * call fails with ERR_TOKEN_AMBIGUOUS (listing their serials) unless `onAmbiguous: 'first'` asks
+ * for the first slot, which is what Hydra does.
+ */
+export type TokenSelector =
+  | { tokenLabel: string; onAmbiguous?: 'error' | 'first' }
+  | { slot: bigint | number }
+  | { serial: string };
+
+export type ModuleInfo = NativeModuleInfo;
+export type SlotInfo = NativeSlot;
+
+const LOAD_REASON: Record<string, ConstructorParameters<typeof ModuleLoadError>[0]> = {
+  'not-found': 'ERR_MODULE_NOT_FOUND',
+  'not-pkcs11': 'ERR_MODULE_NOT_PKCS11',
+  dlopen: 'ERR_MODULE_LOAD_FAILED',
+  init: 'ERR_MODULE_INIT_FAILED',
+};
+
+const MECHANISM_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(CKM).map(([name, v]) => [v, name]));
+
+export class Pkcs11Module {
+  readonly #native: NativeModule;
+  readonly #tokens = new Set<Token>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(native: NativeModule) {
+    this.#native = native;
+  }
+
+  /** Loads (or shares) the PKCS#11 library at `path` and initialises it. */
+  static async load(path: string, options: ModuleLoadOptions = {}): Promise<Pkcs11Module> {
+    if (typeof path !== 'string') throw invalidArgType('path', 'a string', path);
+    if (path.length === 0 || path.includes('\0')) throw invalidArgValue('path', 'a non-empty path', path);
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    for (const flag of ['osLocking', 'deepBind'] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {
+        throw invalidArgType(`options.${flag}`, 'a boolean', options[flag]);
+      }
+    }
+    if (options.initArgs !== undefined && typeof options.initArgs !== 'string') {
+      throw invalidArgType('options.initArgs', 'a string', options.initArgs);
+    }
+    const binding = nativeBinding();
+    try {
+      return new Pkcs11Module(await binding.load(path, options));
+    } catch (e) {
+      const f = e as Error & { reason?: string; detail?: string };
+      const code = f.reason ? LOAD_REASON[f.reason] : undefined;
+      if (!code) throw e;
+      throw new ModuleLoadError(code, path, f.reason === 'init' ? f.message : f.detail ?? f.message, e);
+    }
+  }
+
+  /** Where the module was loaded from, its function-list version, and how it was initialised. */
+  describe(): NativeModuleDescription {
+    this.#checkOpen();
+    return this.#native.describe();
+  }
+
+  async info(): Promise<ModuleInfo> {
+    this.#checkOpen();
+    return call(() => this.#native.getInfo());
+  }
+
+  /** Every slot, with the token's info where a token is present and readable. */
+  async slots(): Promise<SlotInfo[]> {
+    this.#checkOpen();
+    return call(() => this.#native.getSlots(false));
+  }
+
+  /** Opens a token, logs in on its anchor session and prepares its session pool. */
+  async openToken(selector: TokenSelector, options: TokenOptions = {}): Promise<Token> {
+    this.#checkOpen();
+    const slot = await this.#selectSlot(selector);
+    const info = slot.token!;
+    const token = await Token.open(this.#native, slot.slot, info, options, MECHANISM_NAMES, (t) => this.#tokens.delete(t));
+    if (this.#closing) {
+      await token.close();
+      throw new ClosedError('the PKCS#11 module');
+    }
+    this.#tokens.add(token);
+    return token;
+  }
+
+  /** Closes the tokens opened through this object, then releases the module. */
+  async close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = (async () => {
+        await Promise.all([...this.#tokens].map((t) => t.close()));
+        await call(() => this.#native.close());
+      })();
+    }
+    return this.#closing;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new ClosedError('the PKCS#11 module');
+  }
+
+  async #selectSlot(selector: TokenSelector): Promise<NativeSlot & { token: NonNullable<NativeSlot['token']> }> {
+    if (typeof selector !== 'object' || selector === null) throw invalidArgType('selector', 'an object', selector);
+    const keys = ['tokenLabel', 'slot', 'serial'].filter((k) => k in selector);
+    if (keys.length !== 1) {
+      throw invalidArgValue('selector', 'exactly one of { tokenLabel }, { slot } or { serial }', keys.join(', ') || 'none');
+    }
+    const all = await call(() => this.#native.getSlots(true));
+    const ready = all.filter(
+      (s): s is NativeSlot & { token: NonNullable<NativeSlot['token']> } =>
+        s.token !== null && (s.flags & CKF_SLOT.TOKEN_PRESENT) !== 0 && (s.token.flags & CKF_TOKEN.TOKEN_INITIALIZED) !== 0,
+    );
+    const labels = ready.map((s) => s.token.label);
+    if ('tokenLabel' in selector) {
+      if (typeof selector.tokenLabel !== 'string') throw invalidArgType('selector.tokenLabel', 'a string', selector.tokenLabel);
+      const matches = ready.filter((s) => s.token.label === selector.tokenLabel);
+      if (matches.length === 0) throw new TokenNotFoundError(`label ${JSON.stringify(selector.tokenLabel)}`, labels);
+      if (matches.length > 1 && selector.onAmbiguous !== 'first') {
+        throw new TokenAmbiguousError(selector.tokenLabel, matches.map((s) => s.token.serialNumber));
+      }
+      return matches[0]!;
+    }
+    if ('serial' in selector) {
+      if (typeof selector.serial !== 'string') throw invalidArgType('selector.serial', 'a string', selector.serial);
+      const match = ready.find((s) => s.token.serialNumber === selector.serial);
+      if (!match) throw new TokenNotFoundError(`serial ${JSON.stringify(selector.serial)}`, labels);
+      return match;
+    }
+    const want = selector.slot;
+    if (typeof want !== 'bigint' && !(typeof want === 'number' && Number.isSafeInteger(want) && want >= 0)) {
+      throw invalidArgType('selector.slot', 'a bigint or non-negative integer', want);
+    }
+    const match = ready.find((s) => s.slot === BigInt(want));
+    if (!match) throw new TokenNotFoundError(`slot ${String(want)}`, labels);
+    return match;
+  }
+}

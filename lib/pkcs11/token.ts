@@ -1,0 +1,268 @@
+// Token: a logged-in view of one token. One long-lived *anchor* session holds the login (login
+// state belongs to the application, and lives while any session is open: the anchor is never
+// reaped), and a bounded SessionPool lends one session per operation.
+import { CKA, CKF_SESSION, CKO, CKU } from './constants';
+import { call, ClosedError, invalidArgType, invalidArgValue, KeyDestroyedError, KeyExistsError, Pkcs11Error } from './errors';
+import type { KeyPair } from './key-pair';
+import { KeyReader, type KeyPairQuery } from './key-reader';
+import { checkKeyPairOptions, checkKeySpec, keyPairTemplates, type KeyPairOptions, type KeySpec } from './key-spec';
+import {
+  prepareDecryption,
+  prepareSignature,
+  type DecryptMechanism,
+  type SignMechanism,
+} from './mechanisms';
+import { SessionPool, type SessionPoolStats } from './session-pool';
+import type { NativeMechanismInfo, NativeModule, NativeTokenInfo } from '../../binding';
+
+export interface TokenOptions {
+  /** The user PIN. Kept in a Buffer owned by the Token (zeroed on close), never logged. */
+  pin?: string | Uint8Array;
+  /** Sessions lent to operations at most at once (default 4), capped by the token's limit. */
+  poolSize?: number;
+  /** How long an operation may wait for a free session (default 30 s). */
+  poolWaitTimeoutMs?: number;
+}
+
+export interface MechanismInfo extends NativeMechanismInfo {
+  /** CKM_ name without its prefix when we know it, e.g. `ECDSA`. */
+  name?: string;
+}
+
+const DEFAULT_POOL_SIZE = 4;
+const DEFAULT_WAIT_MS = 30_000;
+const RW_SERIAL = CKF_SESSION.RW_SESSION | CKF_SESSION.SERIAL_SESSION;
+
+export class Token {
+  readonly slot: bigint;
+  readonly label: string;
+  readonly serialNumber: string;
+  readonly manufacturerID: string;
+  readonly model: string;
+  readonly #native: NativeModule;
+  readonly #anchor: bigint;
+  readonly #pool: SessionPool;
+  readonly #mechanisms: MechanismInfo[];
+  readonly #available: ReadonlySet<number>;
+  readonly #onClose: (t: Token) => void;
+  #pin: Buffer | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use Pkcs11Module.openToken. */
+  static async open(
+    native: NativeModule,
+    slot: bigint,
+    info: NativeTokenInfo,
+    options: TokenOptions,
+    mechanismNames: ReadonlyMap<number, string>,
+    onClose: (t: Token) => void,
+  ): Promise<Token> {
+    const poolSize = checkTokenOptions(options, info);
+    const pin = options.pin === undefined ? undefined : Buffer.from(options.pin);
+    const anchor = await call(() => native.openSession(slot, RW_SERIAL));
+    try {
+      if (pin) await login(native, anchor, pin);
+      const mechanisms = (await call(() => native.getMechanisms(slot))).map((m) => {
+        const name = mechanismNames.get(m.type);
+        return name ? { ...m, name } : m;
+      });
+      return new Token(native, slot, info, anchor, pin, mechanisms, poolSize, options, onClose);
+    } catch (e) {
+      pin?.fill(0);
+      await call(() => native.closeSession(anchor)).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private constructor(
+    native: NativeModule,
+    slot: bigint,
+    info: NativeTokenInfo,
+    anchor: bigint,
+    pin: Buffer | undefined,
+    mechanisms: MechanismInfo[],
+    poolSize: number,
+    options: TokenOptions,
+    onClose: (t: Token) => void,
+  ) {
+    this.#native = native;
+    this.slot = slot;
+    this.label = info.label;
+    this.serialNumber = info.serialNumber;
+    this.manufacturerID = info.manufacturerID;
+    this.model = info.model;
+    this.#anchor = anchor;
+    this.#pin = pin;
+    this.#mechanisms = mechanisms;
+    this.#available = new Set(mechanisms.map((m) => m.type));
+    this.#onClose = onClose;
+    this.#pool = new SessionPool({
+      size: poolSize,
+      waitTimeoutMs: options.poolWaitTimeoutMs ?? DEFAULT_WAIT_MS,
+      open: () => call(() => native.openSession(slot, RW_SERIAL)),
+      close: (s) => call(() => native.closeSession(s)),
+    });
+  }
+
+  /** The token's mechanisms with their key sizes and flags (read once, at open). */
+  async mechanisms(): Promise<MechanismInfo[]> {
+    this.#checkOpen();
+    return this.#mechanisms.map((m) => ({ ...m }));
+  }
+
+  /** Session-pool figures, for monitoring. */
+  poolStats(): SessionPoolStats {
+    return this.#pool.stats();
+  }
+
+  /**
+   * Generates a key pair on the token with hardened templates (token objects, private, sensitive,
+   * not extractable; the same CKA_ID and CKA_LABEL on both halves). RSA-4096 takes seconds.
+   * Refuses an id that a private key on the token already has (ERR_KEY_EXISTS).
+   */
+  async generateKeyPair(spec: KeySpec, options: KeyPairOptions): Promise<KeyPair> {
+    this.#checkOpen();
+    const s = checkKeySpec(spec);
+    const o = checkKeyPairOptions(options, s);
+    const { mechanism, publicTemplate, privateTemplate } = keyPairTemplates(s, o);
+    return this.#withSession(async (session) => {
+      const reader = new KeyReader(this.#native, session);
+      if ((await reader.find([[CKA.CLASS, CKO.PRIVATE_KEY], [CKA.ID, o.id]], 1)).length > 0) {
+        throw new KeyExistsError(Buffer.from(o.id).toString('hex'));
+      }
+      const handles = await call(() => this.#native.generateKeyPair(session, mechanism, publicTemplate, privateTemplate));
+      const pair = await reader.readKeyPair(handles.privateKey, handles.publicKey);
+      return pair!;
+    });
+  }
+
+  /** Key pairs whose private object matches `label` and/or `id`, paired by CKA_ID. */
+  async findKeyPairs(query: KeyPairQuery = {}): Promise<KeyPair[]> {
+    this.#checkOpen();
+    if (typeof query !== 'object' || query === null) throw invalidArgType('query', 'an object', query);
+    if (query.label !== undefined && typeof query.label !== 'string') throw invalidArgType('query.label', 'a string', query.label);
+    if (query.id !== undefined && !(query.id instanceof Uint8Array)) throw invalidArgType('query.id', 'a Uint8Array', query.id);
+    return this.#withSession((session) => new KeyReader(this.#native, session).findKeyPairs(query));
+  }
+
+  /** Signs `data` with the private key; see SignMechanism for what is hashed where. */
+  async sign(keyPair: KeyPair, mechanism: SignMechanism, data: Uint8Array): Promise<Buffer> {
+    this.#checkOpen();
+    checkKeyPair(keyPair);
+    if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
+    const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
+    return this.#withSession((session) => {
+      if (keyPair.destroyed) throw new KeyDestroyedError();
+      return call(() =>
+        this.#native.sign(session, keyPair.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength),
+      );
+    });
+  }
+
+  /** Verifies on the token with the public object (for diagnostics; callers normally verify in software). */
+  async verify(keyPair: KeyPair, mechanism: SignMechanism, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    this.#checkOpen();
+    checkKeyPair(keyPair);
+    if (keyPair.publicKey === null) throw invalidArgType('keyPair.publicKey', 'a public key handle', null);
+    if (!(signature instanceof Uint8Array)) throw invalidArgType('signature', 'a Buffer or Uint8Array', signature);
+    const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
+    return this.#withSession((session) =>
+      call(() => this.#native.verify(session, keyPair.publicKey!, prepared.mechanism, prepared.data, signature)),
+    );
+  }
+
+  /** Decrypts with an RSA private key. */
+  async decrypt(keyPair: KeyPair, mechanism: DecryptMechanism, data: Uint8Array): Promise<Buffer> {
+    this.#checkOpen();
+    checkKeyPair(keyPair);
+    if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
+    const m = prepareDecryption(mechanism, keyPair, this.#available);
+    return this.#withSession((session) => {
+      if (keyPair.destroyed) throw new KeyDestroyedError();
+      return call(() => this.#native.decrypt(session, keyPair.privateKey, m, data));
+    });
+  }
+
+  /** Destroys both halves; operations on this KeyPair that have not reached the token yet fail. */
+  async destroyKeyPair(keyPair: KeyPair): Promise<void> {
+    this.#checkOpen();
+    checkKeyPair(keyPair);
+    await this.#withSession(async (session) => {
+      await call(() => this.#native.destroyObject(session, keyPair.privateKey));
+      keyPair.destroyed = true;
+      if (keyPair.publicKey !== null) {
+        await call(() => this.#native.destroyObject(session, keyPair.publicKey!)).catch((e: unknown) => {
+          if (!(e instanceof Pkcs11Error && e.category === 'object-stale')) throw e;
+        });
+      }
+    });
+  }
+
+  /** Random bytes from the token's generator. */
+  async random(length: number): Promise<Buffer> {
+    this.#checkOpen();
+    if (typeof length !== 'number') throw invalidArgType('length', 'a number', length);
+    if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 20) {
+      throw invalidArgValue('length', 'an integer from 0 to 1048576', length);
+    }
+    return this.#withSession((session) => call(() => this.#native.generateRandom(session, length)));
+  }
+
+  /** Waits for operations in flight, closes every session (which ends the login) and forgets the PIN. */
+  async close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = (async () => {
+        try {
+          await this.#pool.close();
+          await call(() => this.#native.closeSession(this.#anchor)).catch(() => undefined);
+        } finally {
+          this.#pin?.fill(0);
+          this.#pin = undefined;
+          this.#onClose(this);
+        }
+      })();
+    }
+    return this.#closing;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new ClosedError('the token');
+  }
+
+  #withSession<T>(fn: (session: bigint) => Promise<T>): Promise<T> {
+    return this.#pool.use(fn);
+  }
+}
+
+async function login(native: NativeModule, session: bigint, pin: Buffer): Promise<void> {
+  try {
+    await call(() => native.login(session, CKU.USER, pin));
+  } catch (e) {
+    // Login state is per application and token: another Token of this process may have done it.
+    if (!(e instanceof Pkcs11Error && e.ckr === 'CKR_USER_ALREADY_LOGGED_IN')) throw e;
+  }
+}
+
+function checkKeyPair(keyPair: unknown): asserts keyPair is KeyPair {
+  if (typeof keyPair !== 'object' || keyPair === null || typeof (keyPair as KeyPair).privateKey !== 'bigint') {
+    throw invalidArgType('keyPair', 'a KeyPair from findKeyPairs or generateKeyPair', keyPair);
+  }
+}
+
+/** Checks the options; returns the pool size, capped by the token's R/W session limit. */
+function checkTokenOptions(options: TokenOptions, info: NativeTokenInfo): number {
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+  const { pin, poolSize: requested = DEFAULT_POOL_SIZE, poolWaitTimeoutMs: wait = DEFAULT_WAIT_MS } = options;
+  if (pin !== undefined && typeof pin !== 'string' && !(pin instanceof Uint8Array)) {
+    throw invalidArgType('options.pin', 'a string or Uint8Array', typeof pin);
+  }
+  if (typeof requested !== 'number') throw invalidArgType('options.poolSize', 'a number', requested);
+  if (!Number.isSafeInteger(requested) || requested < 1) {
+    throw invalidArgValue('options.poolSize', 'a positive integer', requested);
+  }
+  if (typeof wait !== 'number' || !(wait > 0)) throw invalidArgValue('options.poolWaitTimeoutMs', 'a positive number', wait);
+  // One session is the anchor; 0 means effectively infinite, ~0 unknown.
+  const max = info.maxRwSessionCount;
+  const limited = max > 1 && max < Number.MAX_SAFE_INTEGER; // 0 = effectively infinite, ~0 = unknown
+  return limited ? Math.max(1, Math.min(requested, max - 1)) : requested;
+}

@@ -1,0 +1,39 @@
+'use strict';
+// Jest test environment: gives every test file a fresh SoftHSM2 token directory. SoftHSM reads
+// SOFTHSM2_CONF from the real process environment in C_Initialize, and jest hands tests a copy of
+// process.env, so the variable is set here, outside the sandbox, before the file's tests run.
+// Tests therefore never touch /var/lib/softhsm, and files run in parallel in separate workers.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { TestEnvironment } = require('jest-environment-node');
+
+class SoftHsmEnvironment extends TestEnvironment {
+  constructor(config, context) {
+    super(config, context);
+    this.softhsmDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-test-'));
+    fs.mkdirSync(path.join(this.softhsmDir, 'tokens'));
+    const conf = path.join(this.softhsmDir, 'softhsm2.conf');
+    fs.writeFileSync(
+      conf,
+      [
+        `directories.tokendir = ${path.join(this.softhsmDir, 'tokens')}`,
+        'objectstore.backend = file',
+        'log.level = ERROR',
+        'slots.removable = false',
+        'slots.mechanisms = ALL',
+        'library.reset_on_fork = false',
+        '',
+      ].join('\n'),
+    );
+    process.env.SOFTHSM2_CONF = conf;
+    this.global.process.env.SOFTHSM2_CONF = conf;
+  }
+
+  async teardown() {
+    fs.rmSync(this.softhsmDir, { recursive: true, force: true });
+    await super.teardown();
+  }
+}
+
+module.exports = SoftHsmEnvironment;

@@ -1,0 +1,38 @@
+// The SoftHSM2 token directory of this test file, made by softhsm-environment.js (which points
+// SOFTHSM2_CONF at a fresh temp dir before the file runs), and pkcs11-tool bound to it.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+export const USER_PIN = '1234';
+export const SO_PIN = '0000';
+
+export interface SoftHsm {
+  conf: string;
+  /** Runs pkcs11-tool against this file's token directory; returns stdout. */
+  pkcs11Tool(args: string[]): string;
+  /** Initialises a token in the next free slot (SoftHSM always keeps one) with USER_PIN. */
+  initToken(label: string): void;
+}
+
+export function softHsm(): SoftHsm {
+  if (!fs.existsSync(SOFTHSM_MODULE)) {
+    throw new Error(`${SOFTHSM_MODULE} is missing: install softhsm2 and opensc (apt-get install -y softhsm2 opensc)`);
+  }
+  const conf = process.env.SOFTHSM2_CONF;
+  if (!conf || !conf.includes('hsm-jwks-test-')) {
+    throw new Error('SOFTHSM2_CONF is not a per-test directory: run the tests through jest (npm test)');
+  }
+  const env = { ...process.env, SOFTHSM2_CONF: conf };
+  const pkcs11Tool = (args: string[]) =>
+    execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return {
+    conf,
+    pkcs11Tool,
+    initToken(label: string) {
+      const tokens = fs.readdirSync(path.join(path.dirname(conf), 'tokens')).length;
+      pkcs11Tool(['--slot-index', String(tokens), '--init-token', '--label', label, '--so-pin', SO_PIN, '--init-pin', '--pin', USER_PIN]);
+    },
+  };
+}
