@@ -198,8 +198,9 @@ function describe(v: unknown): string {
  * rv/ckr/fn; binding misuse carries a code; anything else (TypeError from argument checks) passes.
  */
 export function fromNative(e: unknown): unknown {
-  if (e instanceof HsmJwksError || !(e instanceof Error)) return e;
-  const n = e as Error & { rv?: unknown; ckr?: unknown; fn?: unknown; code?: unknown };
+  // Duck-typed: the addon's errors may come from another realm (vm contexts, jest).
+  if (e instanceof HsmJwksError || typeof e !== 'object' || e === null) return e;
+  const n = e as { rv?: unknown; ckr?: unknown; fn?: unknown; code?: unknown };
   if (typeof n.rv === 'number' && typeof n.fn === 'string') {
     return new Pkcs11Error(n.rv, n.fn, typeof n.ckr === 'string' ? n.ckr : undefined);
   }

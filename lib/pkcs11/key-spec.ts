@@ -83,7 +83,7 @@ export function keyPairTemplates(
     ...params,
     [CKA.PRIVATE, false],
     [CKA.VERIFY, sig],
-    ...(rsa ? ([[CKA.ENCRYPT, !sig]] as const) : []),
+    [CKA.ENCRYPT, !sig], // only RSA keys may be made for enc (checkKeyPairOptions)
     [CKA.WRAP, false],
   ];
   const privateTemplate: NativeTemplate = [
@@ -93,7 +93,7 @@ export function keyPairTemplates(
     [CKA.SENSITIVE, true],
     [CKA.EXTRACTABLE, false],
     [CKA.SIGN, sig],
-    ...(rsa ? ([[CKA.DECRYPT, !sig]] as const) : []),
+    [CKA.DECRYPT, !sig], // explicit false on EC keys: SoftHSM would default it to true
     [CKA.UNWRAP, false],
     [CKA.DERIVE, false],
   ];
