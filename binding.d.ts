@@ -72,6 +72,8 @@ export interface NativeModuleDescription {
   deepBind: boolean;
   /** CKF_OS_LOCKING_OK was accepted; when false every call into the module is serialised. */
   osLocking: boolean;
+  /** References held on the registry entry, across all JS environments of the process. */
+  references: number;
 }
 
 /** A value in an attribute template; its kind must match the attribute's entry in CKA_KIND. */

@@ -113,6 +113,7 @@ Napi::Value ModuleObject::Describe(const Napi::CallbackInfo& info) {
   o.Set("ownsInitialization", Napi::Boolean::New(env, m->ownsInit));
   o.Set("deepBind", Napi::Boolean::New(env, m->deepBind));
   o.Set("osLocking", Napi::Boolean::New(env, m->osLocking));
+  o.Set("references", Napi::Number::New(env, ModuleReferences(m)));
   return o;
 }
 

@@ -176,6 +176,11 @@ LoadedModule* AcquireModule(const std::string& path, const LoadOptions& options,
   return m;
 }
 
+int ModuleReferences(LoadedModule* m) {
+  std::lock_guard<std::mutex> guard(RegistryLock());
+  return m->refs;
+}
+
 CK_RV ReleaseModule(LoadedModule* m) {
   std::lock_guard<std::mutex> guard(RegistryLock());
   if (--m->refs > 0) return CKR_OK;

@@ -46,6 +46,9 @@ struct LoadFailure {
 LoadedModule* AcquireModule(const std::string& path, const LoadOptions& options,
                             LoadFailure* failure);
 
+// References currently held on the module (diagnostics).
+int ModuleReferences(LoadedModule* module);
+
 // Drops one reference; the last one finalizes (when we own initialisation) and unloads.
 // Returns the C_Finalize result, or CKR_OK. Blocking: call off the JS thread.
 CK_RV ReleaseModule(LoadedModule* module);

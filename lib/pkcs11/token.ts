@@ -183,13 +183,16 @@ export class Token {
     });
   }
 
-  /** Destroys both halves; operations on this KeyPair that have not reached the token yet fail. */
+  /**
+   * Destroys both halves. From this call on, operations on this KeyPair object that have not
+   * reached the token fail with ERR_KEY_DESTROYED (find the key again if destruction fails).
+   */
   async destroyKeyPair(keyPair: KeyPair): Promise<void> {
     this.#checkOpen();
     checkKeyPair(keyPair);
+    keyPair.destroyed = true;
     await this.#withSession(async (session) => {
       await call(() => this.#native.destroyObject(session, keyPair.privateKey));
-      keyPair.destroyed = true;
       if (keyPair.publicKey !== null) {
         await call(() => this.#native.destroyObject(session, keyPair.publicKey!)).catch((e: unknown) => {
           if (!(e instanceof Pkcs11Error && e.category === 'object-stale')) throw e;

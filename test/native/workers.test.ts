@@ -1,0 +1,66 @@
+// The addon in several JS environments at once: worker_threads load it, share the process-wide
+// module registry (one C_Initialize), and sign concurrently with the main thread.
+import { verify } from 'node:crypto';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { Pkcs11Module, type KeyPair, type Token } from '../../lib';
+import { publicKeyObject } from '../helpers/keys';
+import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import type { NativeModuleDescription } from '../../binding';
+
+let mod: Pkcs11Module;
+let token: Token;
+let pair: KeyPair;
+
+interface WorkerResult {
+  verified?: number;
+  description?: NativeModuleDescription;
+  error?: { message: string };
+}
+
+function runWorker(count: number, closeAtEnd: boolean): Promise<WorkerResult> {
+  const jwk = publicKeyObject(pair).export({ format: 'jwk' });
+  const worker = new Worker(path.join(__dirname, '..', 'fixtures', 'sign-worker.js'), {
+    workerData: { modulePath: SOFTHSM_MODULE, slot: token.slot, pin: USER_PIN, id: 'shared', jwk, count, closeAtEnd },
+  });
+  return new Promise((resolve, reject) => {
+    let result: WorkerResult | undefined;
+    worker.on('message', (m: WorkerResult) => (result = m));
+    worker.on('error', reject);
+    worker.on('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`worker exited ${code}`))));
+  });
+}
+
+beforeAll(async () => {
+  softHsm().initToken('workers');
+  mod = await Pkcs11Module.load(SOFTHSM_MODULE);
+  token = await mod.openToken({ tokenLabel: 'workers' }, { pin: USER_PIN });
+  pair = await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'w', id: Buffer.from('shared') });
+});
+
+afterAll(async () => {
+  await mod?.close();
+});
+
+test('two worker_threads and the main thread sign concurrently; every signature verifies', async () => {
+  const data = Buffer.from('main thread');
+  const mainSigns = Promise.all(Array.from({ length: 300 }, () => token.sign(pair, { type: 'ECDSA', hash: 'SHA-256' }, data)));
+  const [a, b, sigs] = await Promise.all([runWorker(300, true), runWorker(300, true), mainSigns]);
+  expect(a).toMatchObject({ verified: 300 });
+  expect(b).toMatchObject({ verified: 300 });
+  // The workers used the registry entry the main thread created: same path, one initialisation.
+  const withoutCount = ({ references, ...rest }: NativeModuleDescription) => (void references, rest);
+  expect(withoutCount(a.description!)).toEqual(withoutCount(mod.describe()));
+  expect(mod.describe().references).toBe(1);
+  for (const sig of sigs) expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+});
+
+test('a worker that exits without close() releases its reference at teardown; the module stays usable', async () => {
+  const result = await runWorker(5, false);
+  expect(result).toMatchObject({ verified: 5 });
+  expect(result.description).toMatchObject({ references: 2 });
+  expect(mod.describe().references).toBe(1);
+  const sig = await token.sign(pair, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('after'));
+  expect(verify('sha256', Buffer.from('after'), { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+});
