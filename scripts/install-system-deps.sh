@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages hsm-jwks needs to build and test, when they are missing:
-# SoftHSM2 (the reference token), OpenSC (pkcs11-tool), cmake and a C++ compiler.
+# SoftHSM2 (the reference token), OpenSC (pkcs11-tool), cmake and a C++ compiler, and NSS
+# (libsoftokn3 + certutil: a second PKCS#11 implementation, PKCS#11 3.0 with init args).
 # Run as root (or through sudo). Progress goes to stderr.
 set -euo pipefail
 need=()
@@ -9,8 +10,10 @@ command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
+ls /usr/lib/*/libsoftokn3.so >/dev/null 2>&1 || need+=(libnss3)
+command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "[deps] softhsm2, opensc, cmake, g++ present" >&2
+  echo "[deps] softhsm2, opensc, cmake, g++, nss present" >&2
   exit 0
 fi
 SUDO=

@@ -2,7 +2,7 @@
 // state belongs to the application, and lives while any session is open: the anchor is never
 // reaped), and a bounded SessionPool lends one session per operation.
 import { CKA, CKF_SESSION, CKO, CKU } from './constants';
-import { call, ClosedError, invalidArgType, invalidArgValue, KeyDestroyedError, KeyExistsError, Pkcs11Error } from './errors';
+import { call, ClosedError, invalidArgType, invalidArgValue, KeyDestroyedError, KeyExistsError, MechanismUnsupportedError, Pkcs11Error } from './errors';
 import type { KeyPair } from './key-pair';
 import { KeyReader, type KeyPairQuery } from './key-reader';
 import { checkKeyPairOptions, checkKeySpec, keyPairTemplates, type KeyPairOptions, type KeySpec } from './key-spec';
@@ -125,6 +125,7 @@ export class Token {
     const s = checkKeySpec(spec);
     const o = checkKeyPairOptions(options, s);
     const { mechanism, publicTemplate, privateTemplate } = keyPairTemplates(s, o);
+    if (!this.#available.has(mechanism.type)) throw new MechanismUnsupportedError(`${s.type} key generation`);
     return this.#withSession(async (session) => {
       const reader = new KeyReader(this.#native, session);
       if ((await reader.find([[CKA.CLASS, CKO.PRIVATE_KEY], [CKA.ID, o.id]], 1)).length > 0) {

@@ -1,0 +1,66 @@
+// A second PKCS#11 implementation: NSS softokn. It exports C_GetInterface (PKCS#11 3.0), refuses
+// C_Initialize without its configuration string in pReserved, and names its token "NSS Certificate
+// DB". Runs when libsoftokn3 and certutil are installed (scripts/install-system-deps.sh does that).
+import { execFileSync } from 'node:child_process';
+import { verify, constants as C } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { Pkcs11Module } from '../../lib';
+import { publicKeyObject } from '../helpers/keys';
+
+const NSS = ['/usr/lib/x86_64-linux-gnu/libsoftokn3.so', '/usr/lib/aarch64-linux-gnu/libsoftokn3.so', '/usr/lib64/libsoftokn3.so'].find((p) =>
+  fs.existsSync(p),
+);
+const CERTUTIL = ['/usr/bin/certutil'].find((p) => fs.existsSync(p));
+const absent = !NSS ? 'NSS softokn (libsoftokn3.so) is not installed' : !CERTUTIL ? 'certutil (libnss3-tools) is not installed' : '';
+if (absent) console.warn(`skipping the NSS softokn tests: ${absent}; apt-get install libnss3 libnss3-tools`);
+const describeNss = absent ? describe.skip : describe;
+
+describeNss('NSS softokn', () => {
+  const PIN = '1234';
+  let dir: string;
+  let initArgs: string;
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-nss-'));
+    const pwfile = path.join(dir, 'pw');
+    fs.writeFileSync(pwfile, `${PIN}\n`);
+    execFileSync(CERTUTIL!, ['-N', '-d', `sql:${dir}`, '-f', pwfile], { stdio: 'ignore' });
+    initArgs = `configdir='sql:${dir}' certPrefix='' keyPrefix='' secmod='secmod.db' flags=`;
+  });
+
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('without its init args, C_Initialize fails with a typed error', async () => {
+    await expect(Pkcs11Module.load(NSS!)).rejects.toMatchObject({ code: 'ERR_MODULE_INIT_FAILED' });
+  });
+
+  test('with init args: loaded through C_GetInterface, keys generated, signatures verify', async () => {
+    const mod = await Pkcs11Module.load(NSS!, { initArgs });
+    try {
+      expect(mod.describe()).toMatchObject({ viaGetInterface: true, ownsInitialization: true });
+      expect(mod.describe().functionListVersion.major).toBeGreaterThanOrEqual(3);
+      const token = await mod.openToken({ tokenLabel: 'NSS Certificate DB' }, { pin: PIN });
+      const data = Buffer.from('signed by NSS');
+      const ec = await token.generateKeyPair({ type: 'ec', curve: 'P-384' }, { label: 'nss', id: Buffer.from('nss-ec') });
+      expect(ec.publicKeyData).toMatchObject({ kty: 'EC', crv: 'P-384' });
+      const esig = await token.sign(ec, { type: 'ECDSA', hash: 'SHA-384' }, data);
+      expect(verify('sha384', data, { key: publicKeyObject(ec), dsaEncoding: 'ieee-p1363' }, esig)).toBe(true);
+      const rsa = await token.generateKeyPair({ type: 'rsa', bits: 2048 }, { label: 'nss', id: Buffer.from('nss-rsa') });
+      const psig = await token.sign(rsa, { type: 'RSA-PSS', hash: 'SHA-256' }, data);
+      expect(verify('sha256', data, { key: publicKeyObject(rsa), padding: C.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, psig)).toBe(true);
+      const found = await token.findKeyPairs({ label: 'nss' });
+      expect(found.map((p) => p.id.toString()).sort()).toEqual(['nss-ec', 'nss-rsa']);
+      await token.destroyKeyPair(ec);
+      await expect(token.sign(ec, { type: 'EdDSA' }, data)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+      // NSS 3.87 has no EdDSA: refused from the mechanism list, before the token is asked.
+      await expect(token.generateKeyPair({ type: 'ed25519' }, { label: 'nss', id: Buffer.from('nss-ed') })).rejects.toMatchObject({
+        code: 'ERR_MECHANISM_UNSUPPORTED',
+      });
+    } finally {
+      await mod.close();
+    }
+  });
+});
