@@ -13,18 +13,30 @@
 namespace hsm {
 namespace {
 
-// Fields shared by the ops that apply a key and a mechanism to a pinned input.
+// What every key operation takes: (session, key, mechanism, data, ...).
+struct KeyOpArgs {
+  CK_SESSION_HANDLE session;
+  CK_OBJECT_HANDLE key;
+  Mechanism mechanism;
+  Napi::Uint8Array data;
+};
+
+KeyOpArgs KeyOpArgsFromJs(const Napi::CallbackInfo& info) {
+  return {HandleFromJs(info[0], "session"), HandleFromJs(info[1], "key"), Mechanism::FromJs(info[2]),
+          BytesFromJs(info[3], "data")};
+}
+
+// The ops that apply a key and a mechanism to a pinned input.
 class KeyOp : public AsyncOp {
  public:
-  KeyOp(ModuleObject* owner, const Napi::Env& env, const char* name, CK_SESSION_HANDLE session,
-        CK_OBJECT_HANDLE key, Mechanism mechanism, Napi::Uint8Array data)
+  KeyOp(ModuleObject* owner, const Napi::Env& env, const char* name, KeyOpArgs args)
       : AsyncOp(owner, env, name),
-        key_(key),
-        mechanism_(std::move(mechanism)),
-        data_(data.Data()),
-        dataLen_(static_cast<CK_ULONG>(data.ByteLength())) {
-    Pin(data);
-    UseSession(session);
+        key_(args.key),
+        mechanism_(std::move(args.mechanism)),
+        data_(args.data.Data()),
+        dataLen_(static_cast<CK_ULONG>(args.data.ByteLength())) {
+    Pin(args.data);
+    UseSession(args.session);
   }
 
  protected:
@@ -36,9 +48,8 @@ class KeyOp : public AsyncOp {
 
 class SignOp : public KeyOp {
  public:
-  SignOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key,
-         Mechanism mechanism, Napi::Uint8Array data, size_t signatureLength)
-      : KeyOp(owner, env, "hsm-jwks:sign", session, key, std::move(mechanism), data) {
+  SignOp(ModuleObject* owner, const Napi::Env& env, KeyOpArgs args, size_t signatureLength)
+      : KeyOp(owner, env, "hsm-jwks:sign", std::move(args)) {
     if (signatureLength > 0) {
       Napi::Buffer<CK_BYTE> out = Napi::Buffer<CK_BYTE>::New(env, signatureLength);
       out_ = Napi::Persistent(out);  // pinned until the op settles
@@ -91,10 +102,8 @@ class SignOp : public KeyOp {
 
 class VerifyOp : public KeyOp {
  public:
-  VerifyOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
-           CK_OBJECT_HANDLE key, Mechanism mechanism, Napi::Uint8Array data,
-           Napi::Uint8Array signature)
-      : KeyOp(owner, env, "hsm-jwks:verify", session, key, std::move(mechanism), data),
+  VerifyOp(ModuleObject* owner, const Napi::Env& env, KeyOpArgs args, Napi::Uint8Array signature)
+      : KeyOp(owner, env, "hsm-jwks:verify", std::move(args)),
         sig_(signature.Data()),
         sigLen_(static_cast<CK_ULONG>(signature.ByteLength())) {
     Pin(signature);
@@ -168,33 +177,19 @@ size_t LengthFromJs(const Napi::Value& v, const char* what, size_t max) {
 }  // namespace
 
 Napi::Value ModuleObject::Sign(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
-  CK_OBJECT_HANDLE key = HandleFromJs(info[1], "key");
-  Mechanism mechanism = Mechanism::FromJs(info[2]);
-  Napi::Uint8Array data = BytesFromJs(info[3], "data");
+  KeyOpArgs args = KeyOpArgsFromJs(info);
   size_t length = LengthFromJs(info[4], "signatureLength", 1 << 20);
-  return (new SignOp(this, env, session, key, std::move(mechanism), data, length))->Start();
+  return (new SignOp(this, info.Env(), std::move(args), length))->Start();
 }
 
 Napi::Value ModuleObject::Verify(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
-  CK_OBJECT_HANDLE key = HandleFromJs(info[1], "key");
-  Mechanism mechanism = Mechanism::FromJs(info[2]);
-  Napi::Uint8Array data = BytesFromJs(info[3], "data");
+  KeyOpArgs args = KeyOpArgsFromJs(info);
   Napi::Uint8Array signature = BytesFromJs(info[4], "signature");
-  return (new VerifyOp(this, env, session, key, std::move(mechanism), data, signature))->Start();
+  return (new VerifyOp(this, info.Env(), std::move(args), signature))->Start();
 }
 
 Napi::Value ModuleObject::Decrypt(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
-  CK_OBJECT_HANDLE key = HandleFromJs(info[1], "key");
-  Mechanism mechanism = Mechanism::FromJs(info[2]);
-  Napi::Uint8Array data = BytesFromJs(info[3], "data");
-  return (new DecryptOp(this, env, "hsm-jwks:decrypt", session, key, std::move(mechanism), data))
-      ->Start();
+  return (new DecryptOp(this, info.Env(), "hsm-jwks:decrypt", KeyOpArgsFromJs(info)))->Start();
 }
 
 Napi::Value ModuleObject::GenerateRandom(const Napi::CallbackInfo& info) {

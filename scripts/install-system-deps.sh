@@ -5,7 +5,7 @@
 # Run as root (or through sudo). Progress goes to stderr.
 set -euo pipefail
 need=()
-[ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
+{ [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1; } || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
