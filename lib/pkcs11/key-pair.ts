@@ -51,8 +51,6 @@ export class KeyPair {
   readonly canDecrypt: boolean;
   readonly publicKeyData: PublicKeyData | null;
   readonly problems: readonly KeyPairProblem[];
-  /** @internal set by Token.destroyKeyPair */
-  destroyed = false;
 
   constructor(f: KeyPairFields) {
     this.id = f.id;

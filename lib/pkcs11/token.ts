@@ -29,6 +29,9 @@ export interface MechanismInfo extends NativeMechanismInfo {
   name?: string;
 }
 
+/** KeyPair objects handed to destroyKeyPair: operations on them stop before the token. */
+const destroyed = new WeakSet<KeyPair>();
+
 const DEFAULT_POOL_SIZE = 4;
 const DEFAULT_WAIT_MS = 30_000;
 const RW_SERIAL = CKF_SESSION.RW_SESSION | CKF_SESSION.SERIAL_SESSION;
@@ -47,6 +50,9 @@ export class Token {
   readonly #onClose: (t: Token) => void;
   #pin: Buffer | undefined;
   #closing: Promise<void> | undefined;
+  /** Key generation runs one at a time per Token: the id check and the generation stay atomic,
+   *  and SoftHSM is not reliably safe with concurrent generation on one token (Hydra's finding). */
+  #keygen: Promise<unknown> = Promise.resolve();
 
   /** @internal Use Pkcs11Module.openToken. */
   static async open(
@@ -126,15 +132,18 @@ export class Token {
     const o = checkKeyPairOptions(options, s);
     const { mechanism, publicTemplate, privateTemplate } = keyPairTemplates(s, o);
     if (!this.#available.has(mechanism.type)) throw new MechanismUnsupportedError(`${s.type} key generation`);
-    return this.#withSession(async (session) => {
-      const reader = new KeyReader(this.#native, session);
-      if ((await reader.find([[CKA.CLASS, CKO.PRIVATE_KEY], [CKA.ID, o.id]], 1)).length > 0) {
-        throw new KeyExistsError(Buffer.from(o.id).toString('hex'));
-      }
-      const handles = await call(() => this.#native.generateKeyPair(session, mechanism, publicTemplate, privateTemplate));
-      const pair = await reader.readKeyPair(handles.privateKey, handles.publicKey);
-      return pair!;
-    });
+    const generate = () =>
+      this.#withSession(async (session) => {
+        const reader = new KeyReader(this.#native, session);
+        if ((await reader.find([[CKA.CLASS, CKO.PRIVATE_KEY], [CKA.ID, o.id]], 1)).length > 0) {
+          throw new KeyExistsError(Buffer.from(o.id).toString('hex'));
+        }
+        const handles = await call(() => this.#native.generateKeyPair(session, mechanism, publicTemplate, privateTemplate));
+        return (await reader.readKeyPair(handles.privateKey, handles.publicKey))!;
+      });
+    const result = this.#keygen.then(generate, generate);
+    this.#keygen = result.catch(() => undefined);
+    return result;
   }
 
   /** Key pairs whose private object matches `label` and/or `id`, paired by CKA_ID. */
@@ -153,7 +162,7 @@ export class Token {
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
     return this.#withSession((session) => {
-      if (keyPair.destroyed) throw new KeyDestroyedError();
+      if (destroyed.has(keyPair)) throw new KeyDestroyedError();
       return call(() =>
         this.#native.sign(session, keyPair.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength),
       );
@@ -179,7 +188,7 @@ export class Token {
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     const m = prepareDecryption(mechanism, keyPair, this.#available);
     return this.#withSession((session) => {
-      if (keyPair.destroyed) throw new KeyDestroyedError();
+      if (destroyed.has(keyPair)) throw new KeyDestroyedError();
       return call(() => this.#native.decrypt(session, keyPair.privateKey, m, data));
     });
   }
@@ -191,7 +200,7 @@ export class Token {
   async destroyKeyPair(keyPair: KeyPair): Promise<void> {
     this.#checkOpen();
     checkKeyPair(keyPair);
-    keyPair.destroyed = true;
+    destroyed.add(keyPair);
     await this.#withSession(async (session) => {
       await call(() => this.#native.destroyObject(session, keyPair.privateKey));
       if (keyPair.publicKey !== null) {

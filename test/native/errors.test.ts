@@ -134,9 +134,15 @@ describe('operations', () => {
     }
   });
 
-  test('an existing CKA_ID is not generated over', async () => {
+  test('an existing CKA_ID is not generated over, even by concurrent calls', async () => {
     await expect(token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'again', id: Buffer.from('ec') })).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
     expect(await token.findKeyPairs({ id: Buffer.from('ec') })).toHaveLength(1);
+    const race = await Promise.allSettled(
+      Array.from({ length: 5 }, () => token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'race', id: Buffer.from('race') })),
+    );
+    expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(race.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(Array(4).fill('ERR_KEY_EXISTS'));
+    expect(await token.findKeyPairs({ id: Buffer.from('race') })).toHaveLength(1);
   });
 });
 
