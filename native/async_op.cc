@@ -40,13 +40,16 @@ void AsyncOp::UseSession(CK_SESSION_HANDLE session) {
 }
 
 void AsyncOp::Execute() {
+  struct LeaveOnExit {  // also when Run throws (std::bad_alloc): close() must not wait forever
+    Lease* lease;
+    ~LeaveOnExit() { lease->Leave(); }
+  } leave{lease_.get()};
   if (module_->serialize) {
     std::lock_guard<std::mutex> guard(module_->callLock);
     Run(module_->fl);
   } else {
     Run(module_->fl);
   }
-  lease_->Leave();
   if (fn_ != nullptr) SetError("pkcs11");
 }
 
@@ -63,10 +66,11 @@ void AsyncOp::OnOK() {
   deferred_.Resolve(Result(Env()));
 }
 
-void AsyncOp::OnError(const Napi::Error&) {
+void AsyncOp::OnError(const Napi::Error& error) {
   Napi::HandleScope scope(Env());
   Settle();
-  deferred_.Reject(Pkcs11Failure(Env(), rv_, fn_).Value());
+  // fn_ is unset when Run threw a C++ exception: pass on what it said.
+  deferred_.Reject(fn_ != nullptr ? Pkcs11Failure(Env(), rv_, fn_).Value() : error.Value());
 }
 
 }  // namespace hsm
