@@ -56,6 +56,14 @@ test('installed with --ignore-scripts (no compiler), it loads the prebuild and s
   expect(consumerSign()).toEqual({ verified: true, entry: path.join(installed, 'dist', 'lib', 'index.js') });
 });
 
+test('the published typings resolve and type-check in a consumer project', () => {
+  fs.copyFileSync(path.join(root, 'test', 'fixtures', 'consumer-types.ts'), path.join(project, 'consumer-types.ts'));
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const flags = ['--noEmit', '--strict', '--module', 'commonjs', '--target', 'es2022', '--skipLibCheck', 'false'];
+  const types = ['--typeRoots', path.join(root, 'node_modules', '@types'), '--types', 'node'];
+  expect(() => run(process.execPath, [tsc, ...flags, ...types, 'consumer-types.ts'], project)).not.toThrow();
+});
+
 test('the install script uses the matching prebuild', () => {
   expect(run(process.execPath, ['scripts/install.js'], installed)).toMatch(/using prebuilds\/.*hsm-jwks\.node/);
   expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
