@@ -1,5 +1,5 @@
 // The attribute codec: JS templates to CK_ATTRIBUTE arrays and C_GetAttributeValue results back,
-// driven by the kind table generated from CKA_LIST in cryptoki.h.
+// driven by the kind table generated from CKA_LIST in cryptoki_constants.h.
 #ifndef HSM_JWKS_ATTRIBUTES_H_
 #define HSM_JWKS_ATTRIBUTES_H_
 

@@ -1,4 +1,4 @@
-// Name and kind tables built from the X-macro lists in cryptoki.h.
+// Name and kind tables built from the X-macro lists in cryptoki_constants.h.
 #ifndef HSM_JWKS_NAMES_H_
 #define HSM_JWKS_NAMES_H_
 

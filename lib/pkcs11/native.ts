@@ -34,7 +34,6 @@ export function nativeBinding(): NativeBinding {
   if (cached) return cached;
   const override = process.env.HSM_JWKS_ADDON_PATH;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     cached = (override ? require(path.resolve(override)) : require('node-gyp-build')(packageRoot())) as NativeBinding;
   } catch (e) {
     throw new AddonLoadError(
