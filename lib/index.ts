@@ -25,3 +25,18 @@ export {
 } from './pkcs11/errors';
 export type { Pkcs11ErrorCategory, ModuleLoadErrorCode } from './pkcs11/errors';
 export * as constants from './pkcs11/constants';
+
+// JOSE: algorithms, JWKs of token keys, imports, compact JWS/JWT over a Signer.
+export { ALGORITHMS, ENC_ALG, algInfo, defaultAlgFor } from './jose/algorithms';
+export type { JwsAlg, AlgInfo } from './jose/algorithms';
+export { publicJwkFromKeyPair, kidFromId, idsForKid, useOf } from './jose/jwk';
+export type { PublicJwk } from './jose/jwk';
+export { validatePrivateJwk } from './jose/import';
+export type { PrivateJwk, ValidatedKey } from './jose/import';
+export { signCompact, signJwt } from './jose/jws';
+export { ecdsaToJws } from './jose/signer';
+export type { Signer } from './jose/signer';
+export { hsmSigner } from './jose/hsm-signer';
+export { softwareSigner } from './jose/software-signer';
+export { JoseError } from './jose/errors';
+export type { JoseErrorCode } from './jose/errors';

@@ -1,6 +1,7 @@
 // Finding key pairs on a token: private objects first, each paired with the public object that has
 // the same CKA_ID and key type (never by label: YubiKey-style tokens label the halves differently),
 // and the public part read from it, or derived from the private object when it is missing (RSA).
+import { bitLength, stripLeadingZeros } from './bytes';
 import { CKA, CKK, CKO } from './constants';
 import { curveFromParams, decodeEcPoint } from './curves';
 import { call } from './errors';
@@ -149,15 +150,4 @@ function publicShape(keyType: KeyType, priv: Attributes, pub: Attributes | undef
   const data: PublicKeyData =
     curve.name === 'Ed25519' ? { kty: 'OKP', crv: 'Ed25519', x: decoded } : { kty: 'EC', crv: curve.name, point: decoded };
   return { data, curve: curve.name };
-}
-
-function stripLeadingZeros(b: Buffer): Buffer {
-  let i = 0;
-  while (i < b.length - 1 && b[i] === 0) i++;
-  return b.subarray(i);
-}
-
-function bitLength(b: Buffer): number {
-  if (b.length === 0) return 0;
-  return (b.length - 1) * 8 + (32 - Math.clz32(b[0]!));
 }

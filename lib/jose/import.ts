@@ -1,0 +1,90 @@
+// Validation of JWKs offered for import (into the software store): every rule is checked before
+// anything is written, and each failure has its own code.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+
+import { calculateJwkThumbprint } from 'jose';
+
+import { bitLength } from '../pkcs11/bytes';
+import { ALGORITHMS, algFitsKey, ENC_ALG, type JwsAlg } from './algorithms';
+import { JoseError } from './errors';
+import type { KeyUse, PublicJwk } from './jwk';
+
+/** A private JWK as imported (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2). */
+export interface PrivateJwk extends PublicJwk {
+  d: string;
+  p?: string;
+  q?: string;
+  dp?: string;
+  dq?: string;
+  qi?: string;
+}
+
+export interface ValidatedKey {
+  kid: string;
+  alg: JwsAlg | typeof ENC_ALG;
+  use: KeyUse;
+  privateJwk: PrivateJwk;
+  publicJwk: PublicJwk;
+}
+
+const PRIVATE_MEMBERS: Record<PublicJwk['kty'], readonly string[]> = {
+  RSA: ['n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi'],
+  EC: ['crv', 'x', 'y', 'd'],
+  OKP: ['crv', 'x', 'd'],
+};
+const PUBLIC_MEMBERS: Record<PublicJwk['kty'], readonly string[]> = { RSA: ['n', 'e'], EC: ['crv', 'x', 'y'], OKP: ['crv', 'x'] };
+const CURVES: Record<string, readonly string[]> = { EC: ['P-256', 'P-384', 'P-521'], OKP: ['Ed25519'] };
+
+const invalid = (why: string) => new JoseError('ERR_JWK_INVALID', `invalid JWK: ${why}`);
+
+/**
+ * Checks a JWK with private members for import; returns it with its kid (the RFC 7638 thumbprint
+ * when it has none), alg and use. `use` defaults to `sig` (`enc` for alg RSA-OAEP-256).
+ */
+export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('not a JSON object');
+  const jwk = input as Record<string, unknown>;
+  const kty = jwk.kty;
+  if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP') throw invalid(`kty ${JSON.stringify(kty)} is not RSA, EC or OKP`);
+  if (kty !== 'RSA' && !CURVES[kty]!.includes(jwk.crv as string)) {
+    throw new JoseError('ERR_JWK_CURVE_UNSUPPORTED', `curve ${JSON.stringify(jwk.crv)} is not supported for ${kty}`);
+  }
+  for (const m of PUBLIC_MEMBERS[kty]) if (typeof jwk[m] !== 'string' || jwk[m] === '') throw invalid(`"${m}" is missing`);
+  for (const m of PRIVATE_MEMBERS[kty]) {
+    if (typeof jwk[m] !== 'string' || jwk[m] === '') {
+      throw new JoseError('ERR_JWK_PRIVATE_MISSING', `the private member "${m}" is missing: only private keys can be imported`);
+    }
+  }
+  const alg = jwk.alg;
+  if (typeof alg !== 'string') throw invalid('"alg" is required');
+  const use = jwk.use ?? (alg === ENC_ALG ? 'enc' : 'sig');
+  if (use !== 'sig' && use !== 'enc') throw invalid(`"use" must be "sig" or "enc", not ${JSON.stringify(use)}`);
+  if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || jwk.kid === '')) throw invalid('"kid" must be a non-empty string');
+  const rsaBits = kty === 'RSA' ? bitLength(Buffer.from(jwk.n as string, 'base64url')) : undefined;
+  if (use === 'enc') {
+    if (alg !== ENC_ALG || kty !== 'RSA') throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `an enc key must be RSA with alg ${ENC_ALG}`);
+    if (rsaBits! < 2048) throw new JoseError('ERR_JWK_RSA_TOO_SHORT', `the RSA modulus has ${rsaBits} bits; at least 2048 are required`);
+  } else {
+    const info = ALGORITHMS[alg as JwsAlg];
+    if (!info) throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `unsupported alg ${JSON.stringify(alg)}`);
+    if (info.minRsaBits !== undefined && kty === 'RSA' && rsaBits! < info.minRsaBits) {
+      throw new JoseError('ERR_JWK_RSA_TOO_SHORT', `the RSA modulus has ${rsaBits} bits; ${alg} needs at least ${info.minRsaBits}`);
+    }
+    if (!algFitsKey(info, { kty, ...(typeof jwk.crv === 'string' ? { crv: jwk.crv } : {}), ...(rsaBits ? { rsaBits } : {}) })) {
+      throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `alg ${alg} does not fit a ${kty} key${jwk.crv ? ` on ${String(jwk.crv)}` : ''}`);
+    }
+  }
+  // The key must parse, and its public members must be those of its private part.
+  const members = Object.fromEntries(PRIVATE_MEMBERS[kty].map((m) => [m, jwk[m]]));
+  let derived: Record<string, unknown>;
+  try {
+    derived = createPublicKey(createPrivateKey({ key: { kty, ...members }, format: 'jwk' })).export({ format: 'jwk' });
+  } catch {
+    throw invalid('the key material does not parse');
+  }
+  for (const m of PUBLIC_MEMBERS[kty]) if (derived[m] !== jwk[m]) throw invalid(`"${m}" does not belong to the private key`);
+  const publicMembers = Object.fromEntries(PUBLIC_MEMBERS[kty].map((m) => [m, jwk[m]]));
+  const kid = (jwk.kid as string | undefined) ?? (await calculateJwkThumbprint({ kty, ...publicMembers }));
+  const publicJwk = { kty, ...publicMembers, kid, alg, use } as PublicJwk;
+  return { kid, alg: alg as ValidatedKey['alg'], use, privateJwk: { ...publicJwk, ...members } as PrivateJwk, publicJwk };
+}

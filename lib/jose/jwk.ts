@@ -1,0 +1,82 @@
+// JWKs from key pairs on the token, and the kid <-> CKA_ID mapping.
+import type { KeyPair } from '../pkcs11/key-pair';
+import type { KeyUse } from '../pkcs11/key-spec';
+import { ALGORITHMS, algFitsKey, defaultAlgFor, ENC_ALG, type JwsAlg } from './algorithms';
+import { JoseError } from './errors';
+
+export type { KeyUse };
+
+/** A public JWK as we publish it (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2). */
+export interface PublicJwk {
+  kty: 'RSA' | 'EC' | 'OKP';
+  kid: string;
+  alg: JwsAlg | typeof ENC_ALG;
+  use: KeyUse;
+  n?: string;
+  e?: string;
+  crv?: 'P-256' | 'P-384' | 'P-521' | 'Ed25519';
+  x?: string;
+  y?: string;
+}
+
+const b64u = (b: Uint8Array) => Buffer.from(b).toString('base64url');
+
+/**
+ * The kid of a key whose CKA_ID is `id`: its UTF-8 text when that is printable ASCII (so
+ * `--id 746573742d6b65792d6964` is kid `test-key-id`, as in Hydra), else its lowercase hex.
+ */
+export function kidFromId(id: Uint8Array): string {
+  const printable = id.length > 0 && id.every((b) => b >= 0x21 && b <= 0x7e);
+  return printable ? Buffer.from(id).toString('latin1') : Buffer.from(id).toString('hex');
+}
+
+/** CKA_ID candidates for a kid, most likely first: its UTF-8 bytes, then its hex decoding. */
+export function idsForKid(kid: string): Buffer[] {
+  const ids = [Buffer.from(kid, 'utf8')];
+  if (/^(?:[0-9a-f]{2})+$/.test(kid)) ids.push(Buffer.from(kid, 'hex'));
+  return ids;
+}
+
+/** `use` of a key on the token: `sig` when it may sign, `enc` when it may only decrypt. */
+export function useOf(pair: Pick<KeyPair, 'canSign' | 'canDecrypt'>): KeyUse | undefined {
+  if (pair.canSign) return 'sig';
+  if (pair.canDecrypt) return 'enc';
+  return undefined;
+}
+
+/**
+ * The public JWK of a key pair on the token. `alg` defaults from the key (RS256, ES*, EdDSA);
+ * RSA keys made for `enc` publish RSA-OAEP-256. Throws ERR_JWK_UNMAPPABLE for a pair without a
+ * public part, and ERR_JOSE_ALG_UNSUPPORTED for an alg that does not fit the key.
+ */
+export function publicJwkFromKeyPair(pair: KeyPair, options: { kid?: string; alg?: JwsAlg; use?: KeyUse } = {}): PublicJwk {
+  const data = pair.publicKeyData;
+  const kid = options.kid ?? kidFromId(pair.id);
+  if (!data) throw new JoseError('ERR_JWK_UNMAPPABLE', `key ${JSON.stringify(kid)} has no public part (${pair.problems.join(', ') || 'unknown'})`);
+  const use = options.use ?? useOf(pair);
+  if (!use) throw new JoseError('ERR_JWK_UNMAPPABLE', `key ${JSON.stringify(kid)} may neither sign nor decrypt`);
+  if ((use === 'sig' && !pair.canSign) || (use === 'enc' && !pair.canDecrypt)) {
+    throw new JoseError('ERR_JWK_USE_MISMATCH', `key ${JSON.stringify(kid)} is not allowed for ${use} on the token`);
+  }
+  const members =
+    data.kty === 'RSA'
+      ? { kty: 'RSA' as const, n: b64u(data.n), e: b64u(data.e) }
+      : data.kty === 'OKP'
+        ? { kty: 'OKP' as const, crv: data.crv, x: b64u(data.x) }
+        : ecMembers(data.crv, data.point);
+  if (use === 'enc') {
+    if (data.kty !== 'RSA') throw new JoseError('ERR_JWK_UNMAPPABLE', `key ${JSON.stringify(kid)} is for enc but not RSA`);
+    return { ...members, kid, alg: ENC_ALG, use };
+  }
+  const alg = options.alg ?? defaultAlgFor(pair);
+  const info = ALGORITHMS[alg];
+  if (!info || !algFitsKey(info, { kty: members.kty, crv: 'crv' in members ? members.crv : undefined, rsaBits: pair.bits })) {
+    throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `alg ${JSON.stringify(alg)} does not fit key ${JSON.stringify(kid)}`);
+  }
+  return { ...members, kid, alg, use };
+}
+
+function ecMembers(crv: 'P-256' | 'P-384' | 'P-521', point: Buffer) {
+  const size = (point.length - 1) / 2;
+  return { kty: 'EC' as const, crv, x: b64u(point.subarray(1, 1 + size)), y: b64u(point.subarray(1 + size)) };
+}
