@@ -1,0 +1,104 @@
+// Configuration, read once from an environment (process.env by default) into a plain object.
+// The only module that reads the environment (besides the addon override in pkcs11/native.ts).
+// Every bad value is a ConfigError naming the variable; PINs and secrets are never echoed.
+import * as fs from 'node:fs';
+
+import type { HsmSettings, KeyManagerSettings } from './keys/create';
+import { HsmJwksError } from './pkcs11/errors';
+
+export const DEFAULT_DSN = 'sqlite://data/hsm-jwks.sqlite';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** HSM settings. The token label wins over the serial, the serial over the slot (Hydra: the label
+ *  wins over the slot, and the first slot with the label is used). */
+export type HsmConfig = HsmSettings;
+
+export interface Config extends KeyManagerSettings {
+  /** Undefined when HSM_ENABLED is not true. */
+  hsm: HsmConfig | undefined;
+  dsn: string;
+  /** SECRETS_SYSTEM, comma-separated: the first seals, all open. */
+  secrets: string[];
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends HsmJwksError {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super('ERR_CONFIG', `${variable}: ${message}`);
+    this.variable = variable;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function flag(env: Env, name: string): boolean {
+  const v = env[name]?.trim().toLowerCase();
+  if (v === undefined || v === '' || v === 'false' || v === '0' || v === 'no') return false;
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  throw new ConfigError(name, 'must be true or false');
+}
+
+function integer(env: Env, name: string, min: number): number | undefined {
+  const v = env[name]?.trim();
+  if (v === undefined || v === '') return undefined;
+  const n = /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(name, `must be an integer of at least ${min}`);
+  return n;
+}
+
+function pinOf(env: Env): string | undefined {
+  const pin = env.HSM_PIN;
+  const file = env.HSM_PIN_FILE?.trim();
+  if (pin && file) throw new ConfigError('HSM_PIN_FILE', 'set either HSM_PIN or HSM_PIN_FILE, not both');
+  if (!file) return pin === '' ? undefined : pin;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError('HSM_PIN_FILE', `cannot read ${JSON.stringify(file)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new ConfigError('HSM_PIN_FILE', `${JSON.stringify(file)} is empty`);
+  return value;
+}
+
+function hsmConfig(env: Env): HsmConfig {
+  const library = env.HSM_LIBRARY?.trim();
+  if (!library) throw new ConfigError('HSM_LIBRARY', 'is required when HSM_ENABLED is true (path of the PKCS#11 module)');
+  const label = env.HSM_TOKEN_LABEL;
+  const serial = env.HSM_TOKEN_SERIAL?.trim();
+  const slot = integer(env, 'HSM_SLOT', 0);
+  let selector: HsmSettings['selector'];
+  if (label) selector = { tokenLabel: label, onAmbiguous: 'first' };
+  else if (serial) selector = { serial };
+  else if (slot !== undefined) selector = { slot };
+  else throw new ConfigError('HSM_TOKEN_LABEL', 'set HSM_TOKEN_LABEL, HSM_TOKEN_SERIAL or HSM_SLOT to select the token');
+  return {
+    library,
+    pin: pinOf(env),
+    selector,
+    keySetPrefix: env.HSM_KEY_SET_PREFIX ?? '',
+    initArgs: env.HSM_INIT_ARGS || undefined,
+    poolSize: integer(env, 'HSM_POOL_SIZE', 1) ?? 4,
+  };
+}
+
+function secretsOf(env: Env): string[] {
+  const raw = env.SECRETS_SYSTEM;
+  if (raw === undefined || raw.trim() === '') return [];
+  const secrets = raw.split(',').map((s) => s.trim());
+  secrets.forEach((s, i) => {
+    if (s.length < 16) throw new ConfigError('SECRETS_SYSTEM', `secret #${i + 1} is shorter than 16 characters`);
+  });
+  return secrets;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const level = (env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const dsn = env.DSN?.trim() || DEFAULT_DSN;
+  if (!/^(sqlite|postgres|postgresql):\/\//.test(dsn)) throw new ConfigError('DSN', 'must start with sqlite:// or postgres://');
+  return { hsm: flag(env, 'HSM_ENABLED') ? hsmConfig(env) : undefined, dsn, secrets: secretsOf(env), logLevel: level };
+}

@@ -1,0 +1,55 @@
+// createKeyManager: the software manager over the configured store, and, when an HSM is
+// configured, the HSM manager in front of it (KeyManagerStrategy). Fails fast when the HSM cannot
+// be configured, naming the library and the token (never the PIN).
+import { silentLogger, type Logger } from '../logger';
+import { Pkcs11Module, type TokenSelector } from '../pkcs11/module';
+import { openKeyStore } from '../store/open-store';
+import { KeyManagerError } from './errors';
+import { HsmKeyManager } from './hsm-key-manager';
+import type { KeyManager } from './key-manager';
+import { SoftwareKeyManager } from './software-key-manager';
+import { KeyManagerStrategy } from './strategy';
+
+export interface HsmSettings {
+  library: string;
+  pin: string | undefined;
+  selector: TokenSelector;
+  keySetPrefix: string;
+  initArgs: string | undefined;
+  poolSize: number;
+}
+
+export interface KeyManagerSettings {
+  /** Undefined: software keys only. */
+  hsm: HsmSettings | undefined;
+  dsn: string;
+  secrets: readonly string[];
+}
+
+export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): string {
+  const s = hsm.selector;
+  const which = 'tokenLabel' in s ? `token label: ${s.tokenLabel}` : 'serial' in s ? `token serial: ${s.serial}` : `slot: ${String(s.slot)}`;
+  return `Library path: ${hsm.library}, ${which}`;
+}
+
+export async function createKeyManager(settings: KeyManagerSettings, options: { logger?: Logger } = {}): Promise<KeyManager> {
+  const logger = options.logger ?? silentLogger;
+  const store = openKeyStore(settings.dsn, settings.secrets);
+  const software = new SoftwareKeyManager(store, { logger });
+  const hsm = settings.hsm;
+  if (!hsm) return software;
+  let mod: Pkcs11Module | undefined;
+  try {
+    mod = await Pkcs11Module.load(hsm.library, hsm.initArgs === undefined ? {} : { initArgs: hsm.initArgs });
+    const token = await mod.openToken(hsm.selector, { ...(hsm.pin === undefined ? {} : { pin: hsm.pin }), poolSize: hsm.poolSize });
+    logger.info('Hardware Security Module is configured.', { token: token.label, serial: token.serialNumber, slot: String(token.slot) });
+    const loaded = mod;
+    const hardware = new HsmKeyManager(token, { prefix: hsm.keySetPrefix, store, logger, closeWith: () => loaded.close() });
+    return new KeyManagerStrategy(hardware, software);
+  } catch (e) {
+    await mod?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    const why = (e as { code?: string }).code ?? (e as Error).message;
+    throw new KeyManagerError('ERR_HSM_UNAVAILABLE', `Unable to configure Hardware Security Module. ${describeToken(hsm)} (${why})`, { cause: e });
+  }
+}

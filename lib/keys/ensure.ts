@@ -1,0 +1,27 @@
+// ensureKeySet: the key set, generated first when it does not exist yet. Concurrent callers in
+// one process share one generation (a set gets one key, not several).
+import { silentLogger, type Logger } from '../logger';
+import { isNotFound } from './errors';
+import type { JwkSet, KeyManager } from './key-manager';
+
+const inflight = new WeakMap<KeyManager, Map<string, Promise<JwkSet>>>();
+
+export async function ensureKeySet(manager: KeyManager, set: string, alg: string, logger: Logger = silentLogger): Promise<JwkSet> {
+  try {
+    return await manager.getKeySet(set);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  let bySet = inflight.get(manager);
+  if (!bySet) inflight.set(manager, (bySet = new Map()));
+  let pending = bySet.get(set);
+  if (!pending) {
+    logger.warn(`JSON Web Key Set ${JSON.stringify(set)} does not exist yet, generating new key pair...`, { set, alg });
+    pending = manager
+      .generateAndPersistKeySet(set, undefined, alg, 'sig')
+      .then(() => manager.getKeySet(set))
+      .finally(() => bySet!.delete(set));
+    bySet.set(set, pending);
+  }
+  return pending;
+}

@@ -1,0 +1,34 @@
+// Errors of the key managers, with stable codes.
+import { HsmJwksError } from '../pkcs11/errors';
+
+export type KeyManagerErrorCode =
+  /** No key with that kid in the set (anywhere the manager looks). */
+  | 'ERR_KEY_NOT_FOUND'
+  /** No such key set, or none of its keys can be published. */
+  | 'ERR_KEY_SET_NOT_FOUND'
+  /** Keys cannot be added to or updated in an HSM: imports go to the software store. */
+  | 'ERR_HSM_PREGENERATED_KEYS'
+  /** `use` is neither sig nor enc, or does not fit the alg. */
+  | 'ERR_KEY_USE_INVALID'
+  /** The set has no key that may sign. */
+  | 'ERR_NO_SIGNING_KEY'
+  /** The HSM could not be configured (library, token, login). */
+  | 'ERR_HSM_UNAVAILABLE'
+  /** A key set or kid that is not a usable name. */
+  | 'ERR_KEY_NAME_INVALID';
+
+export class KeyManagerError extends HsmJwksError {
+  declare readonly code: KeyManagerErrorCode;
+  constructor(code: KeyManagerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+export const keyNotFound = (set: string, kid: string) =>
+  new KeyManagerError('ERR_KEY_NOT_FOUND', `no key ${JSON.stringify(kid)} in JSON Web Key Set ${JSON.stringify(set)}`);
+export const setNotFound = (set: string) => new KeyManagerError('ERR_KEY_SET_NOT_FOUND', `JSON Web Key Set ${JSON.stringify(set)} does not exist`);
+
+export function isNotFound(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'ERR_KEY_NOT_FOUND' || code === 'ERR_KEY_SET_NOT_FOUND';
+}

@@ -1,0 +1,26 @@
+// Checks of key-set names and kids given by callers.
+import { JoseError } from '../jose/errors';
+import { KeyManagerError } from './errors';
+
+export function checkSet(set: unknown): string {
+  if (typeof set !== 'string' || set.length === 0 || set.length > 255) {
+    throw new KeyManagerError('ERR_KEY_NAME_INVALID', 'a key set name must be a string of 1 to 255 characters');
+  }
+  return set;
+}
+
+export function checkKid(kid: unknown): string {
+  if (typeof kid !== 'string' || kid.length === 0 || kid.length > 255) {
+    throw new KeyManagerError('ERR_KEY_NAME_INVALID', 'a kid must be a string of 1 to 255 characters');
+  }
+  return kid;
+}
+
+/** The keys of a JWK Set given to addKeySet/updateKeySet. */
+export function keysOf(jwks: unknown): unknown[] {
+  const keys = (jwks as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new JoseError('ERR_JWK_INVALID', 'invalid JWK Set: it must be an object with a non-empty "keys" array');
+  }
+  return keys;
+}

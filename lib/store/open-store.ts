@@ -1,0 +1,45 @@
+// Opens the software key store named by a DSN: `sqlite://relative/path.sqlite` (relative to the
+// current directory), `sqlite:///absolute/path.sqlite` or `sqlite://:memory:`. PostgreSQL DSNs
+// are recognised and refused until that backend exists. Messages never echo a whole DSN, which
+// may carry credentials.
+import { resolve } from 'node:path';
+
+import { StoreError } from './errors';
+import type { KeyStore } from './key-store';
+import { Sealer } from './sealing';
+import { SqliteKeyStore } from './sqlite-store';
+
+export const DEFAULT_DSN = 'sqlite://data/hsm-jwks.sqlite';
+
+export type ParsedDsn = { kind: 'sqlite'; path: string };
+
+/** Parses a store DSN; throws ERR_STORE_DSN when it cannot be used. */
+export function parseDsn(dsn: string): ParsedDsn {
+  if (typeof dsn !== 'string' || dsn.trim() === '') throw new StoreError('ERR_STORE_DSN', 'the key store DSN is empty');
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(dsn)?.[1]?.toLowerCase();
+  if (scheme === undefined) {
+    throw new StoreError('ERR_STORE_DSN', 'the key store DSN has no scheme; expected sqlite://path');
+  }
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    throw new StoreError('ERR_STORE_DSN', 'PostgreSQL is not supported yet as a key store; use a sqlite:// DSN');
+  }
+  if (scheme !== 'sqlite') {
+    throw new StoreError('ERR_STORE_DSN', `unsupported key store scheme ${JSON.stringify(scheme)}; expected sqlite://path`);
+  }
+  const rest = dsn.slice('sqlite:'.length);
+  if (!rest.startsWith('//')) {
+    throw new StoreError('ERR_STORE_DSN', 'a sqlite DSN must start with sqlite:// (sqlite:///absolute/path or sqlite://relative/path)');
+  }
+  const path = rest.slice(2);
+  if (path === '' || path === '/') throw new StoreError('ERR_STORE_DSN', 'the sqlite DSN names no file');
+  if (path.includes('?')) throw new StoreError('ERR_STORE_DSN', 'sqlite DSN query parameters are not supported');
+  if (path === ':memory:') return { kind: 'sqlite', path };
+  return { kind: 'sqlite', path: resolve(process.cwd(), path) };
+}
+
+/** Opens the store named by `dsn`, sealing with the first of `secrets` and opening with any. */
+export function openKeyStore(dsn: string, secrets: readonly string[]): KeyStore {
+  const parsed = parseDsn(dsn);
+  const sealer = new Sealer(secrets);
+  return SqliteKeyStore.open(parsed.path, sealer);
+}

@@ -1,0 +1,254 @@
+// The SQLite backend of the software key store (better-sqlite3). Private JWKs are stored sealed
+// (sealing.ts), bound to their (set, kid); metadata stays readable without any secret. The
+// driver is synchronous; the methods return Promises so that a PostgreSQL backend fits the same
+// contract.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import type { PrivateJwk } from '../jose/import';
+import { ClosedError, invalidArgValue } from '../pkcs11/errors';
+import type { KeyUse } from '../pkcs11/key-spec';
+import { isStoreError, type RowRef, StoreError } from './errors';
+import type { HsmKeyMeta, KeyRowInfo, KeyStore, RowFailure, StoredKey } from './key-store';
+import type { Sealer } from './sealing';
+import { migrate } from './sqlite-schema';
+
+interface MetaRow {
+  set_name: string;
+  kid: string;
+  alg: string;
+  use: KeyUse;
+  created_at: number;
+}
+interface KeyRow extends MetaRow {
+  sealed: Buffer;
+}
+type InsertParams = [string, string, string, string, number, Buffer];
+
+const COLUMNS = 'set_name, kid, alg, "use", created_at, sealed';
+const INSERT = `INSERT INTO jwk_keys (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`;
+const NEWEST_FIRST = 'created_at DESC, kid DESC';
+
+function isPrimaryKeyViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+export class SqliteKeyStore implements KeyStore {
+  readonly #db: Database.Database;
+  readonly #sealer: Sealer;
+  #closed = false;
+  readonly #stmt;
+
+  private constructor(db: Database.Database, sealer: Sealer) {
+    this.#db = db;
+    this.#sealer = sealer;
+    this.#stmt = {
+      insert: db.prepare<InsertParams>(INSERT),
+      upsert: db.prepare<InsertParams>(
+        `${INSERT} ON CONFLICT (set_name, kid) DO UPDATE SET
+           alg = excluded.alg, "use" = excluded."use", created_at = excluded.created_at, sealed = excluded.sealed`,
+      ),
+      get: db.prepare<[string, string], KeyRow>(`SELECT ${COLUMNS} FROM jwk_keys WHERE set_name = ? AND kid = ?`),
+      getSet: db.prepare<[string], KeyRow>(`SELECT ${COLUMNS} FROM jwk_keys WHERE set_name = ? ORDER BY ${NEWEST_FIRST}`),
+      list: db.prepare<[], MetaRow>(
+        `SELECT set_name, kid, alg, "use", created_at FROM jwk_keys ORDER BY set_name, ${NEWEST_FIRST}`,
+      ),
+      all: db.prepare<[], KeyRow>(`SELECT ${COLUMNS} FROM jwk_keys`),
+      reseal: db.prepare<[Buffer, string, string]>('UPDATE jwk_keys SET sealed = ? WHERE set_name = ? AND kid = ?'),
+      deleteKey: db.prepare<[string, string]>('DELETE FROM jwk_keys WHERE set_name = ? AND kid = ?'),
+      deleteSet: db.prepare<[string]>('DELETE FROM jwk_keys WHERE set_name = ?'),
+      recordHsm: db.prepare<[string, string, number, string]>(
+        `INSERT INTO hsm_keys (set_name, kid, created_at, alg) VALUES (?, ?, ?, ?)
+         ON CONFLICT (set_name, kid) DO UPDATE SET created_at = excluded.created_at, alg = excluded.alg`,
+      ),
+      hsmKeys: db.prepare<[string], { kid: string; created_at: number; alg: string }>(
+        'SELECT kid, created_at, alg FROM hsm_keys WHERE set_name = ?',
+      ),
+      forgetHsm: db.prepare<[string, string]>('DELETE FROM hsm_keys WHERE set_name = ? AND kid = ?'),
+    };
+  }
+
+  /**
+   * Opens (creating when needed, with its parent directories) the SQLite file at `path`, or an
+   * in-memory database for ':memory:', and applies pending migrations.
+   */
+  static open(path: string, sealer: Sealer): SqliteKeyStore {
+    const memory = path === ':memory:';
+    if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
+    const db = new Database(path, { timeout: 5000 });
+    try {
+      db.pragma('busy_timeout = 5000');
+      if (!memory) db.pragma('journal_mode = WAL');
+      migrate(db);
+      return new SqliteKeyStore(db, sealer);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  async add(keys: readonly StoredKey[]): Promise<void> {
+    this.#check();
+    const rows = this.#sealAll(keys);
+    this.#db.transaction(() => {
+      for (const row of rows) {
+        try {
+          this.#stmt.insert.run(...row);
+        } catch (e) {
+          if (!isPrimaryKeyViolation(e)) throw e;
+          throw new StoreError('ERR_STORE_KEY_EXISTS', 'the key already exists; nothing was added', { set: row[0], kid: row[1] });
+        }
+      }
+    }).immediate();
+  }
+
+  async upsert(keys: readonly StoredKey[]): Promise<void> {
+    this.#check();
+    const rows = this.#sealAll(keys);
+    this.#db.transaction(() => {
+      for (const row of rows) this.#stmt.upsert.run(...row);
+    }).immediate();
+  }
+
+  async replaceSet(set: string, keys: readonly StoredKey[]): Promise<void> {
+    this.#check();
+    for (const k of keys) if (k.set !== set) throw invalidArgValue('every key of replaceSet', `in set ${JSON.stringify(set)}`, k.set);
+    const rows = this.#sealAll(keys);
+    this.#db.transaction(() => {
+      this.#stmt.deleteSet.run(set);
+      for (const row of rows) {
+        try {
+          this.#stmt.insert.run(...row);
+        } catch (e) {
+          if (!isPrimaryKeyViolation(e)) throw e;
+          throw new StoreError('ERR_STORE_KEY_EXISTS', 'the kid appears twice in the new set; nothing was replaced', { set: row[0], kid: row[1] });
+        }
+      }
+    }).immediate();
+  }
+
+  async get(set: string, kid: string): Promise<StoredKey | undefined> {
+    this.#check();
+    const row = this.#stmt.get.get(set, kid);
+    return row ? this.#openRow(row) : undefined;
+  }
+
+  async getSet(set: string): Promise<{ keys: StoredKey[]; failures: RowFailure[] }> {
+    this.#check();
+    const keys: StoredKey[] = [];
+    const failures: RowFailure[] = [];
+    for (const row of this.#stmt.getSet.all(set)) {
+      try {
+        keys.push(this.#openRow(row));
+      } catch (e) {
+        if (!isStoreError(e)) throw e;
+        failures.push({ set: row.set_name, kid: row.kid, code: e.code, message: e.message });
+      }
+    }
+    return { keys, failures };
+  }
+
+  async deleteKey(set: string, kid: string): Promise<boolean> {
+    this.#check();
+    return this.#stmt.deleteKey.run(set, kid).changes > 0;
+  }
+
+  async deleteSet(set: string): Promise<number> {
+    this.#check();
+    return this.#stmt.deleteSet.run(set).changes;
+  }
+
+  async list(): Promise<KeyRowInfo[]> {
+    this.#check();
+    return this.#stmt.list.all().map((r) => ({
+      set: r.set_name,
+      kid: r.kid,
+      alg: r.alg,
+      use: r.use,
+      createdAt: new Date(r.created_at),
+    }));
+  }
+
+  async rotateSecrets(): Promise<number> {
+    this.#check();
+    return this.#db.transaction(() => {
+      let count = 0;
+      for (const row of this.#stmt.all.all()) {
+        if (this.#sealer.sealedWithCurrent(row.sealed)) continue;
+        const ref = { set: row.set_name, kid: row.kid };
+        const plaintext = this.#sealer.open(row.sealed, ref); // a failure aborts the whole rotation
+        try {
+          this.#stmt.reseal.run(this.#sealer.seal(plaintext, ref), row.set_name, row.kid);
+        } finally {
+          plaintext.fill(0);
+        }
+        count++;
+      }
+      return count;
+    }).immediate();
+  }
+
+  async recordHsmKey(set: string, kid: string, meta: HsmKeyMeta): Promise<void> {
+    this.#check();
+    this.#stmt.recordHsm.run(set, kid, millis(meta.createdAt, { set, kid }), meta.alg);
+  }
+
+  async hsmKeys(set: string): Promise<Map<string, HsmKeyMeta>> {
+    this.#check();
+    return new Map(this.#stmt.hsmKeys.all(set).map((r) => [r.kid, { createdAt: new Date(r.created_at), alg: r.alg }]));
+  }
+
+  async forgetHsmKey(set: string, kid: string): Promise<void> {
+    this.#check();
+    this.#stmt.forgetHsm.run(set, kid);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError('the key store');
+  }
+
+  /** Seals every key before any transaction starts (so a failure writes nothing). */
+  #sealAll(keys: readonly StoredKey[]): InsertParams[] {
+    return keys.map((k) => {
+      const ref = { set: k.set, kid: k.kid };
+      const created = millis(k.createdAt, ref);
+      const plaintext = Buffer.from(JSON.stringify(k.privateJwk), 'utf8');
+      try {
+        return [k.set, k.kid, k.alg, k.use, created, this.#sealer.seal(plaintext, ref)];
+      } finally {
+        plaintext.fill(0);
+      }
+    });
+  }
+
+  #openRow(row: KeyRow): StoredKey {
+    const plaintext = this.#sealer.open(row.sealed, { set: row.set_name, kid: row.kid });
+    try {
+      return {
+        set: row.set_name,
+        kid: row.kid,
+        alg: row.alg,
+        use: row.use,
+        createdAt: new Date(row.created_at),
+        privateJwk: JSON.parse(plaintext.toString('utf8')) as PrivateJwk,
+      };
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+}
+
+function millis(date: Date, row: RowRef): number {
+  const ms = date instanceof Date ? date.getTime() : NaN;
+  if (!Number.isFinite(ms)) throw invalidArgValue(`createdAt of ${JSON.stringify(row.kid)} in ${JSON.stringify(row.set)}`, 'a valid Date', date);
+  return ms;
+}

@@ -1,0 +1,87 @@
+// Helpers for the key store tests: test keys, secrets, raw access to the SQLite file, and checks
+// that a failure is the expected StoreError and leaks no secret or key material.
+import { generateKeyPairSync } from 'node:crypto';
+
+import Database from 'better-sqlite3';
+
+import type { PrivateJwk } from '../../lib/jose/import';
+import { StoreError, type StoreErrorCode } from '../../lib/store/errors';
+import type { StoredKey } from '../../lib/store/key-store';
+
+export const SECRET_OLD = 'old-sealing-secret-0123456789';
+export const SECRET_NEW = 'new-sealing-secret-9876543210';
+export const SECRET_WRONG = 'wrong-sealing-secret-ABCDEFGH';
+export const ALL_SECRETS = [SECRET_OLD, SECRET_NEW, SECRET_WRONG];
+
+/** Private `d` values of every key made here, so errors can be checked for key material. */
+const privateValues: string[] = [];
+
+export function makeKey(set: string, kid: string, createdAt: Date, type: 'ec' | 'rsa' | 'ed25519' = 'ec'): StoredKey {
+  const { privateKey } =
+    type === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : type === 'ed25519'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const alg = type === 'rsa' ? 'RS256' : type === 'ed25519' ? 'EdDSA' : 'ES256';
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' } as PrivateJwk;
+  privateValues.push(jwk.d);
+  return { set, kid, alg, use: 'sig', createdAt, privateJwk: jwk };
+}
+
+/** A time `minutes` after a fixed instant. */
+export const at = (minutes: number) => new Date(Date.UTC(2024, 0, 1) + minutes * 60_000);
+
+/** Runs `fn` and returns what it threw or rejected with; fails the test when it succeeds. */
+export async function caught(fn: () => unknown): Promise<unknown> {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a failure, but the call succeeded');
+}
+
+/** No secret and no private key value appears in the message or any property of `e`. */
+export function expectNoLeak(e: unknown): void {
+  const text = `${(e as Error).message ?? ''} ${JSON.stringify(e)} ${String((e as Error).stack ?? '')}`;
+  for (const s of [...ALL_SECRETS, ...privateValues]) expect(text).not.toContain(s);
+}
+
+/** `e` is a StoreError with `code`, naming `row` (when given) in its properties and message. */
+export function expectStoreError(e: unknown, code: StoreErrorCode, row?: { set: string; kid: string }): void {
+  expect(e).toBeInstanceOf(StoreError);
+  const err = e as StoreError;
+  expect(err.code).toBe(code);
+  if (row) {
+    expect({ set: err.set, kid: err.kid }).toEqual(row);
+    expect(err.message).toContain(row.set);
+    expect(err.message).toContain(row.kid);
+  }
+  expectNoLeak(e);
+}
+
+/** Runs `fn` on the raw SQLite file (the store should be closed meanwhile). */
+export function raw<T>(file: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(file);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+export function sealedOf(file: string, set: string, kid: string): Buffer {
+  return raw(file, (db) => {
+    const row = db.prepare<[string, string], { sealed: Buffer }>('SELECT sealed FROM jwk_keys WHERE set_name = ? AND kid = ?').get(set, kid);
+    if (!row) throw new Error(`no row ${set}/${kid}`);
+    return row.sealed;
+  });
+}
+
+export function setSealed(file: string, set: string, kid: string, sealed: Buffer): void {
+  raw(file, (db) => {
+    const r = db.prepare('UPDATE jwk_keys SET sealed = ? WHERE set_name = ? AND kid = ?').run(sealed, set, kid);
+    if (r.changes !== 1) throw new Error(`no row ${set}/${kid}`);
+  });
+}
