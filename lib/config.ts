@@ -5,8 +5,9 @@ import * as fs from 'node:fs';
 
 import type { HsmSettings, KeyManagerSettings } from './keys/create';
 import { HsmJwksError } from './pkcs11/errors';
+import { DEFAULT_DSN } from './store/open-store';
 
-export const DEFAULT_DSN = 'sqlite://data/hsm-jwks.sqlite';
+export { DEFAULT_DSN };
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

@@ -40,3 +40,22 @@ export { hsmSigner } from './jose/hsm-signer';
 export { softwareSigner } from './jose/software-signer';
 export { JoseError } from './jose/errors';
 export type { JoseErrorCode } from './jose/errors';
+
+// Key managers (Hydra's operations), configuration and the software store.
+export { createKeyManager, describeToken } from './keys/create';
+export type { HsmSettings, KeyManagerSettings } from './keys/create';
+export { ensureKeySet } from './keys/ensure';
+export { HsmKeyManager } from './keys/hsm-key-manager';
+export type { HsmKeyManagerOptions } from './keys/hsm-key-manager';
+export { SoftwareKeyManager } from './keys/software-key-manager';
+export { KeyManagerStrategy } from './keys/strategy';
+export { rotateSecrets } from './keys/store-admin';
+export { KeyManagerError, isNotFound } from './keys/errors';
+export type { KeyManagerErrorCode } from './keys/errors';
+export type { KeyManager, Jwk, JwkSet, GetOptions, SignJwtOptions, KeyInfo } from './keys/key-manager';
+export { loadConfig, ConfigError, DEFAULT_DSN } from './config';
+export type { Config, HsmConfig, LogLevel } from './config';
+export type { Logger } from './logger';
+export { openKeyStore } from './store/open-store';
+export { StoreError } from './store/errors';
+export type { KeyStore, StoredKey, RowFailure, KeyRowInfo, HsmKeyMeta } from './store/key-store';

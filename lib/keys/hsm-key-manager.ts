@@ -20,6 +20,7 @@ import { KeyManagerError, keyNotFound, setNotFound } from './errors';
 import { checkGeneration } from './generation';
 import type { GetOptions, JwkSet, KeyInfo, KeyManager, SignJwtOptions } from './key-manager';
 import { checkKid, checkSet } from './names';
+import { SetCache } from './set-cache';
 
 export interface HsmKeyManagerOptions {
   /** Prepended to set names to form CKA_LABEL (HSM_KEY_SET_PREFIX); labels only. */
@@ -46,7 +47,7 @@ export class HsmKeyManager implements KeyManager {
   readonly #store: KeyStore | undefined;
   readonly #log: Logger;
   readonly #closeWith: (() => Promise<void>) | undefined;
-  readonly #sets = new Map<string, Promise<Entry[]>>();
+  readonly #sets = new SetCache<Entry[]>((set) => this.#load(set));
 
   constructor(token: Token, options: HsmKeyManagerOptions = {}) {
     this.#token = token;
@@ -65,7 +66,7 @@ export class HsmKeyManager implements KeyManager {
     const id = kid === undefined ? randomUUID() : checkKid(kid);
     // A new key is added next to the existing ones: nothing is destroyed, before or after.
     const pair = await this.#token.generateKeyPair(spec, { label: this.#prefix + set, id: Buffer.from(id, 'utf8'), use });
-    this.#sets.delete(set);
+    this.#sets.drop(set);
     await this.#store?.recordHsmKey(set, id, { createdAt: new Date(), alg });
     return { keys: [publicJwkFromKeyPair(pair, use === 'sig' ? { kid: id, alg: alg as JwsAlg } : { kid: id })] };
   }
@@ -99,7 +100,7 @@ export class HsmKeyManager implements KeyManager {
     try {
       await this.#token.destroyKeyPair(entry.pair);
     } finally {
-      this.#sets.delete(set);
+      this.#sets.drop(set);
     }
     await this.#store?.forgetHsmKey(set, entry.kid);
   }
@@ -109,7 +110,7 @@ export class HsmKeyManager implements KeyManager {
     if (pairs.length === 0) throw setNotFound(set);
     // Every pair is attempted; the first failure is reported after the others were tried.
     const results = await Promise.allSettled(pairs.map((p) => this.#token.destroyKeyPair(p)));
-    this.#sets.delete(set);
+    this.#sets.drop(set);
     for (const [i, r] of results.entries()) if (r.status === 'fulfilled') await this.#store?.forgetHsmKey(set, kidFromId(pairs[i]!.id));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -134,7 +135,7 @@ export class HsmKeyManager implements KeyManager {
         } catch (e) {
           if (!isStale(e)) throw e;
           // The handle went stale (the key was re-created, or the token restarted): find it again once.
-          this.#sets.delete(set);
+          this.#sets.drop(set);
           const again = await this.#entry(set, entry.kid);
           return hsmSigner(this.#token, again.pair, { kid: again.kid, alg: inner.alg }).sign(data);
         }
@@ -176,13 +177,7 @@ export class HsmKeyManager implements KeyManager {
 
   /** The set's publishable keys, newest first (cached). */
   #entries(set: string): Promise<Entry[]> {
-    let entries = this.#sets.get(set);
-    if (!entries) {
-      entries = this.#load(set);
-      this.#sets.set(set, entries);
-      entries.catch(() => this.#sets.delete(set));
-    }
-    return entries;
+    return this.#sets.get(set);
   }
 
   async #load(set: string): Promise<Entry[]> {

@@ -16,6 +16,7 @@ import { KeyManagerError, keyNotFound, setNotFound } from './errors';
 import type { GetOptions, Jwk, JwkSet, KeyInfo, KeyManager, SignJwtOptions } from './key-manager';
 import { checkKid, checkSet, keysOf } from './names';
 import { checkGeneration } from './generation';
+import { SetCache } from './set-cache';
 
 const generate = promisify(generateKeyPair);
 const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'n', 'e', 'crv', 'x', 'y'] as const;
@@ -35,7 +36,8 @@ async function newKey(spec: KeySpec): Promise<KeyObject> {
 export class SoftwareKeyManager implements KeyManager {
   readonly #store: KeyStore;
   readonly #log: Logger;
-  /** Private KeyObjects by set and kid; dropped on every write to the set. */
+  /** Opened keys and their KeyObjects, by set; dropped on every write to the set. */
+  readonly #sets = new SetCache<StoredKey[]>((set) => this.#readSet(set));
   readonly #keyObjects = new Map<string, Map<string, KeyObject>>();
 
   constructor(store: KeyStore, options: { logger?: Logger } = {}) {
@@ -50,40 +52,38 @@ export class SoftwareKeyManager implements KeyManager {
     const privateKey = await newKey(spec);
     const jwk = { ...privateKey.export({ format: 'jwk' }), kid: id, alg, use } as PrivateJwk;
     await this.#store.add([{ set, kid: id, alg, use, createdAt: new Date(), privateJwk: jwk }]);
-    this.#keyObjects.delete(set);
+    this.#forget(set);
     return { keys: [publicPart(jwk)] };
   }
 
   async addKey(set: string, jwk: unknown): Promise<void> {
     checkSet(set);
     await this.#store.add([toStored(set, await validatePrivateJwk(jwk))]);
-    this.#keyObjects.delete(set);
+    this.#forget(set);
   }
 
   async addKeySet(set: string, jwks: unknown): Promise<void> {
     checkSet(set);
     const validated = await validateAll(keysOf(jwks));
     await this.#store.add(validated.map((v) => toStored(set, v)));
-    this.#keyObjects.delete(set);
+    this.#forget(set);
   }
 
   async updateKey(set: string, jwk: unknown): Promise<void> {
     checkSet(set);
     await this.#store.upsert([toStored(set, await validatePrivateJwk(jwk))]);
-    this.#keyObjects.delete(set);
+    this.#forget(set);
   }
 
   async updateKeySet(set: string, jwks: unknown): Promise<void> {
     checkSet(set);
     const validated = await validateAll(keysOf(jwks));
     await this.#store.replaceSet(set, validated.map((v) => toStored(set, v)));
-    this.#keyObjects.delete(set);
+    this.#forget(set);
   }
 
   async getKey(set: string, kid: string, options: GetOptions = {}): Promise<JwkSet> {
-    const key = await this.#store.get(checkSet(set), checkKid(kid));
-    if (!key) throw keyNotFound(set, kid);
-    return { keys: [present(key, options)] };
+    return { keys: [present(await this.#key(checkSet(set), checkKid(kid)), options)] };
   }
 
   async getKeySet(set: string, options: GetOptions = {}): Promise<JwkSet> {
@@ -93,23 +93,17 @@ export class SoftwareKeyManager implements KeyManager {
 
   async deleteKey(set: string, kid: string): Promise<void> {
     if (!(await this.#store.deleteKey(checkSet(set), checkKid(kid)))) throw keyNotFound(set, kid);
-    this.#keyObjects.delete(set);
+    this.#forget(set);
   }
 
   async deleteKeySet(set: string): Promise<void> {
     if ((await this.#store.deleteSet(checkSet(set))) === 0) throw setNotFound(set);
-    this.#keyObjects.delete(set);
+    this.#forget(set);
   }
 
   async signer(set: string, kid?: string): Promise<Signer> {
     checkSet(set);
-    let key: StoredKey | undefined;
-    if (kid !== undefined) {
-      key = await this.#store.get(set, checkKid(kid));
-      if (!key) throw keyNotFound(set, kid);
-    } else {
-      key = (await this.#openSet(set)).find((k) => k.use === 'sig');
-    }
+    const key = kid !== undefined ? await this.#key(set, checkKid(kid)) : (await this.#openSet(set)).find((k) => k.use === 'sig');
     if (!key || key.use !== 'sig' || key.alg === ENC_ALG) {
       throw new KeyManagerError('ERR_NO_SIGNING_KEY', `JSON Web Key Set ${JSON.stringify(set)} has no signing key${kid ? ` ${JSON.stringify(kid)}` : ''}`);
     }
@@ -126,12 +120,30 @@ export class SoftwareKeyManager implements KeyManager {
   }
 
   async close(): Promise<void> {
+    this.#sets.clear();
     this.#keyObjects.clear();
     await this.#store.close();
   }
 
-  /** The set's keys, newest first; rows that cannot be opened are logged and skipped. */
-  async #openSet(set: string): Promise<StoredKey[]> {
+  #forget(set: string): void {
+    this.#sets.drop(set);
+    this.#keyObjects.delete(set);
+  }
+
+  /** One key of the set; a row that cannot be opened throws its own error. */
+  async #key(set: string, kid: string): Promise<StoredKey> {
+    const cached = (await this.#openSet(set).catch(() => [] as StoredKey[])).find((k) => k.kid === kid);
+    const key = cached ?? (await this.#store.get(set, kid));
+    if (!key) throw keyNotFound(set, kid);
+    return key;
+  }
+
+  /** The set's keys, newest first (cached); rows that cannot be opened are logged and skipped. */
+  #openSet(set: string): Promise<StoredKey[]> {
+    return this.#sets.get(set);
+  }
+
+  async #readSet(set: string): Promise<StoredKey[]> {
     const { keys, failures } = await this.#store.getSet(set);
     for (const f of failures) this.#log.warn('a software key cannot be opened and is skipped', { set: f.set, kid: f.kid, code: f.code });
     if (keys.length === 0) {

@@ -1,0 +1,62 @@
+// loadConfig: Hydra's variable names and ours, defaults, precedence, and errors that name the
+// variable without echoing PINs or secrets.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { DEFAULT_DSN, loadConfig } from '../../lib/config';
+
+const base = { HSM_ENABLED: 'true', HSM_LIBRARY: '/usr/lib/softhsm/libsofthsm2.so', HSM_PIN: '1234' };
+
+test('defaults: no HSM, SQLite under ./data, no secrets, info logs', () => {
+  expect(loadConfig({})).toEqual({ hsm: undefined, dsn: DEFAULT_DSN, secrets: [], logLevel: 'info' });
+  expect(DEFAULT_DSN).toBe('sqlite://data/hsm-jwks.sqlite');
+});
+
+test('the token label wins over the serial and the slot (Hydra: label over slot, first match)', () => {
+  expect(loadConfig({ ...base, HSM_TOKEN_LABEL: 'hydra', HSM_SLOT: '0', HSM_TOKEN_SERIAL: 's' }).hsm?.selector).toEqual({ tokenLabel: 'hydra', onAmbiguous: 'first' });
+  expect(loadConfig({ ...base, HSM_SLOT: '0', HSM_TOKEN_SERIAL: 'abc' }).hsm?.selector).toEqual({ serial: 'abc' });
+  expect(loadConfig({ ...base, HSM_SLOT: '0x2763db07' }).hsm?.selector).toEqual({ slot: 0x2763db07 });
+  expect(loadConfig({ ...base, HSM_SLOT: '3' }).hsm).toMatchObject({ selector: { slot: 3 }, poolSize: 4, keySetPrefix: '', pin: '1234' });
+});
+
+test('every HSM setting', () => {
+  const c = loadConfig({ ...base, HSM_TOKEN_LABEL: 't', HSM_KEY_SET_PREFIX: 'app.', HSM_INIT_ARGS: "configdir='sql:/x'", HSM_POOL_SIZE: '8', LOG_LEVEL: 'DEBUG' });
+  expect(c.hsm).toEqual({ library: base.HSM_LIBRARY, pin: '1234', selector: { tokenLabel: 't', onAmbiguous: 'first' }, keySetPrefix: 'app.', initArgs: "configdir='sql:/x'", poolSize: 8 });
+  expect(c.logLevel).toBe('debug');
+  expect(loadConfig({ ...base, HSM_ENABLED: 'false', HSM_LIBRARY: '' }).hsm).toBeUndefined();
+});
+
+test('HSM_PIN_FILE: the file content without its final newline', () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-pin-')), 'pin');
+  fs.writeFileSync(file, '24680\n');
+  expect(loadConfig({ ...base, HSM_PIN: undefined, HSM_PIN_FILE: file, HSM_SLOT: '0' }).hsm?.pin).toBe('24680');
+  fs.rmSync(path.dirname(file), { recursive: true });
+});
+
+test('SECRETS_SYSTEM: comma-separated, each at least 16 characters', () => {
+  expect(loadConfig({ SECRETS_SYSTEM: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbb' }).secrets).toEqual(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbb']);
+});
+
+test.each([
+  [{ HSM_ENABLED: 'maybe' }, 'HSM_ENABLED'],
+  [{ ...base, HSM_LIBRARY: '' }, 'HSM_LIBRARY'],
+  [{ ...base }, 'HSM_TOKEN_LABEL'],
+  [{ ...base, HSM_SLOT: '-1' }, 'HSM_SLOT'],
+  [{ ...base, HSM_SLOT: 'one' }, 'HSM_SLOT'],
+  [{ ...base, HSM_SLOT: '0', HSM_POOL_SIZE: '0' }, 'HSM_POOL_SIZE'],
+  [{ ...base, HSM_SLOT: '0', HSM_PIN_FILE: '/nonexistent/pin' }, 'HSM_PIN_FILE'],
+  [{ ...base, HSM_SLOT: '0', HSM_PIN: '97531', HSM_PIN_FILE: '/etc/hostname' }, 'HSM_PIN_FILE'],
+  [{ SECRETS_SYSTEM: 'long-enough-secret-1,short-97531' }, 'SECRETS_SYSTEM'],
+  [{ DSN: 'mysql://x' }, 'DSN'],
+  [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+])('%j is refused, naming %s', (env, variable) => {
+  let error: unknown;
+  try {
+    loadConfig(env);
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toMatchObject({ code: 'ERR_CONFIG', variable });
+  expect((error as Error).message).not.toMatch(/97531|1234/);
+});
