@@ -4,12 +4,13 @@
 import * as fs from 'node:fs';
 
 import type { HsmSettings, KeyManagerSettings } from './keys/create';
+import type { LogLevel } from './logger';
 import { HsmJwksError } from './pkcs11/errors';
 import { DEFAULT_DSN } from './store/open-store';
 
 export { DEFAULT_DSN };
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export type { LogLevel };
 
 /** HSM settings. The token label wins over the serial, the serial over the slot (Hydra: the label
  *  wins over the slot, and the first slot with the label is used). */

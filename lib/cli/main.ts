@@ -9,7 +9,7 @@ import { createKeyManager } from '../keys/create';
 import type { KeyManager } from '../keys/key-manager';
 import { rotateSecrets } from '../keys/store-admin';
 import type { KeyUse } from '../pkcs11/key-spec';
-import { createLogger } from './logger';
+import { createLogger } from '../logger';
 import { doctor } from './doctor';
 import { EXIT, printJson, printText, say, withProgress } from './output';
 

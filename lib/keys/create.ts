@@ -1,7 +1,7 @@
 // createKeyManager: the software manager over the configured store, and, when an HSM is
 // configured, the HSM manager in front of it (KeyManagerStrategy). Fails fast when the HSM cannot
 // be configured, naming the library and the token (never the PIN).
-import { silentLogger, type Logger } from '../logger';
+import { createLogger, type Logger, type LogLevel } from '../logger';
 import { Pkcs11Module, type TokenSelector } from '../pkcs11/module';
 import { openKeyStore } from '../store/open-store';
 import { KeyManagerError } from './errors';
@@ -24,6 +24,8 @@ export interface KeyManagerSettings {
   hsm: HsmSettings | undefined;
   dsn: string;
   secrets: readonly string[];
+  /** Level of the default (pino, stderr) logger when no logger is given. */
+  logLevel?: LogLevel;
 }
 
 export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): string {
@@ -33,7 +35,7 @@ export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): s
 }
 
 export async function createKeyManager(settings: KeyManagerSettings, options: { logger?: Logger } = {}): Promise<KeyManager> {
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? createLogger(settings.logLevel ?? 'info');
   const store = openKeyStore(settings.dsn, settings.secrets);
   const software = new SoftwareKeyManager(store, { logger });
   const hsm = settings.hsm;
