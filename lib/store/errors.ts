@@ -14,7 +14,7 @@ export type StoreErrorCode =
   /** The sealed envelope is too short or has an unknown version. */
   | 'ERR_SEAL_FORMAT'
   /** An insert of a (set, kid) that already exists. */
-  | 'ERR_STORE_KEY_EXISTS'
+  | 'ERR_KEY_EXISTS'
   /** A store DSN that cannot be parsed, or whose scheme is not supported. */
   | 'ERR_STORE_DSN';
 

@@ -40,7 +40,7 @@ export interface HsmKeyMeta {
 }
 
 export interface KeyStore {
-  /** Inserts the keys in one transaction; any (set, kid) already present fails all (ERR_STORE_KEY_EXISTS). */
+  /** Inserts the keys in one transaction; any (set, kid) already present fails all (ERR_KEY_EXISTS). */
   add(keys: readonly StoredKey[]): Promise<void>;
   /** Inserts or replaces each (set, kid), in one transaction. */
   upsert(keys: readonly StoredKey[]): Promise<void>;

@@ -99,7 +99,7 @@ export class SqliteKeyStore implements KeyStore {
           this.#stmt.insert.run(...row);
         } catch (e) {
           if (!isPrimaryKeyViolation(e)) throw e;
-          throw new StoreError('ERR_STORE_KEY_EXISTS', 'the key already exists; nothing was added', { set: row[0], kid: row[1] });
+          throw new StoreError('ERR_KEY_EXISTS', 'the key already exists; nothing was added', { set: row[0], kid: row[1] });
         }
       }
     }).immediate();
@@ -124,7 +124,7 @@ export class SqliteKeyStore implements KeyStore {
           this.#stmt.insert.run(...row);
         } catch (e) {
           if (!isPrimaryKeyViolation(e)) throw e;
-          throw new StoreError('ERR_STORE_KEY_EXISTS', 'the kid appears twice in the new set; nothing was replaced', { set: row[0], kid: row[1] });
+          throw new StoreError('ERR_KEY_EXISTS', 'the kid appears twice in the new set; nothing was replaced', { set: row[0], kid: row[1] });
         }
       }
     }).immediate();

@@ -143,6 +143,7 @@ test('imports go to the software store; reads fall back to it; deleting what exi
   const { privateKey } = await import('node:crypto').then((c) => c.generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'imported', alg: 'ES256', use: 'sig' };
   await km.addKey('imports', jwk);
+  await expect(km.addKey('imports', jwk)).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
   expect((await km.getKeySet('imports')).keys).toEqual([expect.not.objectContaining({ d: expect.anything() })]);
   expect((await km.getKey('imports', 'imported', { includePrivate: true })).keys[0]).toMatchObject({ d: jwk.d });
   expect(await verifies(await km.signJwt('imports', {}), await km.getKeySet('imports'))).toBe('imported');

@@ -117,8 +117,8 @@ describe('SqliteKeyStore', () => {
     const first = makeKey('s', 'k1', at(1));
     await store.add([first]);
     const fresh = makeKey('s', 'k2', at(2));
-    expectStoreError(await caught(() => store.add([fresh, makeKey('s', 'k1', at(3))])), 'ERR_STORE_KEY_EXISTS', { set: 's', kid: 'k1' });
-    expectStoreError(await caught(() => store.add([fresh, makeKey('s', 'k2', at(4))])), 'ERR_STORE_KEY_EXISTS', { set: 's', kid: 'k2' });
+    expectStoreError(await caught(() => store.add([fresh, makeKey('s', 'k1', at(3))])), 'ERR_KEY_EXISTS', { set: 's', kid: 'k1' });
+    expectStoreError(await caught(() => store.add([fresh, makeKey('s', 'k2', at(4))])), 'ERR_KEY_EXISTS', { set: 's', kid: 'k2' });
     expect(await store.get('s', 'k2')).toBeUndefined();
     expect(await store.get('s', 'k1')).toEqual(first);
     expect(kids((await store.getSet('s')).keys)).toEqual(['k1']);
@@ -141,7 +141,7 @@ describe('SqliteKeyStore', () => {
     expect((await store.getSet('s')).keys).toEqual([next[1], next[0]]);
     expect(await store.get('other', 'o1')).toEqual(other);
     // A kid twice in the new set fails the whole replacement.
-    expectStoreError(await caught(() => store.replaceSet('s', [makeKey('s', 'x', at(1)), makeKey('s', 'x', at(2))])), 'ERR_STORE_KEY_EXISTS', { set: 's', kid: 'x' });
+    expectStoreError(await caught(() => store.replaceSet('s', [makeKey('s', 'x', at(1)), makeKey('s', 'x', at(2))])), 'ERR_KEY_EXISTS', { set: 's', kid: 'x' });
     expect(kids((await store.getSet('s')).keys)).toEqual(['k2', 'n1']);
     await store.replaceSet('s', []);
     expect((await store.getSet('s')).keys).toEqual([]);
