@@ -156,9 +156,41 @@ export declare class NativeModule {
   /** C_DecryptInit + C_Decrypt (length query). */
   decrypt(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array): Promise<Buffer>;
   generateRandom(session: bigint, length: number): Promise<Buffer>;
+  /**
+   * A signing engine that owns `sessions` (logged in, unused elsewhere: the addon refuses them to
+   * other calls until the engine is closed), one worker thread each. `batchSize` (default 16):
+   * requests a worker takes at once.
+   */
+  createSignEngine(sessions: readonly bigint[], options?: { batchSize?: number }): NativeSignEngine;
   /** Refuses new calls at once, waits for those in flight, then drops the registry reference. */
   close(): Promise<void>;
 }
 
 /** dlopen(RTLD_NOW|RTLD_LOCAL[|RTLD_DEEPBIND]) + C_GetInterface/C_GetFunctionList + C_Initialize. */
 export declare function load(path: string, options?: NativeLoadOptions): Promise<NativeModule>;
+
+/** Figures of a signing engine. */
+export interface NativeSignEngineStats {
+  workers: number;
+  batchSize: number;
+  /** Requests waiting for a worker. */
+  queued: number;
+  /** Requests submitted and not yet settled. */
+  outstanding: number;
+  batches: number;
+  completed: number;
+  /** Total time workers waited for requests. */
+  idleMs: number;
+  /** Times finished requests were delivered to the JS thread (each delivery settles many). */
+  drains: number;
+}
+
+/** Queued C_SignInit+C_Sign on worker threads of its own, one session each, settled in bulk. */
+export declare class NativeSignEngine {
+  private constructor();
+  /** Output sized by `signatureLength` (from the key); `data` is pinned and read in place. */
+  sign(key: bigint, mechanism: NativeMechanism, data: Uint8Array, signatureLength: number): Promise<Buffer>;
+  stats(): NativeSignEngineStats;
+  /** Rejects queued requests (ERR_HSM_CLOSED), lets running batches finish, joins the threads. */
+  close(): Promise<void>;
+}

@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "module_object.h"
 #include "names.h"
+#include "sign_engine.h"
 
 namespace hsm {
 namespace {
@@ -97,6 +98,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);  // deleted (and leases released) at environment teardown
   Napi::Function ctor = ModuleObject::DefineClass(env);
   data->moduleConstructor = Napi::Persistent(ctor);
+  Napi::Function engine = SignEngineObject::DefineClass(env);
+  data->signEngineConstructor = Napi::Persistent(engine);
+  exports.Set("NativeSignEngine", engine);
   exports.Set("NativeModule", ctor);
   exports.Set("load", Napi::Function::New<Load>(env, "load"));
   return exports;

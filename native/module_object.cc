@@ -70,6 +70,7 @@ Napi::Function ModuleObject::DefineClass(Napi::Env env) {
           InstanceMethod<&ModuleObject::Verify>("verify"),
           InstanceMethod<&ModuleObject::Decrypt>("decrypt"),
           InstanceMethod<&ModuleObject::GenerateRandom>("generateRandom"),
+          InstanceMethod<&ModuleObject::CreateSignEngine>("createSignEngine"),
           InstanceMethod<&ModuleObject::Close>("close"),
       });
 }

@@ -17,6 +17,7 @@ namespace hsm {
 // Per-environment data (main thread and each worker have their own).
 struct AddonData {
   Napi::FunctionReference moduleConstructor;
+  Napi::FunctionReference signEngineConstructor;
   // Every lease handed out in this environment; those still held when the environment is torn
   // down (a worker that exits without close()) are released then, never from a GC finalizer.
   std::vector<std::shared_ptr<Lease>> leases;
@@ -60,6 +61,8 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   Napi::Value Verify(const Napi::CallbackInfo& info);
   Napi::Value Decrypt(const Napi::CallbackInfo& info);
   Napi::Value GenerateRandom(const Napi::CallbackInfo& info);
+  // sign_engine.cc
+  Napi::Value CreateSignEngine(const Napi::CallbackInfo& info);
   // module_object.cc
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Describe(const Napi::CallbackInfo& info);

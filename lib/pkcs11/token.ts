@@ -13,7 +13,7 @@ import {
   type SignMechanism,
 } from './mechanisms';
 import { SessionPool, type SessionPoolStats } from './session-pool';
-import type { NativeMechanismInfo, NativeModule, NativeTokenInfo } from '../../binding';
+import type { NativeMechanismInfo, NativeModule, NativeSignEngine, NativeSignEngineStats, NativeTokenInfo } from '../../binding';
 
 export interface TokenOptions {
   /** The user PIN. Kept in a Buffer owned by the Token (zeroed on close), never logged. */
@@ -22,6 +22,12 @@ export interface TokenOptions {
   poolSize?: number;
   /** How long an operation may wait for a free session (default 30 s). */
   poolWaitTimeoutMs?: number;
+  /**
+   * The signing engine: `workers` sessions of its own, one native thread each, taking queued
+   * signatures `batchSize` at a time (defaults: poolSize workers, batches of 16). `false` signs
+   * through the session pool instead, one libuv work item per signature.
+   */
+  engine?: false | { workers?: number; batchSize?: number };
 }
 
 export interface MechanismInfo extends NativeMechanismInfo {
@@ -48,6 +54,7 @@ export class Token {
   readonly #mechanisms: MechanismInfo[];
   readonly #available: ReadonlySet<number>;
   readonly #onClose: (t: Token) => void;
+  readonly #engine: { native: NativeSignEngine; sessions: bigint[] } | undefined;
   #pin: Buffer | undefined;
   #closing: Promise<void> | undefined;
   /** Key generation runs one at a time per Token: the id check and the generation stay atomic,
@@ -72,7 +79,8 @@ export class Token {
         const name = mechanismNames.get(m.type);
         return name ? { ...m, name } : m;
       });
-      return new Token(native, slot, info, anchor, pin, mechanisms, poolSize, options, onClose);
+      const engine = await openEngine(native, slot, options.engine, poolSize);
+      return new Token(native, slot, info, anchor, pin, mechanisms, poolSize, options, onClose, engine);
     } catch (e) {
       pin?.fill(0);
       await call(() => native.closeSession(anchor)).catch(() => undefined);
@@ -90,8 +98,10 @@ export class Token {
     poolSize: number,
     options: TokenOptions,
     onClose: (t: Token) => void,
+    engine: { native: NativeSignEngine; sessions: bigint[] } | undefined,
   ) {
     this.#native = native;
+    this.#engine = engine;
     this.slot = slot;
     this.label = info.label;
     this.serialNumber = info.serialNumber;
@@ -161,12 +171,22 @@ export class Token {
     checkKeyPair(keyPair);
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
+    const engine = this.#engine;
+    if (engine) {
+      if (destroyed.has(keyPair)) throw new KeyDestroyedError();
+      return call(() => engine.native.sign(keyPair.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength));
+    }
     return this.#withSession((session) => {
       if (destroyed.has(keyPair)) throw new KeyDestroyedError();
       return call(() =>
         this.#native.sign(session, keyPair.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength),
       );
     });
+  }
+
+  /** Signing-engine figures (undefined when the token signs through the pool). */
+  engineStats(): NativeSignEngineStats | undefined {
+    return this.#engine?.native.stats();
   }
 
   /** Verifies on the token with the public object (for diagnostics; callers normally verify in software). */
@@ -226,6 +246,11 @@ export class Token {
     if (!this.#closing) {
       this.#closing = (async () => {
         try {
+          if (this.#engine) {
+            // Queued signatures are rejected (ERR_CLOSED); running batches finish; threads end.
+            await call(() => this.#engine!.native.close());
+            await Promise.all(this.#engine.sessions.map((s) => call(() => this.#native.closeSession(s)).catch(() => undefined)));
+          }
           await this.#pool.close();
           await call(() => this.#native.closeSession(this.#anchor)).catch(() => undefined);
         } finally {
@@ -244,6 +269,28 @@ export class Token {
 
   #withSession<T>(fn: (session: bigint) => Promise<T>): Promise<T> {
     return this.#pool.use(fn);
+  }
+}
+
+/** Opens the engine's sessions and starts it; closes what it opened if anything fails. */
+async function openEngine(
+  native: NativeModule,
+  slot: bigint,
+  options: TokenOptions['engine'],
+  poolSize: number,
+): Promise<{ native: NativeSignEngine; sessions: bigint[] } | undefined> {
+  if (options === false) return undefined;
+  const workers = options?.workers ?? poolSize;
+  const batchSize = options?.batchSize ?? 16;
+  if (!Number.isSafeInteger(workers) || workers < 1 || workers > 256) throw invalidArgValue('options.engine.workers', 'an integer from 1 to 256', workers);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1024) throw invalidArgValue('options.engine.batchSize', 'an integer from 1 to 1024', batchSize);
+  const sessions: bigint[] = [];
+  try {
+    for (let i = 0; i < workers; i++) sessions.push(await call(() => native.openSession(slot, RW_SERIAL)));
+    return { native: native.createSignEngine(sessions, { batchSize }), sessions };
+  } catch (e) {
+    await Promise.all(sessions.map((s) => call(() => native.closeSession(s)).catch(() => undefined)));
+    throw e;
   }
 }
 
