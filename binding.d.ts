@@ -151,6 +151,11 @@ export declare class NativeModule {
    * 0 uses the length query. `data` is pinned and used in place.
    */
   sign(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array, signatureLength: number): Promise<Buffer>;
+  /**
+   * C_SignInit + C_Sign on the JS thread: blocks the event loop for the whole signature. For a
+   * lone caller on a local module (the token layer's signSync); `signatureLength` must be > 0.
+   */
+  signSync(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array, signatureLength: number): Buffer;
   /** C_VerifyInit + C_Verify; an invalid signature resolves false. */
   verify(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array, signature: Uint8Array): Promise<boolean>;
   /** C_DecryptInit + C_Decrypt (length query). */

@@ -67,6 +67,7 @@ Napi::Function ModuleObject::DefineClass(Napi::Env env) {
           InstanceMethod<&ModuleObject::GenerateKeyPair>("generateKeyPair"),
           InstanceMethod<&ModuleObject::DestroyObject>("destroyObject"),
           InstanceMethod<&ModuleObject::Sign>("sign"),
+          InstanceMethod<&ModuleObject::SignSync>("signSync"),
           InstanceMethod<&ModuleObject::Verify>("verify"),
           InstanceMethod<&ModuleObject::Decrypt>("decrypt"),
           InstanceMethod<&ModuleObject::GenerateRandom>("generateRandom"),

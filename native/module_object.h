@@ -58,6 +58,7 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   Napi::Value DestroyObject(const Napi::CallbackInfo& info);
   // ops_crypto.cc
   Napi::Value Sign(const Napi::CallbackInfo& info);
+  Napi::Value SignSync(const Napi::CallbackInfo& info);
   Napi::Value Verify(const Napi::CallbackInfo& info);
   Napi::Value Decrypt(const Napi::CallbackInfo& info);
   Napi::Value GenerateRandom(const Napi::CallbackInfo& info);

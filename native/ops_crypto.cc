@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "async_op.h"
+#include "errors.h"
 #include "convert.h"
 #include "mechanism.h"
 
@@ -180,6 +181,32 @@ Napi::Value ModuleObject::Sign(const Napi::CallbackInfo& info) {
   KeyOpArgs args = KeyOpArgsFromJs(info);
   size_t length = LengthFromJs(info[4], "signatureLength", 1 << 20);
   return (new SignOp(this, info.Env(), std::move(args), length))->Start();
+}
+
+// signSync: the same C_SignInit+C_Sign, on the JS thread. For a lone caller on a local module only:
+// it blocks the event loop for the duration of the signature.
+Napi::Value ModuleObject::SignSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LoadedModule* module = OpenModule(env);
+  KeyOpArgs args = KeyOpArgsFromJs(info);
+  size_t length = LengthFromJs(info[4], "signatureLength", 1 << 20);
+  if (length == 0) throw Napi::RangeError::New(env, "signatureLength must be given for signSync");
+  ClaimSession(env, args.session);
+  struct Release {
+    ModuleObject* self;
+    CK_SESSION_HANDLE session;
+    ~Release() { self->ReleaseSession(session); }
+  } release{this, args.session};
+  Napi::Buffer<CK_BYTE> out = Napi::Buffer<CK_BYTE>::New(env, length);
+  CK_ULONG outLen = static_cast<CK_ULONG>(length);
+  std::unique_lock<std::mutex> serial;
+  if (module->serialize) serial = std::unique_lock<std::mutex>(module->callLock);
+  CK_RV rv = module->fl->C_SignInit(args.session, args.mechanism.get(), args.key);
+  if (rv != CKR_OK) throw Pkcs11Failure(env, rv, "C_SignInit");
+  rv = module->fl->C_Sign(args.session, args.data.Data(), static_cast<CK_ULONG>(args.data.ByteLength()), out.Data(), &outLen);
+  if (rv != CKR_OK) throw Pkcs11Failure(env, rv, "C_Sign");
+  if (outLen == length) return out;
+  return Napi::Buffer<CK_BYTE>::Copy(env, out.Data(), outLen);
 }
 
 Napi::Value ModuleObject::Verify(const Napi::CallbackInfo& info) {

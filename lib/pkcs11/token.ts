@@ -2,7 +2,7 @@
 // state belongs to the application, and lives while any session is open: the anchor is never
 // reaped), and a bounded SessionPool lends one session per operation.
 import { CKA, CKF_SESSION, CKO, CKU } from './constants';
-import { call, ClosedError, invalidArgType, invalidArgValue, KeyDestroyedError, KeyExistsError, MechanismUnsupportedError, Pkcs11Error } from './errors';
+import { call, ClosedError, fromNative, HsmJwksError, invalidArgType, invalidArgValue, KeyDestroyedError, KeyExistsError, MechanismUnsupportedError, Pkcs11Error } from './errors';
 import type { KeyPair } from './key-pair';
 import { KeyReader, type KeyPairQuery } from './key-reader';
 import { checkKeyPairOptions, checkKeySpec, keyPairTemplates, type KeyPairOptions, type KeySpec } from './key-spec';
@@ -28,6 +28,11 @@ export interface TokenOptions {
    * through the session pool instead, one libuv work item per signature.
    */
   engine?: false | { workers?: number; batchSize?: number };
+  /**
+   * Open a session for signSync (default false): synchronous signing on the JS thread, for a lone
+   * caller on a local module. It blocks the event loop; services should not use it.
+   */
+  signSync?: boolean;
 }
 
 export interface MechanismInfo extends NativeMechanismInfo {
@@ -55,6 +60,7 @@ export class Token {
   readonly #available: ReadonlySet<number>;
   readonly #onClose: (t: Token) => void;
   readonly #engine: { native: NativeSignEngine; sessions: bigint[] } | undefined;
+  readonly #syncSession: bigint | undefined;
   #pin: Buffer | undefined;
   #closing: Promise<void> | undefined;
   /** Key generation runs one at a time per Token: the id check and the generation stay atomic,
@@ -80,7 +86,8 @@ export class Token {
         return name ? { ...m, name } : m;
       });
       const engine = await openEngine(native, slot, options.engine, poolSize);
-      return new Token(native, slot, info, anchor, pin, mechanisms, poolSize, options, onClose, engine);
+      const syncSession = options.signSync ? await call(() => native.openSession(slot, RW_SERIAL)) : undefined;
+      return new Token(native, slot, info, anchor, pin, mechanisms, poolSize, options, onClose, engine, syncSession);
     } catch (e) {
       pin?.fill(0);
       await call(() => native.closeSession(anchor)).catch(() => undefined);
@@ -99,9 +106,11 @@ export class Token {
     options: TokenOptions,
     onClose: (t: Token) => void,
     engine: { native: NativeSignEngine; sessions: bigint[] } | undefined,
+    syncSession: bigint | undefined,
   ) {
     this.#native = native;
     this.#engine = engine;
+    this.#syncSession = syncSession;
     this.slot = slot;
     this.label = info.label;
     this.serialNumber = info.serialNumber;
@@ -184,6 +193,25 @@ export class Token {
     });
   }
 
+  /**
+   * Signs on the JS thread, blocking the event loop for the whole signature (tens of µs on
+   * SoftHSM, milliseconds for RSA-4096 or a network HSM). For a lone caller that awaits each
+   * signature on a local module; needs `signSync: true` at openToken.
+   */
+  signSync(keyPair: KeyPair, mechanism: SignMechanism, data: Uint8Array): Buffer {
+    this.#checkOpen();
+    checkKeyPair(keyPair);
+    if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
+    if (this.#syncSession === undefined) throw new HsmJwksError('ERR_SIGN_SYNC_DISABLED', 'open the token with { signSync: true } to use signSync');
+    if (destroyed.has(keyPair)) throw new KeyDestroyedError();
+    const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
+    try {
+      return this.#native.signSync(this.#syncSession, keyPair.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
   /** Signing-engine figures (undefined when the token signs through the pool). */
   engineStats(): NativeSignEngineStats | undefined {
     return this.#engine?.native.stats();
@@ -251,6 +279,7 @@ export class Token {
             await call(() => this.#engine!.native.close());
             await Promise.all(this.#engine.sessions.map((s) => call(() => this.#native.closeSession(s)).catch(() => undefined)));
           }
+          if (this.#syncSession !== undefined) await call(() => this.#native.closeSession(this.#syncSession!)).catch(() => undefined);
           await this.#pool.close();
           await call(() => this.#native.closeSession(this.#anchor)).catch(() => undefined);
         } finally {

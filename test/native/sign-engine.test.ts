@@ -109,3 +109,17 @@ test('engine: false signs through the session pool, with the same results', asyn
   }
   await expect(mod.openToken({ tokenLabel: 'engine' }, { engine: { batchSize: 0 } })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
 });
+
+test('signSync: the same signature on the JS thread, only when asked for at open', async () => {
+  const t = await mod.openToken({ tokenLabel: 'engine' }, { pin: USER_PIN, signSync: true });
+  const [pair] = await t.findKeyPairs({ id: Buffer.from('p256') });
+  const m = { type: 'ECDSA', hash: 'SHA-256' } as const;
+  for (let i = 0; i < 100; i++) {
+    const data = Buffer.from(`sync-${i}`);
+    expect(ok(pair!, m, data, t.signSync(pair!, m, data))).toBe(true);
+  }
+  expect(() => t.signSync(pair!, { type: 'EdDSA' }, Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  await t.close();
+  expect(() => t.signSync(pair!, m, Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+  expect(() => token.signSync(pair!, m, Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ERR_SIGN_SYNC_DISABLED' }));
+});
