@@ -94,6 +94,8 @@ export interface NativeMechanism {
   type: number;
   parameter?: NativeMechanismParameter;
 }
+/** Where a mechanism is taken: a plain number is a mechanism without parameter (the fast path). */
+export type NativeMechanismArg = NativeMechanism | number;
 
 export interface NativeLoadOptions {
   /** dlopen with RTLD_DEEPBIND (glibc only; default true). */
@@ -155,7 +157,7 @@ export declare class NativeModule {
    * C_SignInit + C_Sign on the JS thread: blocks the event loop for the whole signature. For a
    * lone caller on a local module (the token layer's signSync); `signatureLength` must be > 0.
    */
-  signSync(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array, signatureLength: number): Buffer;
+  signSync(session: bigint, key: bigint, mechanism: NativeMechanismArg, data: Uint8Array, signatureLength: number): Buffer;
   /** C_VerifyInit + C_Verify; an invalid signature resolves false. */
   verify(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array, signature: Uint8Array): Promise<boolean>;
   /** C_DecryptInit + C_Decrypt (length query). */
@@ -194,7 +196,7 @@ export interface NativeSignEngineStats {
 export declare class NativeSignEngine {
   private constructor();
   /** Output sized by `signatureLength` (from the key); `data` is pinned and read in place. */
-  sign(key: bigint, mechanism: NativeMechanism, data: Uint8Array, signatureLength: number): Promise<Buffer>;
+  sign(key: bigint, mechanism: NativeMechanismArg, data: Uint8Array, signatureLength: number): Promise<Buffer>;
   stats(): NativeSignEngineStats;
   /** Rejects queued requests (ERR_HSM_CLOSED), lets running batches finish, joins the threads. */
   close(): Promise<void>;

@@ -20,7 +20,12 @@ std::vector<unsigned char> CopyBytes(const Napi::Value& v, const char* what) {
 
 Mechanism Mechanism::FromJs(const Napi::Value& value) {
   Napi::Env env = value.Env();
-  if (!value.IsObject()) throw Napi::TypeError::New(env, "mechanism must be an object");
+  if (value.IsNumber()) {  // the fast path: a mechanism without parameter, by its type alone
+    Mechanism m;
+    m.mech_.mechanism = UlongFromJs(value, "mechanism");
+    return m;
+  }
+  if (!value.IsObject()) throw Napi::TypeError::New(env, "mechanism must be an object or a mechanism type");
   Napi::Object o = value.As<Napi::Object>();
   Mechanism m;
   m.mech_.mechanism = UlongFromJs(Member(o, "type"), "mechanism.type");

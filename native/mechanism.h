@@ -12,7 +12,7 @@ namespace hsm {
 
 class Mechanism {
  public:
-  // { type, parameter? } where parameter is { kind: 'pss', hashAlg, mgf, saltLength },
+  // A mechanism type (number), or { type, parameter? } where parameter is { kind: 'pss', hashAlg, mgf, saltLength },
   // { kind: 'oaep', hashAlg, mgf, label? } or { kind: 'raw', data }. Throws TypeError.
   static Mechanism FromJs(const Napi::Value& value);
   // The mechanism with its parameter pointer fixed up for this object's current address.

@@ -133,7 +133,11 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
         wake_.wait(g, [this] { return stopping_ || !queue_.empty(); });
         idleNs_ += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - w0).count();
         if (queue_.empty()) return;  // stopping, and nothing left to do
-        size_t n = std::min(batchSize_, queue_.size());
+        // A fair share, at most batchSize: with few requests queued every worker gets some (a
+        // full batch on one worker would leave the others idle); with many, batches amortise the
+        // hand-offs between threads.
+        size_t share = (queue_.size() + sessions_.size() - 1) / sessions_.size();
+        size_t n = std::min(batchSize_, std::max<size_t>(1, share));
         batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       }

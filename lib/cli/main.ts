@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The `hsm-jwks` command. Reads the same environment as the library (see the README), prints JSON
 // results on stdout and messages on stderr. Exit codes: 0 done, 1 failed, 2 usage, 3 configuration.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { ConfigError, loadConfig, type Config } from '../config';
@@ -23,6 +25,7 @@ const USAGE = `usage: hsm-jwks <command>
   jwt sign <set> --claims JSON [--kid KID]                  a JWT signed by the set's newest key (or KID)
   secrets rotate                                            re-seal software keys under the first SECRETS_SYSTEM secret
   doctor                                                    module, slots, token, login and algorithms available
+  bench [--quick] [--seconds S] [--reps N] [--keys LIST]    measure signing on the configured module (see README)
 
 Configuration comes from the environment: HSM_ENABLED, HSM_LIBRARY, HSM_PIN or HSM_PIN_FILE,
 HSM_TOKEN_LABEL / HSM_TOKEN_SERIAL / HSM_SLOT, HSM_KEY_SET_PREFIX, HSM_INIT_ARGS, HSM_POOL_SIZE,
@@ -102,6 +105,7 @@ interface Options {
 }
 
 async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'bench') return runBench(argv);
   let parsed;
   try {
     parsed = parseArgs({
@@ -159,6 +163,18 @@ async function run(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command ${JSON.stringify(group)}`);
   }
+}
+
+/**
+ * `hsm-jwks bench`: the package's benchmark (bench/run.js) on the module that HSM_LIBRARY,
+ * HSM_TOKEN_LABEL and HSM_PIN name (a temporary SoftHSM2 token when they are unset). Its flags pass
+ * through; its report goes to stdout.
+ */
+function runBench(argv: string[]): number {
+  const script = path.join(__dirname, '..', '..', '..', 'bench', 'run.js');
+  if (!fs.existsSync(script)) throw new UsageError(`the benchmark is not installed with this package (${script})`);
+  const r = spawnSync(process.execPath, [script, ...argv.slice(1)], { stdio: 'inherit', env: process.env });
+  return r.status ?? EXIT.failed;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,14 +6,26 @@ export interface JwsHeaderExtras {
   [name: string]: unknown;
 }
 
-const b64uJson = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8').toString('base64url');
+/** Encoded protected headers by signer and extras: a signer signing many tokens encodes its header once. */
+const headers = new WeakMap<Signer, Map<string, string>>();
+
+function headerSegment(signer: Signer, extras: JwsHeaderExtras): string {
+  const id = JSON.stringify(extras);
+  let bySigner = headers.get(signer);
+  if (!bySigner) headers.set(signer, (bySigner = new Map()));
+  let segment = bySigner.get(id);
+  if (segment === undefined) {
+    segment = Buffer.from(JSON.stringify({ ...extras, alg: signer.alg, kid: signer.kid }), 'utf8').toString('base64url');
+    if (bySigner.size < 64) bySigner.set(id, segment); // bounded: per-token extras must not grow it
+  }
+  return segment;
+}
 
 /** A compact JWS of `payload` with header { alg, kid, ...extras }. */
 export async function signCompact(signer: Signer, payload: Uint8Array, extras: JwsHeaderExtras = {}): Promise<string> {
-  const header = { ...extras, alg: signer.alg, kid: signer.kid };
-  const input = `${b64uJson(header)}.${Buffer.from(payload).toString('base64url')}`;
-  const signature = await signer.sign(Buffer.from(input, 'ascii'));
-  return `${input}.${Buffer.from(signature).toString('base64url')}`;
+  const input = `${headerSegment(signer, extras)}.${Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64url')}`;
+  const signature = await signer.sign(Buffer.from(input, 'latin1'));
+  return `${input}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`;
 }
 
 /** A compact JWT: header { alg, kid, typ: 'JWT', ...extras } and the claims as its payload. */

@@ -183,7 +183,9 @@ export class Token {
     const engine = this.#engine;
     if (engine) {
       if (destroyed.has(keyPair)) throw new KeyDestroyedError();
-      return call(() => engine.native.sign(keyPair.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength));
+      // The hot path: a bare mechanism type when there is no parameter, and no extra async frame.
+      const m = prepared.mechanism.parameter ? prepared.mechanism : prepared.mechanism.type;
+      return engine.native.sign(keyPair.privateKey, m, prepared.data, keyPair.signatureLength).catch(rethrowTyped);
     }
     return this.#withSession((session) => {
       if (destroyed.has(keyPair)) throw new KeyDestroyedError();
@@ -299,6 +301,10 @@ export class Token {
   #withSession<T>(fn: (session: bigint) => Promise<T>): Promise<T> {
     return this.#pool.use(fn);
   }
+}
+
+function rethrowTyped(e: unknown): never {
+  throw fromNative(e);
 }
 
 /** Opens the engine's sessions and starts it; closes what it opened if anything fails. */
