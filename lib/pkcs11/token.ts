@@ -1,6 +1,8 @@
 // Token: a logged-in view of one token. One long-lived *anchor* session holds the login (login
 // state belongs to the application, and lives while any session is open: the anchor is never
 // reaped), and a bounded SessionPool lends one session per operation.
+import { availableParallelism } from 'node:os';
+
 import { CKA, CKF_SESSION, CKO, CKU } from './constants';
 import { call, ClosedError, fromNative, HsmJwksError, invalidArgType, invalidArgValue, KeyDestroyedError, KeyExistsError, MechanismUnsupportedError, Pkcs11Error } from './errors';
 import type { KeyPair } from './key-pair';
@@ -24,8 +26,9 @@ export interface TokenOptions {
   poolWaitTimeoutMs?: number;
   /**
    * The signing engine: `workers` sessions of its own, one native thread each, taking queued
-   * signatures `batchSize` at a time (defaults: poolSize workers, batches of 16). `false` signs
-   * through the session pool instead, one libuv work item per signature.
+   * signatures up to `batchSize` at a time (defaults: one worker per CPU core up to poolSize,
+   * batches of 16; raise `workers` for a network HSM). `false` signs through the session pool
+   * instead, one libuv work item per signature.
    */
   engine?: false | { workers?: number; batchSize?: number };
   /**
@@ -315,7 +318,9 @@ async function openEngine(
   poolSize: number,
 ): Promise<{ native: NativeSignEngine; sessions: bigint[] } | undefined> {
   if (options === false) return undefined;
-  const workers = options?.workers ?? poolSize;
+  // Default: one worker per core (measured best for a CPU-bound module such as SoftHSM; a network
+  // HSM, bound by latency, wants more: set engine.workers), never more than poolSize.
+  const workers = options?.workers ?? Math.max(1, Math.min(poolSize, availableParallelism()));
   const batchSize = options?.batchSize ?? 16;
   if (!Number.isSafeInteger(workers) || workers < 1 || workers > 256) throw invalidArgValue('options.engine.workers', 'an integer from 1 to 256', workers);
   if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1024) throw invalidArgValue('options.engine.batchSize', 'an integer from 1 to 1024', batchSize);
