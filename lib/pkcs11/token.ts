@@ -1,9 +1,7 @@
 // Token: a logged-in view of one token. One long-lived *anchor* session holds the login (login
 // state belongs to the application, and lives while any session is open: the anchor is never
 // reaped), and a bounded SessionPool lends one session per operation.
-import { availableParallelism } from 'node:os';
-
-import { CKA, CKF_SESSION, CKO, CKU } from './constants';
+import { CKA, CKO } from './constants';
 import { call, ClosedError, fromNative, HsmJwksError, invalidArgType, invalidArgValue, KeyDestroyedError, KeyExistsError, MechanismUnsupportedError, Pkcs11Error } from './errors';
 import type { KeyPair } from './key-pair';
 import { KeyReader, type KeyPairQuery } from './key-reader';
@@ -15,28 +13,10 @@ import {
   type SignMechanism,
 } from './mechanisms';
 import { SessionPool, type SessionPoolStats } from './session-pool';
-import type { NativeMechanismInfo, NativeModule, NativeSignEngine, NativeSignEngineStats, NativeTokenInfo } from '../../binding';
+import { checkTokenOptions, DEFAULT_WAIT_MS, login, openEngine, RW_SERIAL, type Engine, type TokenOptions } from './token-setup';
+import type { NativeMechanismInfo, NativeModule, NativeSignEngineStats, NativeTokenInfo } from '../../binding';
 
-export interface TokenOptions {
-  /** The user PIN. Kept in a Buffer owned by the Token (zeroed on close), never logged. */
-  pin?: string | Uint8Array;
-  /** Sessions lent to operations at most at once (default 4), capped by the token's limit. */
-  poolSize?: number;
-  /** How long an operation may wait for a free session (default 30 s). */
-  poolWaitTimeoutMs?: number;
-  /**
-   * The signing engine: `workers` sessions of its own, one native thread each, taking queued
-   * signatures up to `batchSize` at a time (defaults: one worker per CPU core up to poolSize,
-   * batches of 16; raise `workers` for a network HSM). `false` signs through the session pool
-   * instead, one libuv work item per signature.
-   */
-  engine?: false | { workers?: number; batchSize?: number };
-  /**
-   * Open a session for signSync (default false): synchronous signing on the JS thread, for a lone
-   * caller on a local module. It blocks the event loop; services should not use it.
-   */
-  signSync?: boolean;
-}
+export type { TokenOptions };
 
 export interface MechanismInfo extends NativeMechanismInfo {
   /** CKM_ name without its prefix when we know it, e.g. `ECDSA`. */
@@ -46,9 +26,6 @@ export interface MechanismInfo extends NativeMechanismInfo {
 /** KeyPair objects handed to destroyKeyPair: operations on them stop before the token. */
 const destroyed = new WeakSet<KeyPair>();
 
-const DEFAULT_POOL_SIZE = 4;
-const DEFAULT_WAIT_MS = 30_000;
-const RW_SERIAL = CKF_SESSION.RW_SESSION | CKF_SESSION.SERIAL_SESSION;
 
 export class Token {
   readonly slot: bigint;
@@ -62,7 +39,7 @@ export class Token {
   readonly #mechanisms: MechanismInfo[];
   readonly #available: ReadonlySet<number>;
   readonly #onClose: (t: Token) => void;
-  readonly #engine: { native: NativeSignEngine; sessions: bigint[] } | undefined;
+  readonly #engine: Engine | undefined;
   readonly #syncSession: bigint | undefined;
   #pin: Buffer | undefined;
   #closing: Promise<void> | undefined;
@@ -108,7 +85,7 @@ export class Token {
     poolSize: number,
     options: TokenOptions,
     onClose: (t: Token) => void,
-    engine: { native: NativeSignEngine; sessions: bigint[] } | undefined,
+    engine: Engine | undefined,
     syncSession: bigint | undefined,
   ) {
     this.#native = native;
@@ -310,59 +287,9 @@ function rethrowTyped(e: unknown): never {
   throw fromNative(e);
 }
 
-/** Opens the engine's sessions and starts it; closes what it opened if anything fails. */
-async function openEngine(
-  native: NativeModule,
-  slot: bigint,
-  options: TokenOptions['engine'],
-  poolSize: number,
-): Promise<{ native: NativeSignEngine; sessions: bigint[] } | undefined> {
-  if (options === false) return undefined;
-  // Default: one worker per core (measured best for a CPU-bound module such as SoftHSM; a network
-  // HSM, bound by latency, wants more: set engine.workers), never more than poolSize.
-  const workers = options?.workers ?? Math.max(1, Math.min(poolSize, availableParallelism()));
-  const batchSize = options?.batchSize ?? 16;
-  if (!Number.isSafeInteger(workers) || workers < 1 || workers > 256) throw invalidArgValue('options.engine.workers', 'an integer from 1 to 256', workers);
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1024) throw invalidArgValue('options.engine.batchSize', 'an integer from 1 to 1024', batchSize);
-  const sessions: bigint[] = [];
-  try {
-    for (let i = 0; i < workers; i++) sessions.push(await call(() => native.openSession(slot, RW_SERIAL)));
-    return { native: native.createSignEngine(sessions, { batchSize }), sessions };
-  } catch (e) {
-    await Promise.all(sessions.map((s) => call(() => native.closeSession(s)).catch(() => undefined)));
-    throw e;
-  }
-}
-
-async function login(native: NativeModule, session: bigint, pin: Buffer): Promise<void> {
-  try {
-    await call(() => native.login(session, CKU.USER, pin));
-  } catch (e) {
-    // Login state is per application and token: another Token of this process may have done it.
-    if (!(e instanceof Pkcs11Error && e.ckr === 'CKR_USER_ALREADY_LOGGED_IN')) throw e;
-  }
-}
-
 function checkKeyPair(keyPair: unknown): asserts keyPair is KeyPair {
   if (typeof keyPair !== 'object' || keyPair === null || typeof (keyPair as KeyPair).privateKey !== 'bigint') {
     throw invalidArgType('keyPair', 'a KeyPair from findKeyPairs or generateKeyPair', keyPair);
   }
 }
 
-/** Checks the options; returns the pool size, capped by the token's R/W session limit. */
-function checkTokenOptions(options: TokenOptions, info: NativeTokenInfo): number {
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
-  const { pin, poolSize: requested = DEFAULT_POOL_SIZE, poolWaitTimeoutMs: wait = DEFAULT_WAIT_MS } = options;
-  if (pin !== undefined && typeof pin !== 'string' && !(pin instanceof Uint8Array)) {
-    throw invalidArgType('options.pin', 'a string or Uint8Array', typeof pin);
-  }
-  if (typeof requested !== 'number') throw invalidArgType('options.poolSize', 'a number', requested);
-  if (!Number.isSafeInteger(requested) || requested < 1) {
-    throw invalidArgValue('options.poolSize', 'a positive integer', requested);
-  }
-  if (typeof wait !== 'number' || !(wait > 0)) throw invalidArgValue('options.poolWaitTimeoutMs', 'a positive number', wait);
-  // One session is the anchor; 0 means effectively infinite, ~0 unknown.
-  const max = info.maxRwSessionCount;
-  const limited = max > 1 && max < Number.MAX_SAFE_INTEGER; // 0 = effectively infinite, ~0 = unknown
-  return limited ? Math.max(1, Math.min(requested, max - 1)) : requested;
-}

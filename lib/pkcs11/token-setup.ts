@@ -1,0 +1,88 @@
+// How a Token is opened: its options, their checks, the login on the anchor session and the
+// signing engine's sessions.
+import { availableParallelism } from 'node:os';
+
+import { CKF_SESSION, CKU } from './constants';
+import { call, invalidArgType, invalidArgValue, Pkcs11Error } from './errors';
+import type { NativeModule, NativeSignEngine, NativeTokenInfo } from '../../binding';
+
+export interface TokenOptions {
+  /** The user PIN. Kept in a Buffer owned by the Token (zeroed on close), never logged. */
+  pin?: string | Uint8Array;
+  /** Sessions lent to operations at most at once (default 4), capped by the token's limit. */
+  poolSize?: number;
+  /** How long an operation may wait for a free session (default 30 s). */
+  poolWaitTimeoutMs?: number;
+  /**
+   * The signing engine: `workers` sessions of its own, one native thread each, taking queued
+   * signatures up to `batchSize` at a time (defaults: one worker per CPU core up to poolSize,
+   * batches of 16; raise `workers` for a network HSM). `false` signs through the session pool
+   * instead, one libuv work item per signature.
+   */
+  engine?: false | { workers?: number; batchSize?: number };
+  /**
+   * Open a session for signSync (default false): synchronous signing on the JS thread, for a lone
+   * caller on a local module. It blocks the event loop; services should not use it.
+   */
+  signSync?: boolean;
+}
+
+export const DEFAULT_POOL_SIZE = 4;
+export const DEFAULT_WAIT_MS = 30_000;
+export const RW_SERIAL = CKF_SESSION.RW_SESSION | CKF_SESSION.SERIAL_SESSION;
+
+export interface Engine {
+  native: NativeSignEngine;
+  sessions: bigint[];
+}
+
+/** Opens the engine's sessions and starts it; closes what it opened if anything fails. */
+export async function openEngine(
+  native: NativeModule,
+  slot: bigint,
+  options: TokenOptions['engine'],
+  poolSize: number,
+): Promise<Engine | undefined> {
+  if (options === false) return undefined;
+  // Default: one worker per core (measured best for a CPU-bound module such as SoftHSM; a network
+  // HSM, bound by latency, wants more: set engine.workers), never more than poolSize.
+  const workers = options?.workers ?? Math.max(1, Math.min(poolSize, availableParallelism()));
+  const batchSize = options?.batchSize ?? 16;
+  if (!Number.isSafeInteger(workers) || workers < 1 || workers > 256) throw invalidArgValue('options.engine.workers', 'an integer from 1 to 256', workers);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1024) throw invalidArgValue('options.engine.batchSize', 'an integer from 1 to 1024', batchSize);
+  const sessions: bigint[] = [];
+  try {
+    for (let i = 0; i < workers; i++) sessions.push(await call(() => native.openSession(slot, RW_SERIAL)));
+    return { native: native.createSignEngine(sessions, { batchSize }), sessions };
+  } catch (e) {
+    await Promise.all(sessions.map((s) => call(() => native.closeSession(s)).catch(() => undefined)));
+    throw e;
+  }
+}
+
+export async function login(native: NativeModule, session: bigint, pin: Buffer): Promise<void> {
+  try {
+    await call(() => native.login(session, CKU.USER, pin));
+  } catch (e) {
+    // Login state is per application and token: another Token of this process may have done it.
+    if (!(e instanceof Pkcs11Error && e.ckr === 'CKR_USER_ALREADY_LOGGED_IN')) throw e;
+  }
+}
+
+/** Checks the options; returns the pool size, capped by the token's R/W session limit. */
+export function checkTokenOptions(options: TokenOptions, info: NativeTokenInfo): number {
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+  const { pin, poolSize: requested = DEFAULT_POOL_SIZE, poolWaitTimeoutMs: wait = DEFAULT_WAIT_MS } = options;
+  if (pin !== undefined && typeof pin !== 'string' && !(pin instanceof Uint8Array)) {
+    throw invalidArgType('options.pin', 'a string or Uint8Array', typeof pin);
+  }
+  if (typeof requested !== 'number') throw invalidArgType('options.poolSize', 'a number', requested);
+  if (!Number.isSafeInteger(requested) || requested < 1) {
+    throw invalidArgValue('options.poolSize', 'a positive integer', requested);
+  }
+  if (typeof wait !== 'number' || !(wait > 0)) throw invalidArgValue('options.poolWaitTimeoutMs', 'a positive number', wait);
+  // One session is the anchor; 0 means effectively infinite, ~0 unknown.
+  const max = info.maxRwSessionCount;
+  const limited = max > 1 && max < Number.MAX_SAFE_INTEGER; // 0 = effectively infinite, ~0 = unknown
+  return limited ? Math.max(1, Math.min(requested, max - 1)) : requested;
+}
