@@ -2,7 +2,8 @@
 // One measurement, in a process of its own (bench/run.js starts one per configuration):
 //   node bench/measure.js '<json>'   → one JSON line on stdout
 // { kind, key, conc, seconds, warmup, module, label, pin, workers, batchSize }
-// Kinds: hsm-sign, hsm-sign-sync, hsm-jwt (hsm-jwks), p11js-sync, p11js-promise (pkcs11js),
+// Kinds: hsm-sign, hsm-sign-nodeepbind (the module loaded without RTLD_DEEPBIND), hsm-sign-sync,
+// hsm-jwt (hsm-jwks), p11js-sync, p11js-promise (pkcs11js),
 // node-crypto, jose (software keys, for context).
 const crypto = require('node:crypto');
 const path = require('node:path');
@@ -65,13 +66,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function hsmJwks() {
   const lib = require(path.join(__dirname, '..', 'dist', 'lib'));
-  const mod = await lib.Pkcs11Module.load(o.module);
+  const mod = await lib.Pkcs11Module.load(o.module, o.kind === 'hsm-sign-nodeepbind' ? { deepBind: false } : {});
   const engine = o.workers ? { workers: o.workers, batchSize: o.batchSize } : undefined;
   const token = await mod.openToken({ tokenLabel: o.label }, { pin: o.pin, signSync: o.kind === 'hsm-sign-sync', ...(engine ? { engine } : {}) });
   const [pair] = await token.findKeyPairs({ id: Buffer.from(key.id) });
   if (!pair) throw new Error(`key ${key.id} is missing: bench/run.js generates it`);
   try {
-    if (o.kind === 'hsm-sign') return await measureAsync(() => token.sign(pair, key.mechanism, message), o.conc);
+    if (o.kind === 'hsm-sign' || o.kind === 'hsm-sign-nodeepbind') return await measureAsync(() => token.sign(pair, key.mechanism, message), o.conc);
     if (o.kind === 'hsm-sign-sync') return measureSync(() => token.signSync(pair, key.mechanism, message));
     const signer = lib.hsmSigner(token, pair, { alg: key.alg });
     let i = 0;

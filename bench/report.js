@@ -6,6 +6,7 @@ const LABEL = {
   raw: 'raw C: C_SignInit+C_Sign loop, 1 session/thread',
   'hsm-sign': 'hsm-jwks token.sign (signing engine)',
   'hsm-sign-sync': 'hsm-jwks token.signSync (JS thread)',
+  'hsm-sign-nodeepbind': 'hsm-jwks token.sign, module loaded without RTLD_DEEPBIND (Node\'s OpenSSL)',
   'hsm-jwt': 'hsm-jwks signJwt (header, claims, base64url, sign)',
   'p11js-sync': 'pkcs11js sync C_SignInit+C_Sign',
   'p11js-promise': 'pkcs11js C_SignInit + C_SignAsync (promise)',
@@ -61,7 +62,7 @@ function table(results, o, machine, soak) {
       const [, kind, par] = id.split('|');
       const conc = par.startsWith('c') ? Number(par.slice(1)) : Number(par.slice(0, -1));
       const vsRaw = kind === 'raw' ? '' : ratio(v.rate, conc === 1 ? raw1 : raw2);
-      const p11 = kind.startsWith('hsm-') && kind !== 'hsm-sign-sync' ? get(key, 'p11js-promise', par)?.rate : kind === 'hsm-sign-sync' ? get(key, 'p11js-sync', 'c1')?.rate : undefined;
+      const p11 = kind.startsWith('hsm-') && kind !== 'hsm-sign-sync' && kind !== 'hsm-sign-nodeepbind' ? get(key, 'p11js-promise', par)?.rate : kind === 'hsm-sign-sync' ? get(key, 'p11js-sync', 'c1')?.rate : undefined;
       lines.push(`| ${LABEL[kind]} | ${par} | ${fmt(v.rate)} | ${fmt(v.min)}–${fmt(v.max)} | ${vsRaw} | ${p11 ? ratio(v.rate, p11) : ''} | ${v.el === null ? '' : v.el.toFixed(1)} | ${v.cpu === null ? '' : v.cpu.toFixed(2)} | ${v.rss === null ? '' : Math.round(v.rss)} |`);
     }
     lines.push('');
@@ -82,6 +83,10 @@ function targets(get, soak) {
   const show = (x) => (x === undefined ? '–' : x.toFixed(2));
   const p256 = r(best('p-256', 'hsm-sign', ['c16', 'c64']), raw2('p-256'));
   add('`sign` P-256, c ≥ 16, × raw C 2T', show(p256), '≥ 0.95', p256 >= 0.95);
+  const nodeep = r(get('p-256', 'hsm-sign-nodeepbind', 'c64')?.rate, raw2('p-256'));
+  if (nodeep !== undefined) {
+    rows.push(`| (the same, module loaded with deepBind: false, c64: Node's OpenSSL, not the raw loop's) | ${show(nodeep)} | | for information |`);
+  }
   const jwt = r(get('p-256', 'hsm-jwt', 'c64')?.rate, raw2('p-256'));
   add('`signJwt` ES256, c64, × raw C 2T', show(jwt), '≥ 0.90', jwt >= 0.9);
   const vsP11 = Math.min(...['c16', 'c64'].map((p) => r(get('p-256', 'hsm-sign', p)?.rate, get('p-256', 'p11js-promise', p)?.rate) ?? Infinity));

@@ -86,6 +86,7 @@ function configs(o) {
     list.push({ kind: 'raw', key, threads: 1 }, { kind: 'raw', key, threads: 2 });
     for (const c of conc) list.push({ kind: 'hsm-sign', key, conc: c }, { kind: 'p11js-promise', key, conc: c });
     list.push({ kind: 'hsm-sign-sync', key, conc: 1 }, { kind: 'p11js-sync', key, conc: 1 });
+    if (!o.quick) list.push({ kind: 'hsm-sign-nodeepbind', key, conc: 64 });
     for (const c of o.quick ? [4] : [1, 64]) list.push({ kind: 'hsm-jwt', key, conc: c });
     list.push({ kind: 'node-crypto', key, conc: 4 }, { kind: 'jose', key, conc: 4 });
   }
