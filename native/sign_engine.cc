@@ -16,10 +16,6 @@
 #include "mechanism.h"
 
 namespace hsm {
-namespace {
-
-
-}  // namespace
 
 struct SignRequest {
   CK_OBJECT_HANDLE key;
