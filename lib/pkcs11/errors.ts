@@ -204,7 +204,7 @@ export function fromNative(e: unknown): unknown {
   if (typeof n.rv === 'number' && typeof n.fn === 'string') {
     return new Pkcs11Error(n.rv, n.fn, typeof n.ckr === 'string' ? n.ckr : undefined);
   }
-  if (n.code === 'ERR_HSM_CLOSED') return new ClosedError('the PKCS#11 module');
+  if (n.code === 'ERR_HSM_CLOSED') return new ClosedError('the PKCS#11 module or signing engine');
   return e;
 }
 

@@ -165,7 +165,13 @@ export class Token {
       if (destroyed.has(keyPair)) throw new KeyDestroyedError();
       // The hot path: a bare mechanism type when there is no parameter, and no extra async frame.
       const m = prepared.mechanism.parameter ? prepared.mechanism : prepared.mechanism.type;
-      return engine.native.sign(keyPair.privateKey, m, prepared.data, keyPair.signatureLength).catch(rethrowTyped);
+      let pending: Promise<Buffer>;
+      try {
+        pending = engine.native.sign(keyPair.privateKey, m, prepared.data, keyPair.signatureLength);
+      } catch (e) {
+        throw fromNative(e); // refused at once (the engine is closing)
+      }
+      return pending.catch(rethrowTyped);
     }
     return this.#withSession((session) => {
       if (destroyed.has(keyPair)) throw new KeyDestroyedError();
