@@ -80,7 +80,12 @@ test('a key pair destroyed while signs are queued: earlier signs verify, later o
   for (const [i, s] of settled.entries()) {
     if (s.status === 'fulfilled' && s.value) expect(ok(victim, data, s.value)).toBe(true);
     else if (s.status === 'rejected') {
-      expect(['ERR_KEY_DESTROYED', 'ERR_PKCS11_KEY_HANDLE_INVALID', 'ERR_PKCS11_OBJECT_HANDLE_INVALID']).toContain(outcomes[i]);
+      // A sign running on another session while the key is destroyed gets the token's answer:
+      // SoftHSM says KEY_HANDLE_INVALID or OBJECT_HANDLE_INVALID, or GENERAL_ERROR when the object
+      // vanishes between C_SignInit and C_Sign (seen with the signing engine's concurrency).
+      expect(['ERR_KEY_DESTROYED', 'ERR_PKCS11_KEY_HANDLE_INVALID', 'ERR_PKCS11_OBJECT_HANDLE_INVALID', 'ERR_PKCS11_GENERAL_ERROR']).toContain(
+        outcomes[i],
+      );
     }
   }
   // Signs issued after destroyKeyPair never reach the token with the dead handle.
