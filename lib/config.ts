@@ -16,6 +16,22 @@ export type { LogLevel };
  *  wins over the slot, and the first slot with the label is used). */
 export type HsmConfig = HsmSettings;
 
+/** The HTTP service (`hsm-jwks serve`). */
+export interface ServiceConfig {
+  /** Bearer token for /admin routes; without it the service listens on loopback only. */
+  adminToken: string | undefined;
+  /** Listen address (SERVE_HOST): default 127.0.0.1. */
+  host: string;
+  /** Public routes (JWKS, health); Hydra's public port. */
+  publicPort: number;
+  /** Admin routes; the same as publicPort to serve everything on one port. */
+  adminPort: number;
+  /** Key sets published at /.well-known/jwks.json, and made at start when missing. */
+  publicSets: string[];
+  /** Alg of the keys made at start for missing public sets. */
+  defaultAlg: string;
+}
+
 export interface Config extends KeyManagerSettings {
   /** Undefined when HSM_ENABLED is not true. */
   hsm: HsmConfig | undefined;
@@ -23,6 +39,7 @@ export interface Config extends KeyManagerSettings {
   /** SECRETS_SYSTEM, comma-separated: the first seals, all open. */
   secrets: string[];
   logLevel: LogLevel;
+  service: ServiceConfig;
 }
 
 export class ConfigError extends HsmJwksError {
@@ -97,10 +114,36 @@ function secretsOf(env: Env): string[] {
   return secrets;
 }
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+function serviceConfig(env: Env): ServiceConfig {
+  const adminToken = env.ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters');
+  const host = env.SERVE_HOST?.trim() || '127.0.0.1';
+  if (!adminToken && !LOOPBACK.test(host)) {
+    throw new ConfigError('SERVE_HOST', 'the service listens beyond loopback only with ADMIN_TOKEN set (the admin API would be open)');
+  }
+  const publicPort = integer(env, 'PUBLIC_PORT', 0) ?? 4444;
+  const adminPort = integer(env, 'ADMIN_PORT', 0) ?? 4445;
+  if (publicPort > 65535) throw new ConfigError('PUBLIC_PORT', 'must be a TCP port');
+  if (adminPort > 65535) throw new ConfigError('ADMIN_PORT', 'must be a TCP port');
+  const publicSets = (env.JWKS_PUBLIC_SETS ?? 'hydra.openid.id-token,hydra.jwt.access-token')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  return { adminToken, host, publicPort, adminPort, publicSets, defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256' };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const level = (env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   const dsn = env.DSN?.trim() || DEFAULT_DSN;
   if (!/^(sqlite|postgres|postgresql):\/\//.test(dsn)) throw new ConfigError('DSN', 'must start with sqlite:// or postgres://');
-  return { hsm: flag(env, 'HSM_ENABLED') ? hsmConfig(env) : undefined, dsn, secrets: secretsOf(env), logLevel: level };
+  return {
+    hsm: flag(env, 'HSM_ENABLED') ? hsmConfig(env) : undefined,
+    dsn,
+    secrets: secretsOf(env),
+    logLevel: level,
+    service: serviceConfig(env),
+  };
 }

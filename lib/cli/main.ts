@@ -12,6 +12,8 @@ import type { KeyManager } from '../keys/key-manager';
 import { rotateSecrets } from '../keys/store-admin';
 import type { KeyUse } from '../pkcs11/key-spec';
 import { createLogger } from '../logger';
+import { startService } from '../server/serve';
+import { applyDevDefaults } from './dev-defaults';
 import { doctor } from './doctor';
 import { EXIT, printJson, printText, say, withProgress } from './output';
 
@@ -25,6 +27,7 @@ const USAGE = `usage: hsm-jwks <command>
   jwt sign <set> --claims JSON [--kid KID]                  a JWT signed by the set's newest key (or KID)
   secrets rotate                                            re-seal software keys under the first SECRETS_SYSTEM secret
   doctor                                                    module, slots, token, login and algorithms available
+  serve [--dev]                                             the HTTP key service (--dev: development defaults under ./data)
   bench [--quick] [--seconds S] [--reps N] [--keys LIST]    measure signing on the configured module (see README)
 
 Configuration comes from the environment: HSM_ENABLED, HSM_LIBRARY, HSM_PIN or HSM_PIN_FILE,
@@ -101,6 +104,7 @@ interface Options {
   use?: string;
   claims?: string;
   private?: boolean;
+  dev?: boolean;
   help?: boolean;
 }
 
@@ -118,6 +122,7 @@ async function run(argv: string[]): Promise<number> {
         use: { type: 'string' },
         claims: { type: 'string' },
         private: { type: 'boolean' },
+        dev: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -154,6 +159,8 @@ async function run(argv: string[]): Promise<number> {
       printJson({ resealed });
       return EXIT.ok;
     }
+    case 'serve':
+      return serve(o.dev === true ? applyDevDefaults(config, process.env, createLogger(config.logLevel)) : config);
     case 'doctor': {
       const { report, problems } = await doctor(config);
       printJson({ ...report, problems });
@@ -163,6 +170,25 @@ async function run(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command ${JSON.stringify(group)}`);
   }
+}
+
+/** Runs the service until SIGTERM or SIGINT, then closes it cleanly. */
+async function serve(config: Config): Promise<number> {
+  const logger = createLogger(config.logLevel);
+  const service = await startService(config, { logger });
+  say(`hsm-jwks: serving ${service.publicUrl}/.well-known/jwks.json (admin API at ${service.adminUrl}/admin)`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info('stopping', { signal });
+      void service.close().then(resolve, (e: unknown) => {
+        logger.error('stopping failed', { message: (e as Error).message });
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return EXIT.ok;
 }
 
 /**

@@ -9,7 +9,20 @@ import { DEFAULT_DSN, loadConfig } from '../../lib/config';
 const base = { HSM_ENABLED: 'true', HSM_LIBRARY: '/usr/lib/softhsm/libsofthsm2.so', HSM_PIN: '1234' };
 
 test('defaults: no HSM, SQLite under ./data, no secrets, info logs', () => {
-  expect(loadConfig({})).toEqual({ hsm: undefined, dsn: DEFAULT_DSN, secrets: [], logLevel: 'info' });
+  expect(loadConfig({})).toEqual({
+    hsm: undefined,
+    dsn: DEFAULT_DSN,
+    secrets: [],
+    logLevel: 'info',
+    service: {
+      adminToken: undefined,
+      host: '127.0.0.1',
+      publicPort: 4444,
+      adminPort: 4445,
+      publicSets: ['hydra.openid.id-token', 'hydra.jwt.access-token'],
+      defaultAlg: 'RS256',
+    },
+  });
   expect(DEFAULT_DSN).toBe('sqlite://data/hsm-jwks.sqlite');
 });
 
@@ -50,6 +63,9 @@ test.each([
   [{ SECRETS_SYSTEM: 'long-enough-secret-1,short-97531' }, 'SECRETS_SYSTEM'],
   [{ DSN: 'mysql://x' }, 'DSN'],
   [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  [{ SERVE_HOST: '0.0.0.0' }, 'SERVE_HOST'],
+  [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN'],
+  [{ PUBLIC_PORT: '70000' }, 'PUBLIC_PORT'],
 ])('%j is refused, naming %s', (env, variable) => {
   let error: unknown;
   try {

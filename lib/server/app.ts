@@ -1,0 +1,165 @@
+// The HTTP service's routes (fastify). Public: the JWKS, health, metrics. Admin (Bearer token when
+// ADMIN_TOKEN is set): Hydra's key-set paths, and JWT signing for apps that must not hold a key.
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+
+import type { KeyManager } from '../keys/key-manager';
+import type { Logger } from '../logger';
+import type { KeyUse } from '../pkcs11/key-spec';
+import { httpError, toHttp } from './http-errors';
+import { JwksCache } from './jwks-cache';
+import { Metrics } from './metrics';
+
+export interface AppOptions {
+  km: KeyManager;
+  publicSets: readonly string[];
+  adminToken: string | undefined;
+  logger: Logger;
+  /** Bound on how stale the JWKS may be after a write made elsewhere (default 30 s). */
+  jwksMaxAgeMs?: number;
+  /** Serve public and admin routes from one fastify instance (one port). */
+  onePort?: boolean;
+}
+
+export interface Apps {
+  public: FastifyInstance;
+  admin: FastifyInstance;
+  jwks: JwksCache;
+  metrics: Metrics;
+}
+
+const BODY_LIMIT = 64 * 1024;
+const NAME = { type: 'string', minLength: 1, maxLength: 255 } as const;
+
+function newApp(logger: Logger, metrics: Metrics): FastifyInstance {
+  const app = Fastify({ bodyLimit: BODY_LIMIT, logger: false, return503OnClosing: true });
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = toHttp(error);
+    if (status >= 500) logger.error('request failed', { method: request.method, url: request.url, code: body.error_code, message: (error as Error).message });
+    metrics.count('hsm_jwks_errors_total', 'Requests that failed, by error code.', { code: body.error_code ?? body.error });
+    void reply.status(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send(httpError(404, `no route ${request.method} ${request.url}`).body);
+  });
+  return app;
+}
+
+/** A constant-time check of `Authorization: Bearer <ADMIN_TOKEN>`. */
+function bearerCheck(adminToken: string | undefined) {
+  if (adminToken === undefined) return undefined;
+  const expected = createHash('sha256').update(adminToken).digest();
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer (.+)$/.exec(header);
+    const given = createHash('sha256').update(match?.[1] ?? '').digest();
+    if (!match || !timingSafeEqual(given, expected)) {
+      const { status, body } = httpError(401, 'a valid Bearer token (ADMIN_TOKEN) is required', 'ERR_UNAUTHORIZED');
+      return reply.status(status).header('www-authenticate', 'Bearer').send(body);
+    }
+    return undefined;
+  };
+}
+
+export function buildApps(o: AppOptions): Apps {
+  const metrics = new Metrics();
+  const jwks = new JwksCache(o.km, o.publicSets, o.jwksMaxAgeMs);
+  const pub = newApp(o.logger, metrics);
+  const admin = o.onePort ? pub : newApp(o.logger, metrics);
+  const auth = bearerCheck(o.adminToken);
+
+  pub.get('/.well-known/jwks.json', async (request, reply) => {
+    const { body, etag } = await jwks.get();
+    void reply.header('etag', etag).header('cache-control', `public, max-age=${Math.floor(jwks.maxAgeMs / 1000)}`);
+    if (request.headers['if-none-match'] === etag) return reply.status(304).send();
+    return reply.type('application/json').send(body);
+  });
+  pub.get('/health/alive', async () => ({ status: 'ok' }));
+  pub.get('/health/ready', async (_request, reply) => {
+    try {
+      await o.km.list(); // reaches the token (when there is one) and the store
+      return { status: 'ok' };
+    } catch (e) {
+      const { body } = toHttp(e);
+      return reply.status(503).send({ status: 'unavailable', ...body });
+    }
+  });
+  pub.get('/metrics', async (_request, reply) =>
+    reply.type('text/plain; version=0.0.4').send(metrics.render({ hsm_jwks_process_resident_memory_bytes: process.memoryUsage().rss })),
+  );
+
+  // Admin routes in their own scope, so the Bearer check covers them and nothing else.
+  void admin.register(async (scope) => {
+    if (auth) scope.addHook('onRequest', auth);
+    const changed = () => jwks.invalidate();
+    scope.get<{ Params: { set: string } }>('/admin/keys/:set', async (r) => o.km.getKeySet(r.params.set));
+    scope.get<{ Params: { set: string; kid: string } }>('/admin/keys/:set/:kid', async (r) => o.km.getKey(r.params.set, r.params.kid));
+    scope.post<{ Params: { set: string }; Body: { alg: string; use?: KeyUse; kid?: string } }>(
+      '/admin/keys/:set',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['alg'],
+            additionalProperties: false,
+            properties: { alg: { type: 'string', minLength: 1 }, use: { type: 'string', enum: ['sig', 'enc'] }, kid: NAME },
+          },
+        },
+      },
+      async (r, reply) => {
+        const made = await o.km.generateAndPersistKeySet(r.params.set, r.body.kid, r.body.alg, r.body.use ?? 'sig');
+        changed();
+        return reply.status(201).send(made);
+      },
+    );
+    const jwkBody = { type: 'object', required: ['kty'], properties: { kty: { type: 'string' } } } as const;
+    scope.put<{ Params: { set: string }; Body: { keys: unknown[] } }>(
+      '/admin/keys/:set',
+      { schema: { body: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', minItems: 1, items: jwkBody } } } } },
+      async (r) => {
+        await o.km.updateKeySet(r.params.set, r.body);
+        changed();
+        return o.km.getKeySet(r.params.set);
+      },
+    );
+    scope.put<{ Params: { set: string; kid: string }; Body: Record<string, unknown> }>(
+      '/admin/keys/:set/:kid',
+      { schema: { body: jwkBody } },
+      async (r) => {
+        if (r.body.kid !== undefined && r.body.kid !== r.params.kid) {
+          throw Object.assign(new Error('the JWK\'s "kid" differs from the kid in the path'), { code: 'ERR_KEY_NAME_INVALID' });
+        }
+        await o.km.updateKey(r.params.set, { ...r.body, kid: r.params.kid });
+        changed();
+        return o.km.getKey(r.params.set, r.params.kid);
+      },
+    );
+    scope.delete<{ Params: { set: string } }>('/admin/keys/:set', async (r, reply) => {
+      await o.km.deleteKeySet(r.params.set);
+      changed();
+      return reply.status(204).send();
+    });
+    scope.delete<{ Params: { set: string; kid: string } }>('/admin/keys/:set/:kid', async (r, reply) => {
+      await o.km.deleteKey(r.params.set, r.params.kid);
+      changed();
+      return reply.status(204).send();
+    });
+    scope.post<{ Params: { set: string }; Body: { claims: Record<string, unknown>; kid?: string } }>(
+      '/admin/jwt/:set',
+      {
+        schema: {
+          body: { type: 'object', required: ['claims'], additionalProperties: false, properties: { claims: { type: 'object' }, kid: NAME } },
+        },
+      },
+      async (r) => {
+        const started = process.hrtime.bigint();
+        const token = await o.km.signJwt(r.params.set, r.body.claims, r.body.kid ? { kid: r.body.kid } : {});
+        metrics.observeSign(Number(process.hrtime.bigint() - started) / 1e9);
+        metrics.count('hsm_jwks_signatures_total', 'JWTs signed through the service, by key set.', { set: r.params.set });
+        return { token };
+      },
+    );
+  });
+  return { public: pub, admin, jwks, metrics };
+}

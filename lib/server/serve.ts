@@ -1,0 +1,61 @@
+// Starts the key service: the key manager, the public sets made when missing (Hydra does the
+// same on first use), the public and admin listeners. close() stops accepting, lets requests in
+// flight finish, then closes the token and the store.
+import type { AddressInfo } from 'node:net';
+
+import type { Config } from '../config';
+import { createKeyManager } from '../keys/create';
+import { ensureKeySet } from '../keys/ensure';
+import type { KeyManager } from '../keys/key-manager';
+import type { Logger } from '../logger';
+import { buildApps, type Apps } from './app';
+
+export interface Service {
+  publicUrl: string;
+  adminUrl: string;
+  apps: Apps;
+  km: KeyManager;
+  close(): Promise<void>;
+}
+
+function url(address: string | AddressInfo | null): string {
+  if (address === null || typeof address === 'string') return String(address);
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+export async function startService(config: Config, options: { logger: Logger }): Promise<Service> {
+  const { logger } = options;
+  const s = config.service;
+  const km = await createKeyManager(config, { logger });
+  try {
+    for (const set of s.publicSets) await ensureKeySet(km, set, s.defaultAlg, logger);
+    const onePort = s.publicPort === s.adminPort && s.publicPort !== 0;
+    const apps = buildApps({ km, publicSets: s.publicSets, adminToken: s.adminToken, logger, onePort });
+    await apps.public.listen({ host: s.host, port: s.publicPort });
+    if (apps.admin !== apps.public) await apps.admin.listen({ host: s.host, port: s.adminPort });
+    const publicUrl = url(apps.public.server.address());
+    const adminUrl = url(apps.admin.server.address());
+    if (!s.adminToken) {
+      logger.warn('ADMIN_TOKEN is not set: the admin API has no authentication, so the service listens on loopback only');
+    }
+    logger.info('hsm-jwks is serving', { public: publicUrl, admin: adminUrl, sets: s.publicSets });
+    let closing: Promise<void> | undefined;
+    return {
+      publicUrl,
+      adminUrl,
+      apps,
+      km,
+      close() {
+        closing ??= (async () => {
+          await Promise.all([apps.public.close(), apps.admin === apps.public ? undefined : apps.admin.close()]);
+          await km.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    await km.close().catch(() => undefined);
+    throw e;
+  }
+}
