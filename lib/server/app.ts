@@ -33,7 +33,8 @@ const BODY_LIMIT = 64 * 1024;
 const NAME = { type: 'string', minLength: 1, maxLength: 255 } as const;
 
 function newApp(logger: Logger, metrics: Metrics): FastifyInstance {
-  const app = Fastify({ bodyLimit: BODY_LIMIT, logger: false, return503OnClosing: true });
+  // Unknown members are refused, not silently dropped (fastify's default removes them).
+  const app = Fastify({ bodyLimit: BODY_LIMIT, logger: false, return503OnClosing: true, ajv: { customOptions: { removeAdditional: false } } });
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttp(error);
     if (status >= 500) logger.error('request failed', { method: request.method, url: request.url, code: body.error_code, message: (error as Error).message });
