@@ -1,17 +1,18 @@
 // Opens the software key store named by a DSN: `sqlite://relative/path.sqlite` (relative to the
-// current directory), `sqlite:///absolute/path.sqlite` or `sqlite://:memory:`. PostgreSQL DSNs
-// are recognised and refused until that backend exists. Messages never echo a whole DSN, which
-// may carry credentials.
+// current directory), `sqlite:///absolute/path.sqlite`, `sqlite://:memory:`, or
+// `postgres://user:password@host:port/database` (PostgreSQL, for instances that share keys).
+// Messages never echo a whole DSN, which may carry credentials.
 import { resolve } from 'node:path';
 
 import { StoreError } from './errors';
 import type { KeyStore } from './key-store';
+import { PgKeyStore } from './pg-store';
 import { Sealer } from './sealing';
 import { SqliteKeyStore } from './sqlite-store';
 
 export const DEFAULT_DSN = 'sqlite://data/hsm-jwks.sqlite';
 
-export type ParsedDsn = { kind: 'sqlite'; path: string };
+export type ParsedDsn = { kind: 'sqlite'; path: string } | { kind: 'postgres'; dsn: string };
 
 /** Parses a store DSN; throws ERR_STORE_DSN when it cannot be used. */
 export function parseDsn(dsn: string): ParsedDsn {
@@ -21,10 +22,11 @@ export function parseDsn(dsn: string): ParsedDsn {
     throw new StoreError('ERR_STORE_DSN', 'the key store DSN has no scheme; expected sqlite://path');
   }
   if (scheme === 'postgres' || scheme === 'postgresql') {
-    throw new StoreError('ERR_STORE_DSN', 'PostgreSQL is not supported yet as a key store; use a sqlite:// DSN');
+    if (!/^postgres(ql)?:\/\/[^/]/.test(dsn)) throw new StoreError('ERR_STORE_DSN', 'a PostgreSQL DSN is postgres://user:password@host:port/database');
+    return { kind: 'postgres', dsn };
   }
   if (scheme !== 'sqlite') {
-    throw new StoreError('ERR_STORE_DSN', `unsupported key store scheme ${JSON.stringify(scheme)}; expected sqlite://path`);
+    throw new StoreError('ERR_STORE_DSN', `unsupported key store scheme ${JSON.stringify(scheme)}; expected sqlite://path or postgres://…`);
   }
   const rest = dsn.slice('sqlite:'.length);
   if (!rest.startsWith('//')) {
@@ -41,5 +43,5 @@ export function parseDsn(dsn: string): ParsedDsn {
 export function openKeyStore(dsn: string, secrets: readonly string[]): KeyStore {
   const parsed = parseDsn(dsn);
   const sealer = new Sealer(secrets);
-  return SqliteKeyStore.open(parsed.path, sealer);
+  return parsed.kind === 'postgres' ? new PgKeyStore(parsed.dsn, sealer) : SqliteKeyStore.open(parsed.path, sealer);
 }

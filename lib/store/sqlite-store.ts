@@ -7,10 +7,10 @@ import { dirname, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import type { PrivateJwk } from '../jose/import';
 import { ClosedError, invalidArgValue } from '../pkcs11/errors';
+import { millis, openRow, sealAll } from './row-codec';
 import type { KeyUse } from '../pkcs11/key-spec';
-import { isStoreError, type RowRef, StoreError } from './errors';
+import { isStoreError, StoreError } from './errors';
 import type { HsmKeyMeta, KeyRowInfo, KeyStore, RowFailure, StoredKey } from './key-store';
 import type { Sealer } from './sealing';
 import { migrate } from './sqlite-schema';
@@ -216,39 +216,11 @@ export class SqliteKeyStore implements KeyStore {
     if (this.#closed) throw new ClosedError('the key store');
   }
 
-  /** Seals every key before any transaction starts (so a failure writes nothing). */
   #sealAll(keys: readonly StoredKey[]): InsertParams[] {
-    return keys.map((k) => {
-      const ref = { set: k.set, kid: k.kid };
-      const created = millis(k.createdAt, ref);
-      const plaintext = Buffer.from(JSON.stringify(k.privateJwk), 'utf8');
-      try {
-        return [k.set, k.kid, k.alg, k.use, created, this.#sealer.seal(plaintext, ref)];
-      } finally {
-        plaintext.fill(0);
-      }
-    });
+    return sealAll(this.#sealer, keys).map((r) => [r.set, r.kid, r.alg, r.use, r.createdAt, r.sealed]);
   }
 
   #openRow(row: KeyRow): StoredKey {
-    const plaintext = this.#sealer.open(row.sealed, { set: row.set_name, kid: row.kid });
-    try {
-      return {
-        set: row.set_name,
-        kid: row.kid,
-        alg: row.alg,
-        use: row.use,
-        createdAt: new Date(row.created_at),
-        privateJwk: JSON.parse(plaintext.toString('utf8')) as PrivateJwk,
-      };
-    } finally {
-      plaintext.fill(0);
-    }
+    return openRow(this.#sealer, { set: row.set_name, kid: row.kid, alg: row.alg, use: row.use, createdAt: row.created_at, sealed: row.sealed });
   }
-}
-
-function millis(date: Date, row: RowRef): number {
-  const ms = date instanceof Date ? date.getTime() : NaN;
-  if (!Number.isFinite(ms)) throw invalidArgValue(`createdAt of ${JSON.stringify(row.kid)} in ${JSON.stringify(row.set)}`, 'a valid Date', date);
-  return ms;
 }

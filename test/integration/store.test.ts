@@ -296,8 +296,8 @@ describe('openKeyStore', () => {
   });
 
   test.each([
-    'postgres://user:hunter2-password@db.example/keys',
-    'postgresql://user:hunter2-password@db.example/keys',
+    'postgres:///hunter2-password-but-no-host',
+    'postgresql:user:hunter2-password@db.example/keys',
     'mysql://db.example/keys',
     'garbage',
     '',
