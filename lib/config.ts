@@ -30,6 +30,8 @@ export interface ServiceConfig {
   publicSets: string[];
   /** Alg of the keys made at start for missing public sets. */
   defaultAlg: string;
+  /** How stale the published JWKS may get after a write made elsewhere (JWKS_CACHE_SECONDS, 30). */
+  jwksCacheSeconds: number;
 }
 
 export interface Config extends KeyManagerSettings {
@@ -131,7 +133,8 @@ function serviceConfig(env: Env): ServiceConfig {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  return { adminToken, host, publicPort, adminPort, publicSets, defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256' };
+  const jwksCacheSeconds = integer(env, 'JWKS_CACHE_SECONDS', 1) ?? 30;
+  return { adminToken, host, publicPort, adminPort, publicSets, defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256', jwksCacheSeconds };
 }
 
 export function loadConfig(env: Env = process.env): Config {

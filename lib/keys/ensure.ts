@@ -1,5 +1,6 @@
 // ensureKeySet: the key set, generated first when it does not exist yet. Concurrent callers in
-// one process share one generation (a set gets one key, not several).
+// one process share one generation, and instances sharing a store take its lock and look again
+// before generating (a set gets one key, not several).
 import { silentLogger, type Logger } from '../logger';
 import { isNotFound } from './errors';
 import type { JwkSet, KeyManager } from './key-manager';
@@ -16,10 +17,18 @@ export async function ensureKeySet(manager: KeyManager, set: string, alg: string
   if (!bySet) inflight.set(manager, (bySet = new Map()));
   let pending = bySet.get(set);
   if (!pending) {
-    logger.warn(`JSON Web Key Set ${JSON.stringify(set)} does not exist yet, generating new key pair...`, { set, alg });
     pending = manager
-      .generateAndPersistKeySet(set, undefined, alg, 'sig')
-      .then(() => manager.getKeySet(set))
+      .withLock(`ensure-key-set:${set}`, async () => {
+        manager.invalidate(set); // another instance may have made it while we waited
+        try {
+          return await manager.getKeySet(set);
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
+        logger.warn(`JSON Web Key Set ${JSON.stringify(set)} does not exist yet, generating new key pair...`, { set, alg });
+        await manager.generateAndPersistKeySet(set, undefined, alg, 'sig');
+        return manager.getKeySet(set);
+      })
       .finally(() => bySet!.delete(set));
     bySet.set(set, pending);
   }

@@ -48,6 +48,7 @@ export class HsmKeyManager implements KeyManager {
   readonly #log: Logger;
   readonly #closeWith: (() => Promise<void>) | undefined;
   readonly #sets = new SetCache<Entry[]>((set) => this.#load(set));
+  #localLock: Promise<unknown> = Promise.resolve();
 
   constructor(token: Token, options: HsmKeyManagerOptions = {}) {
     this.#token = token;
@@ -157,6 +158,32 @@ export class HsmKeyManager implements KeyManager {
       }
     }
     return out;
+  }
+
+  stats(): Record<string, number> {
+    const pool = this.#token.poolStats();
+    const engine = this.#token.engineStats();
+    return {
+      hsm_jwks_pool_sessions_open: pool.open,
+      hsm_jwks_pool_sessions_in_use: pool.inUse,
+      hsm_jwks_pool_waiting: pool.waiting,
+      // sessions replaced after a session-level error: the recoveries so far
+      hsm_jwks_pool_sessions_evicted_total: pool.evicted,
+      ...(engine ? { hsm_jwks_engine_queued: engine.queued, hsm_jwks_engine_outstanding: engine.outstanding, hsm_jwks_engine_signatures_total: engine.completed } : {}),
+    };
+  }
+
+  invalidate(set?: string): void {
+    if (set === undefined) this.#sets.clear();
+    else this.#sets.drop(set);
+  }
+
+  /** With a store, its lock (shared by every instance using it); without one, this process only. */
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#store) return this.#store.withLock(name, fn);
+    const run = this.#localLock.then(fn, fn);
+    this.#localLock = run.catch(() => undefined);
+    return run;
   }
 
   async close(): Promise<void> {

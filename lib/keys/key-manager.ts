@@ -49,5 +49,11 @@ export interface KeyManager {
   /** A compact JWT signed by signer(set, options.kid). */
   signJwt(set: string, claims: Record<string, unknown>, options?: SignJwtOptions): Promise<string>;
   list(): Promise<KeyInfo[]>;
+  /** Drops what is cached about `set` (all sets when omitted): the next read goes to the source. */
+  invalidate(set?: string): void;
+  /** Gauges for monitoring (session pool, signing engine), by metric name. */
+  stats(): Record<string, number>;
+  /** Runs `fn` holding a lock shared by every instance that uses the same store. */
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

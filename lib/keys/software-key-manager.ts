@@ -119,6 +119,23 @@ export class SoftwareKeyManager implements KeyManager {
     return (await this.#store.list()).map((r) => ({ ...r, where: 'software' as const }));
   }
 
+  stats(): Record<string, number> {
+    return {};
+  }
+
+  invalidate(set?: string): void {
+    if (set === undefined) {
+      this.#sets.clear();
+      this.#keyObjects.clear();
+    } else {
+      this.#forget(set);
+    }
+  }
+
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.#store.withLock(name, fn);
+  }
+
   async close(): Promise<void> {
     this.#sets.clear();
     this.#keyObjects.clear();

@@ -52,6 +52,16 @@ export class KeyManagerStrategy implements KeyManager {
     const [hsm, software] = await Promise.all([this.hardware.list(), this.software.list()]);
     return [...hsm, ...software];
   }
+  stats(): Record<string, number> {
+    return { ...this.software.stats(), ...this.hardware.stats() };
+  }
+  invalidate(set?: string): void {
+    this.hardware.invalidate(set);
+    this.software.invalidate(set);
+  }
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.software.withLock(name, fn);
+  }
   async close(): Promise<void> {
     await Promise.all([this.hardware.close(), this.software.close()]);
   }

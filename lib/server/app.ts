@@ -87,7 +87,7 @@ export function buildApps(o: AppOptions): Apps {
     }
   });
   pub.get('/metrics', async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4').send(metrics.render({ hsm_jwks_process_resident_memory_bytes: process.memoryUsage().rss })),
+    reply.type('text/plain; version=0.0.4').send(metrics.render({ ...o.km.stats(), hsm_jwks_process_resident_memory_bytes: process.memoryUsage().rss })),
   );
 
   // Admin routes in their own scope, so the Bearer check covers them and nothing else.

@@ -36,6 +36,7 @@ export class JwksCache {
   async #build(): Promise<PublishedJwks> {
     const keys: Jwk[] = [];
     for (const set of this.sets) {
+      this.km.invalidate(set); // read the token and the store again: another instance may have written
       try {
         keys.push(...(await this.km.getKeySet(set)).keys);
       } catch (e) {

@@ -31,7 +31,7 @@ export async function startService(config: Config, options: { logger: Logger }):
   try {
     for (const set of s.publicSets) await ensureKeySet(km, set, s.defaultAlg, logger);
     const onePort = s.publicPort === s.adminPort && s.publicPort !== 0;
-    const apps = buildApps({ km, publicSets: s.publicSets, adminToken: s.adminToken, logger, onePort });
+    const apps = buildApps({ km, publicSets: s.publicSets, adminToken: s.adminToken, logger, onePort, jwksMaxAgeMs: s.jwksCacheSeconds * 1000 });
     await apps.public.listen({ host: s.host, port: s.publicPort });
     if (apps.admin !== apps.public) await apps.admin.listen({ host: s.host, port: s.adminPort });
     const publicUrl = url(apps.public.server.address());

@@ -63,5 +63,10 @@ export interface KeyStore {
   /** What was recorded for the HSM keys of a set, by kid. */
   hsmKeys(set: string): Promise<Map<string, HsmKeyMeta>>;
   forgetHsmKey(set: string, kid: string): Promise<void>;
+  /**
+   * Runs `fn` holding the lock `name` across every process sharing this store (PostgreSQL: an
+   * advisory lock; SQLite, one file on one host: within this process).
+   */
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

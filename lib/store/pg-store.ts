@@ -181,6 +181,23 @@ export class PgKeyStore implements KeyStore {
     await this.#query('DELETE FROM hsm_keys WHERE set_name = $1 AND kid = $2', [set, kid]);
   }
 
+  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new ClosedError('the key store');
+    await this.#ready;
+    const c = await this.#pool.connect();
+    try {
+      // A session-level advisory lock, keyed by a hash of the name, held while fn runs.
+      await c.query('SELECT pg_advisory_lock(hashtext($1))', [`hsm-jwks:${name}`]);
+      try {
+        return await fn();
+      } finally {
+        await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`hsm-jwks:${name}`]);
+      }
+    } finally {
+      c.release();
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

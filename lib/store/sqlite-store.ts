@@ -40,6 +40,7 @@ export class SqliteKeyStore implements KeyStore {
   readonly #db: Database.Database;
   readonly #sealer: Sealer;
   #closed = false;
+  readonly #locks = new Map<string, Promise<unknown>>();
   readonly #stmt;
 
   private constructor(db: Database.Database, sealer: Sealer) {
@@ -204,6 +205,19 @@ export class SqliteKeyStore implements KeyStore {
   async forgetHsmKey(set: string, kid: string): Promise<void> {
     this.#check();
     this.#stmt.forgetHsm.run(set, kid);
+  }
+
+  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    this.#check();
+    const previous = this.#locks.get(name) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(name, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(name) === tail) this.#locks.delete(name);
+    }
   }
 
   async close(): Promise<void> {

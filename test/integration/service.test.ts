@@ -91,6 +91,9 @@ test('a real client verifies tokens the service signs, for RS256, ES256 and EdDS
   const metrics = await (await fetch(`${svc.publicUrl}/metrics`)).text();
   expect(metrics).toMatch(/hsm_jwks_signatures_total\{set="jwt.rs"\} 1/);
   expect(metrics).toMatch(/hsm_jwks_sign_duration_seconds_count 3/);
+  expect(metrics).toMatch(/hsm_jwks_pool_waiting 0/);
+  expect(metrics).toMatch(/hsm_jwks_pool_sessions_evicted_total 0/);
+  expect(metrics).toMatch(/hsm_jwks_engine_signatures_total [1-9]/);
 });
 
 test("Hydra's key routes: create, read, import, delete, with the right statuses", async () => {

@@ -21,6 +21,7 @@ test('defaults: no HSM, SQLite under ./data, no secrets, info logs', () => {
       adminPort: 4445,
       publicSets: ['hydra.openid.id-token', 'hydra.jwt.access-token'],
       defaultAlg: 'RS256',
+      jwksCacheSeconds: 30,
     },
   });
   expect(DEFAULT_DSN).toBe('sqlite://data/hsm-jwks.sqlite');
