@@ -28,6 +28,10 @@ class SoftHsmEnvironment extends TestEnvironment {
     );
     process.env.SOFTHSM2_CONF = conf;
     this.global.process.env.SOFTHSM2_CONF = conf;
+    // The fault-injecting module (test/fault-module) reads its control file from here, per call.
+    const control = path.join(this.softhsmDir, 'fault-control');
+    process.env.FAULT_CONTROL = control;
+    this.global.process.env.FAULT_CONTROL = control;
   }
 
   async teardown() {
