@@ -161,14 +161,15 @@ export class HsmKeyManager implements KeyManager {
   }
 
   stats(): Record<string, number> {
-    const pool = this.#token.poolStats();
-    const engine = this.#token.engineStats();
+    const { pool, engine, recoveries } = this.#token.stats();
     return {
       hsm_jwks_pool_sessions_open: pool.open,
       hsm_jwks_pool_sessions_in_use: pool.inUse,
       hsm_jwks_pool_waiting: pool.waiting,
-      // sessions replaced after a session-level error: the recoveries so far
       hsm_jwks_pool_sessions_evicted_total: pool.evicted,
+      hsm_jwks_relogins_total: recoveries.relogins,
+      hsm_jwks_engine_replacements_total: recoveries.engineReplacements,
+      hsm_jwks_retries_total: recoveries.retries,
       ...(engine ? { hsm_jwks_engine_queued: engine.queued, hsm_jwks_engine_outstanding: engine.outstanding, hsm_jwks_engine_signatures_total: engine.completed } : {}),
     };
   }

@@ -14,7 +14,7 @@ import {
 } from './mechanisms';
 import { SessionPool, type SessionPoolStats } from './session-pool';
 import { checkTokenOptions, DEFAULT_WAIT_MS, login, openEngine, RW_SERIAL, type Engine, type TokenOptions } from './token-setup';
-import type { NativeMechanismInfo, NativeModule, NativeSignEngineStats, NativeTokenInfo } from '../../binding';
+import type { NativeMechanismArg, NativeMechanismInfo, NativeModule, NativeSignEngineStats, NativeTokenInfo } from '../../binding';
 
 export type { TokenOptions };
 
@@ -39,7 +39,12 @@ export class Token {
   readonly #mechanisms: MechanismInfo[];
   readonly #available: ReadonlySet<number>;
   readonly #onClose: (t: Token) => void;
-  readonly #engine: Engine | undefined;
+  #engine: Engine | undefined;
+  readonly #engineOptions: TokenOptions['engine'];
+  readonly #poolSize: number;
+  #relogging: Promise<void> | undefined;
+  #replacing: Promise<void> | undefined;
+  readonly #recoveries = { relogins: 0, engineReplacements: 0, retries: 0 };
   readonly #syncSession: bigint | undefined;
   #pin: Buffer | undefined;
   #closing: Promise<void> | undefined;
@@ -90,6 +95,8 @@ export class Token {
   ) {
     this.#native = native;
     this.#engine = engine;
+    this.#engineOptions = options.engine;
+    this.#poolSize = poolSize;
     this.#syncSession = syncSession;
     this.slot = slot;
     this.label = info.label;
@@ -160,25 +167,82 @@ export class Token {
     checkKeyPair(keyPair);
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
-    const engine = this.#engine;
-    if (engine) {
+    if (this.#engine) {
       if (destroyed.has(keyPair)) throw new KeyDestroyedError();
       // The hot path: a bare mechanism type when there is no parameter, and no extra async frame.
       const m = prepared.mechanism.parameter ? prepared.mechanism : prepared.mechanism.type;
-      let pending: Promise<Buffer>;
-      try {
-        pending = engine.native.sign(keyPair.privateKey, m, prepared.data, keyPair.signatureLength);
-      } catch (e) {
-        throw fromNative(e); // refused at once (the engine is closing)
-      }
-      return pending.catch(rethrowTyped);
+      return this.#signOnEngine(keyPair, m, prepared.data, 0);
     }
-    return this.#withSession((session) => {
-      if (destroyed.has(keyPair)) throw new KeyDestroyedError();
-      return call(() =>
-        this.#native.sign(session, keyPair.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength),
-      );
-    });
+    const viaPool = (): Promise<Buffer> =>
+      this.#withSession((session) => {
+        if (destroyed.has(keyPair)) throw new KeyDestroyedError();
+        return call(() =>
+          this.#native.sign(session, keyPair.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength),
+        );
+      });
+    // A session the pool lent that turned out lost was evicted already: recover, then retry once.
+    return viaPool().catch((e: unknown) => this.#recover(e, undefined, viaPool));
+  }
+
+  #signOnEngine(keyPair: KeyPair, m: NativeMechanismArg, data: Uint8Array, attempt: number): Promise<Buffer> {
+    const engine = this.#engine!;
+    let pending: Promise<Buffer>;
+    try {
+      pending = engine.native.sign(keyPair.privateKey, m, data, keyPair.signatureLength);
+    } catch (e) {
+      pending = Promise.reject(e); // refused at once (the engine is closing or being replaced)
+    }
+    if (attempt > 0) return pending.catch(rethrowTyped);
+    return pending.catch((e: unknown) => this.#recover(e, engine, () => this.#signOnEngine(keyPair, m, data, 1)));
+  }
+
+  /**
+   * After a failed idempotent operation: log in again when the login was lost, replace the
+   * signing engine's sessions when one was lost (the pool evicts its own), then retry once. Key
+   * generation never comes here. Anything else, or a second failure, is the caller's typed error.
+   */
+  async #recover<T>(error: unknown, engine: Engine | undefined, retry: () => Promise<T>): Promise<T> {
+    const e = fromNative(error);
+    if (this.#closing) throw e;
+    if (e instanceof ClosedError && engine && this.#engine !== engine) {
+      this.#recoveries.retries++;
+      return retry(); // refused by an engine that was replaced meanwhile
+    }
+    if (!(e instanceof Pkcs11Error)) throw e;
+    if (e.category === 'login-needed' && this.#pin) {
+      await this.#relogin();
+    } else if (e.category === 'session-lost') {
+      if (engine) await this.#replaceEngine(engine);
+    } else {
+      throw e;
+    }
+    this.#recoveries.retries++;
+    return retry();
+  }
+
+  #relogin(): Promise<void> {
+    this.#relogging ??= login(this.#native, this.#anchor, this.#pin!)
+      .then(() => void this.#recoveries.relogins++)
+      .finally(() => (this.#relogging = undefined));
+    return this.#relogging;
+  }
+
+  /** New sessions and threads for the engine; the old one's queued requests are retried on it. */
+  #replaceEngine(broken: Engine): Promise<void> {
+    if (this.#engine !== broken) return Promise.resolve(); // replaced already
+    this.#replacing ??= (async () => {
+      const fresh = await openEngine(this.#native, this.slot, this.#engineOptions, this.#poolSize);
+      this.#engine = fresh;
+      this.#recoveries.engineReplacements++;
+      await call(() => broken.native.close()).catch(() => undefined);
+      await Promise.all(broken.sessions.map((s) => call(() => this.#native.closeSession(s)).catch(() => undefined)));
+    })().finally(() => (this.#replacing = undefined));
+    return this.#replacing;
+  }
+
+  /** Pool, signing engine and recovery figures, for monitoring. */
+  stats(): { pool: SessionPoolStats; engine: NativeSignEngineStats | undefined; recoveries: { relogins: number; engineReplacements: number; retries: number } } {
+    return { pool: this.#pool.stats(), engine: this.#engine?.native.stats(), recoveries: { ...this.#recoveries } };
   }
 
   /**
