@@ -3,7 +3,7 @@
 // share one dlopen and one C_Initialize, and the last close() finalizes it.
 import { CKF_SLOT, CKF_TOKEN, CKM } from './constants';
 import { call, ClosedError, invalidArgType, invalidArgValue, ModuleLoadError, TokenAmbiguousError, TokenNotFoundError } from './errors';
-import { nativeBinding } from './native';
+import { defaultDeepBind, nativeBinding } from './native';
 import { Token, type TokenOptions } from './token';
 import type { NativeModule, NativeModuleDescription, NativeModuleInfo, NativeSlot } from '../../binding';
 
@@ -65,7 +65,7 @@ export class Pkcs11Module {
     }
     const binding = nativeBinding();
     try {
-      return new Pkcs11Module(await binding.load(path, options));
+      return new Pkcs11Module(await binding.load(path, { deepBind: defaultDeepBind(), ...options }));
     } catch (e) {
       const f = e as Error & { reason?: string; detail?: string };
       const code = f.reason ? LOAD_REASON[f.reason] : undefined;

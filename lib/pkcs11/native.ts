@@ -1,7 +1,8 @@
 // Loads the native addon once per JS environment: a prebuild from prebuilds/<platform>-<arch>/ or a
-// local build in build/Release, found by node-gyp-build. HSM_JWKS_ADDON_PATH overrides the search
-// with the path of a .node file (useful to test another build); it is the one environment
-// variable read below config.ts, because the addon must load before any configuration exists.
+// local build in build/Release, found by node-gyp-build. Two environment variables are read here,
+// below config.ts, because they concern the addon itself, before any configuration exists:
+// HSM_JWKS_ADDON_PATH (the path of another build of the .node file, e.g. the sanitizer build) and
+// HSM_JWKS_DEEPBIND=0 (the default of `deepBind`: AddressSanitizer cannot run with RTLD_DEEPBIND).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -45,4 +46,9 @@ export function nativeBinding(): NativeBinding {
     );
   }
   return cached;
+}
+
+/** The default of `deepBind` when a load does not say (true unless HSM_JWKS_DEEPBIND=0). */
+export function defaultDeepBind(): boolean {
+  return process.env.HSM_JWKS_DEEPBIND !== '0';
 }

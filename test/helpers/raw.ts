@@ -1,7 +1,7 @@
 // Direct access to the addon for tests that must look under the facade (attribute values,
 // mechanisms the facade would not choose). It shares the process-wide module registry.
 import { CKF_SESSION, CKU } from '../../lib/pkcs11/constants';
-import { nativeBinding } from '../../lib/pkcs11/native';
+import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
 import type { NativeAttributeReading, NativeModule } from '../../binding';
 import { SOFTHSM_MODULE, USER_PIN } from './softhsm';
 
@@ -13,7 +13,7 @@ export interface RawSession {
 
 /** A logged-in R/W session on `slot` through its own NativeModule reference. */
 export async function rawSession(slot: bigint): Promise<RawSession> {
-  const native = await nativeBinding().load(SOFTHSM_MODULE);
+  const native = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() });
   const session = await native.openSession(slot, CKF_SESSION.RW_SESSION);
   await native.login(session, CKU.USER, Buffer.from(USER_PIN)).catch((e: { ckr?: string }) => {
     if (e.ckr !== 'CKR_USER_ALREADY_LOGGED_IN') throw e;

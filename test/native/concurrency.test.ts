@@ -98,8 +98,8 @@ test('a key pair destroyed while signs are queued: earlier signs verify, later o
 });
 
 test('the addon refuses a second operation on a session that is busy', async () => {
-  const { nativeBinding } = await import('../../lib/pkcs11/native');
-  const native = await nativeBinding().load(SOFTHSM_MODULE);
+  const { defaultDeepBind, nativeBinding } = await import('../../lib/pkcs11/native');
+  const native = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() });
   try {
     const session = await native.openSession(token.slot, 0);
     const first = native.generateRandom(session, 16);

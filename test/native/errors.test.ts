@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 
 import { Pkcs11Module, type KeyPair, type Token } from '../../lib';
-import { nativeBinding } from '../../lib/pkcs11/native';
+import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 let mod: Pkcs11Module;
@@ -109,7 +109,7 @@ describe('operations', () => {
   });
 
   test('the addon itself rejects wrong types with TypeError instead of crashing', async () => {
-    const native = await nativeBinding().load(SOFTHSM_MODULE);
+    const native = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() });
     try {
       // The addon's errors come from the main realm, not jest's: compare names, not classes.
       const thrown = (fn: () => unknown) => {

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { Pkcs11Module, type Token } from '../../lib';
 import { validatePrivateJwk } from '../../lib/jose/import';
 import { CKA, CKM } from '../../lib/pkcs11/constants';
-import { nativeBinding } from '../../lib/pkcs11/native';
+import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 import type { NativeModule } from '../../binding';
 
@@ -45,7 +45,7 @@ beforeAll(async () => {
   mod = await Pkcs11Module.load(SOFTHSM_MODULE);
   token = await mod.openToken({ tokenLabel: 'prop' }, { pin: USER_PIN });
   await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'p', id: Buffer.from('p') });
-  native = await nativeBinding().load(SOFTHSM_MODULE);
+  native = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() });
   session = await native.openSession(token.slot, 2);
 });
 
