@@ -4,28 +4,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 
-import { Client } from 'pg';
-
+import { postgresSchema } from '../helpers/postgres';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
-const DSN = process.env.PG_TEST_DSN ?? 'postgres://hsm:hsm-test@127.0.0.1:5432/hsm_jwks_test';
 const ADMIN = 'shared-admin-token-of-the-tests';
-let available = false;
-let why = '';
+let DSN = '';
+let why: string | undefined;
 
 beforeAll(async () => {
-  const c = new Client({ connectionString: DSN });
-  try {
-    await c.connect();
-    await c.query('DROP TABLE IF EXISTS jwk_keys, hsm_keys, schema_migrations');
-    available = true;
-  } catch (e) {
-    why = (e as Error).message;
-    console.warn(`skipping the two-instance test: no PostgreSQL at PG_TEST_DSN (${why}); .ci/run starts one`);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+  ({ dsn: DSN = '', why } = await postgresSchema('instances_test', 'the two-instance test'));
   softHsm().initToken('shared');
 });
 
@@ -70,7 +58,7 @@ const kids = async (url: string) =>
   ((await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid).sort();
 
 test('two instances started together: one key per set, the same JWKS, writes seen by both', async () => {
-  if (!available) return console.warn(`skipped: ${why}`);
+  if (why !== undefined) return console.warn(`skipped: ${why}`);
   const a = start();
   const b = start();
   try {

@@ -8,26 +8,15 @@ import { Client } from 'pg';
 import type { PrivateJwk } from '../../lib/jose/import';
 import type { StoredKey } from '../../lib/store/key-store';
 import { openKeyStore } from '../../lib/store/open-store';
+import { postgresSchema } from '../helpers/postgres';
 
-const DSN = process.env.PG_TEST_DSN ?? 'postgres://hsm:hsm-test@127.0.0.1:5432/hsm_jwks_test';
 const SECRET = 'postgres-store-secret-1';
 const SECRET_NEW = 'postgres-store-secret-2';
-
-let available = false;
-let why = '';
+let DSN = '';
+let why: string | undefined;
 
 beforeAll(async () => {
-  const c = new Client({ connectionString: DSN });
-  try {
-    await c.connect();
-    await c.query('DROP TABLE IF EXISTS jwk_keys, hsm_keys, schema_migrations');
-    available = true;
-  } catch (e) {
-    why = (e as Error).message;
-    console.warn(`skipping the PostgreSQL store tests: no server at PG_TEST_DSN (${why}); .ci/run starts one`);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+  ({ dsn: DSN = '', why } = await postgresSchema('store_contract_test', 'the PostgreSQL store tests'));
 });
 
 const key = (set: string, kid: string, at: number): StoredKey => ({
@@ -50,7 +39,7 @@ async function raw(sql: string, values: unknown[] = []) {
 }
 
 test('the store contract on PostgreSQL', async () => {
-  if (!available) return console.warn(`skipped: ${why}`);
+  if (why !== undefined) return console.warn(`skipped: ${why}`);
   // Two instances opening at once apply the migrations once.
   const [a, b] = [openKeyStore(DSN, [SECRET]), openKeyStore(DSN, [SECRET])];
   await Promise.all([a.list(), b.list()]);
