@@ -94,16 +94,7 @@ export class SqliteKeyStore implements KeyStore {
   async add(keys: readonly StoredKey[]): Promise<void> {
     this.#check();
     const rows = this.#sealAll(keys);
-    this.#db.transaction(() => {
-      for (const row of rows) {
-        try {
-          this.#stmt.insert.run(...row);
-        } catch (e) {
-          if (!isPrimaryKeyViolation(e)) throw e;
-          throw new StoreError('ERR_KEY_EXISTS', 'the key already exists; nothing was added', { set: row[0], kid: row[1] });
-        }
-      }
-    }).immediate();
+    this.#db.transaction(() => this.#insertRows(rows, 'the key already exists; nothing was added')).immediate();
   }
 
   async upsert(keys: readonly StoredKey[]): Promise<void> {
@@ -120,14 +111,7 @@ export class SqliteKeyStore implements KeyStore {
     const rows = this.#sealAll(keys);
     this.#db.transaction(() => {
       this.#stmt.deleteSet.run(set);
-      for (const row of rows) {
-        try {
-          this.#stmt.insert.run(...row);
-        } catch (e) {
-          if (!isPrimaryKeyViolation(e)) throw e;
-          throw new StoreError('ERR_KEY_EXISTS', 'the kid appears twice in the new set; nothing was replaced', { set: row[0], kid: row[1] });
-        }
-      }
+      this.#insertRows(rows, 'the kid appears twice in the new set; nothing was replaced');
     }).immediate();
   }
 
@@ -228,6 +212,18 @@ export class SqliteKeyStore implements KeyStore {
 
   #check(): void {
     if (this.#closed) throw new ClosedError('the key store');
+  }
+
+  /** Inside a transaction: inserts every row; a (set, kid) already present aborts it with ERR_KEY_EXISTS. */
+  #insertRows(rows: readonly InsertParams[], why: string): void {
+    for (const row of rows) {
+      try {
+        this.#stmt.insert.run(...row);
+      } catch (e) {
+        if (!isPrimaryKeyViolation(e)) throw e;
+        throw new StoreError('ERR_KEY_EXISTS', why, { set: row[0], kid: row[1] });
+      }
+    }
   }
 
   #sealAll(keys: readonly StoredKey[]): InsertParams[] {

@@ -5,7 +5,7 @@ import { verify } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { Pkcs11Module, type Token } from '../../lib';
+import { type KeyPair, Pkcs11Module, type Token } from '../../lib';
 import { HsmKeyManager } from '../../lib/keys/hsm-key-manager';
 import { publicKeyObject } from '../helpers/keys';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
@@ -25,6 +25,19 @@ async function open(options: Parameters<Pkcs11Module['openToken']>[1] = {}): Pro
   const mod = await Pkcs11Module.load(FAULT);
   const token = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, ...options });
   return { mod, token };
+}
+
+/** Runs `body` on a fresh token twice: through the sign engine, then through the session pool alone. */
+async function withEachSignPath(body: (token: Token, pair: KeyPair, engine: boolean) => Promise<void>): Promise<void> {
+  for (const engine of [true, false]) {
+    const { mod, token } = await open(engine ? {} : { engine: false, poolSize: 1 });
+    try {
+      const [pair] = await token.findKeyPairs({ id: Buffer.from('wide') });
+      await body(token, pair!, engine);
+    } finally {
+      await mod.close();
+    }
+  }
 }
 
 test('64-bit handles and raw EC points: found, decoded and used like any others', async () => {
@@ -73,23 +86,17 @@ test.each([
   ['C_Sign=0xB0', 'session closed: the same', 'engineReplacements'],
   ['C_SignInit=0x101', 'login lost: logged in again on the anchor session', 'relogins'],
 ])('%s once (%s): recovered, retried once, the signature verifies', async (directive, _what, counter) => {
-  for (const engine of [undefined, false] as const) {
-    const { mod, token } = await open(engine === false ? { engine: false, poolSize: 1 } : {});
-    try {
-      const [pair] = await token.findKeyPairs({ id: Buffer.from('wide') });
-      control(`${directive} once\n`);
-      const sig = await token.sign(pair!, ES256, data);
-      expect(verify('sha256', data, { key: publicKeyObject(pair!), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
-      const { pool, recoveries } = token.stats();
-      expect(recoveries.retries).toBe(1);
-      if (counter === 'relogins') expect(recoveries.relogins).toBe(1);
-      else if (engine === false) expect(pool.evicted).toBe(1);
-      else expect(recoveries.engineReplacements).toBe(1);
-      expect(await token.sign(pair!, ES256, data)).toHaveLength(64);
-    } finally {
-      await mod.close();
-    }
-  }
+  await withEachSignPath(async (token, pair, engine) => {
+    control(`${directive} once\n`);
+    const sig = await token.sign(pair, ES256, data);
+    expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+    const { pool, recoveries } = token.stats();
+    expect(recoveries.retries).toBe(1);
+    if (counter === 'relogins') expect(recoveries.relogins).toBe(1);
+    else if (!engine) expect(pool.evicted).toBe(1);
+    else expect(recoveries.engineReplacements).toBe(1);
+    expect(await token.sign(pair, ES256, data)).toHaveLength(64);
+  });
 });
 
 test('a fault that persists: one retry, then the typed error; the token works once it clears', async () => {
@@ -112,18 +119,12 @@ test.each([
   ['C_SignInit=0xE0', 'ERR_PKCS11_TOKEN_NOT_PRESENT', 'device-gone'],
   ['C_SignInit=0x82', 'ERR_PKCS11_OBJECT_HANDLE_INVALID', 'object-stale'],
 ])('%s once: a typed error (%s, %s), then the next signature works', async (directive, code, category) => {
-  for (const engine of [undefined, false] as const) {
-    const { mod, token } = await open(engine === false ? { engine: false, poolSize: 1 } : {});
-    try {
-      const [pair] = await token.findKeyPairs({ id: Buffer.from('wide') });
-      control(`${directive} once\n`);
-      await expect(token.sign(pair!, ES256, data)).rejects.toMatchObject({ code, category });
-      const sig = await token.sign(pair!, ES256, data);
-      expect(verify('sha256', data, { key: publicKeyObject(pair!), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
-    } finally {
-      await mod.close();
-    }
-  }
+  await withEachSignPath(async (token, pair) => {
+    control(`${directive} once\n`);
+    await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code, category });
+    const sig = await token.sign(pair, ES256, data);
+    expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+  });
 });
 
 test('a stale handle under the key manager: looked up again by CKA_ID, and the JWT is signed', async () => {
