@@ -74,6 +74,12 @@ export interface NativeModuleDescription {
   osLocking: boolean;
   /** References held on the registry entry, across all JS environments of the process. */
   references: number;
+  /**
+   * The module generation this object was made in (0 at load, +1 per re-initialisation), for its
+   * whole life: once the module has been re-initialised, its calls that use session or object
+   * handles are refused with ERR_HSM_REINITIALIZED (share() makes an object of the new generation).
+   */
+  generation: number;
 }
 
 /** A value in an attribute template; its kind must match the attribute's entry in CKA_KIND. */
@@ -121,7 +127,7 @@ export interface NativeLoadFailure {
 }
 
 /** Codes of errors thrown synchronously for misuse of the binding. */
-export type NativeBindingErrorCode = 'ERR_HSM_CLOSED' | 'ERR_HSM_SESSION_BUSY';
+export type NativeBindingErrorCode = 'ERR_HSM_CLOSED' | 'ERR_HSM_SESSION_BUSY' | 'ERR_HSM_REINITIALIZED' | 'ERR_HSM_QUEUE_FULL' | 'ERR_HSM_NOT_OWNER';
 
 /** One loaded PKCS#11 module (a reference on the process-wide registry entry). */
 export declare class NativeModule {
@@ -168,7 +174,18 @@ export declare class NativeModule {
    * other calls until the engine is closed), one worker thread each. `batchSize` (default 16):
    * requests a worker takes at once.
    */
-  createSignEngine(sessions: readonly bigint[], options?: { batchSize?: number }): NativeSignEngine;
+  createSignEngine(sessions: readonly bigint[], options?: { batchSize?: number; maxPending?: number }): NativeSignEngine;
+  /** Another NativeModule on the same loaded module (one more registry reference), with its own generation and close. */
+  share(): Promise<NativeModule>;
+  /**
+   * After the device went away: unless the module was re-initialised since this object's
+   * generation, C_Finalize + C_Initialize (with the load's arguments), waiting for every call in
+   * flight first and holding new ones back; if an earlier attempt left it uninitialised, only
+   * C_Initialize. This object keeps its generation (use share() for the new one). Resolves with
+   * the module's generation; rejects with the C_Initialize failure, or ERR_HSM_NOT_OWNER when
+   * another component of the process initialised the module.
+   */
+  reinitialize(): Promise<number>;
   /** Refuses new calls at once, waits for those in flight, then drops the registry reference. */
   close(): Promise<void>;
 }
@@ -190,12 +207,17 @@ export interface NativeSignEngineStats {
   idleMs: number;
   /** Times finished requests were delivered to the JS thread (each delivery settles many). */
   drains: number;
+  /** Unsettled requests beyond which sign() throws ERR_HSM_QUEUE_FULL (default 65536). */
+  maxPending: number;
 }
 
 /** Queued C_SignInit+C_Sign on worker threads of its own, one session each, settled in bulk. */
 export declare class NativeSignEngine {
   private constructor();
-  /** Output sized by `signatureLength` (from the key); `data` is pinned and read in place. */
+  /**
+   * Output sized by `signatureLength` (from the key); `data` is pinned and read in place. Throws
+   * ERR_HSM_QUEUE_FULL when maxPending requests are unsettled.
+   */
   sign(key: bigint, mechanism: NativeMechanismArg, data: Uint8Array, signatureLength: number): Promise<Buffer>;
   stats(): NativeSignEngineStats;
   /** Rejects queued requests (ERR_HSM_CLOSED), lets running batches finish, joins the threads. */

@@ -9,6 +9,7 @@ export type { KeySpec, KeyUse, KeyPairOptions, RsaBits } from './pkcs11/key-spec
 export type { SignMechanism, DecryptMechanism, HashName } from './pkcs11/mechanisms';
 export type { KeyPairQuery } from './pkcs11/key-reader';
 export type { SessionPoolStats } from './pkcs11/session-pool';
+export type { RecoveryOptions, RecoveryEvent, RecoveryEventKind, RecoveryCounters } from './pkcs11/recovery';
 export type { CurveName, EcCurveName } from './pkcs11/curves';
 export {
   HsmJwksError,
@@ -20,7 +21,11 @@ export {
   PoolTimeoutError,
   KeyDestroyedError,
   KeyExistsError,
+  KeyGoneError,
   MechanismUnsupportedError,
+  ModuleReinitializedError,
+  ModuleNotOwnedError,
+  QueueFullError,
   AddonLoadError,
 } from './pkcs11/errors';
 export type { Pkcs11ErrorCategory, ModuleLoadErrorCode } from './pkcs11/errors';

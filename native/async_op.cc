@@ -10,7 +10,8 @@ AsyncOp::AsyncOp(ModuleObject* owner, const Napi::Env& env, const char* name)
       ownerRef_(Napi::Persistent(owner->Value())),
       lease_(owner->lease()),
       module_(owner->OpenModule(env)),
-      deferred_(Napi::Promise::Deferred::New(env)) {}
+      deferred_(Napi::Promise::Deferred::New(env)),
+      generation_(owner->generation()) {}
 
 AsyncOp::~AsyncOp() {
   if (claimed_) owner_->ReleaseSession(session_);
@@ -44,6 +45,12 @@ void AsyncOp::Execute() {
     Lease* lease;
     ~LeaveOnExit() { lease->Leave(); }
   } leave{lease_.get()};
+  GateHold gate(module_->gate);
+  if (UsesHandles() && module_->generation.load() != generation_) {
+    stale_ = true;
+    SetError("stale");
+    return;
+  }
   if (module_->serialize) {
     std::lock_guard<std::mutex> guard(module_->callLock);
     Run(module_->fl);
@@ -69,6 +76,10 @@ void AsyncOp::OnOK() {
 void AsyncOp::OnError(const Napi::Error& error) {
   Napi::HandleScope scope(Env());
   Settle();
+  if (stale_) {
+    deferred_.Reject(StaleGeneration(Env()).Value());
+    return;
+  }
   // fn_ is unset when Run threw a C++ exception: pass on what it said.
   deferred_.Reject(fn_ != nullptr ? Pkcs11Failure(Env(), rv_, fn_).Value() : error.Value());
 }

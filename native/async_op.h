@@ -25,6 +25,9 @@ class AsyncOp : public Napi::AsyncWorker {
   virtual void Run(CK_FUNCTION_LIST* fl) = 0;
   // JS thread: the resolved value.
   virtual Napi::Value Result(Napi::Env env) = 0;
+  // Whether the op uses session or object handles: those of an earlier module generation (before
+  // a re-initialisation) are refused with ERR_HSM_REINITIALIZED before they reach the module.
+  virtual bool UsesHandles() const { return true; }
 
   // Records the first failure; returns rv == CKR_OK.
   bool Ok(CK_RV rv, const char* fn);
@@ -50,6 +53,8 @@ class AsyncOp : public Napi::AsyncWorker {
   bool claimed_ = false;
   CK_RV rv_ = CKR_OK;
   const char* fn_ = nullptr;
+  uint64_t generation_;
+  bool stale_ = false;
 };
 
 }  // namespace hsm

@@ -25,4 +25,9 @@ Napi::Error BindingError(Napi::Env env, const char* code, const std::string& mes
   return e;
 }
 
+Napi::Error StaleGeneration(Napi::Env env) {
+  return BindingError(env, "ERR_HSM_REINITIALIZED",
+                      "the module was re-initialised after this handle was made: find the session or key again");
+}
+
 }  // namespace hsm

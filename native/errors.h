@@ -12,6 +12,8 @@ namespace hsm {
 
 Napi::Error Pkcs11Failure(Napi::Env env, CK_RV rv, const char* fn);
 Napi::Error BindingError(Napi::Env env, const char* code, const std::string& message);
+// A call with handles from before the module was re-initialised (ERR_HSM_REINITIALIZED).
+Napi::Error StaleGeneration(Napi::Env env);
 
 }  // namespace hsm
 

@@ -37,6 +37,71 @@ class CloseOp : public Napi::AsyncWorker {
   CK_RV rv_ = CKR_OK;
 };
 
+// share(): one more reference on the same loaded module, for a new NativeModule of its own.
+class ShareOp : public Napi::AsyncWorker {
+ public:
+  ShareOp(const Napi::Env& env, std::shared_ptr<Lease> lease, LoadedModule* module)
+      : Napi::AsyncWorker(env, "hsm-jwks:share"),
+        lease_(std::move(lease)),
+        module_(module),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    lease_->Enter();  // the module stays loaded until the new reference is taken
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ private:
+  void Execute() override {
+    ShareModule(module_);
+    lease_->Leave();
+  }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    deferred_.Resolve(ModuleObject::NewInstance(Env(), module_));
+  }
+  std::shared_ptr<Lease> lease_;
+  LoadedModule* module_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// reinitialize(): see ReinitializeModule. This object keeps its generation (its handles stay
+// refused); share() gives a NativeModule of the new one.
+class ReinitializeOp : public Napi::AsyncWorker {
+ public:
+  ReinitializeOp(const Napi::Env& env, std::shared_ptr<Lease> lease, LoadedModule* module, uint64_t seen)
+      : Napi::AsyncWorker(env, "hsm-jwks:reinitialize"),
+        lease_(std::move(lease)),
+        module_(module),
+        seen_(seen),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    lease_->Enter();
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ private:
+  void Execute() override {
+    rv_ = ReinitializeModule(module_, seen_, &now_);
+    lease_->Leave();
+  }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    if (rv_ == CKR_OK) {
+      deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(now_)));
+    } else if (rv_ == CKR_FUNCTION_NOT_SUPPORTED) {
+      deferred_.Reject(BindingError(Env(), "ERR_HSM_NOT_OWNER",
+                                    "the module was initialised by another component of this process; it cannot be re-initialised here")
+                           .Value());
+    } else {
+      deferred_.Reject(Pkcs11Failure(Env(), rv_, "C_Initialize").Value());
+    }
+  }
+  std::shared_ptr<Lease> lease_;
+  LoadedModule* module_;
+  uint64_t seen_;
+  Napi::Promise::Deferred deferred_;
+  CK_RV rv_ = CKR_OK;
+  uint64_t now_ = 0;
+};
+
 }  // namespace
 
 AddonData::~AddonData() {
@@ -72,6 +137,8 @@ Napi::Function ModuleObject::DefineClass(Napi::Env env) {
           InstanceMethod<&ModuleObject::Decrypt>("decrypt"),
           InstanceMethod<&ModuleObject::GenerateRandom>("generateRandom"),
           InstanceMethod<&ModuleObject::CreateSignEngine>("createSignEngine"),
+          InstanceMethod<&ModuleObject::Share>("share"),
+          InstanceMethod<&ModuleObject::Reinitialize>("reinitialize"),
           InstanceMethod<&ModuleObject::Close>("close"),
       });
 }
@@ -90,6 +157,7 @@ ModuleObject::ModuleObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mo
     throw Napi::TypeError::New(info.Env(), "NativeModule is created by load(), not by new");
   }
   lease_ = std::make_shared<Lease>(info[0].As<Napi::External<LoadedModule>>().Data());
+  generation_ = lease_->module->generation.load();
   info.Env().GetInstanceData<AddonData>()->leases.push_back(lease_);
 }
 
@@ -116,7 +184,24 @@ Napi::Value ModuleObject::Describe(const Napi::CallbackInfo& info) {
   o.Set("deepBind", Napi::Boolean::New(env, m->deepBind));
   o.Set("osLocking", Napi::Boolean::New(env, m->osLocking));
   o.Set("references", Napi::Number::New(env, ModuleReferences(m)));
+  o.Set("generation", Napi::Number::New(env, static_cast<double>(generation_)));
   return o;
+}
+
+Napi::Value ModuleObject::Share(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* op = new ShareOp(env, lease_, OpenModule(env));
+  Napi::Promise promise = op->Promise();
+  op->Queue();
+  return promise;
+}
+
+Napi::Value ModuleObject::Reinitialize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* op = new ReinitializeOp(env, lease_, OpenModule(env), generation_);
+  Napi::Promise promise = op->Promise();
+  op->Queue();
+  return promise;
 }
 
 Napi::Value ModuleObject::Close(const Napi::CallbackInfo& info) {

@@ -33,6 +33,8 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   // The module, or throws ERR_HSM_CLOSED when close() was called.
   LoadedModule* OpenModule(Napi::Env env) const;
   const std::shared_ptr<Lease>& lease() const { return lease_; }
+  // The module generation this object's session and object handles belong to.
+  uint64_t generation() const { return generation_; }
 
   // A session may carry one operation at a time: the second concurrent use is refused here, before
   // it can reach the token (where it would be CKR_OPERATION_ACTIVE or worse).
@@ -67,9 +69,14 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   // module_object.cc
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Describe(const Napi::CallbackInfo& info);
+  Napi::Value Share(const Napi::CallbackInfo& info);
+  Napi::Value Reinitialize(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Lease> lease_;
   std::unordered_set<CK_SESSION_HANDLE> busy_;
+  // The module generation this object was made in, for its whole life: its handles are refused
+  // once the module has been re-initialised (share() makes an object of the new generation).
+  uint64_t generation_ = 0;
 };
 
 }  // namespace hsm

@@ -87,18 +87,28 @@ bool ResolveFunctionList(LoadedModule* m, LoadFailure* failure) {
   return true;
 }
 
-bool Initialize(LoadedModule* m, const LoadOptions& options, LoadFailure* failure) {
+// C_Initialize with OS locking when asked, retried without on CKR_CANT_LOCK.
+CK_RV CallInitialize(LoadedModule* m) {
   CK_C_INITIALIZE_ARGS args;
   std::memset(&args, 0, sizeof args);
-  args.flags = options.osLocking ? CKF_OS_LOCKING_OK : 0;
-  args.pReserved = options.hasInitArgs ? const_cast<char*>(m->initArgs.c_str()) : nullptr;
+  args.flags = m->osLockingRequested ? CKF_OS_LOCKING_OK : 0;
+  args.pReserved = m->hasInitArgs ? const_cast<char*>(m->initArgs.c_str()) : nullptr;
   CK_RV rv = m->fl->C_Initialize(&args);
-  m->osLocking = options.osLocking;
-  if (rv == CKR_CANT_LOCK && options.osLocking) {
+  m->osLocking = m->osLockingRequested;
+  if (rv == CKR_CANT_LOCK && m->osLockingRequested) {
     args.flags = 0;
     rv = m->fl->C_Initialize(&args);
     m->osLocking = false;
   }
+  // Without OS locking the module does no locking of its own: we serialise every call.
+  m->serialize = !m->osLocking;
+  return rv;
+}
+
+bool Initialize(LoadedModule* m, const LoadOptions& options, LoadFailure* failure) {
+  m->osLockingRequested = options.osLocking;
+  m->hasInitArgs = options.hasInitArgs;
+  CK_RV rv = CallInitialize(m);
   if (rv == CKR_OK) {
     m->ownsInit = true;
   } else if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
@@ -110,8 +120,6 @@ bool Initialize(LoadedModule* m, const LoadOptions& options, LoadFailure* failur
     failure->detail = "C_Initialize failed";
     return false;
   }
-  // Without OS locking the module does no locking of its own: we serialise every call.
-  m->serialize = !m->osLocking;
   return true;
 }
 
@@ -176,6 +184,38 @@ LoadedModule* AcquireModule(const std::string& path, const LoadOptions& options,
   return m;
 }
 
+void ShareModule(LoadedModule* m) {
+  std::lock_guard<std::mutex> guard(RegistryLock());
+  m->refs++;
+}
+
+CK_RV ReinitializeModule(LoadedModule* m, uint64_t seen, uint64_t* now) {
+  m->gate.Close();
+  CK_RV rv = CKR_OK;
+  if (!m->ownsInit) {
+    rv = CKR_FUNCTION_NOT_SUPPORTED;
+  } else {
+    if (m->generation.load() == seen) {
+      // Nobody has re-initialised since the caller's handles were made: this caller does it.
+      if (m->initialized) m->fl->C_Finalize(nullptr);  // fails when the device is gone: no matter
+      m->initialized = false;
+      m->generation++;
+    }
+    if (!m->initialized) {
+      rv = CallInitialize(m);
+      // Someone else initialised it meanwhile: usable, but no longer ours to finalize.
+      if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        m->ownsInit = false;
+        rv = CKR_OK;
+      }
+      m->initialized = rv == CKR_OK;
+    }
+  }
+  *now = m->generation.load();
+  m->gate.Open();
+  return rv;
+}
+
 int ModuleReferences(LoadedModule* m) {
   std::lock_guard<std::mutex> guard(RegistryLock());
   return m->refs;
@@ -186,7 +226,7 @@ CK_RV ReleaseModule(LoadedModule* m) {
   if (--m->refs > 0) return CKR_OK;
   Registry().erase(m->key);
   CK_RV rv = CKR_OK;
-  if (m->ownsInit) rv = m->fl->C_Finalize(nullptr);
+  if (m->ownsInit && m->initialized) rv = m->fl->C_Finalize(nullptr);
   dlclose(m->dl);
   delete m;
   return rv;

@@ -4,6 +4,9 @@
 #ifndef HSM_JWKS_MODULE_REGISTRY_H_
 #define HSM_JWKS_MODULE_REGISTRY_H_
 
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <string>
 
@@ -18,6 +21,51 @@ struct LoadOptions {
   std::string initArgs;     // CK_C_INITIALIZE_ARGS.pReserved (NSS softokn's configuration)
 };
 
+// Every call into a module passes this gate (shared); re-initialisation closes it (exclusive): it
+// waits for the calls in flight, holds new ones back, and reopens once C_Initialize has run, so
+// C_Finalize never runs under another thread's call. A closing gate is served before new callers.
+class CallGate {
+ public:
+  void Enter() {
+    std::unique_lock<std::mutex> g(mutex_);
+    changed_.wait(g, [this] { return !exclusive_; });
+    active_++;
+  }
+  void Leave() {
+    std::lock_guard<std::mutex> g(mutex_);
+    if (--active_ == 0 && exclusive_) changed_.notify_all();
+  }
+  void Close() {
+    std::unique_lock<std::mutex> g(mutex_);
+    changed_.wait(g, [this] { return !exclusive_; });
+    exclusive_ = true;
+    changed_.wait(g, [this] { return active_ == 0; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> g(mutex_);
+    exclusive_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int active_ = 0;
+  bool exclusive_ = false;
+};
+
+// Holds the gate for one scope.
+class GateHold {
+ public:
+  explicit GateHold(CallGate& gate) : gate_(gate) { gate_.Enter(); }
+  ~GateHold() { gate_.Leave(); }
+  GateHold(const GateHold&) = delete;
+  GateHold& operator=(const GateHold&) = delete;
+
+ private:
+  CallGate& gate_;
+};
+
 struct LoadedModule {
   std::string key;                 // real path (or the name the dynamic linker resolved)
   void* dl = nullptr;
@@ -28,11 +76,18 @@ struct LoadedModule {
   bool deepBind = false;
   bool osLocking = false;          // CKF_OS_LOCKING_OK was accepted
   int refs = 0;
+  bool hasInitArgs = false;
   std::string initArgs;            // kept alive for the module's lifetime (pReserved points here)
   // Set when the module refused OS locking: it then relies on the caller to serialise calls, so
   // every call into it takes this lock.
   bool serialize = false;
   std::mutex callLock;
+  bool osLockingRequested = true;  // what the loader asked for, asked again on re-initialisation
+  CallGate gate;
+  // Counts re-initialisations: session and object handles of an earlier generation are invalid
+  // (the module may hand the same numbers out again for other objects).
+  std::atomic<uint64_t> generation{0};
+  bool initialized = true;         // false after a re-initialisation whose C_Initialize failed
 };
 
 struct LoadFailure {
@@ -45,6 +100,17 @@ struct LoadFailure {
 // Loads (or finds) the module and takes one reference. Blocking: call off the JS thread.
 LoadedModule* AcquireModule(const std::string& path, const LoadOptions& options,
                             LoadFailure* failure);
+
+// Takes one more reference on a module already held (for another JS handle on it).
+void ShareModule(LoadedModule* module);
+
+// Re-initialisation after the device went away: closes the gate, and unless another caller has
+// re-initialised since generation `seen`, runs C_Finalize and C_Initialize (with the load's
+// arguments) and starts a new generation; if an earlier attempt left the module uninitialised, it
+// only retries C_Initialize. `*now` receives the current generation. Returns the C_Initialize
+// result (CKR_OK when nothing had to be done); CKR_FUNCTION_NOT_SUPPORTED when someone else owns
+// the initialisation (we never finalize it). Blocking: call off the JS thread.
+CK_RV ReinitializeModule(LoadedModule* module, uint64_t seen, uint64_t* now);
 
 // References currently held on the module (diagnostics).
 int ModuleReferences(LoadedModule* module);

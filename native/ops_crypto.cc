@@ -199,6 +199,8 @@ Napi::Value ModuleObject::SignSync(const Napi::CallbackInfo& info) {
   } release{this, args.session};
   Napi::Buffer<CK_BYTE> out = Napi::Buffer<CK_BYTE>::New(env, length);
   CK_ULONG outLen = static_cast<CK_ULONG>(length);
+  GateHold gate(module->gate);
+  if (module->generation.load() != generation_) throw StaleGeneration(env);
   std::unique_lock<std::mutex> serial;
   if (module->serialize) serial = std::unique_lock<std::mutex>(module->callLock);
   CK_RV rv = module->fl->C_SignInit(args.session, args.mechanism.get(), args.key);

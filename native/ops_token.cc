@@ -31,6 +31,7 @@ class GetInfoOp : public AsyncOp {
   using AsyncOp::AsyncOp;
 
  private:
+  bool UsesHandles() const override { return false; }  // slot-level: no handles
   void Run(CK_FUNCTION_LIST* fl) override { Ok(fl->C_GetInfo(&info_), "C_GetInfo"); }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
@@ -51,6 +52,7 @@ class GetSlotsOp : public AsyncOp {
       : AsyncOp(owner, env, "hsm-jwks:getSlots"), tokenPresent_(tokenPresent) {}
 
  private:
+  bool UsesHandles() const override { return false; }  // slot-level: no handles
   struct Slot {
     CK_SLOT_ID id;
     CK_SLOT_INFO info;
@@ -106,6 +108,7 @@ class GetTokenInfoOp : public AsyncOp {
       : AsyncOp(owner, env, "hsm-jwks:getTokenInfo"), slot_(slot) {}
 
  private:
+  bool UsesHandles() const override { return false; }  // slot-level: no handles
   void Run(CK_FUNCTION_LIST* fl) override {
     Ok(fl->C_GetTokenInfo(slot_, &info_), "C_GetTokenInfo");
   }
@@ -120,6 +123,7 @@ class GetMechanismsOp : public AsyncOp {
       : AsyncOp(owner, env, "hsm-jwks:getMechanisms"), slot_(slot) {}
 
  private:
+  bool UsesHandles() const override { return false; }  // slot-level: no handles
   void Run(CK_FUNCTION_LIST* fl) override {
     CK_ULONG count = 0;
     CK_RV rv = CKR_OK;

@@ -26,7 +26,8 @@ struct SignRequest {
   CK_ULONG cap;
   CK_ULONG outLen = 0;
   CK_RV rv = CKR_OK;
-  const char* fn = nullptr;
+  const char* fn = nullptr;  // set on failure
+  bool stale = false;        // refused: the module was re-initialised after the engine's sessions were made
   napi_deferred deferred = nullptr;
   Napi::Reference<Napi::Value> input;               // pinned: read in place by the worker
   Napi::Reference<Napi::Buffer<CK_BYTE>> output;    // pinned: written in place by the worker
@@ -37,8 +38,9 @@ struct SignRequest {
 class EngineCore : public std::enable_shared_from_this<EngineCore> {
  public:
   EngineCore(std::shared_ptr<Lease> lease, LoadedModule* module, std::vector<CK_SESSION_HANDLE> sessions,
-             size_t batchSize)
-      : lease_(std::move(lease)), module_(module), sessions_(std::move(sessions)), batchSize_(batchSize) {}
+             size_t batchSize, size_t maxPending, uint64_t generation)
+      : lease_(std::move(lease)), module_(module), sessions_(std::move(sessions)), batchSize_(batchSize),
+        maxPending_(maxPending), generation_(generation) {}
 
   void Start(Napi::Env env) {
     env_ = env;
@@ -49,6 +51,9 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
     lease_->Enter();   // the module stays loaded until close() has joined the workers
     for (CK_SESSION_HANDLE s : sessions_) workers_.emplace_back([self, s] { self->Work(s); });
   }
+
+  // JS thread: whether another request would exceed the bound on requests not yet settled.
+  bool Full() const { return outstanding_ >= maxPending_; }
 
   // JS thread.
   void Submit(SignRequest* r) {
@@ -115,6 +120,7 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
     o.Set("completed", Napi::Number::New(env, static_cast<double>(completed_)));
     o.Set("idleMs", Napi::Number::New(env, static_cast<double>(idleNs_) / 1e6));
     o.Set("drains", Napi::Number::New(env, static_cast<double>(drains_)));
+    o.Set("maxPending", Napi::Number::New(env, static_cast<double>(maxPending_)));
     return o;
   }
 
@@ -137,11 +143,16 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
         batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       }
-      if (module_->serialize) {
-        std::lock_guard<std::mutex> g(module_->callLock);
-        for (SignRequest* r : batch) Run(session, r);
-      } else {
-        for (SignRequest* r : batch) Run(session, r);
+      {
+        GateHold gate(module_->gate);
+        if (module_->generation.load() != generation_) {
+          for (SignRequest* r : batch) r->stale = true;
+        } else if (module_->serialize) {
+          std::lock_guard<std::mutex> g(module_->callLock);
+          for (SignRequest* r : batch) Run(session, r);
+        } else {
+          for (SignRequest* r : batch) Run(session, r);
+        }
       }
       bool notify;
       {
@@ -197,7 +208,9 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
     drains_++;
     Napi::HandleScope scope(env);
     for (SignRequest* r : done) {
-      if (r->fn == nullptr) {
+      if (r->stale) {
+        napi_reject_deferred(env, r->deferred, StaleGeneration(env).Value());
+      } else if (r->fn == nullptr) {
         Napi::Value sig = r->outLen == r->cap ? Napi::Value(r->output.Value())
                                               : Napi::Value(Napi::Buffer<CK_BYTE>::Copy(env, r->out, r->outLen));
         napi_resolve_deferred(env, r->deferred, sig);
@@ -218,6 +231,8 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   LoadedModule* module_;
   std::vector<CK_SESSION_HANDLE> sessions_;
   size_t batchSize_;
+  size_t maxPending_;
+  uint64_t generation_;
   Napi::Env env_ = Napi::Env(nullptr);
   Napi::ThreadSafeFunction tsfn_;
   std::vector<std::thread> workers_;
@@ -244,6 +259,7 @@ struct EngineSpec {
   LoadedModule* module;
   std::vector<CK_SESSION_HANDLE> sessions;
   size_t batchSize;
+  size_t maxPending;
 };
 
 class CloseEngineOp : public Napi::AsyncWorker {
@@ -282,7 +298,7 @@ Napi::Value SignEngineObject::Create(ModuleObject* owner, const Napi::CallbackIn
   if (!info[0].IsArray()) throw Napi::TypeError::New(env, "sessions must be an array of bigint handles");
   Napi::Array list = info[0].As<Napi::Array>();
   if (list.Length() == 0 || list.Length() > 256) throw Napi::RangeError::New(env, "sessions must hold 1 to 256 handles");
-  EngineSpec spec{owner, owner->lease(), module, {}, 16};
+  EngineSpec spec{owner, owner->lease(), module, {}, 16, 65536};
   for (uint32_t i = 0; i < list.Length(); i++) {
     CK_SESSION_HANDLE s = HandleFromJs(list.Get(i), "session");
     owner->ClaimSession(env, s);  // the engine owns its sessions: nothing else may use them
@@ -294,6 +310,11 @@ Napi::Value SignEngineObject::Create(ModuleObject* owner, const Napi::CallbackIn
       CK_ULONG n = UlongFromJs(o.Get("batchSize"), "batchSize");
       if (n < 1 || n > 1024) throw Napi::RangeError::New(env, "batchSize must be 1 to 1024");
       spec.batchSize = n;
+    }
+    if (o.Has("maxPending")) {
+      CK_ULONG n = UlongFromJs(o.Get("maxPending"), "maxPending");
+      if (n < 1 || n > (1UL << 24)) throw Napi::RangeError::New(env, "maxPending must be 1 to 16777216");
+      spec.maxPending = n;
     }
   }
   AddonData* data = env.GetInstanceData<AddonData>();
@@ -308,7 +329,8 @@ SignEngineObject::SignEngineObject(const Napi::CallbackInfo& info) : Napi::Objec
   owner_ = spec->owner;
   ownerRef_ = Napi::Persistent(owner_->Value());
   sessions_ = spec->sessions;
-  core_ = std::make_shared<EngineCore>(spec->lease, spec->module, spec->sessions, spec->batchSize);
+  core_ = std::make_shared<EngineCore>(spec->lease, spec->module, spec->sessions, spec->batchSize, spec->maxPending,
+                                       owner_->generation());
   core_->Start(info.Env());
   Ref();  // not collectable while open: close() drops this reference
 }
@@ -322,6 +344,7 @@ SignEngineObject::~SignEngineObject() {
 Napi::Value SignEngineObject::Sign(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (core_->Stopping()) throw BindingError(env, "ERR_HSM_CLOSED", "the signing engine is closed");
+  if (core_->Full()) throw BindingError(env, "ERR_HSM_QUEUE_FULL", "the signing engine has maxPending requests unsettled");
   CK_OBJECT_HANDLE key = HandleFromJs(info[0], "key");
   Mechanism mechanism = Mechanism::FromJs(info[1]);
   Napi::Uint8Array data = BytesFromJs(info[2], "data");
@@ -329,7 +352,7 @@ Napi::Value SignEngineObject::Sign(const Napi::CallbackInfo& info) {
   if (length < 1 || length > 8192) throw Napi::RangeError::New(env, "signatureLength must be 1 to 8192");
   Napi::Buffer<CK_BYTE> out = Napi::Buffer<CK_BYTE>::New(env, length);
   auto* r = new SignRequest{key, std::move(mechanism), data.Data(), static_cast<CK_ULONG>(data.ByteLength()),
-                            out.Data(), length, 0, CKR_OK, nullptr, nullptr, {}, {}};
+                            out.Data(), length, 0, CKR_OK, nullptr, false, nullptr, {}, {}};
   r->input = Napi::Persistent(Napi::Value(data));
   r->output = Napi::Persistent(out);
   napi_value promise;

@@ -151,6 +151,13 @@ export class KeyDestroyedError extends HsmJwksError {
   }
 }
 
+/** A key pair looked up again by CKA_ID (after a re-initialisation) is no longer on the token. */
+export class KeyGoneError extends HsmJwksError {
+  constructor(idHex: string) {
+    super('ERR_KEY_GONE', `the key pair with CKA_ID ${idHex} is no longer on the token`);
+  }
+}
+
 /** A key pair with this CKA_ID already exists on the token. */
 export class KeyExistsError extends HsmJwksError {
   constructor(idHex: string) {
@@ -162,6 +169,27 @@ export class KeyExistsError extends HsmJwksError {
 export class MechanismUnsupportedError extends HsmJwksError {
   constructor(what: string) {
     super('ERR_MECHANISM_UNSUPPORTED', `the token has no mechanism for ${what}`);
+  }
+}
+
+/** A call made with session or object handles from before the module was re-initialised (by this Token or another). */
+export class ModuleReinitializedError extends HsmJwksError {
+  constructor() {
+    super('ERR_MODULE_REINITIALIZED', 'the PKCS#11 module was re-initialised after these handles were made');
+  }
+}
+
+/** The module was initialised by another component of this process: it is not ours to re-initialise. */
+export class ModuleNotOwnedError extends HsmJwksError {
+  constructor() {
+    super('ERR_MODULE_NOT_OWNER', 'the PKCS#11 module was initialised by another component of this process and cannot be re-initialised here');
+  }
+}
+
+/** The signing engine (or the session pool's wait list) is full: shed load, or retry later. */
+export class QueueFullError extends HsmJwksError {
+  constructor(what: string) {
+    super('ERR_QUEUE_FULL', `${what} is full`);
   }
 }
 
@@ -205,6 +233,9 @@ export function fromNative(e: unknown): unknown {
     return new Pkcs11Error(n.rv, n.fn, typeof n.ckr === 'string' ? n.ckr : undefined);
   }
   if (n.code === 'ERR_HSM_CLOSED') return new ClosedError('the PKCS#11 module or signing engine');
+  if (n.code === 'ERR_HSM_REINITIALIZED') return new ModuleReinitializedError();
+  if (n.code === 'ERR_HSM_QUEUE_FULL') return new QueueFullError('the signing engine queue');
+  if (n.code === 'ERR_HSM_NOT_OWNER') return new ModuleNotOwnedError();
   return e;
 }
 

@@ -1,13 +1,15 @@
 // A bounded pool of PKCS#11 sessions. Each session is lent to exactly one operation at a time, so
 // no two operations ever share a session (no CKR_OPERATION_ACTIVE). Sessions open lazily up to
-// `size`; callers beyond that wait in FIFO order, up to `waitTimeoutMs`. A session whose operation
+// `size`; callers beyond that wait in FIFO order, up to `waitTimeoutMs`, at most `maxWaiting` of them. A session whose operation
 // failed with a session-level error (lost session, device gone) is closed and replaced instead of
 // being lent again.
-import { ClosedError, Pkcs11Error, PoolTimeoutError } from './errors';
+import { ClosedError, Pkcs11Error, PoolTimeoutError, QueueFullError } from './errors';
 
 export interface SessionPoolOptions {
   size: number;
   waitTimeoutMs: number;
+  /** Callers that may wait at once; one more is refused with ERR_QUEUE_FULL (default 10000). */
+  maxWaiting?: number;
   open(): Promise<bigint>;
   /** Best effort: failures are ignored (the session may already be gone). */
   close(session: bigint): Promise<void>;
@@ -24,6 +26,8 @@ export interface SessionPoolStats {
   /** Sessions closed because an operation reported them broken. */
   evicted: number;
 }
+
+export const DEFAULT_MAX_WAITING = 10_000;
 
 interface Waiter {
   resolve(session: bigint): void;
@@ -96,6 +100,7 @@ export class SessionPool {
       return idle;
     }
     if (this.#open < this.#opts.size) return this.#openOne();
+    if (this.#waiters.length >= (this.#opts.maxWaiting ?? DEFAULT_MAX_WAITING)) throw new QueueFullError('the session pool wait list');
     return new Promise<bigint>((resolve, reject) => {
       const waiter: Waiter = {
         resolve,

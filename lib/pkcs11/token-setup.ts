@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 
 import { CKF_SESSION, CKU } from './constants';
 import { call, invalidArgType, invalidArgValue, Pkcs11Error } from './errors';
+import type { RecoveryOptions } from './recovery';
 import type { NativeModule, NativeSignEngine, NativeTokenInfo } from '../../binding';
 
 export interface TokenOptions {
@@ -13,13 +14,18 @@ export interface TokenOptions {
   poolSize?: number;
   /** How long an operation may wait for a free session (default 30 s). */
   poolWaitTimeoutMs?: number;
+  /** Operations that may wait for a session at once; one more is refused with ERR_QUEUE_FULL (default 10000). */
+  poolMaxWaiting?: number;
   /**
    * The signing engine: `workers` sessions of its own, one native thread each, taking queued
    * signatures up to `batchSize` at a time (defaults: one worker per CPU core up to poolSize,
-   * batches of 16; raise `workers` for a network HSM). `false` signs through the session pool
-   * instead, one libuv work item per signature.
+   * batches of 16; raise `workers` for a network HSM). `maxPending` (default 65536) bounds the
+   * signatures queued or running: beyond it sign() rejects at once with ERR_QUEUE_FULL. `false`
+   * signs through the session pool instead, one libuv work item per signature.
    */
-  engine?: false | { workers?: number; batchSize?: number };
+  engine?: false | { workers?: number; batchSize?: number; maxPending?: number };
+  /** Re-initialisation backoff and a hook for recovery events (see recovery.ts). */
+  recovery?: RecoveryOptions;
   /**
    * Open a session for signSync (default false): synchronous signing on the JS thread, for a lone
    * caller on a local module. It blocks the event loop; services should not use it.
@@ -48,12 +54,14 @@ export async function openEngine(
   // HSM, bound by latency, wants more: set engine.workers), never more than poolSize.
   const workers = options?.workers ?? Math.max(1, Math.min(poolSize, availableParallelism()));
   const batchSize = options?.batchSize ?? 16;
+  const maxPending = options?.maxPending ?? 65536;
   if (!Number.isSafeInteger(workers) || workers < 1 || workers > 256) throw invalidArgValue('options.engine.workers', 'an integer from 1 to 256', workers);
   if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1024) throw invalidArgValue('options.engine.batchSize', 'an integer from 1 to 1024', batchSize);
+  if (!Number.isSafeInteger(maxPending) || maxPending < 1 || maxPending > 1 << 24) throw invalidArgValue('options.engine.maxPending', 'an integer from 1 to 16777216', maxPending);
   const sessions: bigint[] = [];
   try {
     for (let i = 0; i < workers; i++) sessions.push(await call(() => native.openSession(slot, RW_SERIAL)));
-    return { native: native.createSignEngine(sessions, { batchSize }), sessions };
+    return { native: native.createSignEngine(sessions, { batchSize, maxPending }), sessions };
   } catch (e) {
     await Promise.all(sessions.map((s) => call(() => native.closeSession(s)).catch(() => undefined)));
     throw e;
@@ -81,6 +89,10 @@ export function checkTokenOptions(options: TokenOptions, info: NativeTokenInfo):
     throw invalidArgValue('options.poolSize', 'a positive integer', requested);
   }
   if (typeof wait !== 'number' || !(wait > 0)) throw invalidArgValue('options.poolWaitTimeoutMs', 'a positive number', wait);
+  const maxWaiting = options.poolMaxWaiting;
+  if (maxWaiting !== undefined && (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0)) {
+    throw invalidArgValue('options.poolMaxWaiting', 'a non-negative integer', maxWaiting);
+  }
   // One session is the anchor; 0 means effectively infinite, ~0 unknown.
   const max = info.maxRwSessionCount;
   const limited = max > 1 && max < Number.MAX_SAFE_INTEGER; // 0 = effectively infinite, ~0 = unknown

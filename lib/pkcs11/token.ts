@@ -1,8 +1,23 @@
-// Token: a logged-in view of one token. One long-lived *anchor* session holds the login (login
-// state belongs to the application, and lives while any session is open: the anchor is never
-// reaped), and a bounded SessionPool lends one session per operation.
+// Token: a logged-in view of one token. Its TokenConnection holds the sessions (an anchor session
+// that holds the login, a bounded SessionPool that lends one session per operation, the signing
+// engine) and recovers them when the token fails; the Token checks arguments, resolves key handles
+// for the current module generation, and says which operations may be retried.
 import { CKA, CKO } from './constants';
-import { call, ClosedError, fromNative, HsmJwksError, invalidArgType, invalidArgValue, KeyDestroyedError, KeyExistsError, MechanismUnsupportedError, Pkcs11Error } from './errors';
+import {
+  call,
+  ClosedError,
+  fromNative,
+  HsmJwksError,
+  invalidArgType,
+  invalidArgValue,
+  KeyDestroyedError,
+  KeyExistsError,
+  KeyGoneError,
+  MechanismUnsupportedError,
+  ModuleReinitializedError,
+  Pkcs11Error,
+} from './errors';
+import { KeyHandles, sameKey, type Handles } from './key-handles';
 import type { KeyPair } from './key-pair';
 import { KeyReader, type KeyPairQuery } from './key-reader';
 import { checkKeyPairOptions, checkKeySpec, keyPairTemplates, type KeyPairOptions, type KeySpec } from './key-spec';
@@ -12,8 +27,10 @@ import {
   type DecryptMechanism,
   type SignMechanism,
 } from './mechanisms';
-import { SessionPool, type SessionPoolStats } from './session-pool';
-import { checkTokenOptions, DEFAULT_WAIT_MS, login, openEngine, RW_SERIAL, type Engine, type TokenOptions } from './token-setup';
+import type { RecoveryCounters } from './recovery';
+import type { SessionPoolStats } from './session-pool';
+import { TokenConnection, type Sessions } from './token-connection';
+import { checkTokenOptions, type TokenOptions } from './token-setup';
 import type { NativeMechanismArg, NativeMechanismInfo, NativeModule, NativeSignEngineStats, NativeTokenInfo } from '../../binding';
 
 export type { TokenOptions };
@@ -33,20 +50,11 @@ export class Token {
   readonly serialNumber: string;
   readonly manufacturerID: string;
   readonly model: string;
-  readonly #native: NativeModule;
-  readonly #anchor: bigint;
-  readonly #pool: SessionPool;
+  readonly #c: TokenConnection;
+  readonly #handles = new KeyHandles();
   readonly #mechanisms: MechanismInfo[];
   readonly #available: ReadonlySet<number>;
   readonly #onClose: (t: Token) => void;
-  #engine: Engine | undefined;
-  readonly #engineOptions: TokenOptions['engine'];
-  readonly #poolSize: number;
-  #relogging: Promise<void> | undefined;
-  #replacing: Promise<void> | undefined;
-  readonly #recoveries = { relogins: 0, engineReplacements: 0, retries: 0 };
-  readonly #syncSession: bigint | undefined;
-  #pin: Buffer | undefined;
   #closing: Promise<void> | undefined;
   /** Key generation runs one at a time per Token: the id check and the generation stay atomic,
    *  and SoftHSM is not reliably safe with concurrent generation on one token (Hydra's finding). */
@@ -54,7 +62,7 @@ export class Token {
 
   /** @internal Use Pkcs11Module.openToken. */
   static async open(
-    native: NativeModule,
+    moduleNative: NativeModule,
     slot: bigint,
     info: NativeTokenInfo,
     options: TokenOptions,
@@ -62,58 +70,39 @@ export class Token {
     onClose: (t: Token) => void,
   ): Promise<Token> {
     const poolSize = checkTokenOptions(options, info);
+    // A NativeModule of the Token's own: its handles form one generation, so that a re-initialisation
+    // (by this Token or another) invalidates exactly the handles made before it.
+    const native = await call(() => moduleNative.share());
     const pin = options.pin === undefined ? undefined : Buffer.from(options.pin);
-    const anchor = await call(() => native.openSession(slot, RW_SERIAL));
     try {
-      if (pin) await login(native, anchor, pin);
-      const mechanisms = (await call(() => native.getMechanisms(slot))).map((m) => {
-        const name = mechanismNames.get(m.type);
-        return name ? { ...m, name } : m;
-      });
-      const engine = await openEngine(native, slot, options.engine, poolSize);
-      const syncSession = options.signSync ? await call(() => native.openSession(slot, RW_SERIAL)) : undefined;
-      return new Token(native, slot, info, anchor, pin, mechanisms, poolSize, options, onClose, engine, syncSession);
+      const connection = await TokenConnection.open(native, slot, pin, options, poolSize);
+      try {
+        const mechanisms = (await call(() => native.getMechanisms(slot))).map((m) => {
+          const name = mechanismNames.get(m.type);
+          return name ? { ...m, name } : m;
+        });
+        return new Token(connection, info, mechanisms, onClose);
+      } catch (e) {
+        await connection.close();
+        throw e;
+      }
     } catch (e) {
       pin?.fill(0);
-      await call(() => native.closeSession(anchor)).catch(() => undefined);
+      await call(() => native.close()).catch(() => undefined);
       throw e;
     }
   }
 
-  private constructor(
-    native: NativeModule,
-    slot: bigint,
-    info: NativeTokenInfo,
-    anchor: bigint,
-    pin: Buffer | undefined,
-    mechanisms: MechanismInfo[],
-    poolSize: number,
-    options: TokenOptions,
-    onClose: (t: Token) => void,
-    engine: Engine | undefined,
-    syncSession: bigint | undefined,
-  ) {
-    this.#native = native;
-    this.#engine = engine;
-    this.#engineOptions = options.engine;
-    this.#poolSize = poolSize;
-    this.#syncSession = syncSession;
-    this.slot = slot;
+  private constructor(connection: TokenConnection, info: NativeTokenInfo, mechanisms: MechanismInfo[], onClose: (t: Token) => void) {
+    this.#c = connection;
+    this.slot = connection.slot;
     this.label = info.label;
     this.serialNumber = info.serialNumber;
     this.manufacturerID = info.manufacturerID;
     this.model = info.model;
-    this.#anchor = anchor;
-    this.#pin = pin;
     this.#mechanisms = mechanisms;
     this.#available = new Set(mechanisms.map((m) => m.type));
     this.#onClose = onClose;
-    this.#pool = new SessionPool({
-      size: poolSize,
-      waitTimeoutMs: options.poolWaitTimeoutMs ?? DEFAULT_WAIT_MS,
-      open: () => call(() => native.openSession(slot, RW_SERIAL)),
-      close: (s) => call(() => native.closeSession(s)),
-    });
   }
 
   /** The token's mechanisms with their key sizes and flags (read once, at open). */
@@ -124,13 +113,13 @@ export class Token {
 
   /** Session-pool figures, for monitoring. */
   poolStats(): SessionPoolStats {
-    return this.#pool.stats();
+    return this.#c.current.pool.stats();
   }
 
   /**
    * Generates a key pair on the token with hardened templates (token objects, private, sensitive,
    * not extractable; the same CKA_ID and CKA_LABEL on both halves). RSA-4096 takes seconds.
-   * Refuses an id that a private key on the token already has (ERR_KEY_EXISTS).
+   * Refuses an id that a private key on the token already has (ERR_KEY_EXISTS). Never retried.
    */
   async generateKeyPair(spec: KeySpec, options: KeyPairOptions): Promise<KeyPair> {
     this.#checkOpen();
@@ -139,13 +128,13 @@ export class Token {
     const { mechanism, publicTemplate, privateTemplate } = keyPairTemplates(s, o);
     if (!this.#available.has(mechanism.type)) throw new MechanismUnsupportedError(`${s.type} key generation`);
     const generate = () =>
-      this.#withSession(async (session) => {
-        const reader = new KeyReader(this.#native, session);
+      this.#onPool(undefined, false, async (session, _h, { native, epoch }) => {
+        const reader = new KeyReader(native, session);
         if ((await reader.find([[CKA.CLASS, CKO.PRIVATE_KEY], [CKA.ID, o.id]], 1)).length > 0) {
           throw new KeyExistsError(Buffer.from(o.id).toString('hex'));
         }
-        const handles = await call(() => this.#native.generateKeyPair(session, mechanism, publicTemplate, privateTemplate));
-        return (await reader.readKeyPair(handles.privateKey, handles.publicKey))!;
+        const handles = await call(() => native.generateKeyPair(session, mechanism, publicTemplate, privateTemplate));
+        return this.#handles.note((await reader.readKeyPair(handles.privateKey, handles.publicKey))!, epoch);
       });
     const result = this.#keygen.then(generate, generate);
     this.#keygen = result.catch(() => undefined);
@@ -158,7 +147,9 @@ export class Token {
     if (typeof query !== 'object' || query === null) throw invalidArgType('query', 'an object', query);
     if (query.label !== undefined && typeof query.label !== 'string') throw invalidArgType('query.label', 'a string', query.label);
     if (query.id !== undefined && !(query.id instanceof Uint8Array)) throw invalidArgType('query.id', 'a Uint8Array', query.id);
-    return this.#withSession((session) => new KeyReader(this.#native, session).findKeyPairs(query));
+    return this.#onPool(undefined, true, async (session, _h, { native, epoch }) =>
+      (await new KeyReader(native, session).findKeyPairs(query)).map((k) => this.#handles.note(k, epoch)),
+    );
   }
 
   /** Signs `data` with the private key; see SignMechanism for what is hashed where. */
@@ -167,98 +158,114 @@ export class Token {
     checkKeyPair(keyPair);
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
-    if (this.#engine) {
+    if (this.#c.current.engine) {
       if (destroyed.has(keyPair)) throw new KeyDestroyedError();
       // The hot path: a bare mechanism type when there is no parameter, and no extra async frame.
       const m = prepared.mechanism.parameter ? prepared.mechanism : prepared.mechanism.type;
-      return this.#signOnEngine(keyPair, m, prepared.data, 0);
+      return this.#signOnEngine(keyPair, m, prepared.data, true);
     }
-    const viaPool = (): Promise<Buffer> =>
-      this.#withSession((session) => {
-        if (destroyed.has(keyPair)) throw new KeyDestroyedError();
-        return call(() =>
-          this.#native.sign(session, keyPair.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength),
-        );
-      });
-    // A session the pool lent that turned out lost was evicted already: recover, then retry once.
-    return viaPool().catch((e: unknown) => this.#recover(e, undefined, viaPool));
+    return this.#onPool(keyPair, true, (session, h, { native }) => {
+      if (destroyed.has(keyPair)) throw new KeyDestroyedError();
+      return call(() => native.sign(session, h!.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength));
+    });
   }
 
-  #signOnEngine(keyPair: KeyPair, m: NativeMechanismArg, data: Uint8Array, attempt: number): Promise<Buffer> {
-    const engine = this.#engine!;
+  #signOnEngine(keyPair: KeyPair, m: NativeMechanismArg, data: Uint8Array, first: boolean): Promise<Buffer> {
+    const c = this.#c;
+    const { epoch, engine } = c.current;
+    if (!engine) return Promise.reject(new ClosedError('the signing engine'));
+    const h = this.#handles.current(keyPair, epoch);
+    if (h === undefined) return this.#lookUpOrThrow(keyPair, epoch).then(() => this.#signOnEngine(keyPair, m, data, first));
     let pending: Promise<Buffer>;
     try {
-      pending = engine.native.sign(keyPair.privateKey, m, data, keyPair.signatureLength);
+      pending = engine.native.sign(h.privateKey, m, data, keyPair.signatureLength);
     } catch (e) {
-      pending = Promise.reject(e); // refused at once (the engine is closing or being replaced)
+      pending = Promise.reject(e); // refused at once (closing, replaced, or the queue is full)
     }
-    if (attempt > 0) return pending.catch(rethrowTyped);
-    return pending.catch((e: unknown) => this.#recover(e, engine, () => this.#signOnEngine(keyPair, m, data, 1)));
+    if (!first) return pending.catch(rethrowTyped);
+    return pending.catch((e: unknown) =>
+      c.recover(e, { epoch, engine, findKeyAgain: () => this.#findAgain(keyPair, epoch) }, () => this.#signOnEngine(keyPair, m, data, false)),
+    );
   }
 
   /**
-   * After a failed idempotent operation: log in again when the login was lost, replace the
-   * signing engine's sessions when one was lost (the pool evicts its own), then retry once. Key
-   * generation never comes here. Anything else, or a second failure, is the caller's typed error.
+   * Runs `op` on a session lent by the pool, with the key's handles of the current generation.
+   * When it fails, the connection recovers (see recovery.ts); an idempotent op is then retried once.
    */
-  async #recover<T>(error: unknown, engine: Engine | undefined, retry: () => Promise<T>): Promise<T> {
-    const e = fromNative(error);
-    if (this.#closing) throw e;
-    if (e instanceof ClosedError && engine && this.#engine !== engine) {
-      this.#recoveries.retries++;
-      return retry(); // refused by an engine that was replaced meanwhile
-    }
-    if (!(e instanceof Pkcs11Error)) throw e;
-    if (e.category === 'login-needed' && this.#pin) {
-      await this.#relogin();
-    } else if (e.category === 'session-lost') {
-      if (engine) await this.#replaceEngine(engine);
+  #onPool<T>(
+    keyPair: KeyPair | undefined,
+    idempotent: boolean,
+    op: (session: bigint, handles: Handles | undefined, sessions: Sessions) => Promise<T>,
+    first = true,
+  ): Promise<T> {
+    const c = this.#c;
+    const current = c.current;
+    const { epoch } = current;
+    const run = (h: Handles | undefined) => current.pool.use((session) => op(session, h, current));
+    let attempt: Promise<T>;
+    if (keyPair === undefined) {
+      attempt = run(undefined);
     } else {
-      throw e;
+      const h = this.#handles.current(keyPair, epoch);
+      attempt = h ? run(h) : this.#lookUpOrThrow(keyPair, epoch).then(run);
     }
-    this.#recoveries.retries++;
-    return retry();
+    if (!first) return attempt.catch(rethrowTyped);
+    return attempt.catch((e: unknown) =>
+      c.recover(
+        e,
+        keyPair ? { epoch, findKeyAgain: () => this.#findAgain(keyPair, epoch) } : { epoch },
+        idempotent ? () => this.#onPool(keyPair, idempotent, op, false) : undefined,
+      ),
+    );
   }
 
-  #relogin(): Promise<void> {
-    this.#relogging ??= login(this.#native, this.#anchor, this.#pin!)
-      .then(() => void this.#recoveries.relogins++)
-      .finally(() => (this.#relogging = undefined));
-    return this.#relogging;
+  /** The key's handles in `epoch`, looked up again by CKA_ID; ERR_KEY_GONE when it is not there. */
+  async #lookUpOrThrow(keyPair: KeyPair, epoch: number): Promise<Handles> {
+    const h = await this.#handles.refresh(keyPair, epoch, (k) => this.#lookUp(k));
+    if (!h) throw new KeyGoneError(keyPair.id.toString('hex'));
+    return h;
   }
 
-  /** New sessions and threads for the engine; the old one's queued requests are retried on it. */
-  #replaceEngine(broken: Engine): Promise<void> {
-    if (this.#engine !== broken) return Promise.resolve(); // replaced already
-    this.#replacing ??= (async () => {
-      const fresh = await openEngine(this.#native, this.slot, this.#engineOptions, this.#poolSize);
-      this.#engine = fresh;
-      this.#recoveries.engineReplacements++;
-      await call(() => broken.native.close()).catch(() => undefined);
-      await Promise.all(broken.sessions.map((s) => call(() => this.#native.closeSession(s)).catch(() => undefined)));
-    })().finally(() => (this.#replacing = undefined));
-    return this.#replacing;
+  /** After a stale handle: whether the same key is still on the token under another handle. */
+  async #findAgain(keyPair: KeyPair, epoch: number): Promise<boolean> {
+    return (await this.#handles.refresh(keyPair, epoch, (k) => this.#lookUp(k))) !== undefined;
+  }
+
+  async #lookUp(keyPair: KeyPair): Promise<Handles | undefined> {
+    const { native, pool } = this.#c.current;
+    const found = await pool.use((s) => new KeyReader(native, s).findKeyPairs({ id: keyPair.id }));
+    const same = found.filter((f) => sameKey(f, keyPair));
+    this.#c.counters.keyLookups++;
+    if (same.length !== 1) return undefined; // gone, or ambiguous: never sign with a key we cannot tell apart
+    this.#c.event({ kind: 'key-found-again' });
+    return { privateKey: same[0]!.privateKey, publicKey: same[0]!.publicKey };
   }
 
   /** Pool, signing engine and recovery figures, for monitoring. */
-  stats(): { pool: SessionPoolStats; engine: NativeSignEngineStats | undefined; recoveries: { relogins: number; engineReplacements: number; retries: number } } {
-    return { pool: this.#pool.stats(), engine: this.#engine?.native.stats(), recoveries: { ...this.#recoveries } };
+  stats(): { pool: SessionPoolStats; engine: NativeSignEngineStats | undefined; recoveries: RecoveryCounters } {
+    const { pool, engine } = this.#c.current;
+    return { pool: pool.stats(), engine: engine?.native.stats(), recoveries: { ...this.#c.counters } };
   }
 
   /**
    * Signs on the JS thread, blocking the event loop for the whole signature (tens of µs on
    * SoftHSM, milliseconds for RSA-4096 or a network HSM). For a lone caller that awaits each
-   * signature on a local module; needs `signSync: true` at openToken.
+   * signature on a local module; needs `signSync: true` at openToken. No recovery: a failure
+   * throws its typed error (after a re-initialisation, ERR_MODULE_REINITIALIZED until sign() or
+   * findKeyPairs() has found the key again).
    */
   signSync(keyPair: KeyPair, mechanism: SignMechanism, data: Uint8Array): Buffer {
     this.#checkOpen();
     checkKeyPair(keyPair);
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
-    if (this.#syncSession === undefined) throw new HsmJwksError('ERR_SIGN_SYNC_DISABLED', 'open the token with { signSync: true } to use signSync');
+    const { native, syncSession, epoch } = this.#c.current;
+    if (syncSession === undefined) throw new HsmJwksError('ERR_SIGN_SYNC_DISABLED', 'open the token with { signSync: true } to use signSync');
     if (destroyed.has(keyPair)) throw new KeyDestroyedError();
+    const h = this.#handles.current(keyPair, epoch);
+    if (h === undefined) throw new ModuleReinitializedError();
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
     try {
-      return this.#native.signSync(this.#syncSession, keyPair.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength);
+      return native.signSync(syncSession, h.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength);
     } catch (e) {
       throw fromNative(e);
     }
@@ -266,7 +273,7 @@ export class Token {
 
   /** Signing-engine figures (undefined when the token signs through the pool). */
   engineStats(): NativeSignEngineStats | undefined {
-    return this.#engine?.native.stats();
+    return this.#c.current.engine?.native.stats();
   }
 
   /** Verifies on the token with the public object (for diagnostics; callers normally verify in software). */
@@ -276,9 +283,10 @@ export class Token {
     if (keyPair.publicKey === null) throw invalidArgType('keyPair.publicKey', 'a public key handle', null);
     if (!(signature instanceof Uint8Array)) throw invalidArgType('signature', 'a Buffer or Uint8Array', signature);
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
-    return this.#withSession((session) =>
-      call(() => this.#native.verify(session, keyPair.publicKey!, prepared.mechanism, prepared.data, signature)),
-    );
+    return this.#onPool(keyPair, true, (session, h, { native }) => {
+      if (h!.publicKey === null) throw new KeyGoneError(keyPair.id.toString('hex'));
+      return call(() => native.verify(session, h!.publicKey!, prepared.mechanism, prepared.data, signature));
+    });
   }
 
   /** Decrypts with an RSA private key. */
@@ -287,24 +295,25 @@ export class Token {
     checkKeyPair(keyPair);
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     const m = prepareDecryption(mechanism, keyPair, this.#available);
-    return this.#withSession((session) => {
+    return this.#onPool(keyPair, true, (session, h, { native }) => {
       if (destroyed.has(keyPair)) throw new KeyDestroyedError();
-      return call(() => this.#native.decrypt(session, keyPair.privateKey, m, data));
+      return call(() => native.decrypt(session, h!.privateKey, m, data));
     });
   }
 
   /**
    * Destroys both halves. From this call on, operations on this KeyPair object that have not
    * reached the token fail with ERR_KEY_DESTROYED (find the key again if destruction fails).
+   * Never retried.
    */
   async destroyKeyPair(keyPair: KeyPair): Promise<void> {
     this.#checkOpen();
     checkKeyPair(keyPair);
     destroyed.add(keyPair);
-    await this.#withSession(async (session) => {
-      await call(() => this.#native.destroyObject(session, keyPair.privateKey));
-      if (keyPair.publicKey !== null) {
-        await call(() => this.#native.destroyObject(session, keyPair.publicKey!)).catch((e: unknown) => {
+    await this.#onPool(keyPair, false, async (session, h, { native }) => {
+      await call(() => native.destroyObject(session, h!.privateKey));
+      if (h!.publicKey !== null) {
+        await call(() => native.destroyObject(session, h!.publicKey!)).catch((e: unknown) => {
           if (!(e instanceof Pkcs11Error && e.category === 'object-stale')) throw e;
         });
       }
@@ -318,7 +327,7 @@ export class Token {
     if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 20) {
       throw invalidArgValue('length', 'an integer from 0 to 1048576', length);
     }
-    return this.#withSession((session) => call(() => this.#native.generateRandom(session, length)));
+    return this.#onPool(undefined, true, (session, _h, { native }) => call(() => native.generateRandom(session, length)));
   }
 
   /** Waits for operations in flight, closes every session (which ends the login) and forgets the PIN. */
@@ -326,17 +335,8 @@ export class Token {
     if (!this.#closing) {
       this.#closing = (async () => {
         try {
-          if (this.#engine) {
-            // Queued signatures are rejected (ERR_CLOSED); running batches finish; threads end.
-            await call(() => this.#engine!.native.close());
-            await Promise.all(this.#engine.sessions.map((s) => call(() => this.#native.closeSession(s)).catch(() => undefined)));
-          }
-          if (this.#syncSession !== undefined) await call(() => this.#native.closeSession(this.#syncSession!)).catch(() => undefined);
-          await this.#pool.close();
-          await call(() => this.#native.closeSession(this.#anchor)).catch(() => undefined);
+          await this.#c.close();
         } finally {
-          this.#pin?.fill(0);
-          this.#pin = undefined;
           this.#onClose(this);
         }
       })();
@@ -346,10 +346,6 @@ export class Token {
 
   #checkOpen(): void {
     if (this.#closing) throw new ClosedError('the token');
-  }
-
-  #withSession<T>(fn: (session: bigint) => Promise<T>): Promise<T> {
-    return this.#pool.use(fn);
   }
 }
 

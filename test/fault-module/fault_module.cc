@@ -10,9 +10,13 @@
 //   handles64              session and object handles given out have bit 40 set
 //   raw_ec_point           CKA_EC_POINT comes back without its DER OCTET STRING
 //   invalid_attr=0x40000600  that attribute type reads as CKR_ATTRIBUTE_TYPE_INVALID
+//   device_gone            the device is unplugged: every call fails with CKR_DEVICE_REMOVED and
+//                          C_Initialize with CKR_DEVICE_ERROR; once the line is gone, calls keep
+//                          failing until the module is finalized and initialized again
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +40,7 @@ std::string lastControl;
 std::set<std::string> usedOnce;  // "once" directives already applied for the current control text
 
 constexpr CK_ULONG kHigh = 1UL << 40;
+std::atomic<bool> deviceLost{false};  // set by device_gone, cleared by a successful C_Initialize
 
 std::string ReadControl() {
   const char* path = std::getenv("FAULT_CONTROL");
@@ -110,8 +115,14 @@ bool InvalidAttr(CK_ATTRIBUTE_TYPE type) {
 CK_ULONG Out(CK_ULONG h) { return h != 0 && Flag("handles64") ? h | kHigh : h; }
 CK_ULONG In(CK_ULONG h) { return h & ~kHigh; }
 
+bool DeviceLost() {
+  if (Flag("device_gone")) deviceLost = true;
+  return deviceLost;
+}
+
 #define FAULT_POINT(fn)                                                                   \
   do {                                                                                    \
+    if (DeviceLost()) return CKR_DEVICE_REMOVED;                                          \
     Directive d = For(fn);                                                                \
     if (d.delayMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d.delayMs)); \
     if (d.fail) return d.rv;                                                              \
@@ -122,7 +133,10 @@ CK_RV Initialize(CK_VOID_PTR args) {
   auto* a = static_cast<CK_C_INITIALIZE_ARGS*>(args);
   if (d.cantLock && a != nullptr && (a->flags & CKF_OS_LOCKING_OK)) return CKR_CANT_LOCK;
   if (d.fail) return d.rv;
-  return real->C_Initialize(args);
+  if (Flag("device_gone")) return CKR_DEVICE_ERROR;
+  CK_RV rv = real->C_Initialize(args);
+  if (rv == CKR_OK) deviceLost = false;
+  return rv;
 }
 CK_RV Finalize(CK_VOID_PTR p) { return real->C_Finalize(p); }
 CK_RV GetInfo(CK_INFO* i) {
@@ -230,6 +244,7 @@ CK_RV SignInit(CK_SESSION_HANDLE h, CK_MECHANISM* m, CK_OBJECT_HANDLE k) {
   return real->C_SignInit(In(h), m, In(k));
 }
 CK_RV Sign(CK_SESSION_HANDLE h, CK_BYTE* d, CK_ULONG n, CK_BYTE* s, CK_ULONG* sn) {
+  if (DeviceLost()) return CKR_DEVICE_REMOVED;
   {
     Directive dir = For("C_Sign");
     if (dir.delayMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(dir.delayMs));

@@ -5,7 +5,7 @@ import { verify } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { type KeyPair, Pkcs11Module, type Token } from '../../lib';
+import { type KeyPair, Pkcs11Module, type RecoveryEvent, type Token } from '../../lib';
 import { HsmKeyManager } from '../../lib/keys/hsm-key-manager';
 import { publicKeyObject } from '../helpers/keys';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
@@ -28,9 +28,12 @@ async function open(options: Parameters<Pkcs11Module['openToken']>[1] = {}): Pro
 }
 
 /** Runs `body` on a fresh token twice: through the sign engine, then through the session pool alone. */
-async function withEachSignPath(body: (token: Token, pair: KeyPair, engine: boolean) => Promise<void>): Promise<void> {
+async function withEachSignPath(
+  body: (token: Token, pair: KeyPair, engine: boolean) => Promise<void>,
+  options: Parameters<Pkcs11Module['openToken']>[1] = {},
+): Promise<void> {
   for (const engine of [true, false]) {
-    const { mod, token } = await open(engine ? {} : { engine: false, poolSize: 1 });
+    const { mod, token } = await open(engine ? options : { ...options, engine: false, poolSize: 1 });
     try {
       const [pair] = await token.findKeyPairs({ id: Buffer.from('wide') });
       await body(token, pair!, engine);
@@ -114,16 +117,25 @@ test('a fault that persists: one retry, then the typed error; the token works on
 });
 
 test.each([
-  ['C_Sign=0x30', 'ERR_PKCS11_DEVICE_ERROR', 'device-gone'],
-  ['C_SignInit=0x32', 'ERR_PKCS11_DEVICE_REMOVED', 'device-gone'],
-  ['C_SignInit=0xE0', 'ERR_PKCS11_TOKEN_NOT_PRESENT', 'device-gone'],
-  ['C_SignInit=0x82', 'ERR_PKCS11_OBJECT_HANDLE_INVALID', 'object-stale'],
-])('%s once: a typed error (%s, %s), then the next signature works', async (directive, code, category) => {
+  ['C_Sign=0x30', 'device error'],
+  ['C_SignInit=0x32', 'device removed'],
+  ['C_SignInit=0xE0', 'token not present'],
+])('%s once (%s): the module is finalized and initialized again, the sign is retried and verifies', async (directive) => {
   await withEachSignPath(async (token, pair) => {
     control(`${directive} once\n`);
-    await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code, category });
     const sig = await token.sign(pair, ES256, data);
     expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+    expect(token.stats().recoveries).toMatchObject({ reinitializations: 1, retries: 1 });
+    expect(await token.sign(pair, ES256, data)).toHaveLength(64);
+  });
+});
+
+test('C_SignInit=0x82 once (stale object handle): the key is looked up again by CKA_ID, the sign retried', async () => {
+  await withEachSignPath(async (token, pair) => {
+    control('C_SignInit=0x82 once\n');
+    const sig = await token.sign(pair, ES256, data);
+    expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+    expect(token.stats().recoveries).toMatchObject({ keyLookups: 1, retries: 1, reinitializations: 0 });
   });
 });
 
@@ -163,6 +175,127 @@ test('a slow token: the event loop keeps running, and a full pool refuses after 
     expect(await slow).toHaveLength(64);
     clearInterval(timer);
     expect(ticks).toBeGreaterThan(10);
+  } finally {
+    await mod.close();
+  }
+});
+
+describe('the device goes away', () => {
+  const events: RecoveryEvent[] = [];
+  const recovery = { reinitAttempts: 6, backoffMs: 50, maxBackoffMs: 200, onEvent: (e: RecoveryEvent) => void events.push(e) };
+  beforeEach(() => void (events.length = 0));
+
+  test('for 300 ms under 50 signs in flight: one re-initialisation with backoff, every sign verifies', async () => {
+    await withEachSignPath(async (token, pair) => {
+      events.length = 0;
+      control('device_gone\n');
+      setTimeout(() => control(''), 300);
+      const sigs = await Promise.all(Array.from({ length: 50 }, () => token.sign(pair, ES256, data)));
+      for (const sig of sigs) expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+      expect(token.stats().recoveries.reinitializations).toBe(1);
+      expect(events.filter((e) => e.kind === 'reinitialize-failed').length).toBeGreaterThan(0);
+      expect(events.find((e) => e.kind === 'reinitialized')).toMatchObject({ cause: 'ERR_PKCS11_DEVICE_REMOVED' });
+      // Handles from before the re-initialisation were resolved again, not reused.
+      expect(token.stats().recoveries.keyLookups).toBeGreaterThanOrEqual(1);
+    }, { recovery });
+  });
+
+  test('for good: the sign fails typed within the backoff budget; once it is back, the next sign works', async () => {
+    await withEachSignPath(async (token, pair) => {
+      events.length = 0;
+      control('device_gone\n');
+      const started = Date.now();
+      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_PKCS11_DEVICE_REMOVED', category: 'device-gone' });
+      expect(Date.now() - started).toBeLessThan(5000); // 50+100+200+200+200 ms of backoff, plus the calls
+      expect(events.filter((e) => e.kind === 'reinitialize-failed')).toHaveLength(6);
+      control('');
+      const sig = await token.sign(pair, ES256, data);
+      expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+      expect(token.stats().recoveries.reinitializations).toBe(1);
+    }, { recovery });
+  });
+
+  test('find and read attributes: retried once after the re-initialisation', async () => {
+    const { mod, token } = await open({ recovery });
+    try {
+      control('C_FindObjectsInit=0x32 once\n');
+      expect(await token.findKeyPairs({ id: Buffer.from('wide') })).toHaveLength(1);
+      control('C_GetAttributeValue=0x30 once\n');
+      const [pair] = await token.findKeyPairs({ id: Buffer.from('wide') });
+      expect(pair!.problems).toEqual([]);
+      expect(token.stats().recoveries).toMatchObject({ reinitializations: 2, retries: 2 });
+    } finally {
+      await mod.close();
+    }
+  });
+
+  test('key generation is never retried: a typed error, no key made, and the token works afterwards', async () => {
+    const { mod, token } = await open({ recovery });
+    try {
+      control('C_GenerateKeyPair=0x30 once\n');
+      await expect(token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'g', id: Buffer.from('never') })).rejects.toMatchObject({
+        code: 'ERR_PKCS11_DEVICE_ERROR',
+      });
+      expect(token.stats().recoveries).toMatchObject({ reinitializations: 1, retries: 0 });
+      expect(await token.findKeyPairs({ id: Buffer.from('never') })).toEqual([]);
+    } finally {
+      await mod.close();
+    }
+  });
+
+  test('a wrong PIN at the new login is not tried again (tokens lock after a few tries)', async () => {
+    await withEachSignPath(async (token, pair) => {
+      events.length = 0;
+      control('C_SignInit=0x32 once\nC_Login=0xA0\n');
+      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_PKCS11_PIN_INCORRECT' });
+      expect(events.filter((e) => e.kind === 'reinitialize-failed')).toEqual([{ kind: 'reinitialize-failed', cause: 'ERR_PKCS11_PIN_INCORRECT', attempt: 1 }]);
+      control('');
+      expect(await token.sign(pair, ES256, data)).toHaveLength(64);
+    }, { recovery });
+  });
+
+  test('two tokens on one module: the second adopts the first one’s re-initialisation and finds its keys again', async () => {
+    const mod = await Pkcs11Module.load(FAULT);
+    try {
+      const a = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, recovery });
+      const b = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, recovery });
+      const made = await b.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'b', id: Buffer.from('second') });
+      const [pairA] = await a.findKeyPairs({ id: Buffer.from('wide') });
+      control('C_SignInit=0x32 once\n');
+      expect(await a.sign(pairA!, ES256, data)).toHaveLength(64);
+      expect(a.stats().recoveries.reinitializations).toBe(1);
+      // b's handles are from the old generation: refused before the token, re-resolved, signed.
+      const sig = await b.sign(made, ES256, data);
+      expect(verify('sha256', data, { key: publicKeyObject(made), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+      expect(b.stats().recoveries).toMatchObject({ reinitializations: 1, keyLookups: 1 });
+      await b.destroyKeyPair(made);
+    } finally {
+      await mod.close();
+    }
+  });
+});
+
+test('a full signing queue rejects at once with ERR_QUEUE_FULL; what was queued completes', async () => {
+  const { mod, token } = await open({ engine: { workers: 1, batchSize: 1, maxPending: 8 } });
+  try {
+    const [pair] = await token.findKeyPairs({ id: Buffer.from('wide') });
+    control('C_Sign delay_ms=20\n');
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => token.sign(pair!, ES256, data)));
+    const codes = results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code));
+    expect(codes).toEqual([...Array(8).fill('ok'), ...Array(4).fill('ERR_QUEUE_FULL')]);
+    expect(token.stats().engine).toMatchObject({ maxPending: 8, outstanding: 0 });
+  } finally {
+    await mod.close();
+  }
+});
+
+test('a full session-pool wait list rejects at once with ERR_QUEUE_FULL', async () => {
+  const { mod, token } = await open({ engine: false, poolSize: 1, poolMaxWaiting: 2 });
+  try {
+    control('C_GenerateRandom delay_ms=50\n');
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => token.random(8)));
+    const codes = results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code));
+    expect(codes).toEqual(['ok', 'ok', 'ok', 'ERR_QUEUE_FULL', 'ERR_QUEUE_FULL']);
   } finally {
     await mod.close();
   }

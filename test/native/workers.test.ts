@@ -52,15 +52,16 @@ test('two worker_threads and the main thread sign concurrently; every signature 
   // The workers used the registry entry the main thread created: same path, one initialisation.
   const withoutCount = ({ references, ...rest }: NativeModuleDescription) => (void references, rest);
   expect(withoutCount(a.description!)).toEqual(withoutCount(mod.describe()));
-  expect(mod.describe().references).toBe(1);
+  // The main thread's two references: the Pkcs11Module's and its open Token's own.
+  expect(mod.describe().references).toBe(2);
   for (const sig of sigs) expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
 });
 
 test('a worker that exits without close() releases its reference at teardown; the module stays usable', async () => {
   const result = await runWorker(5, false);
   expect(result).toMatchObject({ verified: 5 });
-  expect(result.description).toMatchObject({ references: 2 });
-  expect(mod.describe().references).toBe(1);
+  expect(result.description).toMatchObject({ references: 3 });
+  expect(mod.describe().references).toBe(2);
   const sig = await token.sign(pair, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('after'));
   expect(verify('sha256', Buffer.from('after'), { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
 });

@@ -1,0 +1,70 @@
+// Which object handles a KeyPair stands for now. Handles are valid in one module generation only:
+// after a re-initialisation the module may hand the same numbers out for other objects, so a
+// KeyPair made before it is resolved again by CKA_ID (and checked to be the same key) before it is
+// used. A handle that went stale without a re-initialisation (CKR_OBJECT_HANDLE_INVALID) is
+// resolved the same way.
+import type { KeyPair, PublicKeyData } from './key-pair';
+
+export interface Handles {
+  privateKey: bigint;
+  publicKey: bigint | null;
+}
+
+/** Looks the key up again (by CKA_ID) and returns its handles now, or undefined when it is gone. */
+export type LookUp = (keyPair: KeyPair) => Promise<Handles | undefined>;
+
+export class KeyHandles {
+  /** The epoch a KeyPair was made in, when not 0. */
+  readonly #born = new WeakMap<KeyPair, number>();
+  readonly #resolved = new WeakMap<KeyPair, Handles & { epoch: number }>();
+  readonly #pending = new WeakMap<KeyPair, Promise<Handles | undefined>>();
+  #anyResolved = false;
+
+  /** Records that `keyPair` was made by the Token in `epoch`. */
+  note<T extends KeyPair>(keyPair: T, epoch: number): T {
+    if (epoch !== 0) this.#born.set(keyPair, epoch);
+    return keyPair;
+  }
+
+  /** The handles valid in `epoch`, or undefined when they must be looked up first. */
+  current(keyPair: KeyPair, epoch: number): Handles | undefined {
+    if (!this.#anyResolved && epoch === 0) return keyPair; // the common case: nothing ever moved
+    const r = this.#resolved.get(keyPair);
+    if (r !== undefined && r.epoch === epoch) return r;
+    return (this.#born.get(keyPair) ?? 0) === epoch && r === undefined ? keyPair : undefined;
+  }
+
+  /**
+   * Looks the key up again for `epoch` (one lookup per KeyPair at a time); undefined when the key is
+   * no longer on the token.
+   */
+  refresh(keyPair: KeyPair, epoch: number, lookUp: LookUp): Promise<Handles | undefined> {
+    let pending = this.#pending.get(keyPair);
+    if (pending === undefined) {
+      pending = lookUp(keyPair)
+        .then((h) => {
+          if (h !== undefined) {
+            this.#resolved.set(keyPair, { ...h, epoch });
+            this.#anyResolved = true;
+          }
+          return h;
+        })
+        .finally(() => this.#pending.delete(keyPair));
+      this.#pending.set(keyPair, pending);
+    }
+    return pending;
+  }
+}
+
+/** Whether a key pair found again is the same key: same type, size and public part. */
+export function sameKey(a: KeyPair, b: KeyPair): boolean {
+  if (a.keyType !== b.keyType || a.curve !== b.curve || a.bits !== b.bits) return false;
+  return a.publicKeyData === null || b.publicKeyData === null || samePublic(a.publicKeyData, b.publicKeyData);
+}
+
+function samePublic(a: PublicKeyData, b: PublicKeyData): boolean {
+  if (a.kty === 'RSA' && b.kty === 'RSA') return a.n.equals(b.n) && a.e.equals(b.e);
+  if (a.kty === 'EC' && b.kty === 'EC') return a.crv === b.crv && a.point.equals(b.point);
+  if (a.kty === 'OKP' && b.kty === 'OKP') return a.x.equals(b.x);
+  return false;
+}
