@@ -2,8 +2,8 @@
 'use strict';
 // A soak: signing at full speed (64 in flight) through the fault-injecting module in front of
 // SoftHSM2, with a fault injected every few seconds (session lost, session closed, login lost,
-// device error, stale handle, in turn). Reports successes, typed failures, recoveries and RSS as
-// JSON on stdout. Exit 1 if anything other than a typed error happens or a signature fails to verify.
+// device error, stale handle, device removed, and the device unplugged for 200 ms, in turn).
+// Reports successes, typed failures, recoveries and RSS (sampled every 10 s) as JSON on stdout. Exit 1 if anything other than a typed error happens or a signature fails to verify.
 //   node bench/soak-faults.js [--seconds 600] [--every 3]
 // Needs npm run build and npm run build:test-tools.
 const { execFileSync } = require('node:child_process');
@@ -14,7 +14,8 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
-const FAULTS = ['C_Sign=0xB3 once', 'C_Sign=0xB0 once', 'C_SignInit=0x101 once', 'C_Sign=0x30 once', 'C_SignInit=0x82 once'];
+const FAULTS = ['C_Sign=0xB3 once', 'C_Sign=0xB0 once', 'C_SignInit=0x101 once', 'C_Sign=0x30 once', 'C_SignInit=0x82 once', 'C_SignInit=0x32 once', 'device_gone'];
+const UNPLUGGED_MS = 200;
 
 async function main() {
   const seconds = Number(arg('--seconds', '600'));
@@ -29,7 +30,7 @@ async function main() {
   execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'soak', '--so-pin', '0000', '--pin', '1234'], { stdio: 'ignore' });
   const { Pkcs11Module } = require(path.join(root, 'dist', 'lib'));
   const mod = await Pkcs11Module.load(path.join(root, 'build', 'fault-module', 'libfault_pkcs11.so'));
-  const token = await mod.openToken({ tokenLabel: 'soak' }, { pin: '1234' });
+  const token = await mod.openToken({ tokenLabel: 'soak' }, { pin: '1234', recovery: { backoffMs: 50 } });
   const pair = await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'soak', id: Buffer.from('soak') });
   const d = pair.publicKeyData;
   const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: d.point.subarray(1, 33).toString('base64url'), y: d.point.subarray(33).toString('base64url') }, format: 'jwk' });
@@ -52,12 +53,17 @@ async function main() {
   const loops = Array.from({ length: 64 }, loop);
   let injected = 0;
   const injector = setInterval(() => {
-    fs.writeFileSync(process.env.FAULT_CONTROL, `${FAULTS[injected % FAULTS.length]}\n# ${injected}\n`);
+    const fault = FAULTS[injected % FAULTS.length];
+    fs.writeFileSync(process.env.FAULT_CONTROL, `${fault}\n# ${injected}\n`);
+    if (fault === 'device_gone') setTimeout(() => fs.writeFileSync(process.env.FAULT_CONTROL, `# ${injected} plugged in again\n`), UNPLUGGED_MS);
     injected++;
   }, every * 1000);
+  const rssMb = [];
+  const sampler = setInterval(() => rssMb.push(Math.round(process.memoryUsage().rss / 2 ** 20)), 10_000);
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   clearInterval(injector);
+  clearInterval(sampler);
   stop = true;
   await Promise.all(loops);
   const elapsed = (Date.now() - t0) / 1000;
@@ -73,6 +79,7 @@ async function main() {
     recoveries: token.stats().recoveries,
     rssStartMb: Math.round(rssStart / 2 ** 20),
     rssEndMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+    rssEvery10sMb: rssMb,
   };
   await mod.close();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -3,6 +3,7 @@
 // be configured, naming the library and the token (never the PIN).
 import { createLogger, type Logger, type LogLevel } from '../logger';
 import { Pkcs11Module, type TokenSelector } from '../pkcs11/module';
+import type { RecoveryEvent } from '../pkcs11/recovery';
 import { openKeyStore } from '../store/open-store';
 import { KeyManagerError } from './errors';
 import { HsmKeyManager } from './hsm-key-manager';
@@ -34,6 +35,13 @@ export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): s
   return `Library path: ${hsm.library}, ${which}`;
 }
 
+/** Every recovery step is logged: what happened and the code of the error that caused it (never a PIN). */
+function logRecovery(logger: Logger, event: RecoveryEvent): void {
+  const fields = { ...event };
+  if (event.kind === 'reinitialize-failed') logger.warn(`HSM recovery: ${event.kind}`, fields);
+  else logger.info(`HSM recovery: ${event.kind}`, fields);
+}
+
 export async function createKeyManager(settings: KeyManagerSettings, options: { logger?: Logger } = {}): Promise<KeyManager> {
   const logger = options.logger ?? createLogger(settings.logLevel ?? 'info');
   const store = openKeyStore(settings.dsn, settings.secrets);
@@ -43,7 +51,11 @@ export async function createKeyManager(settings: KeyManagerSettings, options: { 
   let mod: Pkcs11Module | undefined;
   try {
     mod = await Pkcs11Module.load(hsm.library, hsm.initArgs === undefined ? {} : { initArgs: hsm.initArgs });
-    const token = await mod.openToken(hsm.selector, { ...(hsm.pin === undefined ? {} : { pin: hsm.pin }), poolSize: hsm.poolSize });
+    const token = await mod.openToken(hsm.selector, {
+      ...(hsm.pin === undefined ? {} : { pin: hsm.pin }),
+      poolSize: hsm.poolSize,
+      recovery: { onEvent: (event) => logRecovery(logger, event) },
+    });
     logger.info('Hardware Security Module is configured.', { token: token.label, serial: token.serialNumber, slot: String(token.slot) });
     const loaded = mod;
     const hardware = new HsmKeyManager(token, { prefix: hsm.keySetPrefix, store, logger, closeWith: () => loaded.close() });

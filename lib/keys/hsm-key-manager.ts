@@ -170,6 +170,8 @@ export class HsmKeyManager implements KeyManager {
       hsm_jwks_relogins_total: recoveries.relogins,
       hsm_jwks_engine_replacements_total: recoveries.engineReplacements,
       hsm_jwks_retries_total: recoveries.retries,
+      hsm_jwks_reinitializations_total: recoveries.reinitializations,
+      hsm_jwks_key_lookups_total: recoveries.keyLookups,
       ...(engine ? { hsm_jwks_engine_queued: engine.queued, hsm_jwks_engine_outstanding: engine.outstanding, hsm_jwks_engine_signatures_total: engine.completed } : {}),
     };
   }
