@@ -127,7 +127,7 @@ export interface NativeLoadFailure {
 }
 
 /** Codes of errors thrown synchronously for misuse of the binding. */
-export type NativeBindingErrorCode = 'ERR_HSM_CLOSED' | 'ERR_HSM_SESSION_BUSY' | 'ERR_HSM_REINITIALIZED' | 'ERR_HSM_QUEUE_FULL' | 'ERR_HSM_NOT_OWNER';
+export type NativeBindingErrorCode = 'ERR_HSM_CLOSED' | 'ERR_HSM_SESSION_BUSY' | 'ERR_HSM_REINITIALIZED' | 'ERR_HSM_QUEUE_FULL' | 'ERR_HSM_NOT_OWNER' | 'ERR_HSM_BUSY';
 
 /** One loaded PKCS#11 module (a reference on the process-wide registry entry). */
 export declare class NativeModule {
@@ -183,9 +183,10 @@ export declare class NativeModule {
    * flight first and holding new ones back; if an earlier attempt left it uninitialised, only
    * C_Initialize. This object keeps its generation (use share() for the new one). Resolves with
    * the module's generation; rejects with the C_Initialize failure, or ERR_HSM_NOT_OWNER when
-   * another component of the process initialised the module.
+   * another component of the process initialised the module. Calls in flight that do not end
+   * within `drainTimeoutMs` (default 10000) make it give up at once, doing nothing: ERR_HSM_BUSY.
    */
-  reinitialize(): Promise<number>;
+  reinitialize(options?: { drainTimeoutMs?: number }): Promise<number>;
   /** Refuses new calls at once, waits for those in flight, then drops the registry reference. */
   close(): Promise<void>;
 }

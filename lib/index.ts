@@ -25,6 +25,7 @@ export {
   MechanismUnsupportedError,
   ModuleReinitializedError,
   ModuleNotOwnedError,
+  ModuleBusyError,
   QueueFullError,
   AddonLoadError,
 } from './pkcs11/errors';

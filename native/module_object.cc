@@ -67,11 +67,13 @@ class ShareOp : public Napi::AsyncWorker {
 // refused); share() gives a NativeModule of the new one.
 class ReinitializeOp : public Napi::AsyncWorker {
  public:
-  ReinitializeOp(const Napi::Env& env, std::shared_ptr<Lease> lease, LoadedModule* module, uint64_t seen)
+  ReinitializeOp(const Napi::Env& env, std::shared_ptr<Lease> lease, LoadedModule* module, uint64_t seen,
+                 std::chrono::milliseconds drain)
       : Napi::AsyncWorker(env, "hsm-jwks:reinitialize"),
         lease_(std::move(lease)),
         module_(module),
         seen_(seen),
+        drain_(drain),
         deferred_(Napi::Promise::Deferred::New(env)) {
     lease_->Enter();
   }
@@ -79,13 +81,17 @@ class ReinitializeOp : public Napi::AsyncWorker {
 
  private:
   void Execute() override {
-    rv_ = ReinitializeModule(module_, seen_, &now_);
+    rv_ = ReinitializeModule(module_, seen_, drain_, &now_);
     lease_->Leave();
   }
   void OnOK() override {
     Napi::HandleScope scope(Env());
     if (rv_ == CKR_OK) {
       deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(now_)));
+    } else if (rv_ == CKR_FUNCTION_CANCELED) {
+      deferred_.Reject(BindingError(Env(), "ERR_HSM_BUSY",
+                                    "calls in flight did not end within the drain timeout; nothing was re-initialised")
+                           .Value());
     } else if (rv_ == CKR_FUNCTION_NOT_SUPPORTED) {
       deferred_.Reject(BindingError(Env(), "ERR_HSM_NOT_OWNER",
                                     "the module was initialised by another component of this process; it cannot be re-initialised here")
@@ -97,6 +103,7 @@ class ReinitializeOp : public Napi::AsyncWorker {
   std::shared_ptr<Lease> lease_;
   LoadedModule* module_;
   uint64_t seen_;
+  std::chrono::milliseconds drain_;
   Napi::Promise::Deferred deferred_;
   CK_RV rv_ = CKR_OK;
   uint64_t now_ = 0;
@@ -198,7 +205,12 @@ Napi::Value ModuleObject::Share(const Napi::CallbackInfo& info) {
 
 Napi::Value ModuleObject::Reinitialize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto* op = new ReinitializeOp(env, lease_, OpenModule(env), generation_);
+  CK_ULONG drainMs = 10000;
+  if (info.Length() > 0 && info[0].IsObject() && info[0].As<Napi::Object>().Has("drainTimeoutMs")) {
+    drainMs = UlongFromJs(info[0].As<Napi::Object>().Get("drainTimeoutMs"), "drainTimeoutMs");
+    if (drainMs > 600000) throw Napi::RangeError::New(env, "drainTimeoutMs must be at most 600000");
+  }
+  auto* op = new ReinitializeOp(env, lease_, OpenModule(env), generation_, std::chrono::milliseconds(drainMs));
   Napi::Promise promise = op->Promise();
   op->Queue();
   return promise;

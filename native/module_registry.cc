@@ -189,8 +189,11 @@ void ShareModule(LoadedModule* m) {
   m->refs++;
 }
 
-CK_RV ReinitializeModule(LoadedModule* m, uint64_t seen, uint64_t* now) {
-  m->gate.Close();
+CK_RV ReinitializeModule(LoadedModule* m, uint64_t seen, std::chrono::milliseconds drain, uint64_t* now) {
+  if (!m->gate.Close(drain)) {
+    *now = m->generation.load();
+    return CKR_FUNCTION_CANCELED;
+  }
   CK_RV rv = CKR_OK;
   if (!m->ownsInit) {
     rv = CKR_FUNCTION_NOT_SUPPORTED;

@@ -5,6 +5,7 @@
 #define HSM_JWKS_MODULE_REGISTRY_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -35,11 +36,16 @@ class CallGate {
     std::lock_guard<std::mutex> g(mutex_);
     if (--active_ == 0 && exclusive_) changed_.notify_all();
   }
-  void Close() {
+  // False when the calls in flight did not all end within `timeout` (a hung device): the gate
+  // is then open again, as before.
+  bool Close(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> g(mutex_);
     changed_.wait(g, [this] { return !exclusive_; });
     exclusive_ = true;
-    changed_.wait(g, [this] { return active_ == 0; });
+    if (changed_.wait_for(g, timeout, [this] { return active_ == 0; })) return true;
+    exclusive_ = false;
+    changed_.notify_all();
+    return false;
   }
   void Open() {
     std::lock_guard<std::mutex> g(mutex_);
@@ -109,8 +115,9 @@ void ShareModule(LoadedModule* module);
 // arguments) and starts a new generation; if an earlier attempt left the module uninitialised, it
 // only retries C_Initialize. `*now` receives the current generation. Returns the C_Initialize
 // result (CKR_OK when nothing had to be done); CKR_FUNCTION_NOT_SUPPORTED when someone else owns
-// the initialisation (we never finalize it). Blocking: call off the JS thread.
-CK_RV ReinitializeModule(LoadedModule* module, uint64_t seen, uint64_t* now);
+// the initialisation (we never finalize it); CKR_FUNCTION_CANCELED when calls in flight did not end
+// within `drain` (nothing was done). Blocking: call off the JS thread.
+CK_RV ReinitializeModule(LoadedModule* module, uint64_t seen, std::chrono::milliseconds drain, uint64_t* now);
 
 // References currently held on the module (diagnostics).
 int ModuleReferences(LoadedModule* module);

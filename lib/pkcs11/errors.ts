@@ -47,6 +47,8 @@ const CATEGORY_BY_CKR: Readonly<Record<string, Pkcs11ErrorCategory>> = {
   CKR_PIN_INCORRECT: 'bad-input',
   CKR_PIN_INVALID: 'bad-input',
   CKR_PIN_LEN_RANGE: 'bad-input',
+  CKR_PIN_LOCKED: 'bad-input',
+  CKR_PIN_EXPIRED: 'bad-input',
   CKR_SIGNATURE_INVALID: 'bad-input',
   CKR_SIGNATURE_LEN_RANGE: 'bad-input',
   CKR_TEMPLATE_INCOMPLETE: 'bad-input',
@@ -186,6 +188,13 @@ export class ModuleNotOwnedError extends HsmJwksError {
   }
 }
 
+/** A re-initialisation gave up: calls in flight (a hung device?) did not end within its drain timeout. */
+export class ModuleBusyError extends HsmJwksError {
+  constructor() {
+    super('ERR_MODULE_BUSY', 'calls in flight did not end in time; the PKCS#11 module was not re-initialised');
+  }
+}
+
 /** The signing engine (or the session pool's wait list) is full: shed load, or retry later. */
 export class QueueFullError extends HsmJwksError {
   constructor(what: string) {
@@ -236,6 +245,7 @@ export function fromNative(e: unknown): unknown {
   if (n.code === 'ERR_HSM_REINITIALIZED') return new ModuleReinitializedError();
   if (n.code === 'ERR_HSM_QUEUE_FULL') return new QueueFullError('the signing engine queue');
   if (n.code === 'ERR_HSM_NOT_OWNER') return new ModuleNotOwnedError();
+  if (n.code === 'ERR_HSM_BUSY') return new ModuleBusyError();
   return e;
 }
 

@@ -6,7 +6,7 @@
 //                        sessions, a new login, and every key looked up again
 // then an idempotent operation (sign, find, read attributes, verify, decrypt, random) is retried
 // once. Key generation and destruction are never retried.
-import { ClosedError, invalidArgType, invalidArgValue, ModuleReinitializedError, Pkcs11Error } from './errors';
+import { ClosedError, invalidArgType, invalidArgValue, ModuleBusyError, ModuleReinitializedError, Pkcs11Error } from './errors';
 
 export type RecoveryEventKind =
   | 'relogin'
@@ -32,6 +32,11 @@ export interface RecoveryOptions {
   backoffMs?: number;
   /** ...up to this (default 2000 ms). */
   maxBackoffMs?: number;
+  /**
+   * How long a re-initialisation waits for the calls in flight to end (default 10000 ms): past
+   * it (a hung device) the attempt fails with ERR_MODULE_BUSY and nothing is finalized under them.
+   */
+  drainTimeoutMs?: number;
   /** Called for every recovery step (from the event loop; exceptions are ignored). */
   onEvent?: (event: RecoveryEvent) => void;
 }
@@ -49,20 +54,21 @@ export interface Backoff {
   attempts: number;
   backoffMs: number;
   maxBackoffMs: number;
+  drainTimeoutMs: number;
 }
 
 export function checkRecoveryOptions(options: RecoveryOptions | undefined): Backoff {
-  if (options === undefined) return { attempts: 5, backoffMs: 100, maxBackoffMs: 2000 };
+  if (options === undefined) return { attempts: 5, backoffMs: 100, maxBackoffMs: 2000, drainTimeoutMs: 10_000 };
   if (typeof options !== 'object' || options === null) throw invalidArgType('options.recovery', 'an object', options);
-  const { reinitAttempts = 5, backoffMs = 100, maxBackoffMs = 2000, onEvent } = options;
+  const { reinitAttempts = 5, backoffMs = 100, maxBackoffMs = 2000, drainTimeoutMs = 10_000, onEvent } = options;
   if (!Number.isSafeInteger(reinitAttempts) || reinitAttempts < 1 || reinitAttempts > 100) {
     throw invalidArgValue('options.recovery.reinitAttempts', 'an integer from 1 to 100', reinitAttempts);
   }
-  for (const [name, v] of [['backoffMs', backoffMs], ['maxBackoffMs', maxBackoffMs]] as const) {
+  for (const [name, v] of [['backoffMs', backoffMs], ['maxBackoffMs', maxBackoffMs], ['drainTimeoutMs', drainTimeoutMs]] as const) {
     if (typeof v !== 'number' || !(v >= 0 && v <= 60_000)) throw invalidArgValue(`options.recovery.${name}`, 'a number from 0 to 60000', v);
   }
   if (onEvent !== undefined && typeof onEvent !== 'function') throw invalidArgType('options.recovery.onEvent', 'a function', onEvent);
-  return { attempts: reinitAttempts, backoffMs, maxBackoffMs };
+  return { attempts: reinitAttempts, backoffMs, maxBackoffMs, drainTimeoutMs: Math.round(drainTimeoutMs) };
 }
 
 /** What a failed operation needs before it can be tried again, or undefined when nothing helps. */
@@ -88,7 +94,7 @@ export function remedyFor(error: unknown, onEngine: boolean): Remedy | undefined
 /** Whether a failed re-initialisation attempt is worth another try (never after a wrong PIN). */
 export function worthRetrying(e: unknown): boolean {
   if (e instanceof ClosedError) return false;
-  if (e instanceof ModuleReinitializedError) return true;
+  if (e instanceof ModuleReinitializedError || e instanceof ModuleBusyError) return true;
   return e instanceof Pkcs11Error && (e.category === 'device-gone' || e.category === 'session-lost' || e.category === 'fatal');
 }
 

@@ -170,7 +170,7 @@ export class TokenConnection {
   }
 
   async #resyncWithBackoff(cause: unknown): Promise<void> {
-    const { attempts, backoffMs, maxBackoffMs } = this.#backoff;
+    const { attempts, backoffMs, maxBackoffMs, drainTimeoutMs } = this.#backoff;
     const started = this.#sessions;
     // The NativeModule whose generation is known dead: the next attempt re-initialises unless the
     // module has moved past it. Each failed attempt's own NativeModule is closed.
@@ -180,7 +180,7 @@ export class TokenConnection {
       for (let attempt = 1; ; attempt++) {
         if (this.#closed) throw cause;
         try {
-          await call(() => basis.reinitialize());
+          await call(() => basis.reinitialize({ drainTimeoutMs }));
           const fresh = await call(() => basis.share());
           if (basis !== started.native) void basis.close().catch(() => undefined);
           basis = fresh;

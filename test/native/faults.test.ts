@@ -254,6 +254,26 @@ describe('the device goes away', () => {
     }, { recovery });
   });
 
+  test('a call that hangs: re-initialisation gives up after its drain timeout (nothing finalized under it), typed error', async () => {
+    const { mod, token } = await open({ engine: false, poolSize: 2, recovery: { ...recovery, reinitAttempts: 3, drainTimeoutMs: 100 } });
+    try {
+      const [pair] = await token.findKeyPairs({ id: Buffer.from('wide') });
+      events.length = 0;
+      control('C_GenerateRandom delay_ms=2500\nC_SignInit=0x32 once\n');
+      const hung = token.random(8);
+      await new Promise((r) => setTimeout(r, 50)); // the random call is inside the module now
+      const started = Date.now();
+      await expect(token.sign(pair!, ES256, data)).rejects.toMatchObject({ code: 'ERR_PKCS11_DEVICE_REMOVED' });
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(events.filter((e) => e.kind === 'reinitialize-failed').map((e) => e.cause)).toEqual(Array(3).fill('ERR_MODULE_BUSY'));
+      expect(await hung).toHaveLength(8); // the hung call was left alone and finished
+      control('');
+      expect(await token.sign(pair!, ES256, data)).toHaveLength(64);
+    } finally {
+      await mod.close();
+    }
+  });
+
   test('two tokens on one module: the second adopts the first one’s re-initialisation and finds its keys again', async () => {
     const mod = await Pkcs11Module.load(FAULT);
     try {

@@ -14,7 +14,7 @@ test.each([
   [0x70, 'bad-input'],
   [0xa0, 'bad-input'],
   [0x5, 'fatal'],
-  [0xa4, 'fatal'],
+  [0xa4, 'bad-input'], // CKR_PIN_LOCKED: logging in again cannot help
   [0x80000001, 'fatal'],
 ])('rv 0x%s is %s', (rv, category) => {
   expect(new Pkcs11Error(rv, 'C_Sign').category).toBe(category);
@@ -33,4 +33,16 @@ test('fromNative maps addon failures and leaves other errors alone', () => {
   expect(fromNative(Object.assign(new Error('closed'), { code: 'ERR_HSM_CLOSED' }))).toBeInstanceOf(ClosedError);
   const plain = new TypeError('x');
   expect(fromNative(plain)).toBe(plain);
+});
+
+test.each([
+  ['ERR_HSM_REINITIALIZED', 'ERR_MODULE_REINITIALIZED'],
+  ['ERR_HSM_QUEUE_FULL', 'ERR_QUEUE_FULL'],
+  ['ERR_HSM_NOT_OWNER', 'ERR_MODULE_NOT_OWNER'],
+  ['ERR_HSM_CLOSED', 'ERR_CLOSED'],
+  ['ERR_HSM_BUSY', 'ERR_MODULE_BUSY'],
+])('the binding’s %s becomes a typed %s', (native, code) => {
+  const e = fromNative(Object.assign(new Error('x'), { code: native }));
+  expect(e).toBeInstanceOf(HsmJwksError);
+  expect(e).toMatchObject({ code });
 });
