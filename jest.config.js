@@ -8,4 +8,9 @@ module.exports = {
   // Each test file provisions its own SoftHSM token directory; keys take seconds to generate.
   testTimeout: 120000,
   maxWorkers: 2,
+  // The leak check (issue 6): everything the run shows is collected and grepped for the PINs and
+  // SECRETS_SYSTEM values of the tests (test/helpers/leak-collector.ts, global-teardown.ts).
+  globalSetup: '<rootDir>/test/helpers/global-setup.js',
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/leak-setup.ts'],
+  globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
 };

@@ -1,9 +1,10 @@
 // The benchmark cannot rot: a tiny run (P-256, 0.15 s windows, one repetition) on a SoftHSM token
 // it makes itself must produce every measurement and the report. No figure is asserted.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
+import { spawnSync } from '../helpers/leak-collector';
 
 const root = path.join(__dirname, '..', '..');
 

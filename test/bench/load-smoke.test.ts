@@ -1,9 +1,10 @@
 // The load run cannot rot: a one-second run against a service it starts itself must end with no
 // error and every token valid. No figure is asserted.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
+import { spawnSync } from '../helpers/leak-collector';
 
 test('bench/load.js: a short run, no errors, every token valid', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-load-smoke-'));

@@ -1,8 +1,9 @@
 // The fault soak in its CI length: 30 s of signing at full speed with a fault injected every 3 s.
 // Asserted: no untyped failure, every sampled signature verifies, recoveries happened. Figures
 // (rate, success rate, RSS) are reported by the script, not asserted.
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+
+import { spawnSync } from '../helpers/leak-collector';
 
 test('30 s of signing through injected faults: typed errors or recoveries only', () => {
   const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'bench', 'soak-faults.js'), '--seconds', '30', '--every', '3'], {

@@ -1,8 +1,9 @@
 // The SoftHSM2 token directory of this test file, made by softhsm-environment.js (which points
 // SOFTHSM2_CONF at a fresh temp dir before the file runs), and pkcs11-tool bound to it.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+
+import { execFileSync } from './leak-collector';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const USER_PIN = '1234';

@@ -1,6 +1,5 @@
 // The hsm-jwks command, run as a child process (the built dist/lib/cli/main.js, as installed)
 // against SoftHSM and an SQLite file: every command, exit codes, and no PIN in any output.
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -8,6 +7,7 @@ import * as path from 'node:path';
 
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
+import { spawnSync } from '../helpers/leak-collector';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');

@@ -1,12 +1,13 @@
 // Durability: kill -9 the service while 1,000 imports are in flight. After a restart, every import
 // that was acknowledged is there and opens, and no row is partial (every row of the set opens).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { openKeyStore } from '../../lib/store/open-store';
+import { fetch, spawn } from '../helpers/leak-collector';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
 const ADMIN = 'durability-admin-token-0123';

@@ -1,9 +1,10 @@
 // Two service instances sharing one PostgreSQL store and one SoftHSM token, started at the same
 // moment: exactly one key per public set, the same JWKS from both, and a key added through one
 // visible through the other within the JWKS cache bound (JWKS_CACHE_SECONDS=1 here).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 
+import { fetch, spawn } from '../helpers/leak-collector';
 import { postgresSchema } from '../helpers/postgres';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 

@@ -1,10 +1,11 @@
 // `npm start` (hsm-jwks serve --dev) with no configuration at all: development defaults under
 // ./data (a sealed-store secret, a SoftHSM2 token with a random PIN), the two default public
 // sets generated, the JWKS served, and a clean stop on SIGTERM.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
+import { fetch, spawn } from '../helpers/leak-collector';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
 

@@ -1,13 +1,13 @@
 // The signing engine: batching changes nothing a caller can observe. Every result belongs to its
 // own request, an error fails only its request, close() refuses what is still queued and leaves
 // no thread behind, and a process using the engine exits by itself.
-import { spawnSync } from 'node:child_process';
 import { constants as C, verify } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { Pkcs11Module, type KeyPair, type SignMechanism, type Token } from '../../lib';
 import { publicKeyObject } from '../helpers/keys';
+import { spawnSync } from '../helpers/leak-collector';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 let mod: Pkcs11Module;

@@ -1,11 +1,11 @@
 // The published package works without a compiler: `npm pack`, install the tarball into an empty
 // project with --ignore-scripts, load it and sign (the prebuild is used). Its install script uses
 // the prebuild when it matches and otherwise compiles with cmake-js, never node-gyp.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { execFileSync } from '../helpers/leak-collector';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const root = path.join(__dirname, '..', '..');
