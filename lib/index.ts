@@ -26,6 +26,7 @@ export {
   ModuleReinitializedError,
   ModuleNotOwnedError,
   ModuleBusyError,
+  PinMismatchError,
   QueueFullError,
   AddonLoadError,
 } from './pkcs11/errors';

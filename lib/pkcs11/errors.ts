@@ -188,6 +188,16 @@ export class ModuleNotOwnedError extends HsmJwksError {
   }
 }
 
+/**
+ * The token is already logged in by this process with another PIN (C_Login does not check the PIN
+ * then): this PIN was not accepted.
+ */
+export class PinMismatchError extends HsmJwksError {
+  constructor() {
+    super('ERR_PIN_MISMATCH', 'the token is already logged in by this process with a different PIN; this PIN was not accepted');
+  }
+}
+
 /** A re-initialisation gave up: calls in flight (a hung device?) did not end within its drain timeout. */
 export class ModuleBusyError extends HsmJwksError {
   constructor() {

@@ -131,7 +131,7 @@ export class TokenConnection {
 
   #relogin(cause: unknown): Promise<void> {
     const { native, anchor } = this.#sessions;
-    this.#relogging ??= login(native, anchor, this.#pin!)
+    this.#relogging ??= login(native, this.slot, anchor, this.#pin!)
       .then(() => {
         this.counters.relogins++;
         this.event({ kind: 'relogin', cause: codeOf(cause) });
@@ -249,7 +249,7 @@ async function openSessions(
   const anchor = await call(() => native.openSession(slot, RW_SERIAL));
   let engine: Engine | undefined;
   try {
-    if (pin) await login(native, anchor, pin);
+    if (pin) await login(native, slot, anchor, pin);
     engine = await openEngine(native, slot, options.engine, poolSize);
     const syncSession = options.signSync ? await call(() => native.openSession(slot, RW_SERIAL)) : undefined;
     const pool = new SessionPool({

@@ -1,9 +1,10 @@
 // How a Token is opened: its options, their checks, the login on the anchor session and the
 // signing engine's sessions.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 
 import { CKF_SESSION, CKU } from './constants';
-import { call, invalidArgType, invalidArgValue, Pkcs11Error } from './errors';
+import { call, invalidArgType, invalidArgValue, Pkcs11Error, PinMismatchError } from './errors';
 import type { RecoveryOptions } from './recovery';
 import type { NativeModule, NativeSignEngine, NativeTokenInfo } from '../../binding';
 
@@ -68,12 +69,25 @@ export async function openEngine(
   }
 }
 
-export async function login(native: NativeModule, session: bigint, pin: Buffer): Promise<void> {
+// Login state belongs to the application (the process), per token: once one Token has logged in,
+// C_Login answers CKR_USER_ALREADY_LOGGED_IN without looking at the PIN. So that a wrong PIN is not
+// taken for a right one then, each successful login leaves a witness of its PIN (an HMAC under a
+// key made for this process; never the PIN) and a later login is checked against it.
+const witnessKey = randomBytes(32);
+const witnesses = new Map<string, Buffer>();
+
+export async function login(native: NativeModule, slot: bigint, session: bigint, pin: Buffer): Promise<void> {
+  const where = `${native.describe().path}\0${slot}`;
+  const witness = createHmac('sha256', witnessKey).update(pin).digest();
   try {
     await call(() => native.login(session, CKU.USER, pin));
+    witnesses.set(where, witness);
   } catch (e) {
-    // Login state is per application and token: another Token of this process may have done it.
     if (!(e instanceof Pkcs11Error && e.ckr === 'CKR_USER_ALREADY_LOGGED_IN')) throw e;
+    // Logged in by another Token of this process: with the same PIN, or refused. A login made
+    // outside this JS environment (another component, a worker thread) leaves no witness here.
+    const known = witnesses.get(where);
+    if (known && !timingSafeEqual(known, witness)) throw new PinMismatchError();
   }
 }
 
@@ -83,6 +97,16 @@ export function checkTokenOptions(options: TokenOptions, info: NativeTokenInfo):
   const { pin, poolSize: requested = DEFAULT_POOL_SIZE, poolWaitTimeoutMs: wait = DEFAULT_WAIT_MS } = options;
   if (pin !== undefined && typeof pin !== 'string' && !(pin instanceof Uint8Array)) {
     throw invalidArgType('options.pin', 'a string or Uint8Array', typeof pin);
+  }
+  if (pin !== undefined) {
+    // Outside the token's limits the token would count a failed try (openCryptoki locks after 3).
+    // The message names the length only, never the PIN.
+    const length = typeof pin === 'string' ? Buffer.byteLength(pin) : pin.length;
+    const { minPinLen: min, maxPinLen: max } = info;
+    const sane = (n: number) => n > 0 && n < 1 << 16;
+    if ((sane(min) && length < min) || (sane(max) && length > max)) {
+      throw invalidArgValue('options.pin', `a PIN of ${sane(min) ? min : 1} to ${sane(max) ? max : 'any number of'} bytes (the token's limits), by length`, length);
+    }
   }
   if (typeof requested !== 'number') throw invalidArgType('options.poolSize', 'a number', requested);
   if (!Number.isSafeInteger(requested) || requested < 1) {

@@ -63,6 +63,24 @@ describe('opening a token', () => {
     }
   });
 
+  test('a wrong PIN while this process is logged in (C_Login says ALREADY_LOGGED_IN unchecked): ERR_PIN_MISMATCH', async () => {
+    // `token` is logged in to 'errors'; C_Login on another session answers USER_ALREADY_LOGGED_IN
+    // whatever the PIN, so the token cannot tell: the witness of the first login does.
+    const err = await mod.openToken({ tokenLabel: 'errors' }, { pin: '86420864' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_PIN_MISMATCH' });
+    expect(String((err as Error).message) + String((err as Error).stack)).not.toContain('86420864');
+    const same = await mod.openToken({ tokenLabel: 'errors' }, { pin: USER_PIN });
+    expect(await same.random(4)).toHaveLength(4);
+    await same.close();
+  });
+
+  test('a PIN outside the token’s length limits is refused before C_Login (no try used), naming only its length', async () => {
+    const err = await mod.openToken({ tokenLabel: 'twin', onAmbiguous: 'first' }, { pin: '12' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect((err as Error).message).toMatch(/by length, received 2$/);
+    expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain('"12"');
+  });
+
   test('an unknown label lists the labels present', async () => {
     await expect(mod.openToken({ tokenLabel: 'nope' }, { pin: USER_PIN })).rejects.toMatchObject({
       code: 'ERR_TOKEN_NOT_FOUND',
