@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages hsm-jwks needs to build and test, when they are missing:
-# SoftHSM2 (the reference token), OpenSC (pkcs11-tool), cmake and a C++ compiler, and NSS
-# (libsoftokn3 + certutil: a second PKCS#11 implementation, PKCS#11 3.0 with init args).
+# SoftHSM2 (the reference token), OpenSC (pkcs11-tool), cmake and a C++ compiler, NSS
+# (libsoftokn3 + certutil: a second PKCS#11 implementation, PKCS#11 3.0 with init args),
+# p11-kit-proxy (a proxy module in front of SoftHSM2) and openCryptoki (a software token with
+# cryptoki 2.20 and no EC; its daemon is started by scripts/opencryptoki-token.sh, not here).
 # Run as root (or through sudo). Progress goes to stderr.
 set -euo pipefail
 need=()
@@ -12,8 +14,10 @@ command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 ls /usr/lib/*/libsoftokn3.so >/dev/null 2>&1 || need+=(libnss3)
 command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
+ls /usr/lib/*/p11-kit-proxy.so >/dev/null 2>&1 || need+=(p11-kit-modules)
+{ [ -x /usr/sbin/pkcsslotd ] && ls /usr/lib/*/pkcs11/libopencryptoki.so >/dev/null 2>&1; } || need+=(opencryptoki)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "[deps] softhsm2, opensc, cmake, g++, nss present" >&2
+  echo "[deps] softhsm2, opensc, cmake, g++, nss, p11-kit-modules, opencryptoki present" >&2
   exit 0
 fi
 SUDO=

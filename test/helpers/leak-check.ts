@@ -21,6 +21,7 @@ export const EXPECTED: Readonly<Record<string, readonly Category[]>> = {
   'test/unit/config.test.ts': ['error'],
   'test/bench/soak-faults.test.ts': ['cli', 'log'],
   'test/package/pack.test.ts': ['cli'],
+  'test/native/vendor-p11kit.test.ts': ['cli'],
   'test/unit/leak-check.test.ts': ['error', 'cli'],
 };
 

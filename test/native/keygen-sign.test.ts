@@ -1,10 +1,11 @@
 // Every key spec is generated on SoftHSM with hardened templates, every mechanism signs, and every
 // signature is verified in software (node:crypto) with the public key read back from the token.
-import { constants as C, publicEncrypt, verify as nodeVerify } from 'node:crypto';
+import { constants as C, publicEncrypt } from 'node:crypto';
 
-import { Pkcs11Module, type KeyPair, type KeySpec, type SignMechanism, type Token } from '../../lib';
+import { Pkcs11Module, type KeyPair, type SignMechanism, type Token } from '../../lib';
 import { CKA, CKM } from '../../lib/pkcs11/constants';
 import { prepareSignature } from '../../lib/pkcs11/mechanisms';
+import { mechanismsFor as joseMechanisms, softwareVerify, SPECS } from '../helpers/conformance';
 import { publicKeyObject } from '../helpers/keys';
 import { rawSession, valuesOf, type RawSession } from '../helpers/raw';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
@@ -14,42 +15,9 @@ let token: Token;
 let raw: RawSession;
 const pairs = new Map<string, KeyPair>();
 
-const SPECS: Array<[string, KeySpec]> = [
-  ['rsa-2048', { type: 'rsa', bits: 2048 }],
-  ['rsa-3072', { type: 'rsa', bits: 3072 }],
-  ['rsa-4096', { type: 'rsa', bits: 4096 }],
-  ['p-256', { type: 'ec', curve: 'P-256' }],
-  ['p-384', { type: 'ec', curve: 'P-384' }],
-  ['p-521', { type: 'ec', curve: 'P-521' }],
-  ['ed25519', { type: 'ed25519' }],
-];
-const HASHES = ['SHA-256', 'SHA-384', 'SHA-512'] as const;
-const NODE_HASH = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' } as const;
-const HASH_BYTES = { 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 } as const;
-
-/** Verifies in software, never with the token. */
-function softwareVerify(pair: KeyPair, m: SignMechanism, data: Buffer, sig: Buffer): boolean {
-  const key = publicKeyObject(pair);
-  switch (m.type) {
-    case 'ECDSA':
-      return nodeVerify(NODE_HASH[m.hash], data, { key, dsaEncoding: 'ieee-p1363' }, sig);
-    case 'RSA-PKCS1':
-      return nodeVerify(NODE_HASH[m.hash], data, { key, padding: C.RSA_PKCS1_PADDING }, sig);
-    case 'RSA-PSS':
-      return nodeVerify(NODE_HASH[m.hash], data, { key, padding: C.RSA_PKCS1_PSS_PADDING, saltLength: m.saltLength ?? HASH_BYTES[m.hash] }, sig);
-    case 'EdDSA':
-      return nodeVerify(null, data, key, sig);
-  }
-}
-
+/** Every JOSE mechanism of the key type, and for RSA also PSS with an explicit salt length of 0. */
 function mechanismsFor(pair: KeyPair): SignMechanism[] {
-  if (pair.keyType === 'ec') return HASHES.map((hash) => ({ type: 'ECDSA', hash }));
-  if (pair.keyType === 'ed25519') return [{ type: 'EdDSA' }];
-  return [
-    ...HASHES.map((hash) => ({ type: 'RSA-PKCS1', hash }) as const),
-    ...HASHES.map((hash) => ({ type: 'RSA-PSS', hash }) as const),
-    { type: 'RSA-PSS', hash: 'SHA-256', saltLength: 0 },
-  ];
+  return [...joseMechanisms({ type: pair.keyType }), ...(pair.keyType === 'rsa' ? [{ type: 'RSA-PSS', hash: 'SHA-256', saltLength: 0 } as const] : [])];
 }
 
 beforeAll(async () => {
