@@ -11,7 +11,7 @@ import { signJwt as signCompactJwt } from '../jose/jws';
 import type { Signer } from '../jose/signer';
 import { silentLogger, type Logger } from '../logger';
 import { CKM } from '../pkcs11/constants';
-import { KeyDestroyedError, MechanismUnsupportedError, Pkcs11Error } from '../pkcs11/errors';
+import { KeyDestroyedError, KeyGoneError, MechanismUnsupportedError, Pkcs11Error } from '../pkcs11/errors';
 import type { KeyPair } from '../pkcs11/key-pair';
 import type { KeyUse } from '../pkcs11/key-spec';
 import type { Token } from '../pkcs11/token';
@@ -39,7 +39,9 @@ interface Entry {
   createdAt?: Date;
 }
 
-const isStale = (e: unknown) => e instanceof KeyDestroyedError || (e instanceof Pkcs11Error && e.category === 'object-stale');
+/** The cached KeyPair no longer names the key: destroyed here, gone after a re-initialisation, or a stale handle. */
+const isStale = (e: unknown) =>
+  e instanceof KeyDestroyedError || e instanceof KeyGoneError || (e instanceof Pkcs11Error && e.category === 'object-stale');
 
 export class HsmKeyManager implements KeyManager {
   readonly #token: Token;

@@ -274,6 +274,36 @@ describe('the device goes away', () => {
     }
   });
 
+  test('a key destroyed elsewhere while the device was away: ERR_KEY_GONE, never another key', async () => {
+    const mod = await Pkcs11Module.load(FAULT);
+    try {
+      const a = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, recovery });
+      const b = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, recovery });
+      const doomed = await a.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'd', id: Buffer.from('doomed') });
+      const [other] = await b.findKeyPairs({ id: Buffer.from('doomed') });
+      await b.destroyKeyPair(other!);
+      control('C_SignInit=0x32 once\n');
+      await expect(a.sign(doomed, ES256, data)).rejects.toMatchObject({ code: 'ERR_KEY_GONE' });
+      expect(a.stats().recoveries).toMatchObject({ reinitializations: 1, keyLookups: 1 });
+    } finally {
+      await mod.close();
+    }
+  });
+
+  test('under the key manager: the JWT is signed through an unplugged device, and /metrics counts it', async () => {
+    const { mod, token } = await open({ recovery });
+    const km = new HsmKeyManager(token, { closeWith: () => mod.close() });
+    try {
+      await km.generateAndPersistKeySet('unplugged', 'unplugged-k', 'ES256');
+      control('device_gone\n');
+      setTimeout(() => control(''), 150);
+      expect(typeof (await km.signJwt('unplugged', { n: 1 }))).toBe('string');
+      expect(km.stats()).toMatchObject({ hsm_jwks_reinitializations_total: 1, hsm_jwks_retries_total: 1 });
+    } finally {
+      await km.close();
+    }
+  });
+
   test('two tokens on one module: the second adopts the first one’s re-initialisation and finds its keys again', async () => {
     const mod = await Pkcs11Module.load(FAULT);
     try {
