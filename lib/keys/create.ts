@@ -39,6 +39,7 @@ export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): s
 function logRecovery(logger: Logger, event: RecoveryEvent): void {
   const fields = { ...event };
   if (event.kind === 'reinitialize-failed') logger.warn(`HSM recovery: ${event.kind}`, fields);
+  else if (event.kind === 'retry') logger.debug(`HSM recovery: ${event.kind}`, fields); // one per operation in flight
   else logger.info(`HSM recovery: ${event.kind}`, fields);
 }
 

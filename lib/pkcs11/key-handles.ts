@@ -17,7 +17,7 @@ export class KeyHandles {
   /** The epoch a KeyPair was made in, when not 0. */
   readonly #born = new WeakMap<KeyPair, number>();
   readonly #resolved = new WeakMap<KeyPair, Handles & { epoch: number }>();
-  readonly #pending = new WeakMap<KeyPair, Promise<Handles | undefined>>();
+  readonly #pending = new WeakMap<KeyPair, { epoch: number; lookup: Promise<Handles | undefined> }>();
   #anyResolved = false;
 
   /** Records that `keyPair` was made by the Token in `epoch`. */
@@ -35,24 +35,29 @@ export class KeyHandles {
   }
 
   /**
-   * Looks the key up again for `epoch` (one lookup per KeyPair at a time); undefined when the key is
-   * no longer on the token.
+   * Looks the key up again with `lookUp`, which must use a session of `epoch` (one lookup per
+   * KeyPair and epoch at a time); undefined when the key is no longer on the token.
    */
   refresh(keyPair: KeyPair, epoch: number, lookUp: LookUp): Promise<Handles | undefined> {
-    let pending = this.#pending.get(keyPair);
-    if (pending === undefined) {
-      pending = lookUp(keyPair)
+    const pending = this.#pending.get(keyPair);
+    if (pending !== undefined && pending.epoch === epoch) return pending.lookup;
+    const entry = {
+      epoch,
+      lookup: lookUp(keyPair)
         .then((h) => {
           if (h !== undefined) {
-            this.#resolved.set(keyPair, { ...h, epoch });
+            const known = this.#resolved.get(keyPair);
+            if (known === undefined || known.epoch <= epoch) this.#resolved.set(keyPair, { ...h, epoch });
             this.#anyResolved = true;
           }
           return h;
         })
-        .finally(() => this.#pending.delete(keyPair));
-      this.#pending.set(keyPair, pending);
-    }
-    return pending;
+        .finally(() => {
+          if (this.#pending.get(keyPair) === entry) this.#pending.delete(keyPair);
+        }),
+    };
+    this.#pending.set(keyPair, entry);
+    return entry.lookup;
   }
 }
 

@@ -1,8 +1,8 @@
 // A bounded pool of PKCS#11 sessions. Each session is lent to exactly one operation at a time, so
 // no two operations ever share a session (no CKR_OPERATION_ACTIVE). Sessions open lazily up to
-// `size`; callers beyond that wait in FIFO order, up to `waitTimeoutMs`, at most `maxWaiting` of them. A session whose operation
-// failed with a session-level error (lost session, device gone) is closed and replaced instead of
-// being lent again.
+// `size`; callers beyond that wait in FIFO order, up to `waitTimeoutMs`, at most `maxWaiting` of
+// them. A session whose operation failed with a session-level error (lost session, device gone) is
+// closed and replaced instead of being lent again.
 import { ClosedError, Pkcs11Error, PoolTimeoutError, QueueFullError } from './errors';
 
 export interface SessionPoolOptions {

@@ -172,10 +172,18 @@ export class Token {
 
   #signOnEngine(keyPair: KeyPair, m: NativeMechanismArg, data: Uint8Array, first: boolean): Promise<Buffer> {
     const c = this.#c;
-    const { epoch, engine } = c.current;
+    const current = c.current;
+    const { epoch, engine } = current;
     if (!engine) return Promise.reject(new ClosedError('the signing engine'));
     const h = this.#handles.current(keyPair, epoch);
-    if (h === undefined) return this.#lookUpOrThrow(keyPair, epoch).then(() => this.#signOnEngine(keyPair, m, data, first));
+    if (h === undefined) {
+      // Handles from before a re-initialisation: find the key again first (a failed lookup is
+      // recovered like any other failure; the sign after it recovers on its own).
+      return this.#lookUpOrThrow(keyPair, current).then(
+        () => this.#signOnEngine(keyPair, m, data, first),
+        (e: unknown) => (first ? c.recover(e, { epoch }, () => this.#signOnEngine(keyPair, m, data, false)) : rethrowTyped(e)),
+      );
+    }
     let pending: Promise<Buffer>;
     try {
       pending = engine.native.sign(h.privateKey, m, data, keyPair.signatureLength);
@@ -184,7 +192,7 @@ export class Token {
     }
     if (!first) return pending.catch(rethrowTyped);
     return pending.catch((e: unknown) =>
-      c.recover(e, { epoch, engine, findKeyAgain: () => this.#findAgain(keyPair, epoch) }, () => this.#signOnEngine(keyPair, m, data, false)),
+      c.recover(e, { epoch, engine, findKeyAgain: () => this.#findAgain(keyPair, current) }, () => this.#signOnEngine(keyPair, m, data, false)),
     );
   }
 
@@ -207,32 +215,31 @@ export class Token {
       attempt = run(undefined);
     } else {
       const h = this.#handles.current(keyPair, epoch);
-      attempt = h ? run(h) : this.#lookUpOrThrow(keyPair, epoch).then(run);
+      attempt = h ? run(h) : this.#lookUpOrThrow(keyPair, current).then(run);
     }
     if (!first) return attempt.catch(rethrowTyped);
     return attempt.catch((e: unknown) =>
       c.recover(
         e,
-        keyPair ? { epoch, findKeyAgain: () => this.#findAgain(keyPair, epoch) } : { epoch },
+        keyPair ? { epoch, findKeyAgain: () => this.#findAgain(keyPair, current) } : { epoch },
         idempotent ? () => this.#onPool(keyPair, idempotent, op, false) : undefined,
       ),
     );
   }
 
-  /** The key's handles in `epoch`, looked up again by CKA_ID; ERR_KEY_GONE when it is not there. */
-  async #lookUpOrThrow(keyPair: KeyPair, epoch: number): Promise<Handles> {
-    const h = await this.#handles.refresh(keyPair, epoch, (k) => this.#lookUp(k));
+  /** The key's handles in that generation, looked up again by CKA_ID; ERR_KEY_GONE when it is not there. */
+  async #lookUpOrThrow(keyPair: KeyPair, sessions: Sessions): Promise<Handles> {
+    const h = await this.#handles.refresh(keyPair, sessions.epoch, (k) => this.#lookUp(k, sessions));
     if (!h) throw new KeyGoneError(keyPair.id.toString('hex'));
     return h;
   }
 
   /** After a stale handle: whether the same key is still on the token under another handle. */
-  async #findAgain(keyPair: KeyPair, epoch: number): Promise<boolean> {
-    return (await this.#handles.refresh(keyPair, epoch, (k) => this.#lookUp(k))) !== undefined;
+  async #findAgain(keyPair: KeyPair, sessions: Sessions): Promise<boolean> {
+    return (await this.#handles.refresh(keyPair, sessions.epoch, (k) => this.#lookUp(k, sessions))) !== undefined;
   }
 
-  async #lookUp(keyPair: KeyPair): Promise<Handles | undefined> {
-    const { native, pool } = this.#c.current;
+  async #lookUp(keyPair: KeyPair, { native, pool }: Sessions): Promise<Handles | undefined> {
     const found = await pool.use((s) => new KeyReader(native, s).findKeyPairs({ id: keyPair.id }));
     const same = found.filter((f) => sameKey(f, keyPair));
     this.#c.counters.keyLookups++;

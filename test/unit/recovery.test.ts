@@ -81,6 +81,19 @@ describe('KeyHandles', () => {
     expect(h.current(old, 2)).toBeUndefined();
   });
 
+  test('a lookup for a later epoch never reuses one still running for an earlier epoch', async () => {
+    const h = new KeyHandles();
+    const k = ecPair(10n);
+    let finishFirst: (v: { privateKey: bigint; publicKey: bigint | null }) => void = () => undefined;
+    const first = h.refresh(k, 1, () => new Promise((resolve) => (finishFirst = resolve)));
+    const second = h.refresh(k, 2, async () => ({ privateKey: 50n, publicKey: null }));
+    expect(await second).toMatchObject({ privateKey: 50n });
+    finishFirst({ privateKey: 30n, publicKey: null });
+    expect(await first).toMatchObject({ privateKey: 30n });
+    expect(h.current(k, 2)).toMatchObject({ privateKey: 50n }); // the late epoch-1 answer does not overwrite it
+    expect(h.current(k, 1)).toBeUndefined();
+  });
+
   test('a stale handle in the same epoch is replaced by the one found again; a key gone stays unresolved', async () => {
     const h = new KeyHandles();
     const k = ecPair(10n);
