@@ -36,7 +36,8 @@ export class Metrics {
     lines.push('# HELP hsm_jwks_sign_duration_seconds Time to sign one JWT through the service.', '# TYPE hsm_jwks_sign_duration_seconds histogram');
     BUCKETS.forEach((b, i) => lines.push(`hsm_jwks_sign_duration_seconds_bucket{le="${b}"} ${this.#buckets[i]}`));
     lines.push(`hsm_jwks_sign_duration_seconds_bucket{le="+Inf"} ${this.#count}`, `hsm_jwks_sign_duration_seconds_sum ${this.#sum}`, `hsm_jwks_sign_duration_seconds_count ${this.#count}`);
-    for (const [name, v] of Object.entries(extra)) lines.push(`# TYPE ${name} gauge`, `${name} ${v}`);
+    // Figures from the key manager: running totals (…_total) are counters, the rest gauges.
+    for (const [name, v] of Object.entries(extra)) lines.push(`# TYPE ${name} ${name.endsWith('_total') ? 'counter' : 'gauge'}`, `${name} ${v}`);
     return `${lines.join('\n')}\n`;
   }
 }

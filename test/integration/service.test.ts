@@ -94,6 +94,8 @@ test('a real client verifies tokens the service signs, for RS256, ES256 and EdDS
   expect(metrics).toMatch(/hsm_jwks_sign_duration_seconds_count 3/);
   expect(metrics).toMatch(/hsm_jwks_pool_waiting 0/);
   expect(metrics).toMatch(/hsm_jwks_pool_sessions_evicted_total 0/);
+  expect(metrics).toMatch(/# TYPE hsm_jwks_reinitializations_total counter\nhsm_jwks_reinitializations_total 0/);
+  expect(metrics).toMatch(/# TYPE hsm_jwks_pool_waiting gauge/);
   expect(metrics).toMatch(/hsm_jwks_engine_signatures_total [1-9]/);
 });
 
