@@ -274,20 +274,27 @@ describe('the device goes away', () => {
     }
   });
 
-  test('a key destroyed elsewhere while the device was away: ERR_KEY_GONE, never another key', async () => {
+  /** Two Tokens of one Pkcs11Module on the fault module: they share one module initialisation. */
+  async function withTwoTokens(body: (a: Token, b: Token) => Promise<void>): Promise<void> {
     const mod = await Pkcs11Module.load(FAULT);
     try {
       const a = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, recovery });
       const b = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, recovery });
+      await body(a, b);
+    } finally {
+      await mod.close();
+    }
+  }
+
+  test('a key destroyed elsewhere while the device was away: ERR_KEY_GONE, never another key', async () => {
+    await withTwoTokens(async (a, b) => {
       const doomed = await a.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'd', id: Buffer.from('doomed') });
       const [other] = await b.findKeyPairs({ id: Buffer.from('doomed') });
       await b.destroyKeyPair(other!);
       control('C_SignInit=0x32 once\n');
       await expect(a.sign(doomed, ES256, data)).rejects.toMatchObject({ code: 'ERR_KEY_GONE' });
       expect(a.stats().recoveries).toMatchObject({ reinitializations: 1, keyLookups: 1 });
-    } finally {
-      await mod.close();
-    }
+    });
   });
 
   test('under the key manager: the JWT is signed through an unplugged device, and /metrics counts it', async () => {
@@ -305,10 +312,7 @@ describe('the device goes away', () => {
   });
 
   test('two tokens on one module: the second adopts the first one’s re-initialisation and finds its keys again', async () => {
-    const mod = await Pkcs11Module.load(FAULT);
-    try {
-      const a = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, recovery });
-      const b = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, recovery });
+    await withTwoTokens(async (a, b) => {
       const made = await b.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'b', id: Buffer.from('second') });
       const [pairA] = await a.findKeyPairs({ id: Buffer.from('wide') });
       control('C_SignInit=0x32 once\n');
@@ -319,9 +323,7 @@ describe('the device goes away', () => {
       expect(verify('sha256', data, { key: publicKeyObject(made), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
       expect(b.stats().recoveries).toMatchObject({ reinitializations: 1, keyLookups: 1 });
       await b.destroyKeyPair(made);
-    } finally {
-      await mod.close();
-    }
+    });
   });
 });
 
