@@ -175,6 +175,7 @@ export class Token {
     const current = c.current;
     const { epoch, engine } = current;
     if (!engine) return Promise.reject(new ClosedError('the signing engine'));
+    if (!first && destroyed.has(keyPair)) return Promise.reject(new KeyDestroyedError()); // a retry after destroyKeyPair
     const h = this.#handles.current(keyPair, epoch);
     if (h === undefined) {
       // Handles from before a re-initialisation: find the key again first (a failed lookup is
@@ -236,6 +237,7 @@ export class Token {
 
   /** After a stale handle: whether the same key is still on the token under another handle. */
   async #findAgain(keyPair: KeyPair, sessions: Sessions): Promise<boolean> {
+    if (destroyed.has(keyPair)) return false; // destroyed by this Token meanwhile: keep the token's answer
     return (await this.#handles.refresh(keyPair, sessions.epoch, (k) => this.#lookUp(k, sessions))) !== undefined;
   }
 
