@@ -98,7 +98,12 @@ export class TokenConnection {
     switch (remedyFor(e, attempt.engine !== undefined)) {
       case 'relogin':
         if (!this.#pin) throw e;
-        await this.#relogin(e);
+        await this.#relogin(e).catch((loginError: unknown) => {
+          // The anchor session itself is gone (or the device): start over with new sessions.
+          const r = remedyFor(loginError, false);
+          if (r !== 'retry-only' && r !== 'reinitialize') throw loginError;
+          return this.#resync(loginError);
+        });
         break;
       case 'new-engine':
         await this.#replaceEngine(attempt.engine!, e);

@@ -38,6 +38,7 @@ async function withEachSignPath(
       const [pair] = await token.findKeyPairs({ id: Buffer.from('wide') });
       await body(token, pair!, engine);
     } finally {
+      control(''); // the next iteration loads the fault module afresh: it would take "once" lines as new
       await mod.close();
     }
   }
@@ -99,6 +100,15 @@ test.each([
     else if (!engine) expect(pool.evicted).toBe(1);
     else expect(recoveries.engineReplacements).toBe(1);
     expect(await token.sign(pair, ES256, data)).toHaveLength(64);
+  });
+});
+
+test('login lost, and the anchor session that held it is gone too: new sessions, a new login, the sign verifies', async () => {
+  await withEachSignPath(async (token, pair) => {
+    control('C_SignInit=0x101 once\nC_Login=0xB3 once\n');
+    const sig = await token.sign(pair, ES256, data);
+    expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+    expect(token.stats().recoveries).toMatchObject({ relogins: 0, reinitializations: 1, retries: 1 });
   });
 });
 
