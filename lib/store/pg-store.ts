@@ -3,9 +3,9 @@
 // "generate if missing" across instances. `pg` is loaded only when a postgres:// DSN is used.
 import { ClosedError, invalidArgValue } from '../pkcs11/errors';
 import type { KeyUse } from '../pkcs11/key-spec';
-import { isStoreError, StoreError } from './errors';
+import { StoreError } from './errors';
 import type { HsmKeyMeta, KeyRowInfo, KeyStore, RowFailure, StoredKey } from './key-store';
-import { millis, openRow, sealAll, type SealedRow } from './row-codec';
+import { millis, openRow, openRows, resealed, sealAll, type SealedRow } from './row-codec';
 import type { Sealer } from './sealing';
 
 /** The subset of pg's Pool and client this store uses (no type dependency on pg at runtime). */
@@ -119,17 +119,7 @@ export class PgKeyStore implements KeyStore {
 
   async getSet(set: string): Promise<{ keys: StoredKey[]; failures: RowFailure[] }> {
     const { rows } = await this.#query<Row>(`SELECT ${COLUMNS} FROM jwk_keys WHERE set_name = $1 ORDER BY ${NEWEST_FIRST}`, [set]);
-    const keys: StoredKey[] = [];
-    const failures: RowFailure[] = [];
-    for (const row of rows) {
-      try {
-        keys.push(openRow(this.#sealer, toSealed(row)));
-      } catch (e) {
-        if (!isStoreError(e)) throw e;
-        failures.push({ set: row.set_name, kid: row.kid, code: e.code, message: e.message });
-      }
-    }
-    return { keys, failures };
+    return openRows(this.#sealer, rows.map(toSealed));
   }
 
   async deleteKey(set: string, kid: string): Promise<boolean> {
@@ -150,14 +140,9 @@ export class PgKeyStore implements KeyStore {
       const { rows } = await c.query<Row>(`SELECT ${COLUMNS} FROM jwk_keys FOR UPDATE`);
       let count = 0;
       for (const row of rows) {
-        if (this.#sealer.sealedWithCurrent(row.sealed)) continue;
-        const ref = { set: row.set_name, kid: row.kid };
-        const plaintext = this.#sealer.open(row.sealed, ref); // a failure aborts the whole rotation
-        try {
-          await c.query('UPDATE jwk_keys SET sealed = $1 WHERE set_name = $2 AND kid = $3', [this.#sealer.seal(plaintext, ref), row.set_name, row.kid]);
-        } finally {
-          plaintext.fill(0);
-        }
+        const sealed = resealed(this.#sealer, { set: row.set_name, kid: row.kid }, row.sealed); // a failure aborts the rotation
+        if (!sealed) continue;
+        await c.query('UPDATE jwk_keys SET sealed = $1 WHERE set_name = $2 AND kid = $3', [sealed, row.set_name, row.kid]);
         count++;
       }
       return count;

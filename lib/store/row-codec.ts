@@ -2,8 +2,8 @@
 import type { PrivateJwk } from '../jose/import';
 import { invalidArgValue } from '../pkcs11/errors';
 import type { KeyUse } from '../pkcs11/key-spec';
-import type { RowRef } from './errors';
-import type { StoredKey } from './key-store';
+import { isStoreError, type RowRef } from './errors';
+import type { RowFailure, StoredKey } from './key-store';
 import type { Sealer } from './sealing';
 
 export interface SealedRow {
@@ -46,6 +46,35 @@ export function openRow(sealer: Sealer, row: SealedRow): StoredKey {
       createdAt: new Date(row.createdAt),
       privateJwk: JSON.parse(plaintext.toString('utf8')) as PrivateJwk,
     };
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+/** Opens every row of a set; a row that fails to open (tampered, unknown secret) is reported alone. */
+export function openRows(sealer: Sealer, rows: Iterable<SealedRow>): { keys: StoredKey[]; failures: RowFailure[] } {
+  const keys: StoredKey[] = [];
+  const failures: RowFailure[] = [];
+  for (const row of rows) {
+    try {
+      keys.push(openRow(sealer, row));
+    } catch (e) {
+      if (!isStoreError(e)) throw e;
+      failures.push({ set: row.set, kid: row.kid, code: e.code, message: e.message });
+    }
+  }
+  return { keys, failures };
+}
+
+/**
+ * For secret rotation: the row's blob sealed again under the current secret, or undefined when it
+ * already is. A blob that does not open throws (the caller's transaction then aborts).
+ */
+export function resealed(sealer: Sealer, ref: RowRef, sealed: Buffer): Buffer | undefined {
+  if (sealer.sealedWithCurrent(sealed)) return undefined;
+  const plaintext = sealer.open(sealed, ref);
+  try {
+    return sealer.seal(plaintext, ref);
   } finally {
     plaintext.fill(0);
   }

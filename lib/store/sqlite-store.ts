@@ -8,9 +8,9 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 
 import { ClosedError, invalidArgValue } from '../pkcs11/errors';
-import { millis, openRow, sealAll } from './row-codec';
+import { millis, openRow, openRows, resealed, sealAll, type SealedRow } from './row-codec';
 import type { KeyUse } from '../pkcs11/key-spec';
-import { isStoreError, StoreError } from './errors';
+import { StoreError } from './errors';
 import type { HsmKeyMeta, KeyRowInfo, KeyStore, RowFailure, StoredKey } from './key-store';
 import type { Sealer } from './sealing';
 import { migrate } from './sqlite-schema';
@@ -118,22 +118,12 @@ export class SqliteKeyStore implements KeyStore {
   async get(set: string, kid: string): Promise<StoredKey | undefined> {
     this.#check();
     const row = this.#stmt.get.get(set, kid);
-    return row ? this.#openRow(row) : undefined;
+    return row ? openRow(this.#sealer, toSealed(row)) : undefined;
   }
 
   async getSet(set: string): Promise<{ keys: StoredKey[]; failures: RowFailure[] }> {
     this.#check();
-    const keys: StoredKey[] = [];
-    const failures: RowFailure[] = [];
-    for (const row of this.#stmt.getSet.all(set)) {
-      try {
-        keys.push(this.#openRow(row));
-      } catch (e) {
-        if (!isStoreError(e)) throw e;
-        failures.push({ set: row.set_name, kid: row.kid, code: e.code, message: e.message });
-      }
-    }
-    return { keys, failures };
+    return openRows(this.#sealer, this.#stmt.getSet.all(set).map(toSealed));
   }
 
   async deleteKey(set: string, kid: string): Promise<boolean> {
@@ -162,14 +152,9 @@ export class SqliteKeyStore implements KeyStore {
     return this.#db.transaction(() => {
       let count = 0;
       for (const row of this.#stmt.all.all()) {
-        if (this.#sealer.sealedWithCurrent(row.sealed)) continue;
-        const ref = { set: row.set_name, kid: row.kid };
-        const plaintext = this.#sealer.open(row.sealed, ref); // a failure aborts the whole rotation
-        try {
-          this.#stmt.reseal.run(this.#sealer.seal(plaintext, ref), row.set_name, row.kid);
-        } finally {
-          plaintext.fill(0);
-        }
+        const sealed = resealed(this.#sealer, { set: row.set_name, kid: row.kid }, row.sealed); // a failure aborts the rotation
+        if (!sealed) continue;
+        this.#stmt.reseal.run(sealed, row.set_name, row.kid);
         count++;
       }
       return count;
@@ -229,8 +214,8 @@ export class SqliteKeyStore implements KeyStore {
   #sealAll(keys: readonly StoredKey[]): InsertParams[] {
     return sealAll(this.#sealer, keys).map((r) => [r.set, r.kid, r.alg, r.use, r.createdAt, r.sealed]);
   }
+}
 
-  #openRow(row: KeyRow): StoredKey {
-    return openRow(this.#sealer, { set: row.set_name, kid: row.kid, alg: row.alg, use: row.use, createdAt: row.created_at, sealed: row.sealed });
-  }
+function toSealed(row: KeyRow): SealedRow {
+  return { set: row.set_name, kid: row.kid, alg: row.alg, use: row.use, createdAt: row.created_at, sealed: row.sealed };
 }
