@@ -4,7 +4,7 @@
 // SoftHSM2 token and SQLite store in a temporary directory, an ES256 public set), autocannon in
 // this one, bounded in time. Every token returned is verified against the service's JWKS.
 //   node bench/load.js [--seconds 10] [--connections 32] [--out DIR]
-const { execFileSync, spawn } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -14,20 +14,18 @@ const jose = require('jose');
 
 const root = path.join(__dirname, '..');
 const say = (m) => process.stderr.write(`${m}\n`);
-const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
+const { arg, makeSoftHsmToken } = require('./common');
 const ADMIN = 'load-test-admin-token-0123456789';
 
 async function startService(dir) {
-  fs.mkdirSync(path.join(dir, 'tokens'));
-  const conf = path.join(dir, 'softhsm2.conf');
-  fs.writeFileSync(conf, `directories.tokendir = ${path.join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+  const token = makeSoftHsmToken({ dir, label: 'load' });
   const env = {
     PATH: process.env.PATH,
-    SOFTHSM2_CONF: conf,
+    SOFTHSM2_CONF: token.conf,
     HSM_ENABLED: 'true',
-    HSM_LIBRARY: '/usr/lib/softhsm/libsofthsm2.so',
-    HSM_TOKEN_LABEL: 'load',
-    HSM_PIN: '1234',
+    HSM_LIBRARY: token.module,
+    HSM_TOKEN_LABEL: token.label,
+    HSM_PIN: token.pin,
     DSN: `sqlite://${path.join(dir, 'load.sqlite')}`,
     SECRETS_SYSTEM: 'load-test-secret-0123456789',
     ADMIN_TOKEN: ADMIN,
@@ -37,7 +35,6 @@ async function startService(dir) {
     JWKS_DEFAULT_ALG: 'ES256',
     LOG_LEVEL: 'warn',
   };
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'load', '--so-pin', '0000', '--pin', '1234'], { env, stdio: 'ignore' });
   const child = spawn(process.execPath, [path.join(root, 'dist', 'lib', 'cli', 'main.js'), 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const urls = await new Promise((resolve, reject) => {

@@ -13,6 +13,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { makeSoftHsmToken } = require('./common');
 const { KEYS } = require('./keys');
 const { table } = require('./report');
 
@@ -38,14 +39,9 @@ function options() {
 function target() {
   const { HSM_LIBRARY, HSM_TOKEN_LABEL, HSM_PIN } = process.env;
   if (HSM_LIBRARY && HSM_TOKEN_LABEL && HSM_PIN) return { module: HSM_LIBRARY, label: HSM_TOKEN_LABEL, pin: HSM_PIN, env: process.env };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-bench-'));
-  fs.mkdirSync(path.join(dir, 'tokens'));
-  const conf = path.join(dir, 'softhsm2.conf');
-  fs.writeFileSync(conf, `directories.tokendir = ${path.join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
-  const env = { ...process.env, SOFTHSM2_CONF: conf };
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'bench', '--so-pin', '0000', '--pin', '1234'], { env, stdio: 'ignore' });
+  const { module, label, pin, env, dir } = makeSoftHsmToken({ label: 'bench' });
   say(`[bench] made a SoftHSM2 token "bench" in ${dir}`);
-  return { module: '/usr/lib/softhsm/libsofthsm2.so', label: 'bench', pin: '1234', env, dir };
+  return { module, label, pin, env, dir };
 }
 
 /** Generates the benchmark keys that are missing (ids bench-<type>). */

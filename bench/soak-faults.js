@@ -6,31 +6,26 @@
 // Reports successes, typed failures, recoveries and RSS (sampled every 10 s) as JSON on stdout. Exit 1 if anything other than a typed error happens or a signature fails to verify.
 //   node bench/soak-faults.js [--seconds 600] [--every 3]
 // Needs npm run build and npm run build:test-tools.
-const { execFileSync } = require('node:child_process');
 const { verify, createPublicKey } = require('node:crypto');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 
+const { arg, makeSoftHsmToken } = require('./common');
+
 const root = path.join(__dirname, '..');
-const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
 const FAULTS = ['C_Sign=0xB3 once', 'C_Sign=0xB0 once', 'C_SignInit=0x101 once', 'C_Sign=0x30 once', 'C_SignInit=0x82 once', 'C_SignInit=0x32 once', 'device_gone'];
 const UNPLUGGED_MS = 200;
 
 async function main() {
   const seconds = Number(arg('--seconds', '600'));
   const every = Number(arg('--every', '3'));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-soak-'));
-  fs.mkdirSync(path.join(dir, 'tokens'));
-  const conf = path.join(dir, 'softhsm2.conf');
-  fs.writeFileSync(conf, `directories.tokendir = ${path.join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+  const { dir, conf, pin } = makeSoftHsmToken({ prefix: 'hsm-jwks-soak-', label: 'soak' });
   process.env.SOFTHSM2_CONF = conf;
   process.env.FAULT_CONTROL = path.join(dir, 'control');
   fs.writeFileSync(process.env.FAULT_CONTROL, '');
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'soak', '--so-pin', '0000', '--pin', '1234'], { stdio: 'ignore' });
   const { Pkcs11Module } = require(path.join(root, 'dist', 'lib'));
   const mod = await Pkcs11Module.load(path.join(root, 'build', 'fault-module', 'libfault_pkcs11.so'));
-  const token = await mod.openToken({ tokenLabel: 'soak' }, { pin: '1234', recovery: { backoffMs: 50 } });
+  const token = await mod.openToken({ tokenLabel: 'soak' }, { pin, recovery: { backoffMs: 50 } });
   const pair = await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'soak', id: Buffer.from('soak') });
   const d = pair.publicKeyData;
   const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: d.point.subarray(1, 33).toString('base64url'), y: d.point.subarray(33).toString('base64url') }, format: 'jwk' });
