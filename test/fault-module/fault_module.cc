@@ -36,19 +36,39 @@ namespace {
 CK_FUNCTION_LIST* real = nullptr;
 CK_FUNCTION_LIST wrapped;
 std::mutex controlLock;
-std::string lastControl;
+std::string lastControl;         // the control file's text, as last read
+struct timespec lastMtime = {0, 0};
+off_t lastSize = -1;
 std::set<std::string> usedOnce;  // "once" directives already applied for the current control text
 
 constexpr CK_ULONG kHigh = 1UL << 40;
 std::atomic<bool> deviceLost{false};  // set by device_gone, cleared by a successful C_Initialize
 
-std::string ReadControl() {
+// The control text; controlLock held. The file is read again only when stat says it changed, so a
+// call costs one stat, not an open and a read (the soak makes millions of calls). A new text
+// re-arms the "once" directives.
+const std::string& Control() {
   const char* path = std::getenv("FAULT_CONTROL");
-  if (path == nullptr) return "";
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  struct stat st;
+  if (path == nullptr || stat(path, &st) != 0) {
+    st.st_size = 0;
+    st.st_mtim = {0, 0};
+  }
+  if (st.st_size == lastSize && st.st_mtim.tv_sec == lastMtime.tv_sec && st.st_mtim.tv_nsec == lastMtime.tv_nsec) return lastControl;
+  lastSize = st.st_size;
+  lastMtime = st.st_mtim;
+  std::string text;
+  if (path != nullptr && st.st_size > 0) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  if (text != lastControl) {
+    lastControl = text;
+    usedOnce.clear();
+  }
+  return lastControl;
 }
 
 struct Directive {
@@ -61,13 +81,8 @@ struct Directive {
 // What the control file says about function `fn` (consumes a "once" failure).
 Directive For(const char* fn) {
   std::lock_guard<std::mutex> g(controlLock);
-  std::string text = ReadControl();
-  if (text != lastControl) {
-    lastControl = text;
-    usedOnce.clear();
-  }
   Directive d;
-  std::istringstream lines(text);
+  std::istringstream lines(Control());
   std::string line;
   const std::string name = fn;
   while (std::getline(lines, line)) {
@@ -93,7 +108,7 @@ Directive For(const char* fn) {
 
 bool Flag(const char* word) {
   std::lock_guard<std::mutex> g(controlLock);
-  std::istringstream lines(ReadControl());
+  std::istringstream lines(Control());
   std::string line;
   while (std::getline(lines, line)) {
     if (line == word) return true;
@@ -103,7 +118,7 @@ bool Flag(const char* word) {
 
 bool InvalidAttr(CK_ATTRIBUTE_TYPE type) {
   std::lock_guard<std::mutex> g(controlLock);
-  std::istringstream lines(ReadControl());
+  std::istringstream lines(Control());
   std::string line;
   while (std::getline(lines, line)) {
     if (line.rfind("invalid_attr=", 0) == 0 && std::strtoul(line.c_str() + 13, nullptr, 16) == type) return true;
