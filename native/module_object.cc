@@ -8,15 +8,32 @@
 namespace hsm {
 namespace {
 
-// close(): waits for the calls in flight on this object, then drops its module reference.
-class CloseOp : public Napi::AsyncWorker {
+// The module-level operations (close, share, reinitialize): off the JS thread, settling a Promise.
+class ModuleWorker : public Napi::AsyncWorker {
  public:
-  CloseOp(const Napi::Env& env, std::shared_ptr<Lease> lease, LoadedModule* module)
-      : Napi::AsyncWorker(env, "hsm-jwks:close"),
+  // Queues the work; the Promise settles in OnOK.
+  Napi::Promise Start() {
+    Napi::Promise promise = deferred_.Promise();
+    Queue();
+    return promise;
+  }
+
+ protected:
+  ModuleWorker(const Napi::Env& env, const char* name, std::shared_ptr<Lease> lease, LoadedModule* module)
+      : Napi::AsyncWorker(env, name),
         lease_(std::move(lease)),
         module_(module),
         deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  std::shared_ptr<Lease> lease_;
+  LoadedModule* module_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// close(): waits for the calls in flight on this object, then drops its module reference.
+class CloseOp : public ModuleWorker {
+ public:
+  CloseOp(const Napi::Env& env, std::shared_ptr<Lease> lease, LoadedModule* module)
+      : ModuleWorker(env, "hsm-jwks:close", std::move(lease), module) {}
 
  private:
   void Execute() override {
@@ -31,23 +48,16 @@ class CloseOp : public Napi::AsyncWorker {
       deferred_.Reject(Pkcs11Failure(Env(), rv_, "C_Finalize").Value());
     }
   }
-  std::shared_ptr<Lease> lease_;
-  LoadedModule* module_;
-  Napi::Promise::Deferred deferred_;
   CK_RV rv_ = CKR_OK;
 };
 
 // share(): one more reference on the same loaded module, for a new NativeModule of its own.
-class ShareOp : public Napi::AsyncWorker {
+class ShareOp : public ModuleWorker {
  public:
   ShareOp(const Napi::Env& env, std::shared_ptr<Lease> lease, LoadedModule* module)
-      : Napi::AsyncWorker(env, "hsm-jwks:share"),
-        lease_(std::move(lease)),
-        module_(module),
-        deferred_(Napi::Promise::Deferred::New(env)) {
+      : ModuleWorker(env, "hsm-jwks:share", std::move(lease), module) {
     lease_->Enter();  // the module stays loaded until the new reference is taken
   }
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
  private:
   void Execute() override {
@@ -58,26 +68,17 @@ class ShareOp : public Napi::AsyncWorker {
     Napi::HandleScope scope(Env());
     deferred_.Resolve(ModuleObject::NewInstance(Env(), module_));
   }
-  std::shared_ptr<Lease> lease_;
-  LoadedModule* module_;
-  Napi::Promise::Deferred deferred_;
 };
 
 // reinitialize(): see ReinitializeModule. This object keeps its generation (its handles stay
 // refused); share() gives a NativeModule of the new one.
-class ReinitializeOp : public Napi::AsyncWorker {
+class ReinitializeOp : public ModuleWorker {
  public:
   ReinitializeOp(const Napi::Env& env, std::shared_ptr<Lease> lease, LoadedModule* module, uint64_t seen,
                  std::chrono::milliseconds drain)
-      : Napi::AsyncWorker(env, "hsm-jwks:reinitialize"),
-        lease_(std::move(lease)),
-        module_(module),
-        seen_(seen),
-        drain_(drain),
-        deferred_(Napi::Promise::Deferred::New(env)) {
-    lease_->Enter();
+      : ModuleWorker(env, "hsm-jwks:reinitialize", std::move(lease), module), seen_(seen), drain_(drain) {
+    lease_->Enter();  // close() waits for the re-initialisation
   }
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
  private:
   void Execute() override {
@@ -100,11 +101,8 @@ class ReinitializeOp : public Napi::AsyncWorker {
       deferred_.Reject(Pkcs11Failure(Env(), rv_, "C_Initialize").Value());
     }
   }
-  std::shared_ptr<Lease> lease_;
-  LoadedModule* module_;
   uint64_t seen_;
   std::chrono::milliseconds drain_;
-  Napi::Promise::Deferred deferred_;
   CK_RV rv_ = CKR_OK;
   uint64_t now_ = 0;
 };
@@ -197,10 +195,7 @@ Napi::Value ModuleObject::Describe(const Napi::CallbackInfo& info) {
 
 Napi::Value ModuleObject::Share(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto* op = new ShareOp(env, lease_, OpenModule(env));
-  Napi::Promise promise = op->Promise();
-  op->Queue();
-  return promise;
+  return (new ShareOp(env, lease_, OpenModule(env)))->Start();
 }
 
 Napi::Value ModuleObject::Reinitialize(const Napi::CallbackInfo& info) {
@@ -210,20 +205,14 @@ Napi::Value ModuleObject::Reinitialize(const Napi::CallbackInfo& info) {
     drainMs = UlongFromJs(info[0].As<Napi::Object>().Get("drainTimeoutMs"), "drainTimeoutMs");
     if (drainMs > 600000) throw Napi::RangeError::New(env, "drainTimeoutMs must be at most 600000");
   }
-  auto* op = new ReinitializeOp(env, lease_, OpenModule(env), generation_, std::chrono::milliseconds(drainMs));
-  Napi::Promise promise = op->Promise();
-  op->Queue();
-  return promise;
+  return (new ReinitializeOp(env, lease_, OpenModule(env), generation_, std::chrono::milliseconds(drainMs)))->Start();
 }
 
 Napi::Value ModuleObject::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LoadedModule* m = OpenModule(env);
   lease_->module = nullptr;  // new calls are refused from now on
-  auto* op = new CloseOp(env, lease_, m);
-  Napi::Promise promise = op->Promise();
-  op->Queue();
-  return promise;
+  return (new CloseOp(env, lease_, m))->Start();
 }
 
 }  // namespace hsm
