@@ -137,7 +137,8 @@ export class HsmKeyManager implements KeyManager {
           return await inner.sign(data);
         } catch (e) {
           if (!isStale(e)) throw e;
-          // The handle went stale (the key was re-created, or the token restarted): find it again once.
+          // The Token finds a key again by itself when only its handle changed; what reaches here
+          // is a key it could not: re-created under the same kid, or gone. Refresh the set once.
           this.#sets.drop(set);
           const again = await this.#entry(set, entry.kid);
           return hsmSigner(this.#token, again.pair, { kid: again.kid, alg: inner.alg }).sign(data);

@@ -107,8 +107,6 @@ export function emit(onEvent: RecoveryOptions['onEvent'], event: RecoveryEvent):
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 export function codeOf(e: unknown): string | undefined {
   const c = (e as { code?: unknown } | null)?.code;
   return typeof c === 'string' ? c : undefined;

@@ -2,13 +2,14 @@
 // pool, the signing engine and the signSync session, all of one module generation (`epoch`), and
 // the recovery that replaces them (see recovery.ts for the policy). The Token decides what an
 // operation is; this decides what to do when the token fails under it.
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { call, ClosedError, fromNative, ModuleNotOwnedError, Pkcs11Error } from './errors';
 import {
   checkRecoveryOptions,
   codeOf,
   emit,
   remedyFor,
-  sleep,
   worthRetrying,
   type Backoff,
   type RecoveryCounters,
