@@ -37,11 +37,16 @@ function writeProxyConfig(): string[] {
   }
   // enable-in matches the program name (argv[0]), not "p11-kit-proxy": pkcs11-tool & co never see it.
   const programs = [...new Set([process.argv0, process.execPath].filter(Boolean).map((p) => path.basename(p)))].join(', ');
-  const files: Array<[string, string]> = [[`hsm-jwks-test-${process.pid}.module`, `module: ${SOFTHSM_MODULE}\ncritical: yes\nenable-in: ${programs}\n`]];
+  // p11-kit loads a library once, under whichever of its configs it meets first (hash order, so it
+  // varies from process to process): a second config for SoftHSM next to the package's disabled one
+  // made the proxy show no slots now and then. So when the package ships a SoftHSM config, this file
+  // overrides that one (same name) instead of adding its own.
+  const own = fs.existsSync(path.join(PACKAGE_MODULES, 'softhsm2.module')) ? 'softhsm2.module' : `hsm-jwks-test-${process.pid}.module`;
+  const files: Array<[string, string]> = [[own, `module: ${SOFTHSM_MODULE}\ncritical: yes\nenable-in: ${programs}\n`]];
   for (const f of fs.readdirSync(PACKAGE_MODULES)) {
     // A same-named file here merges with the package one (earlier files win per key); leave an
     // existing one alone: it belongs to the administrator or to a live run of this test.
-    if (f.endsWith('.module') && !fs.existsSync(path.join(SYSTEM_MODULES, f))) files.push([f, 'disable-in: p11-kit-proxy\n']);
+    if (f.endsWith('.module') && f !== own && !fs.existsSync(path.join(SYSTEM_MODULES, f))) files.push([f, 'disable-in: p11-kit-proxy\n']);
   }
   return files.map(([name, body]) => {
     const file = path.join(SYSTEM_MODULES, name);
