@@ -96,9 +96,13 @@ function hsmConfig(env: Env): HsmConfig {
   else if (serial) selector = { serial };
   else if (slot !== undefined) selector = { slot };
   else throw new ConfigError('HSM_TOKEN_LABEL', 'set HSM_TOKEN_LABEL, HSM_TOKEN_SERIAL or HSM_SLOT to select the token');
+  const pin = pinOf(env);
+  // Without a login the token's private keys are invisible: an HSM that looks empty, and keys
+  // generated over existing ones. Fail here instead.
+  if (pin === undefined) throw new ConfigError('HSM_PIN', 'is required when HSM_ENABLED is true (or HSM_PIN_FILE): without a login the token\'s keys cannot be seen');
   return {
     library,
-    pin: pinOf(env),
+    pin,
     selector,
     keySetPrefix: env.HSM_KEY_SET_PREFIX ?? '',
     initArgs: env.HSM_INIT_ARGS || undefined,

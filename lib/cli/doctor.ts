@@ -2,7 +2,8 @@
 // Returns a report and the problems found (an empty list means healthy).
 import type { Config } from '../config';
 import { algorithmsAvailable } from '../keys/capabilities';
-import { describeToken } from '../keys/create';
+import { createKeyManager, describeToken } from '../keys/create';
+import { silentLogger } from '../logger';
 import { inspectStore } from '../keys/store-admin';
 import { CKF_TOKEN } from '../pkcs11/constants';
 import { Pkcs11Module } from '../pkcs11/module';
@@ -16,18 +17,37 @@ export async function doctor(config: Config): Promise<DoctorReport> {
   const report: Record<string, unknown> = {};
   const problems: string[] = [];
   report.store = await checkStore(config, problems);
-  if (!config.hsm) {
-    report.hsm = { enabled: false };
-    return { report, problems };
+  if (config.hsm) await checkToken(config.hsm, report, problems);
+  else report.hsm = { enabled: false };
+  if (problems.length === 0) report.keys = await checkKeys(config, problems);
+  return { report, problems };
+}
+
+/** Every key that is not published, and why, with the command that repairs it when there is a safe one. */
+async function checkKeys(config: Config, problems: string[]): Promise<unknown> {
+  try {
+    const km = await createKeyManager(config, { logger: silentLogger });
+    try {
+      const [keys, found] = await Promise.all([km.list(), km.problems()]);
+      for (const p of found) problems.push(`key ${JSON.stringify(p.kid)} of set ${JSON.stringify(p.set)} (${p.where}) is not published: ${p.kind}: ${p.detail}${p.repair ? `; repair: ${p.repair}` : ''}`);
+      return { count: keys.length, sets: [...new Set(keys.map((k) => k.set))], problems: found };
+    } finally {
+      await km.close();
+    }
+  } catch (e) {
+    problems.push(`the keys cannot be read: ${(e as { code?: string }).code ?? ''} ${(e as Error).message}`);
+    return undefined;
   }
-  const hsm = config.hsm;
+}
+
+async function checkToken(hsm: NonNullable<Config['hsm']>, report: Record<string, unknown>, problems: string[]): Promise<void> {
   report.hsm = { enabled: true, library: hsm.library, selector: hsm.selector, keySetPrefix: hsm.keySetPrefix };
   let mod: Pkcs11Module;
   try {
     mod = await Pkcs11Module.load(hsm.library, hsm.initArgs === undefined ? {} : { initArgs: hsm.initArgs });
   } catch (e) {
     problems.push(`cannot load the PKCS#11 module: ${(e as { code?: string }).code ?? ''} ${(e as Error).message}`);
-    return { report, problems };
+    return;
   }
   try {
     report.module = { ...(await mod.info()), ...mod.describe() };
@@ -53,7 +73,6 @@ export async function doctor(config: Config): Promise<DoctorReport> {
   } finally {
     await mod.close().catch(() => undefined);
   }
-  return { report, problems };
 }
 
 async function checkStore(config: Config, problems: string[]): Promise<unknown> {

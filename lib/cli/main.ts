@@ -19,11 +19,14 @@ import { EXIT, printJson, printText, say, withProgress } from './output';
 
 const USAGE = `usage: hsm-jwks <command>
 
-  keys create <set> --alg ALG [--kid KID] [--use sig|enc]   generate a key (on the HSM when enabled)
+  keys create <set> --alg ALG [--kid KID] [--use sig|enc] [--activate-now]
+                                                            generate a key (on the HSM when enabled); in a set
+                                                            that has a signing key it signs after the publish-ahead
+                                                            time, or at once with --activate-now
   keys get <set> [kid] [--private]                          public JWKS (private members of software keys with --private)
   keys import <set> <file.json>                             a private JWK or JWKS into the software store
   keys delete <set> [kid]                                   a key, or the whole set
-  keys list                                                 sets, kids, alg, use and where each key lives
+  keys list                                                 sets, kids, alg, use, state and where each key lives
   jwt sign <set> --claims JSON [--kid KID]                  a JWT signed by the set's newest key (or KID)
   secrets rotate                                            re-seal software keys under the first SECRETS_SYSTEM secret
   doctor                                                    module, slots, token, login and algorithms available
@@ -58,7 +61,9 @@ async function keys(config: Config, sub: string | undefined, args: string[], o: 
       const alg = need(o.alg, '--alg');
       const use = (o.use ?? 'sig') as KeyUse;
       const where = config.hsm ? 'on the HSM' : 'in software';
-      const jwks = await withManager(config, (km) => withProgress(`generating a ${alg} key pair ${where}`, () => km.generateAndPersistKeySet(set, o.kid, alg, use)));
+      const jwks = await withManager(config, (km) =>
+        withProgress(`generating a ${alg} key pair ${where}`, () => km.generateAndPersistKeySet(set, o.kid, alg, use, { activateNow: o['activate-now'] === true })),
+      );
       printJson(jwks);
       return EXIT.ok;
     }
@@ -104,6 +109,7 @@ interface Options {
   use?: string;
   claims?: string;
   private?: boolean;
+  'activate-now'?: boolean;
   dev?: boolean;
   help?: boolean;
 }
@@ -122,6 +128,7 @@ async function run(argv: string[]): Promise<number> {
         use: { type: 'string' },
         claims: { type: 'string' },
         private: { type: 'boolean' },
+        'activate-now': { type: 'boolean' },
         dev: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },

@@ -16,6 +16,8 @@ export type JoseErrorCode =
   | 'ERR_JWK_UNMAPPABLE'
   /** The key's use does not allow the operation (signing with an enc key, or the reverse). */
   | 'ERR_JWK_USE_MISMATCH'
+  /** A kid that would not round-trip through CKA_ID (see kid.ts): the message says why. */
+  | 'ERR_KID_INVALID'
   /** A signer returned something that is not a signature of the expected size. */
   | 'ERR_JWS_SIGNATURE_MALFORMED';
 

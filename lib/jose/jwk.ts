@@ -1,8 +1,9 @@
-// JWKs from key pairs on the token, and the kid <-> CKA_ID mapping.
+// JWKs from key pairs on the token (the kid <-> CKA_ID mapping is kid.ts).
 import type { KeyPair } from '../pkcs11/key-pair';
 import type { KeyUse } from '../pkcs11/key-spec';
 import { ALGORITHMS, algFitsKey, defaultAlgFor, ENC_ALG, type JwsAlg } from './algorithms';
 import { JoseError } from './errors';
+import { kidFromId } from './kid';
 
 export type { KeyUse };
 
@@ -20,22 +21,6 @@ export interface PublicJwk {
 }
 
 const b64u = (b: Uint8Array) => Buffer.from(b).toString('base64url');
-
-/**
- * The kid of a key whose CKA_ID is `id`: its UTF-8 text when that is printable ASCII (so
- * `--id 746573742d6b65792d6964` is kid `test-key-id`, as in Hydra), else its lowercase hex.
- */
-export function kidFromId(id: Uint8Array): string {
-  const printable = id.length > 0 && id.every((b) => b >= 0x21 && b <= 0x7e);
-  return printable ? Buffer.from(id).toString('latin1') : Buffer.from(id).toString('hex');
-}
-
-/** CKA_ID candidates for a kid, most likely first: its UTF-8 bytes, then its hex decoding. */
-export function idsForKid(kid: string): Buffer[] {
-  const ids = [Buffer.from(kid, 'utf8')];
-  if (/^(?:[0-9a-f]{2})+$/.test(kid)) ids.push(Buffer.from(kid, 'hex'));
-  return ids;
-}
 
 /** `use` of a key on the token: `sig` when it may sign, `enc` when it may only decrypt. */
 export function useOf(pair: Pick<KeyPair, 'canSign' | 'canDecrypt'>): KeyUse | undefined {

@@ -1,15 +1,14 @@
-// createKeyManager: the software manager over the configured store, and, when an HSM is
-// configured, the HSM manager in front of it (KeyManagerStrategy). Fails fast when the HSM cannot
+// createKeyManager: the key ring over the configured store and, when an HSM is configured, the
+// token (generation goes there). Fails fast when the HSM cannot
 // be configured, naming the library and the token (never the PIN).
 import { createLogger, type Logger, type LogLevel } from '../logger';
 import { Pkcs11Module, type TokenSelector } from '../pkcs11/module';
 import type { RecoveryEvent } from '../pkcs11/recovery';
 import { openKeyStore } from '../store/open-store';
 import { KeyManagerError } from './errors';
-import { HsmKeyManager } from './hsm-key-manager';
-import type { KeyManager } from './key-manager';
-import { SoftwareKeyManager } from './software-key-manager';
-import { KeyManagerStrategy } from './strategy';
+import { HsmKeySource } from './hsm-source';
+import { KeyRing } from './key-ring';
+import { SoftwareKeySource } from './software-source';
 
 export interface HsmSettings {
   library: string;
@@ -27,6 +26,8 @@ export interface KeyManagerSettings {
   secrets: readonly string[];
   /** Level of the default (pino, stderr) logger when no logger is given. */
   logLevel?: LogLevel;
+  /** How long a new key is published before it signs, when its set already has a signing key (ms). */
+  publishAheadMs?: number;
 }
 
 export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): string {
@@ -43,12 +44,23 @@ function logRecovery(logger: Logger, event: RecoveryEvent): void {
   else logger.info(`HSM recovery: ${event.kind}`, fields);
 }
 
-export async function createKeyManager(settings: KeyManagerSettings, options: { logger?: Logger } = {}): Promise<KeyManager> {
+export interface CreateOptions {
+  logger?: Logger;
+  /** The ring's clock (ms since the epoch); tests move it. */
+  clock?: () => number;
+}
+
+export async function createKeyManager(settings: KeyManagerSettings, options: CreateOptions = {}): Promise<KeyRing> {
   const logger = options.logger ?? createLogger(settings.logLevel ?? 'info');
   const store = openKeyStore(settings.dsn, settings.secrets);
-  const software = new SoftwareKeyManager(store, { logger });
+  const software = new SoftwareKeySource(store);
+  const ringOptions = {
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(settings.publishAheadMs !== undefined ? { publishAheadMs: settings.publishAheadMs } : {}),
+  };
   const hsm = settings.hsm;
-  if (!hsm) return software;
+  if (!hsm) return new KeyRing(software, undefined, ringOptions);
   let mod: Pkcs11Module | undefined;
   try {
     mod = await Pkcs11Module.load(hsm.library, hsm.initArgs === undefined ? {} : { initArgs: hsm.initArgs });
@@ -59,8 +71,8 @@ export async function createKeyManager(settings: KeyManagerSettings, options: { 
     });
     logger.info('Hardware Security Module is configured.', { token: token.label, serial: token.serialNumber, slot: String(token.slot) });
     const loaded = mod;
-    const hardware = new HsmKeyManager(token, { prefix: hsm.keySetPrefix, store, logger, closeWith: () => loaded.close() });
-    return new KeyManagerStrategy(hardware, software);
+    const hardware = new HsmKeySource(token, { prefix: hsm.keySetPrefix, store, logger, closeWith: () => loaded.close() });
+    return new KeyRing(software, hardware, ringOptions);
   } catch (e) {
     await mod?.close().catch(() => undefined);
     await store.close().catch(() => undefined);

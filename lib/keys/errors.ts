@@ -4,6 +4,8 @@ import { HsmJwksError } from '../pkcs11/errors';
 export type KeyManagerErrorCode =
   /** No key with that kid in the set (anywhere the manager looks). */
   | 'ERR_KEY_NOT_FOUND'
+  /** The kid is already used by a key (in any set, on the token or in the store): a kid names one key. */
+  | 'ERR_KEY_EXISTS'
   /** No such key set, or none of its keys can be published. */
   | 'ERR_KEY_SET_NOT_FOUND'
   /** Keys cannot be added to or updated in an HSM: imports go to the software store. */
@@ -15,7 +17,15 @@ export type KeyManagerErrorCode =
   /** The HSM could not be configured (library, token, login). */
   | 'ERR_HSM_UNAVAILABLE'
   /** A key set or kid that is not a usable name. */
-  | 'ERR_KEY_NAME_INVALID';
+  | 'ERR_KEY_NAME_INVALID'
+  /** The set has keys, but none can be read or used (wrong secret, no login, damaged objects): nothing is made over them. */
+  | 'ERR_KEY_SET_UNREADABLE'
+  /** The key exists but is not active (next: not yet published long enough; retired). */
+  | 'ERR_KEY_NOT_ACTIVE'
+  /** A generation failed after the token made something, and removing it failed too (a retry removes it). */
+  | 'ERR_GENERATION_ROLLBACK_FAILED'
+  /** A rotation setting that could make a verifier fail (publish-ahead shorter than the JWKS cache, …). */
+  | 'ERR_ROTATION_UNSAFE';
 
 export class KeyManagerError extends HsmJwksError {
   declare readonly code: KeyManagerErrorCode;

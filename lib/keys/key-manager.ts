@@ -1,9 +1,12 @@
-// The key manager contract: Hydra's operations (camelCase), plus signing and listing.
+// The key manager contract: Hydra's operations (camelCase), plus signing, listing and lifecycle.
 import type { JwsHeaderExtras } from '../jose/jws';
 import type { PrivateJwk } from '../jose/import';
 import type { PublicJwk } from '../jose/jwk';
 import type { Signer } from '../jose/signer';
 import type { KeyUse } from '../pkcs11/key-spec';
+import type { Lifecycle } from '../store/key-store';
+import type { KeyProblem } from './key-entry';
+import type { KeyState } from './lifecycle';
 
 export type Jwk = PublicJwk | PrivateJwk;
 export interface JwkSet {
@@ -15,8 +18,15 @@ export interface GetOptions {
   includePrivate?: boolean;
 }
 
+export interface GenerateOptions {
+  /** Sign at once even when the set has a signing key (verifiers with a cached JWKS will reject its tokens until they refresh). */
+  activateNow?: boolean;
+  /** Progress of long work (RSA-4096 on a token takes seconds). */
+  onProgress?: (message: string) => void;
+}
+
 export interface SignJwtOptions {
-  /** Sign with this key instead of the set's newest. */
+  /** Sign with this key instead of the set's newest active key. */
   kid?: string;
   /** More protected-header members (alg, kid and typ are set by us). */
   header?: JwsHeaderExtras;
@@ -29,31 +39,46 @@ export interface KeyInfo {
   alg: string;
   use: KeyUse;
   where: 'hsm' | 'software';
+  state: KeyState;
+  /** `foreign`: found on the token, made by another tool. */
+  origin: 'ours' | 'foreign';
   createdAt?: Date;
 }
 
 export interface KeyManager {
-  /** Generates a key in `set` (kid: given or a random UUID) and returns its public JWK. Never removes keys. */
-  generateAndPersistKeySet(set: string, kid: string | undefined, alg: string, use?: KeyUse): Promise<JwkSet>;
+  /**
+   * Generates a key in `set` (kid: given or a random UUID; unique across every set) and returns
+   * its public JWK. Never removes keys. In a set that already has a signing key, the new key is
+   * published for the publish-ahead time before it signs (unless `activateNow`).
+   */
+  generateAndPersistKeySet(set: string, kid: string | undefined, alg: string, use?: KeyUse, options?: GenerateOptions): Promise<JwkSet>;
   addKey(set: string, jwk: unknown): Promise<void>;
   addKeySet(set: string, jwks: unknown): Promise<void>;
   updateKey(set: string, jwk: unknown): Promise<void>;
   updateKeySet(set: string, jwks: unknown): Promise<void>;
   getKey(set: string, kid: string, options?: GetOptions): Promise<JwkSet>;
-  /** Keys of the set, newest first. */
+  /** The set's published keys (next, active, retired), newest first. */
   getKeySet(set: string, options?: GetOptions): Promise<JwkSet>;
   deleteKey(set: string, kid: string): Promise<void>;
   deleteKeySet(set: string): Promise<void>;
-  /** A signer for `kid`, or for the set's newest signing key. */
+  /** Changes a key's lifecycle (retire by hand, rotation). */
+  setLifecycle(set: string, kid: string, lifecycle: Lifecycle): Promise<void>;
+  /** A signer for `kid` (which must be active), or for the set's newest active signing key. */
   signer(set: string, kid?: string): Promise<Signer>;
   /** A compact JWT signed by signer(set, options.kid). */
   signJwt(set: string, claims: Record<string, unknown>, options?: SignJwtOptions): Promise<string>;
   list(): Promise<KeyInfo[]>;
+  /** Every set name on the token (with the prefix) or in the store. */
+  sets(): Promise<string[]>;
+  /** Keys and objects that are not published, and why, in every set. */
+  problems(): Promise<KeyProblem[]>;
+  /** Calls `listener(set)` when another process or instance changed the set; returns a function that stops it. */
+  onChange(listener: (set: string) => void): () => void;
   /** Drops what is cached about `set` (all sets when omitted): the next read goes to the source. */
   invalidate(set?: string): void;
   /** Gauges for monitoring (session pool, signing engine), by metric name. */
   stats(): Record<string, number>;
-  /** Runs `fn` holding a lock shared by every instance that uses the same store. */
+  /** Runs `fn` holding a lock shared by every process and instance that uses the same store. */
   withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -9,12 +9,8 @@ export function checkSet(set: unknown): string {
   return set;
 }
 
-export function checkKid(kid: unknown): string {
-  if (typeof kid !== 'string' || kid.length === 0 || kid.length > 255) {
-    throw new KeyManagerError('ERR_KEY_NAME_INVALID', 'a kid must be a string of 1 to 255 characters');
-  }
-  return kid;
-}
+/** A kid given by a caller: one that maps to exactly one CKA_ID and back (ERR_KID_INVALID otherwise, saying why). */
+export { checkKid } from '../jose/kid';
 
 /** The keys of a JWK Set given to addKeySet/updateKeySet. */
 export function keysOf(jwks: unknown): unknown[] {

@@ -66,6 +66,10 @@ function bearerCheck(adminToken: string | undefined) {
 export function buildApps(o: AppOptions): Apps {
   const metrics = new Metrics();
   const jwks = new JwksCache(o.km, o.publicSets, o.jwksMaxAgeMs);
+  // A write by another process or instance rebuilds the JWKS at the next request (the store's freshness bound).
+  o.km.onChange((set) => {
+    if (o.publicSets.includes(set)) jwks.invalidate();
+  });
   const pub = newApp(o.logger, metrics);
   const admin = o.onePort ? pub : newApp(o.logger, metrics);
   const auth = bearerCheck(o.adminToken);

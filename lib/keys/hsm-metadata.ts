@@ -1,0 +1,62 @@
+// What the token records about each HSM key we make, in a companion CKO_DATA object next to the
+// pair: same CKA_LABEL, CKA_APPLICATION "hsm-jwks/key-metadata/v1", private (seen only after
+// login), CKA_VALUE the JSON below. So any process that sees the token sees the same alg, use,
+// creation time and lifecycle. A record is never edited in place: a change writes a record with a
+// higher `rev` and then destroys the old one, so a crash leaves at worst two records, and the
+// higher rev wins. Generation writes a `pending` record first and the complete one last: a pair
+// whose only record is pending was interrupted, and is never published.
+import type { ENC_ALG, JwsAlg } from '../jose/algorithms';
+import type { KeyUse } from '../pkcs11/key-spec';
+import { lifecycleFromJson, lifecycleToJson, type Lifecycle } from './lifecycle';
+
+export const METADATA_APPLICATION = 'hsm-jwks/key-metadata/v1';
+
+export interface KeyMetadata {
+  /** CKA_ID of the pair, as lowercase hex. */
+  id: string;
+  alg: JwsAlg | typeof ENC_ALG;
+  use: KeyUse;
+  createdAt: Date | undefined;
+  lifecycle: Lifecycle;
+  rev: number;
+  pending: boolean;
+}
+
+export function encodeMetadata(m: KeyMetadata): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      v: 1,
+      id: m.id,
+      alg: m.alg,
+      use: m.use,
+      createdAt: m.createdAt?.getTime() ?? null,
+      ...lifecycleToJson(m.lifecycle),
+      rev: m.rev,
+      pending: m.pending,
+    }),
+    'utf8',
+  );
+}
+
+/** The record in a CKA_VALUE, or undefined when it is not one of ours (another version, or damaged). */
+export function decodeMetadata(value: Uint8Array): KeyMetadata | undefined {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(Buffer.from(value).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof j !== 'object' || j === null || j.v !== 1) return undefined;
+  if (typeof j.id !== 'string' || !/^(?:[0-9a-f]{2})+$/.test(j.id)) return undefined;
+  if (typeof j.alg !== 'string' || (j.use !== 'sig' && j.use !== 'enc')) return undefined;
+  if (typeof j.rev !== 'number' || !Number.isSafeInteger(j.rev) || typeof j.pending !== 'boolean') return undefined;
+  const createdAt = typeof j.createdAt === 'number' && Number.isFinite(j.createdAt) ? new Date(j.createdAt) : undefined;
+  return { id: j.id, alg: j.alg as KeyMetadata['alg'], use: j.use, createdAt, lifecycle: lifecycleFromJson(j), rev: j.rev, pending: j.pending };
+}
+
+/** Of several records for one key: the complete one with the highest rev, else the highest pending one. */
+export function currentRecord<T extends { meta: KeyMetadata }>(records: readonly T[]): T | undefined {
+  const complete = records.filter((r) => !r.meta.pending);
+  const pool = complete.length > 0 ? complete : records;
+  return pool.reduce<T | undefined>((best, r) => (best === undefined || r.meta.rev > best.meta.rev ? r : best), undefined);
+}

@@ -1,0 +1,314 @@
+// The token as a key source. CKA_LABEL = prefix + set, CKA_ID = the kid's bytes (kid.ts, a
+// bijection), and what the token does not say by itself (alg, use, creation time, lifecycle) in
+// a companion record on the token (hsm-metadata.ts). Generation is all or nothing: a pending
+// record, the pair (its mechanism pinned by CKA_ALLOWED_MECHANISMS where the token takes it),
+// then the complete record; any failure destroys what was made, and a pending record left by a
+// crash is cleaned up by the next generation with that kid.
+import { algInfo, ENC_ALG, type JwsAlg } from '../jose/algorithms';
+import { publicJwkFromKeyPair } from '../jose/jwk';
+import { hsmSigner } from '../jose/hsm-signer';
+import { idFromKid, kidFromId } from '../jose/kid';
+import type { Signer } from '../jose/signer';
+import { silentLogger, type Logger } from '../logger';
+import { CKM } from '../pkcs11/constants';
+import type { DataObject } from '../pkcs11/data-objects';
+import { KeyDestroyedError, KeyGoneError, MechanismUnsupportedError, Pkcs11Error } from '../pkcs11/errors';
+import type { KeyPair } from '../pkcs11/key-pair';
+import type { KeyUse } from '../pkcs11/key-spec';
+import type { Token } from '../pkcs11/token';
+import { KeyManagerError } from './errors';
+import { checkGeneration } from './generation';
+import type { KeyEntry, KeyProblem } from './key-entry';
+import type { KeySource, NewKey, SetReading } from './key-source';
+import { currentRecord, decodeMetadata, encodeMetadata, METADATA_APPLICATION, type KeyMetadata } from './hsm-metadata';
+import type { Lifecycle } from './lifecycle';
+import type { KeyStore } from '../store/key-store';
+
+export interface HsmEntry extends KeyEntry {
+  where: 'hsm';
+  pair: KeyPair;
+}
+
+export const isHsmEntry = (e: KeyEntry): e is HsmEntry => e.where === 'hsm';
+
+/** The KeyPair no longer names the key: destroyed here, gone after a re-initialisation, or a stale handle. */
+export const isStaleKeyError = (e: unknown) =>
+  e instanceof KeyDestroyedError || e instanceof KeyGoneError || (e instanceof Pkcs11Error && e.category === 'object-stale');
+
+interface Record_ {
+  object: DataObject;
+  meta: KeyMetadata;
+}
+
+const HASHED: Record<string, { pkcs: number; pss: number }> = {
+  'SHA-256': { pkcs: CKM.SHA256_RSA_PKCS, pss: CKM.SHA256_RSA_PKCS_PSS },
+  'SHA-384': { pkcs: CKM.SHA384_RSA_PKCS, pss: CKM.SHA384_RSA_PKCS_PSS },
+  'SHA-512': { pkcs: CKM.SHA512_RSA_PKCS, pss: CKM.SHA512_RSA_PKCS_PSS },
+};
+
+/** The one mechanism this key will sign (or decrypt) with on this token: CKA_ALLOWED_MECHANISMS. */
+export function allowedMechanismsFor(alg: string, use: KeyUse, available: ReadonlySet<number>): number[] {
+  if (use === 'enc') return [CKM.RSA_PKCS_OAEP];
+  const m = algInfo(alg).mechanism;
+  if (m.type === 'ECDSA') return [CKM.ECDSA];
+  if (m.type === 'EdDSA') return [CKM.EDDSA];
+  const hashed = HASHED[m.hash]!;
+  if (m.type === 'RSA-PKCS1') return [available.has(hashed.pkcs) ? hashed.pkcs : CKM.RSA_PKCS];
+  return [available.has(hashed.pss) ? hashed.pss : CKM.RSA_PKCS_PSS];
+}
+
+const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
+
+export class HsmKeySource implements KeySource {
+  readonly where = 'hsm' as const;
+  readonly #token: Token;
+  readonly #prefix: string;
+  readonly #store: KeyStore | undefined;
+  readonly #log: Logger;
+  readonly #closeWith: (() => Promise<void>) | undefined;
+
+  constructor(token: Token, options: { prefix?: string; store?: KeyStore; logger?: Logger; closeWith?: () => Promise<void> } = {}) {
+    this.#token = token;
+    this.#prefix = options.prefix ?? '';
+    this.#store = options.store;
+    this.#log = options.logger ?? silentLogger;
+    this.#closeWith = options.closeWith;
+  }
+
+  get token(): Token {
+    return this.#token;
+  }
+
+  label(set: string): string {
+    return this.#prefix + set;
+  }
+
+  async read(set: string): Promise<SetReading> {
+    const label = this.label(set);
+    const [pairs, records, orphans] = await Promise.all([
+      this.#token.findKeyPairs({ label }),
+      this.#records(label),
+      this.#token.findOrphanPublicKeys({ label }),
+    ]);
+    await this.#migrateLegacy(set, label, pairs, records);
+    const entries: HsmEntry[] = [];
+    const problems: KeyProblem[] = [];
+    const problem = (kind: KeyProblem['kind'], kid: string, detail: string, repair?: string) =>
+      problems.push({ kind, set, kid, where: 'hsm', detail, ...(repair ? { repair } : {}) });
+    const byId = new Map<string, KeyPair[]>();
+    for (const p of pairs) byId.set(hex(p.id), [...(byId.get(hex(p.id)) ?? []), p]);
+    for (const [idHex, same] of byId) {
+      const kid = kidFromId(same[0]!.id);
+      const record = currentRecord(records.get(idHex) ?? []);
+      if (same.length > 1) {
+        problem('duplicate-id', kid, `${same.length} private keys have CKA_ID ${idHex}: none is published`, `pkcs11-tool --login --list-objects --type privkey --id ${idHex}, then --delete-object the one that does not belong`);
+        continue;
+      }
+      const pair = same[0]!;
+      if (record?.meta.pending) {
+        problem('incomplete-generation', kid, 'its generation did not finish; generating the same kid again replaces it', `hsm-jwks keys delete ${set} ${kid}`);
+        continue;
+      }
+      if (pair.problems.includes('public-key-ambiguous') || pair.problems.includes('public-key-mismatch' as never)) {
+        problem('public-key-ambiguous', kid, `several public objects have CKA_ID ${idHex}, or its public object does not match the private key`, `pkcs11-tool --login --list-objects --type pubkey --id ${idHex}, then --delete-object --type pubkey the one that does not match`);
+        continue;
+      }
+      try {
+        entries.push(this.#entry(set, kid, pair, record?.meta));
+      } catch (e) {
+        const code = (e as { code?: string }).code ?? 'error';
+        if (!pair.publicKeyData) problem('public-key-missing', kid, `${code}: ${(e as Error).message}`);
+        else problem('metadata-invalid', kid, `${code}: ${(e as Error).message}`);
+      }
+    }
+    for (const [idHex, list] of records) {
+      if (byId.has(idHex)) continue;
+      const kid = kidFromId(Buffer.from(idHex, 'hex'));
+      const pending = list.every((r) => r.meta.pending);
+      problem(pending ? 'incomplete-generation' : 'metadata-without-key', kid, pending ? 'a generation stopped before the key pair existed' : 'metadata of a key that is no longer on the token', `hsm-jwks keys delete ${set} ${kid}`);
+    }
+    for (const o of orphans) {
+      problem('orphan-public-key', kidFromId(o.id), `a public key object without its private key (CKA_ID ${hex(o.id)})`, `pkcs11-tool --login --delete-object --type pubkey --id ${hex(o.id)}`);
+    }
+    return { entries, problems };
+  }
+
+  #entry(set: string, kid: string, pair: KeyPair, meta: KeyMetadata | undefined): HsmEntry {
+    if (!meta) {
+      // Made by another tool: the key's own default alg, no time, active.
+      const publicJwk = publicJwkFromKeyPair(pair, { kid });
+      return { set, kid, where: 'hsm', alg: publicJwk.alg, use: publicJwk.use, createdAt: undefined, lifecycle: {}, origin: 'foreign', publicJwk, pair };
+    }
+    const publicJwk = publicJwkFromKeyPair(pair, meta.use === 'sig' ? { kid, alg: meta.alg as JwsAlg, use: 'sig' } : { kid, use: 'enc' });
+    return { set, kid, where: 'hsm', alg: publicJwk.alg, use: meta.use, createdAt: meta.createdAt, lifecycle: meta.lifecycle, origin: 'ours', publicJwk, pair };
+  }
+
+  /** The set's metadata records, by CKA_ID (hex). Records that are not ours to read are ignored. */
+  async #records(label: string): Promise<Map<string, Record_[]>> {
+    const out = new Map<string, Record_[]>();
+    for (const object of await this.#token.findDataObjects({ application: METADATA_APPLICATION, label })) {
+      const meta = decodeMetadata(object.value);
+      if (!meta) {
+        this.#log.warn('a key metadata object on the token cannot be read and is ignored', { label });
+        continue;
+      }
+      out.set(meta.id, [...(out.get(meta.id) ?? []), { object, meta }]);
+    }
+    return out;
+  }
+
+  /**
+   * Keys generated by earlier versions had their alg and creation time in the store's hsm_keys
+   * table: written to the token once, then forgotten by the store.
+   */
+  async #migrateLegacy(set: string, label: string, pairs: KeyPair[], records: Map<string, Record_[]>): Promise<void> {
+    if (!this.#store) return;
+    const missing = pairs.filter((p) => !records.has(hex(p.id)));
+    if (missing.length === 0) return;
+    const { records: legacy } = await this.#store.hsmKeys(set);
+    for (const pair of missing) {
+      const kid = kidFromId(pair.id);
+      const old = legacy.find((r) => r.kid === kid || Buffer.from(r.kid, 'utf8').equals(pair.id) || r.kid === hex(pair.id));
+      if (!old) continue;
+      const use: KeyUse = pair.canSign ? 'sig' : 'enc';
+      const alg = use === 'enc' ? ENC_ALG : (old.alg as JwsAlg);
+      const meta: KeyMetadata = { id: hex(pair.id), alg, use, createdAt: old.createdAt, lifecycle: old.lifecycle, rev: 1, pending: false };
+      try {
+        publicJwkFromKeyPair(pair, use === 'sig' ? { kid, alg: alg as JwsAlg } : { kid }); // the recorded alg must fit the key
+        const object = await this.#token.createDataObject({ label, application: METADATA_APPLICATION, value: encodeMetadata(meta) });
+        records.set(meta.id, [{ object, meta }]);
+        await this.#store.forgetHsmKey(set, old.kid);
+        this.#log.info('HSM key metadata moved from the store to the token', { set, kid });
+      } catch (e) {
+        this.#log.warn('HSM key metadata could not be moved to the token', { set, kid, code: (e as { code?: string }).code });
+      }
+    }
+  }
+
+  async sets(): Promise<string[]> {
+    const [pairs, records] = await Promise.all([this.#token.findKeyPairs(), this.#token.findDataObjects({ application: METADATA_APPLICATION })]);
+    const labels = [...pairs.map((p) => p.label), ...records.map((r) => r.label)];
+    return [...new Set(labels.filter((l) => l.startsWith(this.#prefix)).map((l) => l.slice(this.#prefix.length)))].filter((s) => s.length > 0);
+  }
+
+  async setsWithKid(kid: string): Promise<string[]> {
+    const pairs = await this.#token.findKeyPairs({ id: idFromKid(kid) });
+    return [...new Set(pairs.map((p) => p.label).filter((l) => l.startsWith(this.#prefix)).map((l) => l.slice(this.#prefix.length)))];
+  }
+
+  async generate(key: NewKey, onProgress?: (message: string) => void): Promise<KeyEntry> {
+    const { spec, use } = checkGeneration(key.alg, key.use);
+    const available = new Set((await this.#token.mechanisms()).map((m) => m.type));
+    if (key.alg === 'EdDSA' && !available.has(CKM.EDDSA)) throw new MechanismUnsupportedError('EdDSA signatures (CKM_EDDSA)');
+    const id = idFromKid(key.kid);
+    const label = this.label(key.set);
+    await this.#clearInterrupted(label, id);
+    const meta: KeyMetadata = { id: hex(id), alg: key.alg as KeyMetadata['alg'], use, createdAt: key.createdAt, lifecycle: key.lifecycle, rev: 0, pending: true };
+    const pending = await this.#token.createDataObject({ label, application: METADATA_APPLICATION, value: encodeMetadata(meta) });
+    let pair: KeyPair | undefined;
+    try {
+      if (spec.type === 'rsa') onProgress?.(`generating an RSA-${spec.bits} key pair on the token (this takes seconds)...`);
+      pair = await this.#token.generateKeyPair(spec, { label, id, use, allowedMechanisms: allowedMechanismsFor(key.alg, use, available) });
+      const complete = { ...meta, rev: 1, pending: false };
+      const entry = this.#entry(key.set, key.kid, pair, complete); // the alg must fit what the token made
+      await this.#token.createDataObject({ label, application: METADATA_APPLICATION, value: encodeMetadata(complete) });
+      await this.#token.destroyDataObject(pending).catch((e: unknown) => {
+        // Harmless: the complete record (higher rev) wins; the next generation or delete clears it.
+        this.#log.warn('a pending key metadata object could not be removed', { set: key.set, kid: key.kid, code: (e as { code?: string }).code });
+      });
+      return entry;
+    } catch (e) {
+      await this.#rollBack(key, pair, pending, e);
+      throw e;
+    }
+  }
+
+  /** Undoes a failed generation; when that fails too, says what is left (doctor reports it, and a retry clears it). */
+  async #rollBack(key: NewKey, pair: KeyPair | undefined, pending: DataObject, cause: unknown): Promise<void> {
+    const left: string[] = [];
+    if (pair) await this.#token.destroyKeyPair(pair).catch(() => left.push('the key pair'));
+    await this.#token.destroyDataObject(pending).catch(() => left.push('a pending metadata object'));
+    if (left.length > 0) {
+      throw new KeyManagerError(
+        'ERR_GENERATION_ROLLBACK_FAILED',
+        `generating ${JSON.stringify(key.kid)} in ${JSON.stringify(key.set)} failed (${(cause as { code?: string }).code ?? 'error'}), and ${left.join(' and ')} could not be removed; it is not published, and generating the same kid again removes it`,
+        { cause },
+      );
+    }
+  }
+
+  /** What an interrupted generation of this id left (a pending record, and maybe its pair) is removed. */
+  async #clearInterrupted(label: string, id: Buffer): Promise<void> {
+    const list = (await this.#records(label)).get(hex(id)) ?? [];
+    if (list.length === 0 || list.some((r) => !r.meta.pending)) return; // nothing, or a complete key: the token refuses the id
+    for (const pair of await this.#token.findKeyPairs({ label, id })) await this.#token.destroyKeyPair(pair);
+    for (const r of list) await this.#token.destroyDataObject(r.object);
+    this.#log.info('removed what an interrupted generation left on the token', { label, id: hex(id) });
+  }
+
+  async delete(entry: KeyEntry): Promise<void> {
+    if (!isHsmEntry(entry)) throw new TypeError('not an HSM key');
+    await this.#token.destroyKeyPair(entry.pair);
+    await this.forgetMetadata(entry.set, entry.kid).catch((e: unknown) => {
+      // The key is gone; records left behind are reported as metadata-without-key and cleared by a delete.
+      this.#log.warn('key metadata could not be removed after its key', { set: entry.set, kid: entry.kid, code: (e as { code?: string }).code });
+    });
+  }
+
+  /** Removes the metadata records of a kid whose pair is gone. */
+  async forgetMetadata(set: string, kid: string): Promise<number> {
+    const list = (await this.#records(this.label(set))).get(hex(idFromKid(kid))) ?? [];
+    for (const r of list) await this.#token.destroyDataObject(r.object);
+    return list.length;
+  }
+
+  /** What an interrupted generation (pending record, maybe its pair) or a lost key (records only) left for this kid. */
+  async clearLeftovers(set: string, kid: string): Promise<void> {
+    const label = this.label(set);
+    const id = idFromKid(kid);
+    const list = (await this.#records(label)).get(hex(id)) ?? [];
+    if (list.length === 0) return;
+    if (list.every((r) => r.meta.pending)) for (const pair of await this.#token.findKeyPairs({ label, id })) await this.#token.destroyKeyPair(pair);
+    for (const r of list) await this.#token.destroyDataObject(r.object);
+  }
+
+  async setLifecycle(entry: KeyEntry, lifecycle: Lifecycle): Promise<void> {
+    if (!isHsmEntry(entry)) throw new TypeError('not an HSM key');
+    const label = this.label(entry.set);
+    const list = (await this.#records(label)).get(hex(entry.pair.id)) ?? [];
+    const current = currentRecord(list);
+    const meta: KeyMetadata = current
+      ? { ...current.meta, lifecycle, rev: current.meta.rev + 1, pending: false }
+      : { id: hex(entry.pair.id), alg: entry.alg, use: entry.use, createdAt: undefined, lifecycle, rev: 1, pending: false }; // a foreign key adopted
+    await this.#token.createDataObject({ label, application: METADATA_APPLICATION, value: encodeMetadata(meta) });
+    for (const r of list) await this.#token.destroyDataObject(r.object).catch(() => undefined); // a lower rev loses anyway
+  }
+
+  signer(entry: KeyEntry): Signer {
+    if (!isHsmEntry(entry)) throw new TypeError('not an HSM key');
+    if (entry.use !== 'sig' || entry.alg === ENC_ALG) {
+      throw new KeyManagerError('ERR_NO_SIGNING_KEY', `key ${JSON.stringify(entry.kid)} of JSON Web Key Set ${JSON.stringify(entry.set)} is for ${entry.use}`);
+    }
+    return hsmSigner(this.#token, entry.pair, { kid: entry.kid, alg: entry.alg as JwsAlg });
+  }
+
+  stats(): Record<string, number> {
+    const { pool, engine, recoveries } = this.#token.stats();
+    return {
+      hsm_jwks_pool_sessions_open: pool.open,
+      hsm_jwks_pool_sessions_in_use: pool.inUse,
+      hsm_jwks_pool_waiting: pool.waiting,
+      hsm_jwks_pool_sessions_evicted_total: pool.evicted,
+      hsm_jwks_relogins_total: recoveries.relogins,
+      hsm_jwks_engine_replacements_total: recoveries.engineReplacements,
+      hsm_jwks_retries_total: recoveries.retries,
+      hsm_jwks_reinitializations_total: recoveries.reinitializations,
+      hsm_jwks_key_lookups_total: recoveries.keyLookups,
+      ...(engine ? { hsm_jwks_engine_queued: engine.queued, hsm_jwks_engine_outstanding: engine.outstanding, hsm_jwks_engine_signatures_total: engine.completed } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#closeWith?.();
+  }
+}

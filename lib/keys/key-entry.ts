@@ -1,0 +1,61 @@
+// One model of a key, whatever holds it: what a source (the token, the store) read about it,
+// and what is wrong with the keys a source could not make into entries.
+import type { ENC_ALG, JwsAlg } from '../jose/algorithms';
+import type { PublicJwk } from '../jose/jwk';
+import type { KeyUse } from '../pkcs11/key-spec';
+import type { Lifecycle } from './lifecycle';
+
+export type KeyLocation = 'hsm' | 'software';
+
+export interface KeyEntry {
+  set: string;
+  kid: string;
+  where: KeyLocation;
+  alg: JwsAlg | typeof ENC_ALG;
+  use: KeyUse;
+  /** Undefined for keys made by other tools (the token records no time for them). */
+  createdAt: Date | undefined;
+  lifecycle: Lifecycle;
+  /** `ours`: made or imported through hsm-jwks, its metadata recorded; `foreign`: found on the token. */
+  origin: 'ours' | 'foreign';
+  publicJwk: PublicJwk;
+}
+
+/** Why a key (or an object that looks like part of one) is not published; reported, never hidden. */
+export type KeyProblemKind =
+  /** A software row that does not open (wrong or missing secret, edited outside the seal). */
+  | 'unreadable'
+  /** Several private keys on the token share one CKA_ID: none of them can be told apart. */
+  | 'duplicate-id'
+  /** Several public objects share the key's CKA_ID, or its public object does not match it. */
+  | 'public-key-ambiguous'
+  /** The key has no usable public part (missing, or parameters we cannot publish). */
+  | 'public-key-missing'
+  /** A public key object without its private key. */
+  | 'orphan-public-key'
+  /** A generation that did not finish (a crash between the token's steps): the pair is not ours to publish. */
+  | 'incomplete-generation'
+  /** Metadata recorded for a key that is not on the token. */
+  | 'metadata-without-key'
+  /** The recorded metadata does not fit the key (alg for another key type, use the token does not allow). */
+  | 'metadata-invalid'
+  /** The kid is also another key's: this one is not published and does not sign. */
+  | 'kid-conflict';
+
+export interface KeyProblem {
+  kind: KeyProblemKind;
+  set: string;
+  kid: string;
+  where: KeyLocation;
+  detail: string;
+  /** A command that repairs it, when one is safe to suggest. */
+  repair?: string;
+}
+
+/** Signing order: the latest activation first (activateAt, else creation); keys without a time last, by kid descending. */
+export function newestFirst(a: KeyEntry, b: KeyEntry): number {
+  const ta = (a.lifecycle.activateAt ?? a.createdAt)?.getTime() ?? -Infinity;
+  const tb = (b.lifecycle.activateAt ?? b.createdAt)?.getTime() ?? -Infinity;
+  if (ta !== tb) return tb > ta ? 1 : -1;
+  return a.kid < b.kid ? 1 : a.kid > b.kid ? -1 : 0;
+}

@@ -1,0 +1,355 @@
+// KeyRing: the key manager. A set is one set: the union of its keys on the token and in the
+// software store, read through one view (set-view.ts) for get, publish and sign. Generation goes
+// to the token when there is one (else the store); imports go to the store. A kid is unique
+// across every set and both places. A new key in a set that already has a signing key is
+// published for `publishAheadMs` before it signs. Views are cached per set and dropped on every
+// write here, on a change announced by the store (other processes and instances, within its
+// freshness bound), and refreshed in the background after `viewTtlMs` (changes on the token made
+// by other tools).
+import { randomUUID } from 'node:crypto';
+
+import type { ValidatedKey } from '../jose/import';
+import { signJwt as signCompactJwt } from '../jose/jws';
+import { checkKid } from '../jose/kid';
+import type { Signer } from '../jose/signer';
+import { silentLogger, type Logger } from '../logger';
+import type { KeyUse } from '../pkcs11/key-spec';
+import type { Lifecycle, StoredKey } from '../store/key-store';
+import { KeyManagerError, keyNotFound, setNotFound } from './errors';
+import { checkGeneration } from './generation';
+import { isStaleKeyError, type HsmKeySource } from './hsm-source';
+import { validateImport, validateImportSet } from './imports';
+import type { KeyEntry, KeyProblem } from './key-entry';
+import type { GenerateOptions, GetOptions, JwkSet, KeyInfo, KeyManager, SignJwtOptions } from './key-manager';
+import type { KeySource } from './key-source';
+import { stateAt } from './lifecycle';
+import { checkSet } from './names';
+import { SetCache } from './set-cache';
+import { BLOCKING, maySign, nextTransition, published, readSetView, signingKey, stateOf, type SetView } from './set-view';
+import { isSoftwareEntry, type SoftwareKeySource } from './software-source';
+
+export interface KeyRingOptions {
+  logger?: Logger;
+  /** ms since the epoch; tests move it. */
+  clock?: () => number;
+  /** How long a new key is published before it signs, when its set already has a signing key (default 90 s). */
+  publishAheadMs?: number;
+  /** Bound on how stale a set's view gets for changes no one announces (keys made on the token by other tools); default 30 s. */
+  viewTtlMs?: number;
+}
+
+export const DEFAULT_PUBLISH_AHEAD_MS = 90_000;
+
+interface CachedView {
+  view: SetView;
+  signer?: { signer: Signer; validUntil: number };
+}
+
+export class KeyRing implements KeyManager {
+  readonly #software: SoftwareKeySource;
+  readonly #hsm: HsmKeySource | undefined;
+  readonly #sources: KeySource[];
+  readonly #log: Logger;
+  readonly #clock: () => number;
+  readonly #publishAheadMs: number;
+  readonly #views: SetCache<CachedView>;
+  readonly #unwatch: () => void;
+  readonly #reported = new Set<string>();
+  readonly #listeners = new Set<(set: string) => void>();
+
+  constructor(software: SoftwareKeySource, hsm: HsmKeySource | undefined, options: KeyRingOptions = {}) {
+    this.#software = software;
+    this.#hsm = hsm;
+    this.#sources = hsm ? [hsm, software] : [software];
+    this.#log = options.logger ?? silentLogger;
+    this.#clock = options.clock ?? Date.now;
+    this.#publishAheadMs = options.publishAheadMs ?? DEFAULT_PUBLISH_AHEAD_MS;
+    this.#views = new SetCache((set) => this.#load(set), options.viewTtlMs ?? 30_000, this.#clock);
+    this.#unwatch = software.store.watch((set) => {
+      this.#views.drop(set);
+      for (const l of this.#listeners) l(set);
+    });
+  }
+
+  /** Where generated keys go. */
+  get generatesOn(): 'hsm' | 'software' {
+    return this.#hsm ? 'hsm' : 'software';
+  }
+
+  async generateAndPersistKeySet(set: string, kid: string | undefined, alg: string, use: KeyUse = 'sig', options: GenerateOptions = {}): Promise<JwkSet> {
+    checkSet(set);
+    checkGeneration(alg, use);
+    const id = kid === undefined ? randomUUID() : checkKid(kid);
+    const source: KeySource = this.#hsm ?? this.#software;
+    return this.#write(set, async (view) => {
+      await this.#checkKidFree(id);
+      const now = this.#clock();
+      const entry = await source.generate(
+        { set, kid: id, alg, use, createdAt: new Date(now), lifecycle: this.#initialLifecycle(view, now, options.activateNow) },
+        options.onProgress,
+      );
+      return { keys: [{ ...entry.publicJwk }] };
+    });
+  }
+
+  addKey(set: string, jwk: unknown): Promise<void> {
+    return this.#import(checkSet(set), () => validateImport(jwk).then((v) => [v]), 'add');
+  }
+  addKeySet(set: string, jwks: unknown): Promise<void> {
+    return this.#import(checkSet(set), () => validateImportSet(jwks), 'add');
+  }
+  updateKey(set: string, jwk: unknown): Promise<void> {
+    return this.#import(checkSet(set), () => validateImport(jwk).then((v) => [v]), 'upsert');
+  }
+  updateKeySet(set: string, jwks: unknown): Promise<void> {
+    return this.#import(checkSet(set), () => validateImportSet(jwks), 'replace');
+  }
+
+  async getKey(set: string, kid: string, options: GetOptions = {}): Promise<JwkSet> {
+    checkSet(set);
+    checkKid(kid);
+    const entry = published(await this.#view(set), this.#clock()).find((e) => e.kid === kid);
+    if (!entry) throw keyNotFound(set, kid);
+    return { keys: [options.includePrivate && isSoftwareEntry(entry) ? { ...entry.stored.privateJwk } : { ...entry.publicJwk }] };
+  }
+
+  async getKeySet(set: string, options: GetOptions = {}): Promise<JwkSet> {
+    checkSet(set);
+    const view = await this.#view(set);
+    const keys = published(view, this.#clock());
+    if (keys.length === 0) throw missing(view);
+    return { keys: keys.map((e) => (options.includePrivate && isSoftwareEntry(e) ? { ...e.stored.privateJwk } : { ...e.publicJwk })) };
+  }
+
+  async deleteKey(set: string, kid: string): Promise<void> {
+    checkSet(set);
+    checkKid(kid);
+    await this.#write(set, async (view) => {
+      const entry = view.entries.find((e) => e.kid === kid);
+      if (entry) return this.#sourceOf(entry).delete(entry);
+      // Not a key of the set: what an interrupted generation or a lost key left (the doctor's repair).
+      const left = view.problems.find((p) => p.kid === kid && p.where === 'hsm' && (p.kind === 'incomplete-generation' || p.kind === 'metadata-without-key'));
+      if (left && this.#hsm) return void (await this.#hsm.clearLeftovers(set, kid));
+      const other = view.problems.find((p) => p.kid === kid && p.kind === 'kid-conflict');
+      if (other) {
+        const reading = await this.#sourceByWhere(other.where).read(set);
+        const shadowed = reading.entries.find((e) => e.kid === kid);
+        if (shadowed) return this.#sourceOf(shadowed).delete(shadowed);
+      }
+      throw keyNotFound(set, kid);
+    });
+  }
+
+  async deleteKeySet(set: string): Promise<void> {
+    checkSet(set);
+    await this.#write(set, async (view) => {
+      if (view.entries.length === 0) throw missing(view);
+      // Every key is attempted; the first failure is reported after the others were tried.
+      const results = await Promise.allSettled(view.entries.map((e) => this.#sourceOf(e).delete(e)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+  }
+
+  /** Changes the lifecycle of one key (rotation, retirement by hand). */
+  async setLifecycle(set: string, kid: string, lifecycle: Lifecycle): Promise<void> {
+    checkSet(set);
+    checkKid(kid);
+    await this.#write(set, async (view) => {
+      const entry = view.entries.find((e) => e.kid === kid);
+      if (!entry) throw keyNotFound(set, kid);
+      await this.#sourceOf(entry).setLifecycle(entry, lifecycle);
+    });
+  }
+
+  async signer(set: string, kid?: string): Promise<Signer> {
+    checkSet(set);
+    const now = this.#clock();
+    const cached = await this.#views.get(set);
+    if (kid === undefined && cached.signer && now < cached.signer.validUntil) return cached.signer.signer;
+    const view = cached.view;
+    let entry: KeyEntry | undefined;
+    if (kid === undefined) {
+      entry = signingKey(view, now);
+      if (!entry) {
+        if (published(view, now).length === 0) throw missing(view);
+        throw new KeyManagerError('ERR_NO_SIGNING_KEY', `JSON Web Key Set ${JSON.stringify(set)} has no active signing key`);
+      }
+    } else {
+      checkKid(kid);
+      entry = published(view, now).find((e) => e.kid === kid);
+      if (!entry) throw keyNotFound(set, kid);
+      if (!maySign(entry, now)) {
+        if (entry.use !== 'sig') throw new KeyManagerError('ERR_NO_SIGNING_KEY', `key ${JSON.stringify(kid)} of JSON Web Key Set ${JSON.stringify(set)} is for ${entry.use}`);
+        throw new KeyManagerError('ERR_KEY_NOT_ACTIVE', `key ${JSON.stringify(kid)} of JSON Web Key Set ${JSON.stringify(set)} is ${stateOf(entry, now)}, not active`);
+      }
+    }
+    const signer = this.#retrying(set, entry);
+    if (kid === undefined) cached.signer = { signer, validUntil: nextTransition(view, now) }; // a dropped view takes it along
+    return signer;
+  }
+
+  async signJwt(set: string, claims: Record<string, unknown>, options: SignJwtOptions = {}): Promise<string> {
+    return signCompactJwt(await this.signer(set, options.kid), claims, options.header);
+  }
+
+  async list(): Promise<KeyInfo[]> {
+    const now = this.#clock();
+    const out: KeyInfo[] = [];
+    for (const set of await this.sets()) {
+      for (const e of (await this.#view(set)).entries) {
+        out.push({ set, kid: e.kid, alg: e.alg, use: e.use, where: e.where, state: stateAt(e.lifecycle, now), origin: e.origin, ...(e.createdAt ? { createdAt: e.createdAt } : {}) });
+      }
+    }
+    return out;
+  }
+
+  /** Every set on the token (with the prefix) or in the store. */
+  async sets(): Promise<string[]> {
+    const all = await Promise.all(this.#sources.map((s) => s.sets()));
+    return [...new Set(all.flat())].sort();
+  }
+
+  /** What cannot be published or used, in every set (for doctor, logs and metrics). */
+  async problems(): Promise<KeyProblem[]> {
+    const out: KeyProblem[] = [];
+    for (const set of await this.sets()) out.push(...(await this.#view(set)).problems);
+    return out;
+  }
+
+  /** The state of every key of a set at this ring's clock (for the rotator). */
+  async keys(set: string): Promise<Array<KeyEntry & { state: ReturnType<typeof stateAt> }>> {
+    const now = this.#clock();
+    return (await this.#view(checkSet(set))).entries.map((e) => ({ ...e, state: stateOf(e, now) }));
+  }
+
+  now(): number {
+    return this.#clock();
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.#software.stats(), ...(this.#hsm?.stats() ?? {}), hsm_jwks_key_problems: this.#reported.size };
+  }
+
+  /** Calls `listener(set)` when another process or instance changed the set (the store's freshness bound). */
+  onChange(listener: (set: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  invalidate(set?: string): void {
+    if (set === undefined) this.#views.clear();
+    else this.#views.drop(set);
+  }
+
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.#software.store.withLock(name, fn);
+  }
+
+  async close(): Promise<void> {
+    this.#unwatch();
+    this.#views.clear();
+    await Promise.all([this.#hsm?.close(), this.#software.close()]);
+  }
+
+  async #view(set: string): Promise<SetView> {
+    return (await this.#views.get(set)).view;
+  }
+
+  async #load(set: string): Promise<CachedView> {
+    const view = await readSetView(set, this.#sources);
+    for (const p of view.problems) {
+      const key = `${p.set}\u0000${p.kid}\u0000${p.kind}\u0000${p.where}`;
+      if (this.#reported.has(key)) continue;
+      this.#reported.add(key);
+      this.#log.warn(`a key is not published: ${p.kind}`, { set: p.set, kid: p.kid, where: p.where, detail: p.detail, ...(p.repair ? { repair: p.repair } : {}) });
+    }
+    return { view };
+  }
+
+  /** A write: under the set's lock (every process and instance), on a fresh view; then the view is dropped here and announced elsewhere. */
+  async #write<T>(set: string, fn: (view: SetView) => Promise<T>): Promise<T> {
+    return this.withLock(`set:${set}`, async () => {
+      this.#views.drop(set);
+      try {
+        return await fn(await this.#view(set));
+      } finally {
+        this.#views.drop(set);
+        await this.#software.store.touch(set).catch((e: unknown) => this.#log.warn('a key change could not be announced', { set, code: (e as { code?: string }).code }));
+      }
+    });
+  }
+
+  async #import(set: string, validate: () => Promise<ValidatedKey[]>, mode: 'add' | 'upsert' | 'replace'): Promise<void> {
+    const keys = await validate();
+    await this.#write(set, async (view) => {
+      const now = this.#clock();
+      // Keys being replaced do not count as the set's signing key; any other key that signs does.
+      const replaced = new Set(mode === 'replace' ? view.entries.filter((e) => e.where === 'software').map((e) => e.kid) : keys.map((k) => k.kid));
+      const staying: SetView = { ...view, entries: view.entries.filter((e) => !(e.where === 'software' && replaced.has(e.kid))) };
+      for (const k of keys) await this.#checkKidFree(k.kid, mode === 'add' ? undefined : set);
+      const lifecycle = this.#initialLifecycle(staying, now, false);
+      const rows: StoredKey[] = keys.map((v) => ({ set, kid: v.kid, alg: v.alg, use: v.use, createdAt: new Date(now), lifecycle, privateJwk: v.privateJwk }));
+      await this.#software.write(set, rows, mode);
+    });
+  }
+
+  /** ERR_KEY_EXISTS when any set, on the token or in the store, has this kid (a software key of `replacing` may be replaced). */
+  async #checkKidFree(kid: string, replacing?: string): Promise<void> {
+    for (const s of this.#sources) {
+      const sets = (await s.setsWithKid(kid)).filter((set) => !(s.where === 'software' && set === replacing));
+      if (sets.length > 0) {
+        throw new KeyManagerError('ERR_KEY_EXISTS', `kid ${JSON.stringify(kid)} is already used by a key ${s.where === 'hsm' ? 'on the token' : 'in the software store'} in JSON Web Key Set ${JSON.stringify(sets[0])}: a kid names one key`);
+      }
+    }
+  }
+
+  /** Active at once in a set that has no signing key; else published for publishAheadMs first. */
+  #initialLifecycle(view: SetView, now: number, activateNow: boolean | undefined): Lifecycle {
+    if (activateNow || !signingKey(view, now)) return {};
+    return { activateAt: new Date(now + this.#publishAheadMs) };
+  }
+
+  #sourceOf(e: KeyEntry): KeySource {
+    return this.#sourceByWhere(e.where);
+  }
+
+  #sourceByWhere(where: KeyEntry['where']): KeySource {
+    if (where === 'hsm') {
+      if (!this.#hsm) throw new Error('an HSM key without an HSM source');
+      return this.#hsm;
+    }
+    return this.#software;
+  }
+
+  /** A signer that, when the token no longer knows the key's handle (re-created, re-initialised), reads the set again once. */
+  #retrying(set: string, entry: KeyEntry): Signer {
+    const inner = this.#sourceOf(entry).signer(entry);
+    if (entry.where !== 'hsm') return inner;
+    return {
+      kid: inner.kid,
+      alg: inner.alg,
+      publicJwk: inner.publicJwk,
+      sign: async (data: Uint8Array) => {
+        try {
+          return await inner.sign(data);
+        } catch (e) {
+          if (!isStaleKeyError(e)) throw e;
+          this.#views.drop(set);
+          const again = (await this.#view(set)).entries.find((x) => x.kid === entry.kid);
+          if (!again || !maySign(again, this.#clock())) throw keyNotFound(set, entry.kid);
+          return this.#sourceOf(again).signer(again).sign(data);
+        }
+      },
+    };
+  }
+}
+
+/** A set with no published key: not found, or, when keys exist but none can be used, ERR_KEY_SET_UNREADABLE. */
+function missing(view: SetView): KeyManagerError {
+  const blocking = view.problems.filter((p) => BLOCKING.has(p.kind));
+  if (blocking.length === 0) return setNotFound(view.set);
+  const keys = blocking.map((p) => `${p.kid} (${p.where}: ${p.detail})`).join('; ');
+  return new KeyManagerError('ERR_KEY_SET_UNREADABLE', `JSON Web Key Set ${JSON.stringify(view.set)} has keys that cannot be used: ${keys}`);
+}
+

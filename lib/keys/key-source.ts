@@ -1,0 +1,38 @@
+// What the key ring asks of a place that holds keys (the token, the software store).
+import type { Signer } from '../jose/signer';
+import type { KeyUse } from '../pkcs11/key-spec';
+import type { KeyEntry, KeyLocation, KeyProblem } from './key-entry';
+import type { Lifecycle } from './lifecycle';
+
+export interface SetReading {
+  /** Keys that could be read, whatever their state. */
+  entries: KeyEntry[];
+  /** Keys or objects that exist but could not be made into entries. */
+  problems: KeyProblem[];
+}
+
+export interface NewKey {
+  set: string;
+  kid: string;
+  alg: string;
+  use: KeyUse;
+  createdAt: Date;
+  lifecycle: Lifecycle;
+}
+
+export interface KeySource {
+  readonly where: KeyLocation;
+  /** Everything this source holds for `set`. Throws when the source cannot be read at all (fail closed). */
+  read(set: string): Promise<SetReading>;
+  /** Names of the sets this source holds keys (or problems) for. */
+  sets(): Promise<string[]>;
+  /** Sets in which this source holds a key with this kid. */
+  setsWithKid(kid: string): Promise<string[]>;
+  /** Makes a key; all or nothing. Progress of long work goes to `onProgress`. */
+  generate(key: NewKey, onProgress?: (message: string) => void): Promise<KeyEntry>;
+  delete(entry: KeyEntry): Promise<void>;
+  setLifecycle(entry: KeyEntry, lifecycle: Lifecycle): Promise<void>;
+  signer(entry: KeyEntry): Signer;
+  stats(): Record<string, number>;
+  close(): Promise<void>;
+}
