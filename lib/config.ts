@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 
 import type { HsmSettings, KeyManagerSettings } from './keys/create';
+import type { RotationPolicy } from './keys/rotation';
 import type { LogLevel } from './logger';
 import { HsmJwksError } from './pkcs11/errors';
 import { DEFAULT_DSN } from './store/open-store';
@@ -30,8 +31,10 @@ export interface ServiceConfig {
   publicSets: string[];
   /** Alg of the keys made at start for missing public sets. */
   defaultAlg: string;
-  /** How stale the published JWKS may get after a write made elsewhere (JWKS_CACHE_SECONDS, 30). */
+  /** How stale the published JWKS may get after a write made elsewhere, and its Cache-Control max-age (JWKS_CACHE_SECONDS, 30). */
   jwksCacheSeconds: number;
+  /** Scheduled rotation of the public sets (ROTATE_*). */
+  rotation: RotationPolicy;
 }
 
 export interface Config extends KeyManagerSettings {
@@ -41,6 +44,8 @@ export interface Config extends KeyManagerSettings {
   /** SECRETS_SYSTEM, comma-separated: the first seals, all open. */
   secrets: string[];
   logLevel: LogLevel;
+  /** How long a new key is published before it signs (ROTATE_PUBLISH_AHEAD). */
+  publishAheadMs: number;
   service: ServiceConfig;
 }
 
@@ -120,6 +125,38 @@ function secretsOf(env: Env): string[] {
   return secrets;
 }
 
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 90s, 15m, 12h or 30d, in ms. */
+function duration(env: Env, name: string): number | undefined {
+  const v = env[name]?.trim();
+  if (v === undefined || v === '') return undefined;
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(v);
+  const ms = m ? Number(m[1]) * UNITS[m[2]!]! : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new ConfigError(name, 'must be a duration such as 90s, 15m, 12h or 30d');
+  return ms;
+}
+
+/**
+ * Rotation settings, checked so that no verifier can fail: a new key is published at least as long
+ * as a verifier may cache the JWKS (max-age) plus as long as this service may serve an older one
+ * (JWKS_CACHE_SECONDS), plus 10 s; a retired key stays published at least as long as the longest
+ * token lifetime.
+ */
+function rotationOf(env: Env, cacheSeconds: number): { publishAheadMs: number; rotation: RotationPolicy } {
+  const minAhead = 2 * cacheSeconds * 1000 + 10_000;
+  const publishAheadMs = duration(env, 'ROTATE_PUBLISH_AHEAD') ?? 2 * cacheSeconds * 1000 + 30_000;
+  if (publishAheadMs < minAhead) {
+    throw new ConfigError('ROTATE_PUBLISH_AHEAD', `must be at least ${minAhead / 1000}s (twice JWKS_CACHE_SECONDS plus 10 s): verifiers holding a cached JWKS would reject tokens of a key that signs sooner`);
+  }
+  const lifetime = duration(env, 'TOKEN_MAX_LIFETIME') ?? 3_600_000;
+  const retireAfterMs = duration(env, 'ROTATE_RETIRE_AFTER') ?? Math.max(86_400_000, lifetime);
+  if (retireAfterMs < lifetime) throw new ConfigError('ROTATE_RETIRE_AFTER', 'must be at least TOKEN_MAX_LIFETIME: tokens signed by a retired key must still verify');
+  const removed = env.ROTATE_REMOVED?.trim() || 'destroy';
+  if (removed !== 'destroy' && removed !== 'keep') throw new ConfigError('ROTATE_REMOVED', 'must be destroy or keep');
+  return { publishAheadMs, rotation: { everyMs: duration(env, 'ROTATE_EVERY'), retireAfterMs, removed } };
+}
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 function serviceConfig(env: Env): ServiceConfig {
@@ -138,7 +175,8 @@ function serviceConfig(env: Env): ServiceConfig {
     .map((s) => s.trim())
     .filter((s) => s !== '');
   const jwksCacheSeconds = integer(env, 'JWKS_CACHE_SECONDS', 1) ?? 30;
-  return { adminToken, host, publicPort, adminPort, publicSets, defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256', jwksCacheSeconds };
+  const { rotation } = rotationOf(env, jwksCacheSeconds);
+  return { adminToken, host, publicPort, adminPort, publicSets, defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256', jwksCacheSeconds, rotation };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -146,11 +184,13 @@ export function loadConfig(env: Env = process.env): Config {
   if (!LOG_LEVELS.includes(level)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   const dsn = env.DSN?.trim() || DEFAULT_DSN;
   if (!/^(sqlite|postgres|postgresql):\/\//.test(dsn)) throw new ConfigError('DSN', 'must start with sqlite:// or postgres://');
+  const service = serviceConfig(env);
   return {
     hsm: flag(env, 'HSM_ENABLED') ? hsmConfig(env) : undefined,
     dsn,
     secrets: secretsOf(env),
     logLevel: level,
-    service: serviceConfig(env),
+    publishAheadMs: rotationOf(env, service.jwksCacheSeconds).publishAheadMs,
+    service,
   };
 }

@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createKeyManager } from '../keys/create';
-import type { KeyManager } from '../keys/key-manager';
+import type { KeyRing } from '../keys/key-ring';
+import { rotate } from '../keys/rotation';
 import { rotateSecrets } from '../keys/store-admin';
 import type { KeyUse } from '../pkcs11/key-spec';
 import { createLogger } from '../logger';
@@ -27,6 +28,8 @@ const USAGE = `usage: hsm-jwks <command>
   keys import <set> <file.json>                             a private JWK or JWKS into the software store
   keys delete <set> [kid]                                   a key, or the whole set
   keys list                                                 sets, kids, alg, use, state and where each key lives
+  keys rotate <set> [--alg ALG]                             a new key that signs after the publish-ahead time; the
+                                                            current ones retire then (ROTATE_* variables)
   jwt sign <set> --claims JSON [--kid KID]                  a JWT signed by the set's newest key (or KID)
   secrets rotate                                            re-seal software keys under the first SECRETS_SYSTEM secret
   doctor                                                    module, slots, token, login and algorithms available
@@ -35,7 +38,8 @@ const USAGE = `usage: hsm-jwks <command>
 
 Configuration comes from the environment: HSM_ENABLED, HSM_LIBRARY, HSM_PIN or HSM_PIN_FILE,
 HSM_TOKEN_LABEL / HSM_TOKEN_SERIAL / HSM_SLOT, HSM_KEY_SET_PREFIX, HSM_INIT_ARGS, HSM_POOL_SIZE,
-DSN, SECRETS_SYSTEM, LOG_LEVEL.
+DSN, SECRETS_SYSTEM, LOG_LEVEL, ROTATE_PUBLISH_AHEAD, ROTATE_RETIRE_AFTER, TOKEN_MAX_LIFETIME, ROTATE_EVERY,
+ROTATE_REMOVED.
 Exit codes: 0 done, 1 failed, 2 usage, 3 configuration.`;
 
 class UsageError extends Error {}
@@ -45,7 +49,7 @@ function need(value: string | undefined, what: string): string {
   return value;
 }
 
-async function withManager<T>(config: Config, fn: (km: KeyManager) => Promise<T>): Promise<T> {
+async function withManager<T>(config: Config, fn: (km: KeyRing) => Promise<T>): Promise<T> {
   const km = await createKeyManager(config, { logger: createLogger(config.logLevel) });
   try {
     return await fn(km);
@@ -98,6 +102,17 @@ async function keys(config: Config, sub: string | undefined, args: string[], o: 
     case 'list':
       printJson(await withManager(config, (km) => km.list()));
       return EXIT.ok;
+    case 'rotate': {
+      const set = need(args[0], '<set>');
+      const result = await withManager(config, (km) => rotate(km, set, config.service.rotation, o.alg ? { alg: o.alg } : {}));
+      say(
+        result.created
+          ? `key ${result.kid} is published now and signs from ${result.activateAt.toISOString()}; ${result.retiring.length} key(s) retire then`
+          : `a rotation is already pending: key ${result.kid} signs from ${result.activateAt.toISOString()}`,
+      );
+      printJson(result);
+      return EXIT.ok;
+    }
     default:
       throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}`);
   }

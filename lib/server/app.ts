@@ -4,7 +4,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
-import type { KeyManager } from '../keys/key-manager';
+import type { KeyRing } from '../keys/key-ring';
+import { rotate, type RotationPolicy } from '../keys/rotation';
 import type { Logger } from '../logger';
 import type { KeyUse } from '../pkcs11/key-spec';
 import { httpError, toHttp } from './http-errors';
@@ -12,7 +13,7 @@ import { JwksCache } from './jwks-cache';
 import { Metrics } from './metrics';
 
 export interface AppOptions {
-  km: KeyManager;
+  km: KeyRing;
   publicSets: readonly string[];
   adminToken: string | undefined;
   logger: Logger;
@@ -20,6 +21,8 @@ export interface AppOptions {
   jwksMaxAgeMs?: number;
   /** Serve public and admin routes from one fastify instance (one port). */
   onePort?: boolean;
+  /** For POST /admin/keys/{set}/rotate. */
+  rotation?: Pick<RotationPolicy, 'retireAfterMs'>;
 }
 
 export interface Apps {
@@ -116,6 +119,15 @@ export function buildApps(o: AppOptions): Apps {
         const made = await o.km.generateAndPersistKeySet(r.params.set, r.body.kid, r.body.alg, r.body.use ?? 'sig');
         changed();
         return reply.status(201).send(made);
+      },
+    );
+    scope.post<{ Params: { set: string }; Body: { alg?: string } | undefined }>(
+      '/admin/keys/:set/rotate',
+      { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { alg: { type: 'string', minLength: 1 } } } } },
+      async (r, reply) => {
+        const result = await rotate(o.km, r.params.set, o.rotation ?? { retireAfterMs: 86_400_000 }, { ...(r.body?.alg ? { alg: r.body.alg } : {}), logger: o.logger });
+        changed();
+        return reply.status(result.created ? 201 : 200).send({ ...result, activateAt: result.activateAt.toISOString() });
       },
     );
     const jwkBody = { type: 'object', required: ['kty'], properties: { kty: { type: 'string' } } } as const;

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config';
 import { createKeyManager } from '../keys/create';
 import { ensureKeySet } from '../keys/ensure';
-import type { KeyManager } from '../keys/key-manager';
+import type { KeyRing } from '../keys/key-ring';
+import { Rotator } from '../keys/rotation';
 import type { Logger } from '../logger';
 import { buildApps, type Apps } from './app';
 
@@ -14,7 +15,9 @@ export interface Service {
   publicUrl: string;
   adminUrl: string;
   apps: Apps;
-  km: KeyManager;
+  km: KeyRing;
+  /** The rotation schedule of the public sets (tests call tick() with a moved clock). */
+  rotator: Rotator;
   close(): Promise<void>;
 }
 
@@ -24,14 +27,17 @@ function url(address: string | AddressInfo | null): string {
   return `http://${host}:${address.port}`;
 }
 
-export async function startService(config: Config, options: { logger: Logger }): Promise<Service> {
+export async function startService(config: Config, options: { logger: Logger; clock?: () => number; schedule?: boolean }): Promise<Service> {
   const { logger } = options;
   const s = config.service;
-  const km = await createKeyManager(config, { logger });
+  const km = await createKeyManager(config, { logger, ...(options.clock ? { clock: options.clock } : {}) });
   try {
+    // Fail closed: a public set whose keys exist but cannot be read stops the start (ERR_KEY_SET_UNREADABLE).
     for (const set of s.publicSets) await ensureKeySet(km, set, s.defaultAlg, logger);
     const onePort = s.publicPort === s.adminPort && s.publicPort !== 0;
-    const apps = buildApps({ km, publicSets: s.publicSets, adminToken: s.adminToken, logger, onePort, jwksMaxAgeMs: s.jwksCacheSeconds * 1000 });
+    const rotator = new Rotator(km, s.publicSets, s.rotation, logger);
+    const apps = buildApps({ km, publicSets: s.publicSets, adminToken: s.adminToken, logger, onePort, jwksMaxAgeMs: s.jwksCacheSeconds * 1000, rotation: s.rotation });
+    if (options.schedule !== false) rotator.start(Math.max(1000, Math.min(60_000, (s.rotation.everyMs ?? Infinity) / 10)));
     await apps.public.listen({ host: s.host, port: s.publicPort });
     if (apps.admin !== apps.public) await apps.admin.listen({ host: s.host, port: s.adminPort });
     const publicUrl = url(apps.public.server.address());
@@ -46,8 +52,10 @@ export async function startService(config: Config, options: { logger: Logger }):
       adminUrl,
       apps,
       km,
+      rotator,
       close() {
         closing ??= (async () => {
+          rotator.stop();
           await Promise.all([apps.public.close(), apps.admin === apps.public ? undefined : apps.admin.close()]);
           await km.close();
         })();

@@ -9,14 +9,21 @@ export type StoreErrorCode =
   | 'ERR_SECRET_TOO_SHORT'
   /** A row was sealed with a secret that is not configured. */
   | 'ERR_SEAL_UNKNOWN_SECRET'
-  /** AES-GCM authentication failed: tampered ciphertext, or a row moved to another (set, kid). */
+  /**
+   * AES-GCM authentication failed (tampered ciphertext, a row moved to another (set, kid), or a
+   * column under the seal edited), or a legacy row's columns disagree with its sealed key.
+   */
   | 'ERR_SEAL_TAMPERED'
   /** The sealed envelope is too short or has an unknown version. */
   | 'ERR_SEAL_FORMAT'
   /** An insert of a (set, kid) that already exists. */
   | 'ERR_KEY_EXISTS'
+  /** An update of a (set, kid) that does not exist (setLifecycle). */
+  | 'ERR_KEY_NOT_FOUND'
   /** A store DSN that cannot be parsed, or whose scheme is not supported. */
-  | 'ERR_STORE_DSN';
+  | 'ERR_STORE_DSN'
+  /** withLock waited longer than its timeout for another holder of the lock. */
+  | 'ERR_STORE_LOCK_TIMEOUT';
 
 /** The row an error is about. */
 export interface RowRef {

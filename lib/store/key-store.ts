@@ -88,8 +88,20 @@ export interface KeyStore {
   list(): Promise<KeyRowInfo[]>;
   /** Names of the sets that have a software row or an HSM record with this kid (no row is opened). */
   setsWithKid(kid: string): Promise<string[]>;
-  /** Re-seals every row (keys and HSM records) under the first secret, in one transaction; returns how many changed. */
+  /**
+   * Re-seals every row (keys and sealed HSM records) under the first secret, key rows of earlier
+   * versions as v2 too, in one transaction; returns how many changed. Any row that does not open
+   * aborts it (nothing changes). Legacy (unsealed) HSM records stay as they are: sealing them would
+   * vouch for columns nothing authenticated.
+   */
   rotateSecrets(): Promise<number>;
+  /**
+   * Re-seals key rows written by earlier versions (envelope v1: only set and kid under the seal) as
+   * v2 (every field under the seal), in one transaction. Reads never write: this (or
+   * rotateSecrets) is the migration step, run by whoever opens the store for writing (the managers
+   * at start, under a lock). Rows that do not open are reported and left as they are.
+   */
+  resealLegacyRows(): Promise<{ resealed: number; failures: RowFailure[] }>;
 
   /** Inserts or replaces the sealed record of an HSM key. */
   recordHsmKey(record: HsmKeyRecord): Promise<void>;
@@ -107,13 +119,16 @@ export interface KeyStore {
   withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
 
   /**
-   * Calls `listener(set)` when rows of `set` were changed by another process or instance (or
-   * touched), at most `freshnessMs` after the change commits. Returns a function that stops it.
+   * Calls `listener(set)` when rows of `set` were changed (by another process or instance, or by
+   * this one: own writes are reported too) or touched, at most `freshnessMs` after the change
+   * commits; changes since the store was opened count. At least once per change, possibly
+   * coalesced with the next or reported more than once. Nothing it starts keeps the process alive;
+   * close() stops it. Returns a function that stops this listener.
    */
   watch(listener: (set: string) => void): () => void;
   /** Tells the watchers of every process that `set` changed (for writes the store does not see: keys on the token). */
   touch(set: string): Promise<void>;
-  /** The bound, in ms, within which watch() reports a committed change. */
+  /** The bound, in ms, within which watch() reports a committed change (1000 by default, SQLite and PostgreSQL). */
   readonly freshnessMs: number;
 
   close(): Promise<void>;

@@ -4,11 +4,15 @@
 // Messages never echo a whole DSN, which may carry credentials.
 import { resolve } from 'node:path';
 
+import type { StoreOptions } from './dialect';
 import { StoreError } from './errors';
 import type { KeyStore } from './key-store';
-import { PgKeyStore } from './pg-store';
+import { PgDialect } from './pg-dialect';
 import { Sealer } from './sealing';
-import { SqliteKeyStore } from './sqlite-store';
+import { SqlKeyStore } from './sql-key-store';
+import { SqliteDialect } from './sqlite-dialect';
+
+export type { StoreOptions } from './dialect';
 
 export const DEFAULT_DSN = 'sqlite://data/hsm-jwks.sqlite';
 
@@ -39,9 +43,13 @@ export function parseDsn(dsn: string): ParsedDsn {
   return { kind: 'sqlite', path: resolve(process.cwd(), path) };
 }
 
-/** Opens the store named by `dsn`, sealing with the first of `secrets` and opening with any. */
-export function openKeyStore(dsn: string, secrets: readonly string[]): KeyStore {
+/**
+ * Opens the store named by `dsn`, sealing with the first of `secrets` and opening with any.
+ * Migrations run in the background; the first call waits for them and reports their failure.
+ */
+export function openKeyStore(dsn: string, secrets: readonly string[], options: StoreOptions = {}): KeyStore {
   const parsed = parseDsn(dsn);
   const sealer = new Sealer(secrets);
-  return parsed.kind === 'postgres' ? new PgKeyStore(parsed.dsn, sealer) : SqliteKeyStore.open(parsed.path, sealer);
+  const dialect = parsed.kind === 'postgres' ? new PgDialect(parsed.dsn, options) : SqliteDialect.open(parsed.path, options);
+  return new SqlKeyStore(dialect, sealer);
 }

@@ -1,81 +1,112 @@
-// From StoredKey to a sealed row and back, the same for every backend.
+// Key rows: from StoredKey to a sealed row and back, the same for every dialect. New rows are
+// sealed as v2 (aad.ts: every column under the seal). Rows of earlier versions (v1: only set and
+// kid bound) still open, provided the alg and use sealed inside their private JWK equal the
+// columns and no lifecycle column is set (v1 had none); rotation and resealLegacyRows() turn them
+// into v2. Their created_at cannot be checked: it is trusted as it is when they are resealed.
 import type { PrivateJwk } from '../jose/import';
-import { invalidArgValue } from '../pkcs11/errors';
 import type { KeyUse } from '../pkcs11/key-spec';
-import { isStoreError, type RowRef } from './errors';
+import { type BoundColumns, keyRowAadV1, keyRowAadV2 } from './aad';
+import { isStoreError, type RowRef, StoreError } from './errors';
 import type { RowFailure, StoredKey } from './key-store';
-import type { Sealer } from './sealing';
+import { hasLifecycle, lifecycleColumns, lifecycleOf, millis } from './row-fields';
+import { ENVELOPE_V1, ENVELOPE_V2, type EnvelopeVersion, envelopeVersion, type Sealer } from './sealing';
 
-export interface SealedRow {
-  set: string;
-  kid: string;
-  alg: string;
-  use: KeyUse;
-  createdAt: number; // ms since the epoch
+/** A key row as stored: its columns (not verified until opened) and its envelope. */
+export interface KeyRow extends BoundColumns {
   sealed: Buffer;
 }
 
-export function millis(date: Date, row: RowRef): number {
-  const ms = date instanceof Date ? date.getTime() : NaN;
-  if (!Number.isFinite(ms)) throw invalidArgValue(`createdAt of ${JSON.stringify(row.kid)} in ${JSON.stringify(row.set)}`, 'a valid Date', date);
-  return ms;
+const refOf = (r: { set: string; kid: string }): RowRef => ({ set: r.set, kid: r.kid });
+
+/** The columns of a key, as they are stored and bound. */
+export function columnsOf(key: StoredKey): BoundColumns {
+  const ref = refOf(key);
+  return {
+    set: key.set,
+    kid: key.kid,
+    alg: key.alg,
+    use: key.use,
+    createdAt: millis(key.createdAt, 'createdAt', ref),
+    ...lifecycleColumns(key.lifecycle, ref),
+  };
 }
 
-/** Seals every key before any transaction starts (so a failure writes nothing). */
-export function sealAll(sealer: Sealer, keys: readonly StoredKey[]): SealedRow[] {
-  return keys.map((k) => {
-    const ref = { set: k.set, kid: k.kid };
-    const createdAt = millis(k.createdAt, ref);
-    const plaintext = Buffer.from(JSON.stringify(k.privateJwk), 'utf8');
-    try {
-      return { set: k.set, kid: k.kid, alg: k.alg, use: k.use, createdAt, sealed: sealer.seal(plaintext, ref) };
-    } finally {
-      plaintext.fill(0);
-    }
-  });
-}
-
-export function openRow(sealer: Sealer, row: SealedRow): StoredKey {
-  const plaintext = sealer.open(row.sealed, { set: row.set, kid: row.kid });
+/** Seals a key as a v2 row. */
+export function sealKey(sealer: Sealer, key: StoredKey): KeyRow {
+  const columns = columnsOf(key);
+  const plaintext = Buffer.from(JSON.stringify(key.privateJwk), 'utf8');
   try {
-    return {
-      set: row.set,
-      kid: row.kid,
-      alg: row.alg,
-      use: row.use,
-      createdAt: new Date(row.createdAt),
-      privateJwk: JSON.parse(plaintext.toString('utf8')) as PrivateJwk,
-    };
+    return { ...columns, sealed: sealer.seal(plaintext, ENVELOPE_V2, keyRowAadV2(columns)) };
   } finally {
     plaintext.fill(0);
   }
 }
 
-/** Opens every row of a set; a row that fails to open (tampered, unknown secret) is reported alone. */
-export function openRows(sealer: Sealer, rows: Iterable<SealedRow>): { keys: StoredKey[]; failures: RowFailure[] } {
+/** Opens a row (v1 or v2); throws the row's StoreError when it cannot be opened or its columns were edited. */
+export function openKey(sealer: Sealer, row: KeyRow): { key: StoredKey; version: EnvelopeVersion } {
+  const ref = refOf(row);
+  const aadFor = (v: EnvelopeVersion) => (v === ENVELOPE_V1 ? keyRowAadV1(ref) : keyRowAadV2(row));
+  const { version, plaintext } = sealer.open(row.sealed, aadFor, ref);
+  try {
+    let jwk: PrivateJwk;
+    try {
+      jwk = JSON.parse(plaintext.toString('utf8')) as PrivateJwk;
+    } catch {
+      throw new StoreError('ERR_SEAL_FORMAT', 'the sealed key is not JSON', ref);
+    }
+    if (version === ENVELOPE_V1) checkLegacyColumns(row, jwk);
+    const key: StoredKey = {
+      set: row.set,
+      kid: row.kid,
+      alg: row.alg,
+      use: row.use as KeyUse, // authenticated: sealed from a KeyUse (v2), or equal to the sealed JWK's (v1)
+      createdAt: new Date(row.createdAt),
+      lifecycle: lifecycleOf(row),
+      privateJwk: jwk,
+    };
+    return { key, version };
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+/** A v1 seal covers only set and kid: alg and use are checked against the sealed JWK instead. */
+function checkLegacyColumns(row: KeyRow, jwk: PrivateJwk): void {
+  const fits = typeof jwk === 'object' && jwk !== null && jwk.alg === row.alg && jwk.use === row.use && !hasLifecycle(row);
+  if (!fits) {
+    throw new StoreError('ERR_SEAL_TAMPERED', "the row's columns disagree with its sealed key (edited outside the seal)", refOf(row));
+  }
+}
+
+/** Opens every row; a row that cannot be opened is reported alone. */
+export function openKeys(sealer: Sealer, rows: Iterable<KeyRow>): { keys: StoredKey[]; failures: RowFailure[] } {
   const keys: StoredKey[] = [];
   const failures: RowFailure[] = [];
   for (const row of rows) {
     try {
-      keys.push(openRow(sealer, row));
+      keys.push(openKey(sealer, row).key);
     } catch (e) {
-      if (!isStoreError(e)) throw e;
-      failures.push({ set: row.set, kid: row.kid, code: e.code, message: e.message });
+      failures.push(failureOf(row, e));
     }
   }
   return { keys, failures };
 }
 
+/** A row's StoreError as a RowFailure; anything else is rethrown. */
+export function failureOf(row: RowRef, e: unknown): RowFailure {
+  if (!isStoreError(e)) throw e;
+  return { set: row.set, kid: row.kid, code: e.code, message: e.message };
+}
+
+export function isLegacyKeyRow(row: KeyRow): boolean {
+  return envelopeVersion(row.sealed) === ENVELOPE_V1;
+}
+
 /**
- * For secret rotation: the row's blob sealed again under the current secret, or undefined when it
- * already is. A blob that does not open throws (the caller's transaction then aborts).
+ * For rotation: the row's envelope sealed again (v2, current secret), or undefined when it already
+ * is. A row that does not open throws (the caller's transaction then aborts).
  */
-export function resealed(sealer: Sealer, ref: RowRef, sealed: Buffer): Buffer | undefined {
-  if (sealer.sealedWithCurrent(sealed)) return undefined;
-  const plaintext = sealer.open(sealed, ref);
-  try {
-    return sealer.seal(plaintext, ref);
-  } finally {
-    plaintext.fill(0);
-  }
+export function resealedKey(sealer: Sealer, row: KeyRow): Buffer | undefined {
+  if (!isLegacyKeyRow(row) && sealer.sealedWithCurrent(row.sealed)) return undefined;
+  return sealKey(sealer, openKey(sealer, row).key).sealed;
 }

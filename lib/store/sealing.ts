@@ -1,12 +1,17 @@
-// AES-256-GCM sealing of key rows. Each configured secret yields, through HKDF-SHA256, an AES key
+// AES-256-GCM sealing of store rows. Each configured secret yields, through HKDF-SHA256, an AES key
 // and an 8-byte secret id; the first secret seals, every secret opens. An envelope is
-//   0x01 (version) ‖ secret id (8) ‖ nonce (12) ‖ ciphertext ‖ GCM tag (16)
-// and its AAD binds it to its row: 0x01 ‖ UTF-8 of JSON ["hsm-jwks/key-row/v1", set, kid].
+//   version (1) ‖ secret id (8) ‖ nonce (12) ‖ ciphertext ‖ GCM tag (16)
+// The version says which AAD the envelope was sealed with (aad.ts builds them: 0x01 binds a key
+// row's set and kid only; 0x02 binds every column that decides behaviour). The envelope names its
+// secret, so opening never tries secrets in turn.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 import { type RowRef, StoreError } from './errors';
 
-export const ENVELOPE_VERSION = 0x01;
+/** 0x01: written by earlier versions, opened only; 0x02: what this version writes. */
+export type EnvelopeVersion = 0x01 | 0x02;
+export const ENVELOPE_V1: EnvelopeVersion = 0x01;
+export const ENVELOPE_V2: EnvelopeVersion = 0x02;
 export const SECRET_ID_LENGTH = 8;
 export const NONCE_LENGTH = 12;
 export const TAG_LENGTH = 16;
@@ -17,7 +22,6 @@ export const ENVELOPE_OVERHEAD = 1 + SECRET_ID_LENGTH + NONCE_LENGTH + TAG_LENGT
 const HKDF_SALT = 'hsm-jwks/sealing';
 const KEY_INFO = 'aes-256-gcm key v1';
 const ID_INFO = 'secret id v1';
-const ROW_AAD_LABEL = 'hsm-jwks/key-row/v1';
 
 interface DerivedKey {
   id: Buffer;
@@ -36,9 +40,10 @@ function derive(secret: string): DerivedKey {
   }
 }
 
-function rowAad(row: RowRef): Buffer {
-  const label = Buffer.from(JSON.stringify([ROW_AAD_LABEL, row.set, row.kid]), 'utf8');
-  return Buffer.concat([Buffer.from([ENVELOPE_VERSION]), label]);
+/** The envelope's version byte when it is one this code knows, else undefined. */
+export function envelopeVersion(envelope: Buffer): EnvelopeVersion | undefined {
+  const v = envelope[0];
+  return v === ENVELOPE_V1 || v === ENVELOPE_V2 ? v : undefined;
 }
 
 export class Sealer {
@@ -60,24 +65,28 @@ export class Sealer {
     this.#keys = secrets.map(derive);
   }
 
-  /** Seals `plaintext` for `row` under the current secret. */
-  seal(plaintext: Buffer, row: RowRef): Buffer {
+  /** Seals `plaintext` under the current secret, as an envelope of `version` authenticating `aad`. */
+  seal(plaintext: Buffer, version: EnvelopeVersion, aad: Buffer): Buffer {
     const current = this.#keys[0]!;
     const nonce = randomBytes(NONCE_LENGTH);
     const cipher = createCipheriv('aes-256-gcm', current.key, nonce, { authTagLength: TAG_LENGTH });
-    cipher.setAAD(rowAad(row));
+    cipher.setAAD(aad);
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return Buffer.concat([Buffer.from([ENVELOPE_VERSION]), current.id, nonce, ciphertext, cipher.getAuthTag()]);
+    return Buffer.concat([Buffer.from([version]), current.id, nonce, ciphertext, cipher.getAuthTag()]);
   }
 
-  /** Opens an envelope sealed for `row`; throws ERR_SEAL_FORMAT, ERR_SEAL_UNKNOWN_SECRET or ERR_SEAL_TAMPERED. */
-  open(envelope: Buffer, row: RowRef): Buffer {
+  /**
+   * Opens an envelope of `row`, authenticating the AAD that `aadFor` gives for its version (which
+   * may refuse a version by throwing). Throws ERR_SEAL_FORMAT, ERR_SEAL_UNKNOWN_SECRET or
+   * ERR_SEAL_TAMPERED, each naming the row.
+   */
+  open(envelope: Buffer, aadFor: (version: EnvelopeVersion) => Buffer, row: RowRef): { version: EnvelopeVersion; plaintext: Buffer } {
     if (envelope.length < ENVELOPE_OVERHEAD) {
       throw new StoreError('ERR_SEAL_FORMAT', `the sealed envelope has ${envelope.length} bytes, fewer than ${ENVELOPE_OVERHEAD}`, row);
     }
-    if (envelope[0] !== ENVELOPE_VERSION) {
-      throw new StoreError('ERR_SEAL_FORMAT', `the sealed envelope has unknown version ${envelope[0]}`, row);
-    }
+    const version = envelopeVersion(envelope);
+    if (version === undefined) throw new StoreError('ERR_SEAL_FORMAT', `the sealed envelope has unknown version ${envelope[0]}`, row);
+    const aad = aadFor(version);
     const id = envelope.subarray(1, 1 + SECRET_ID_LENGTH);
     const entry = this.#keys.find((k) => k.id.equals(id));
     if (!entry) {
@@ -91,16 +100,16 @@ export class Sealer {
     const ciphertext = envelope.subarray(1 + SECRET_ID_LENGTH + NONCE_LENGTH, envelope.length - TAG_LENGTH);
     const tag = envelope.subarray(envelope.length - TAG_LENGTH);
     const decipher = createDecipheriv('aes-256-gcm', entry.key, nonce, { authTagLength: TAG_LENGTH });
-    decipher.setAAD(rowAad(row));
+    decipher.setAAD(aad);
     decipher.setAuthTag(tag);
     const head = decipher.update(ciphertext);
     try {
       const tail = decipher.final();
       const plaintext = Buffer.concat([head, tail]);
       tail.fill(0);
-      return plaintext;
+      return { version, plaintext };
     } catch {
-      throw new StoreError('ERR_SEAL_TAMPERED', 'the sealed row failed authentication (tampered, or moved from another row)', row);
+      throw new StoreError('ERR_SEAL_TAMPERED', 'the sealed row failed authentication (tampered, moved from another row, or a sealed column edited)', row);
     } finally {
       head.fill(0);
     }

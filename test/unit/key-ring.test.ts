@@ -1,0 +1,188 @@
+// The key ring's one rule for a set (union of token and store keys, kid conflicts, lifecycle,
+// fail closed), against in-memory sources and a clock the tests move. Replaces the old
+// HSM-first routing table: a set is no longer answered by whichever place has it first.
+import { ensureKeySet } from '../../lib/keys/ensure';
+import type { KeyEntry, KeyProblem } from '../../lib/keys/key-entry';
+import { KeyRing } from '../../lib/keys/key-ring';
+import type { KeySource, NewKey, SetReading } from '../../lib/keys/key-source';
+import type { HsmKeySource } from '../../lib/keys/hsm-source';
+import type { SoftwareKeySource } from '../../lib/keys/software-source';
+import type { Lifecycle, StoredKey } from '../../lib/store/key-store';
+
+const T0 = Date.UTC(2026, 0, 1);
+const MIN = 60_000;
+
+class FakeSource implements KeySource {
+  entries: KeyEntry[] = [];
+  problems: KeyProblem[] = [];
+  failRead: Error | undefined;
+  generated: NewKey[] = [];
+  store = { watch: () => () => undefined, touch: async () => undefined, withLock: <T>(_n: string, fn: () => Promise<T>) => fn(), close: async () => undefined };
+  constructor(readonly where: 'hsm' | 'software') {}
+  async read(set: string): Promise<SetReading> {
+    if (this.failRead) throw this.failRead;
+    return { entries: this.entries.filter((e) => e.set === set), problems: this.problems.filter((p) => p.set === set) };
+  }
+  async sets() {
+    return [...new Set([...this.entries, ...this.problems].map((e) => e.set))];
+  }
+  async setsWithKid(kid: string) {
+    return [...new Set(this.entries.filter((e) => e.kid === kid).map((e) => e.set))];
+  }
+  async generate(k: NewKey): Promise<KeyEntry> {
+    this.generated.push(k);
+    const e = entry(this.where, k.set, k.kid, k.createdAt.getTime(), k.lifecycle);
+    this.entries.push(e);
+    return e;
+  }
+  async write(set: string, keys: StoredKey[], mode: string) {
+    if (mode === 'replace') this.entries = this.entries.filter((e) => e.set !== set);
+    for (const k of keys) {
+      this.entries = this.entries.filter((e) => !(e.set === set && e.kid === k.kid));
+      this.entries.push(entry('software', set, k.kid, k.createdAt.getTime(), k.lifecycle));
+    }
+  }
+  async delete(e: KeyEntry) {
+    this.entries = this.entries.filter((x) => x !== e);
+  }
+  async setLifecycle(e: KeyEntry, lifecycle: Lifecycle) {
+    const i = this.entries.findIndex((x) => x.set === e.set && x.kid === e.kid);
+    this.entries[i] = { ...this.entries[i]!, lifecycle };
+  }
+  signer(e: KeyEntry) {
+    return { kid: e.kid, alg: 'ES256' as const, publicJwk: e.publicJwk, sign: async () => new Uint8Array(64) };
+  }
+  stats() {
+    return {};
+  }
+  async close() {}
+}
+
+function entry(where: 'hsm' | 'software', set: string, kid: string, created: number | undefined, lifecycle: Lifecycle = {}, use: 'sig' | 'enc' = 'sig'): KeyEntry {
+  return {
+    set,
+    kid,
+    where,
+    alg: use === 'sig' ? 'ES256' : 'RSA-OAEP-256',
+    use,
+    createdAt: created === undefined ? undefined : new Date(created),
+    lifecycle,
+    origin: created === undefined ? 'foreign' : 'ours',
+    publicJwk: { kty: 'EC', crv: 'P-256', x: kid, y: where, kid, alg: 'ES256', use },
+  };
+}
+
+function ring(withHsm = true) {
+  let now = T0;
+  const hsm = new FakeSource('hsm');
+  const software = new FakeSource('software');
+  const km = new KeyRing(software as unknown as SoftwareKeySource, withHsm ? (hsm as unknown as HsmKeySource) : undefined, {
+    clock: () => now,
+    publishAheadMs: 5 * MIN,
+  });
+  return { km, hsm, software, at: (ms: number) => (now = ms) };
+}
+
+const kids = async (km: KeyRing, set: string) => (await km.getKeySet(set)).keys.map((k) => k.kid);
+
+test('a set is the union of its token and store keys; the newest active key signs, wherever it is', async () => {
+  const { km, hsm, software } = ring();
+  hsm.entries.push(entry('hsm', 's', 'h-old', T0 - 10 * MIN));
+  software.entries.push(entry('software', 's', 'sw-new', T0 - MIN));
+  expect(await kids(km, 's')).toEqual(['sw-new', 'h-old']);
+  expect((await km.signer('s')).kid).toBe('sw-new');
+  expect((await km.getKey('s', 'h-old')).keys[0]!.kid).toBe('h-old');
+});
+
+test('one kid in one set on both sides: the token key is published and signs, the other is reported', async () => {
+  const { km, hsm, software } = ring();
+  hsm.entries.push(entry('hsm', 's', 'k', T0 - 10 * MIN));
+  software.entries.push(entry('software', 's', 'k', T0 - MIN));
+  const set = await km.getKeySet('s');
+  expect(set.keys).toHaveLength(1);
+  expect(set.keys[0]).toMatchObject({ kid: 'k', y: 'hsm' });
+  expect(await km.problems()).toEqual([expect.objectContaining({ kind: 'kid-conflict', set: 's', kid: 'k', where: 'software' })]);
+});
+
+test('one kid in two sets (the guide flow): the token over the store, then the set name that sorts first', async () => {
+  const { km, hsm, software } = ring();
+  hsm.entries.push(entry('hsm', 'b-set', 'test-key-id', undefined), entry('hsm', 'a-set', 'test-key-id', undefined));
+  software.entries.push(entry('software', 'c-set', 'dup', T0));
+  hsm.entries.push(entry('hsm', 'z-set', 'dup', T0 - MIN));
+  expect(await kids(km, 'a-set')).toEqual(['test-key-id']);
+  await expect(km.getKeySet('b-set')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
+  await expect(km.signer('b-set')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
+  expect(await kids(km, 'z-set')).toEqual(['dup']);
+  await expect(km.getKeySet('c-set')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
+  await expect(ensureKeySet(km, 'b-set', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' }); // nothing made over it
+  expect(hsm.generated).toHaveLength(0);
+});
+
+test('fail closed: keys that exist but cannot be read are not "missing", and nothing is generated over them', async () => {
+  const { km, software } = ring();
+  software.problems.push({ kind: 'unreadable', set: 'pub', kid: 'k1', where: 'software', detail: 'ERR_SEAL_UNKNOWN_SECRET' });
+  await expect(ensureKeySet(km, 'pub', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
+  expect(software.generated).toHaveLength(0);
+  await expect(ensureKeySet(km, 'empty', 'ES256')).resolves.toMatchObject({ keys: [expect.anything()] });
+});
+
+test('a source that cannot be read fails the set; it is never taken as empty', async () => {
+  const { km, hsm } = ring();
+  hsm.failRead = Object.assign(new Error('token gone'), { code: 'ERR_PKCS11_DEVICE_REMOVED' });
+  await expect(km.getKeySet('s')).rejects.toMatchObject({ code: 'ERR_PKCS11_DEVICE_REMOVED' });
+  await expect(ensureKeySet(km, 's', 'ES256')).rejects.toMatchObject({ code: 'ERR_PKCS11_DEVICE_REMOVED' });
+  expect(hsm.generated).toHaveLength(0);
+});
+
+test('a new key in a set with a signing key is published first and signs only after the publish-ahead time', async () => {
+  const { km, hsm, at } = ring();
+  await km.generateAndPersistKeySet('s', 'first', 'ES256');
+  expect(hsm.generated[0]!.lifecycle).toEqual({}); // nothing signed before: active at once
+  at(T0 + MIN);
+  await km.generateAndPersistKeySet('s', 'second', 'ES256');
+  expect(hsm.generated[1]!.lifecycle).toEqual({ activateAt: new Date(T0 + 6 * MIN) });
+  expect(await kids(km, 's')).toContain('second'); // published at once
+  expect((await km.signer('s')).kid).toBe('first');
+  await expect(km.signJwt('s', {}, { kid: 'second' })).rejects.toMatchObject({ code: 'ERR_KEY_NOT_ACTIVE' });
+  at(T0 + 6 * MIN);
+  expect((await km.signer('s')).kid).toBe('second');
+  await km.generateAndPersistKeySet('s', 'third', 'ES256', 'sig', { activateNow: true });
+  expect((await km.signer('s')).kid).toBe('third');
+});
+
+test('retired keys are published and do not sign; removed keys are not published', async () => {
+  const { km, hsm, at } = ring();
+  hsm.entries.push(entry('hsm', 's', 'old', T0 - 10 * MIN, { retireAt: new Date(T0 + MIN), removeAt: new Date(T0 + 2 * MIN) }), entry('hsm', 's', 'new', T0 - 20 * MIN));
+  expect((await km.signer('s')).kid).toBe('old');
+  at(T0 + MIN);
+  expect(await kids(km, 's')).toEqual(['old', 'new']);
+  expect((await km.signer('s')).kid).toBe('new');
+  await expect(km.signer('s', 'old')).rejects.toMatchObject({ code: 'ERR_KEY_NOT_ACTIVE' });
+  at(T0 + 2 * MIN);
+  expect(await kids(km, 's')).toEqual(['new']);
+  await expect(km.getKey('s', 'old')).rejects.toMatchObject({ code: 'ERR_KEY_NOT_FOUND' });
+});
+
+test('a kid is unique across sets and places: generation and import refuse one that is taken', async () => {
+  const { km, hsm, software } = ring();
+  hsm.entries.push(entry('hsm', 'other', 'taken', T0));
+  software.entries.push(entry('software', 'soft', 'soft-kid', T0));
+  await expect(km.generateAndPersistKeySet('s', 'taken', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
+  await expect(km.generateAndPersistKeySet('s', 'soft-kid', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
+  await expect(km.generateAndPersistKeySet('s', 'hex:6f6c646572', 'ES256')).rejects.toMatchObject({ code: 'ERR_KID_INVALID' });
+  expect(hsm.generated).toHaveLength(0);
+});
+
+test('an enc key never signs, even when it is the newest', async () => {
+  const { km, hsm } = ring();
+  hsm.entries.push(entry('hsm', 's', 'enc', T0, {}, 'enc'), entry('hsm', 's', 'sig', T0 - MIN));
+  expect((await km.signer('s')).kid).toBe('sig');
+  await expect(km.signer('s', 'enc')).rejects.toMatchObject({ code: 'ERR_NO_SIGNING_KEY' });
+});
+
+test('software only: generation goes to the store', async () => {
+  const { km, software } = ring(false);
+  await km.generateAndPersistKeySet('s', 'k', 'ES256');
+  expect(software.generated).toHaveLength(1);
+  expect(km.generatesOn).toBe('software');
+});
