@@ -5,7 +5,10 @@
 // higher `rev` and then destroys the old one, so a crash leaves at worst two records, and the
 // higher rev wins. Generation writes a `pending` record first and the complete one last: a pair
 // whose only record is pending was interrupted, and is never published.
+import { createHash } from 'node:crypto';
+
 import type { ENC_ALG, JwsAlg } from '../jose/algorithms';
+import type { PublicJwk } from '../jose/jwk';
 import type { KeyUse } from '../pkcs11/key-spec';
 import { lifecycleFromJson, lifecycleToJson, type Lifecycle } from './lifecycle';
 
@@ -20,6 +23,17 @@ export interface KeyMetadata {
   lifecycle: Lifecycle;
   rev: number;
   pending: boolean;
+  /**
+   * RFC 7638 thumbprint of the key the record is about (absent while pending): a key re-created
+   * under the same CKA_ID by another tool does not inherit the record.
+   */
+  thumbprint?: string;
+}
+
+/** RFC 7638 §3: SHA-256 over the required members in lexicographic order, base64url. */
+export function thumbprintOf(jwk: Pick<PublicJwk, 'kty' | 'crv' | 'x' | 'y' | 'n' | 'e'>): string {
+  const members = jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }
 
 export function encodeMetadata(m: KeyMetadata): Buffer {
@@ -33,6 +47,7 @@ export function encodeMetadata(m: KeyMetadata): Buffer {
       ...lifecycleToJson(m.lifecycle),
       rev: m.rev,
       pending: m.pending,
+      ...(m.thumbprint ? { thumbprint: m.thumbprint } : {}),
     }),
     'utf8',
   );
@@ -51,7 +66,9 @@ export function decodeMetadata(value: Uint8Array): KeyMetadata | undefined {
   if (typeof j.alg !== 'string' || (j.use !== 'sig' && j.use !== 'enc')) return undefined;
   if (typeof j.rev !== 'number' || !Number.isSafeInteger(j.rev) || typeof j.pending !== 'boolean') return undefined;
   const createdAt = typeof j.createdAt === 'number' && Number.isFinite(j.createdAt) ? new Date(j.createdAt) : undefined;
-  return { id: j.id, alg: j.alg as KeyMetadata['alg'], use: j.use, createdAt, lifecycle: lifecycleFromJson(j), rev: j.rev, pending: j.pending };
+  if (j.thumbprint !== undefined && typeof j.thumbprint !== 'string') return undefined;
+  const thumbprint = typeof j.thumbprint === 'string' ? { thumbprint: j.thumbprint } : {};
+  return { id: j.id, alg: j.alg as KeyMetadata['alg'], use: j.use, createdAt, lifecycle: lifecycleFromJson(j), rev: j.rev, pending: j.pending, ...thumbprint };
 }
 
 /** Of several records for one key: the complete one with the highest rev, else the highest pending one. */

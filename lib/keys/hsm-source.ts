@@ -20,7 +20,7 @@ import { KeyManagerError } from './errors';
 import { checkGeneration } from './generation';
 import type { KeyEntry, KeyProblem } from './key-entry';
 import type { KeySource, NewKey, SetReading } from './key-source';
-import { currentRecord, decodeMetadata, encodeMetadata, METADATA_APPLICATION, type KeyMetadata } from './hsm-metadata';
+import { currentRecord, decodeMetadata, encodeMetadata, METADATA_APPLICATION, thumbprintOf, type KeyMetadata } from './hsm-metadata';
 import type { Lifecycle } from './lifecycle';
 import type { KeyStore } from '../store/key-store';
 
@@ -58,6 +58,15 @@ export function allowedMechanismsFor(alg: string, use: KeyUse, available: Readon
 }
 
 const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
+
+/** The thumbprint of the pair's public part (its default JWK: the thumbprint ignores alg and use). */
+function pairThumbprint(pair: KeyPair): string | undefined {
+  try {
+    return thumbprintOf(publicJwkFromKeyPair(pair, pair.canSign ? { kid: 'x' } : { kid: 'x', use: 'enc' }));
+  } catch {
+    return undefined;
+  }
+}
 
 export class HsmKeySource implements KeySource {
   readonly where = 'hsm' as const;
@@ -105,7 +114,13 @@ export class HsmKeySource implements KeySource {
         continue;
       }
       const pair = same[0]!;
-      if (record?.meta.pending) {
+      let meta = record?.meta;
+      if (meta && !meta.pending && meta.thumbprint !== undefined && pair.publicKeyData && meta.thumbprint !== pairThumbprint(pair)) {
+        // The record is about another key that had this id: this one was made by another tool.
+        problem('metadata-without-key', kid, 'a metadata record names this CKA_ID but another key; the key is treated as made by another tool', `hsm-jwks keys delete ${set} ${kid}   (removes the key too)`);
+        meta = undefined;
+      }
+      if (meta?.pending) {
         problem('incomplete-generation', kid, 'its generation did not finish; generating the same kid again replaces it', `hsm-jwks keys delete ${set} ${kid}`);
         continue;
       }
@@ -114,10 +129,11 @@ export class HsmKeySource implements KeySource {
         continue;
       }
       try {
-        entries.push(this.#entry(set, kid, pair, record?.meta));
+        entries.push(this.#entry(set, kid, pair, meta));
       } catch (e) {
         const code = (e as { code?: string }).code ?? 'error';
         if (!pair.publicKeyData) problem('public-key-missing', kid, `${code}: ${(e as Error).message}`);
+        else if (!meta) problem('unsupported-key', kid, `${code}: ${(e as Error).message}`);
         else problem('metadata-invalid', kid, `${code}: ${(e as Error).message}`);
       }
     }
@@ -172,9 +188,9 @@ export class HsmKeySource implements KeySource {
       if (!old) continue;
       const use: KeyUse = pair.canSign ? 'sig' : 'enc';
       const alg = use === 'enc' ? ENC_ALG : (old.alg as JwsAlg);
-      const meta: KeyMetadata = { id: hex(pair.id), alg, use, createdAt: old.createdAt, lifecycle: old.lifecycle, rev: 1, pending: false };
       try {
-        publicJwkFromKeyPair(pair, use === 'sig' ? { kid, alg: alg as JwsAlg } : { kid }); // the recorded alg must fit the key
+        const jwk = publicJwkFromKeyPair(pair, use === 'sig' ? { kid, alg: alg as JwsAlg } : { kid }); // the recorded alg must fit the key
+        const meta: KeyMetadata = { id: hex(pair.id), alg, use, createdAt: old.createdAt, lifecycle: old.lifecycle, rev: 1, pending: false, thumbprint: thumbprintOf(jwk) };
         const object = await this.#token.createDataObject({ label, application: METADATA_APPLICATION, value: encodeMetadata(meta) });
         records.set(meta.id, [{ object, meta }]);
         await this.#store.forgetHsmKey(set, old.kid);
@@ -209,8 +225,8 @@ export class HsmKeySource implements KeySource {
     try {
       if (spec.type === 'rsa') onProgress?.(`generating an RSA-${spec.bits} key pair on the token (this takes seconds)...`);
       pair = await this.#token.generateKeyPair(spec, { label, id, use, allowedMechanisms: allowedMechanismsFor(key.alg, use, available) });
-      const complete = { ...meta, rev: 1, pending: false };
-      const entry = this.#entry(key.set, key.kid, pair, complete); // the alg must fit what the token made
+      const entry = this.#entry(key.set, key.kid, pair, { ...meta, pending: false }); // the alg must fit what the token made
+      const complete: KeyMetadata = { ...meta, rev: 1, pending: false, thumbprint: thumbprintOf(entry.publicJwk) };
       await this.#token.createDataObject({ label, application: METADATA_APPLICATION, value: encodeMetadata(complete) });
       await this.#token.destroyDataObject(pending).catch((e: unknown) => {
         // Harmless: the complete record (higher rev) wins; the next generation or delete clears it.
@@ -279,7 +295,7 @@ export class HsmKeySource implements KeySource {
     const current = currentRecord(list);
     const meta: KeyMetadata = current
       ? { ...current.meta, lifecycle, rev: current.meta.rev + 1, pending: false }
-      : { id: hex(entry.pair.id), alg: entry.alg, use: entry.use, createdAt: undefined, lifecycle, rev: 1, pending: false }; // a foreign key adopted
+      : { id: hex(entry.pair.id), alg: entry.alg, use: entry.use, createdAt: undefined, lifecycle, rev: 1, pending: false, thumbprint: thumbprintOf(entry.publicJwk) }; // a foreign key adopted
     await this.#token.createDataObject({ label, application: METADATA_APPLICATION, value: encodeMetadata(meta) });
     for (const r of list) await this.#token.destroyDataObject(r.object).catch(() => undefined); // a lower rev loses anyway
   }

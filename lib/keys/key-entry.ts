@@ -37,6 +37,8 @@ export type KeyProblemKind =
   | 'incomplete-generation'
   /** Metadata recorded for a key that is not on the token. */
   | 'metadata-without-key'
+  /** A key made by another tool that cannot be published (a short RSA key, an odd curve). */
+  | 'unsupported-key'
   /** The recorded metadata does not fit the key (alg for another key type, use the token does not allow). */
   | 'metadata-invalid'
   /** The kid is also another key's: this one is not published and does not sign. */

@@ -19,7 +19,7 @@ export interface SetView {
 }
 
 /** Problems that mean a key exists but cannot be used: a set with only these is not "missing". */
-export const BLOCKING: ReadonlySet<KeyProblemKind> = new Set(['unreadable', 'duplicate-id', 'public-key-ambiguous', 'public-key-missing', 'metadata-invalid', 'kid-conflict']);
+export const BLOCKING: ReadonlySet<KeyProblemKind> = new Set(['unreadable', 'duplicate-id', 'public-key-ambiguous', 'public-key-missing', 'unsupported-key', 'metadata-invalid', 'kid-conflict']);
 
 export async function readSetView(set: string, sources: readonly KeySource[]): Promise<SetView> {
   const readings: SetReading[] = await Promise.all(sources.map((s) => s.read(set))); // any failure: the set cannot be read

@@ -4,6 +4,7 @@
 import { ensureKeySet } from '../../lib/keys/ensure';
 import type { KeyEntry, KeyProblem } from '../../lib/keys/key-entry';
 import { KeyRing } from '../../lib/keys/key-ring';
+import { rotate, Rotator } from '../../lib/keys/rotation';
 import type { KeySource, NewKey, SetReading } from '../../lib/keys/key-source';
 import type { HsmKeySource } from '../../lib/keys/hsm-source';
 import type { SoftwareKeySource } from '../../lib/keys/software-source';
@@ -31,7 +32,7 @@ class FakeSource implements KeySource {
   }
   async generate(k: NewKey): Promise<KeyEntry> {
     this.generated.push(k);
-    const e = entry(this.where, k.set, k.kid, k.createdAt.getTime(), k.lifecycle);
+    const e = { ...entry(this.where, k.set, k.kid, k.createdAt.getTime(), k.lifecycle), alg: k.alg as KeyEntry['alg'] };
     this.entries.push(e);
     return e;
   }
@@ -185,4 +186,56 @@ test('software only: generation goes to the store', async () => {
   await km.generateAndPersistKeySet('s', 'k', 'ES256');
   expect(software.generated).toHaveLength(1);
   expect(km.generatesOn).toBe('software');
+});
+
+describe('rotation', () => {
+  const policy = { everyMs: 60 * MIN, retireAfterMs: 30 * MIN, removed: 'destroy' as const };
+
+  test('rotate: a new key published now, signing after the publish-ahead time; the old one retires then and is removed retireAfter later', async () => {
+    const { km, hsm, at } = ring();
+    await km.generateAndPersistKeySet('s', 'k1', 'ES256');
+    at(T0 + MIN);
+    const r = await rotate(km, 's', policy);
+    expect(r).toMatchObject({ created: true, retiring: ['k1'], activateAt: new Date(T0 + 6 * MIN) });
+    expect(hsm.generated[1]!.alg).toBe('ES256');
+    expect(await kids(km, 's')).toEqual([r.kid, 'k1']);
+    expect((await km.signer('s')).kid).toBe('k1');
+    // Rotating again while one is pending makes nothing.
+    expect(await rotate(km, 's', policy)).toMatchObject({ created: false, kid: r.kid });
+    expect(hsm.generated).toHaveLength(2);
+    at(T0 + 6 * MIN);
+    expect((await km.signer('s')).kid).toBe(r.kid);
+    expect(await kids(km, 's')).toEqual([r.kid, 'k1']); // k1 retired, still published
+    await expect(km.signer('s', 'k1')).rejects.toMatchObject({ code: 'ERR_KEY_NOT_ACTIVE' });
+    at(T0 + 36 * MIN);
+    expect(await kids(km, 's')).toEqual([r.kid]);
+  });
+
+  test('the schedule rotates when the newest key is ROTATE_EVERY old, and destroys removed keys it made', async () => {
+    const { km, hsm, at } = ring();
+    const rotator = new Rotator(km, ['s'], policy);
+    await km.generateAndPersistKeySet('s', 'k1', 'ES384');
+    at(T0 + 59 * MIN);
+    await rotator.tick();
+    expect(hsm.generated).toHaveLength(1);
+    at(T0 + 60 * MIN);
+    await rotator.tick();
+    await rotator.tick(); // pending: nothing more
+    expect(hsm.generated).toHaveLength(2);
+    expect(hsm.generated[1]!.alg).toBe('ES384');
+    at(T0 + 65 * MIN + 30 * MIN);
+    await rotator.tick();
+    expect(hsm.entries.map((e) => e.kid)).not.toContain('k1');
+  });
+
+  test('keys made by other tools are retired and unpublished by rotation, never destroyed', async () => {
+    const { km, hsm, at } = ring();
+    hsm.entries.push(entry('hsm', 's', 'foreign', undefined));
+    const r = await rotate(km, 's', policy);
+    expect(r.retiring).toEqual(['foreign']);
+    at(T0 + 6 * MIN + 30 * MIN);
+    await new Rotator(km, ['s'], policy).tick();
+    expect(hsm.entries.map((e) => e.kid)).toContain('foreign');
+    expect(await kids(km, 's')).toEqual([r.kid]);
+  });
 });
