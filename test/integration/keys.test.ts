@@ -13,9 +13,7 @@ import { ALGORITHMS, type JwsAlg } from '../../lib/jose/algorithms';
 import { createKeyManager } from '../../lib/keys/create';
 import { ensureKeySet } from '../../lib/keys/ensure';
 import type { JwkSet, KeyManager } from '../../lib/keys/key-manager';
-import { SoftwareKeyManager } from '../../lib/keys/software-key-manager';
 import type { Logger } from '../../lib/logger';
-import { openKeyStore } from '../../lib/store/open-store';
 import { SOFTHSM_MODULE, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
 
 const SECRET = 'a-system-secret-of-32-characters';
@@ -93,8 +91,8 @@ describe("Hydra's guide, end to end", () => {
 
 describe.each(['hsm', 'software'] as const)('every alg, %s', (where) => {
   let manager: KeyManager;
-  beforeAll(() => {
-    manager = where === 'hsm' ? km : new SoftwareKeyManager(openKeyStore(`sqlite://${path.join(dir, 'software-only.sqlite')}`, [SECRET]));
+  beforeAll(async () => {
+    manager = where === 'hsm' ? km : await createKeyManager(loadConfig({ DSN: `sqlite://${path.join(dir, 'software-only.sqlite')}`, SECRETS_SYSTEM: SECRET }), { logger });
   });
   afterAll(async () => {
     if (where === 'software') await manager.close();
@@ -120,26 +118,29 @@ test('generation validates alg and use first: an unsupported alg leaves the exis
   expect(await km.getKeySet('hydra.openid.id-token')).toEqual(before);
 });
 
-test('generation adds a key next to the existing ones, and the newest key signs', async () => {
+test('generation adds a key next to the existing ones: published at once, signing after the publish-ahead time', async () => {
   await km.generateAndPersistKeySet('rotating', 'first', 'ES256');
   await km.generateAndPersistKeySet('rotating', 'second', 'ES384');
   const jwks = await km.getKeySet('rotating');
   expect(jwks.keys.map((k) => k.kid)).toEqual(['second', 'first']);
-  expect(await verifies(await km.signJwt('rotating', {}), jwks)).toBe('second');
-  expect(await verifies(await km.signJwt('rotating', {}, { kid: 'first' }), jwks)).toBe('first');
+  expect(await verifies(await km.signJwt('rotating', {}), jwks)).toBe('first');
+  await expect(km.signJwt('rotating', {}, { kid: 'second' })).rejects.toMatchObject({ code: 'ERR_KEY_NOT_ACTIVE' });
+  expect((await km.list()).find((k) => k.kid === 'second')).toMatchObject({ state: 'next' });
+  await km.generateAndPersistKeySet('rotating', 'third', 'ES256', 'sig', { activateNow: true });
+  expect(await verifies(await km.signJwt('rotating', {}), await km.getKeySet('rotating'))).toBe('third');
   await expect(km.generateAndPersistKeySet('rotating', 'first', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
 });
 
 test('a foreign key that cannot be published is skipped with a warning naming it; the set still works', async () => {
   keygen('rsa:1024', 'mixed', 'short-rsa');
-  await km.generateAndPersistKeySet('mixed', 'good', 'EdDSA');
   warnings.length = 0;
+  await km.generateAndPersistKeySet('mixed', 'good', 'EdDSA');
   const jwks = await km.getKeySet('mixed');
   expect(jwks.keys.map((k) => k.kid)).toEqual(['good']);
   expect(warnings).toEqual([expect.objectContaining({ fields: expect.objectContaining({ set: 'mixed', kid: 'short-rsa' }) })]);
 });
 
-test('imports go to the software store; reads fall back to it; deleting what exists nowhere is not found', async () => {
+test('imports go to the software store, and are keys of their set like any other; deleting what exists nowhere is not found', async () => {
   const { privateKey } = await import('node:crypto').then((c) => c.generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'imported', alg: 'ES256', use: 'sig' };
   await km.addKey('imports', jwk);
@@ -147,9 +148,10 @@ test('imports go to the software store; reads fall back to it; deleting what exi
   expect((await km.getKeySet('imports')).keys).toEqual([expect.not.objectContaining({ d: expect.anything() })]);
   expect((await km.getKey('imports', 'imported', { includePrivate: true })).keys[0]).toMatchObject({ d: jwk.d });
   expect(await verifies(await km.signJwt('imports', {}), await km.getKeySet('imports'))).toBe('imported');
-  // An import into a set the HSM owns goes to the software store too, and the HSM's keys win reads.
-  await km.addKey('hydra.openid.id-token', { ...jwk, kid: 'shadowed' });
-  expect((await km.getKeySet('hydra.openid.id-token')).keys.map((k) => k.kid)).toEqual(['test-key-id']);
+  // An import into a set with HSM keys goes to the software store too, and is published with them.
+  await km.addKey('hydra.openid.id-token', { ...jwk, kid: 'also-published' });
+  expect((await km.getKeySet('hydra.openid.id-token')).keys.map((k) => k.kid).sort()).toEqual(['also-published', 'test-key-id']);
+  await km.deleteKey('hydra.openid.id-token', 'also-published');
   await km.deleteKey('imports', 'imported');
   await expect(km.getKeySet('imports')).rejects.toMatchObject({ code: 'ERR_KEY_SET_NOT_FOUND' });
   await expect(km.deleteKey('nowhere', 'nothing')).rejects.toMatchObject({ code: 'ERR_KEY_NOT_FOUND' });

@@ -6,7 +6,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { type KeyPair, Pkcs11Module, type RecoveryEvent, type Token } from '../../lib';
-import { HsmKeyManager } from '../../lib/keys/hsm-key-manager';
+import { HsmKeySource } from '../../lib/keys/hsm-source';
+import { KeyRing } from '../../lib/keys/key-ring';
+import { SoftwareKeySource } from '../../lib/keys/software-source';
+import { openKeyStore } from '../../lib/store/open-store';
 import { publicKeyObject } from '../helpers/keys';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
@@ -153,7 +156,7 @@ test('C_SignInit=0x82 once (stale object handle): the key is looked up again by 
 
 test('a stale handle under the key manager: looked up again by CKA_ID, and the JWT is signed', async () => {
   const { mod, token } = await open();
-  const km = new HsmKeyManager(token, { closeWith: () => mod.close() });
+  const km = ringOver(token, () => mod.close());
   try {
     await km.generateAndPersistKeySet('stale', 'k', 'ES256');
     await km.signJwt('stale', {});
@@ -311,7 +314,7 @@ describe('the device goes away', () => {
 
   test('under the key manager: the JWT is signed through an unplugged device, and /metrics counts it', async () => {
     const { mod, token } = await open({ recovery });
-    const km = new HsmKeyManager(token, { closeWith: () => mod.close() });
+    const km = ringOver(token, () => mod.close());
     try {
       await km.generateAndPersistKeySet('unplugged', 'unplugged-k', 'ES256');
       control('device_gone\n');
@@ -364,3 +367,8 @@ test('a full session-pool wait list rejects at once with ERR_QUEUE_FULL', async 
     await mod.close();
   }
 });
+
+/** A key ring whose keys are on `token`, with an in-memory store. */
+function ringOver(token: Token, closeWith: () => Promise<void>): KeyRing {
+  return new KeyRing(new SoftwareKeySource(openKeyStore('sqlite://:memory:', ['faults-test-secret-0123456789'])), new HsmKeySource(token, { closeWith }));
+}

@@ -14,6 +14,7 @@ test('defaults: no HSM, SQLite under ./data, no secrets, info logs', () => {
     dsn: DEFAULT_DSN,
     secrets: [],
     logLevel: 'info',
+    publishAheadMs: 90_000,
     service: {
       adminToken: undefined,
       host: '127.0.0.1',
@@ -22,6 +23,7 @@ test('defaults: no HSM, SQLite under ./data, no secrets, info logs', () => {
       publicSets: ['hydra.openid.id-token', 'hydra.jwt.access-token'],
       defaultAlg: 'RS256',
       jwksCacheSeconds: 30,
+      rotation: { everyMs: undefined, retireAfterMs: 86_400_000, removed: 'destroy' },
     },
   });
   expect(DEFAULT_DSN).toBe('sqlite://data/hsm-jwks.sqlite');
@@ -76,4 +78,22 @@ test.each([
   }
   expect(error).toMatchObject({ code: 'ERR_CONFIG', variable });
   expect((error as Error).message).not.toMatch(/97531|1234/);
+});
+
+test('rotation settings: durations, and the checks that keep every verifier working', () => {
+  const c = loadConfig({ ROTATE_EVERY: '30d', ROTATE_PUBLISH_AHEAD: '5m', TOKEN_MAX_LIFETIME: '2h', ROTATE_RETIRE_AFTER: '3h', ROTATE_REMOVED: 'keep' });
+  expect(c.publishAheadMs).toBe(300_000);
+  expect(c.service.rotation).toEqual({ everyMs: 30 * 86_400_000, retireAfterMs: 3 * 3_600_000, removed: 'keep' });
+  expect(loadConfig({ JWKS_CACHE_SECONDS: '60' }).publishAheadMs).toBe(150_000);
+  expect(loadConfig({ TOKEN_MAX_LIFETIME: '48h' }).service.rotation.retireAfterMs).toBe(48 * 3_600_000);
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ ROTATE_PUBLISH_AHEAD: '69s' }, 'ROTATE_PUBLISH_AHEAD'], // below 2 × 30 s + 10 s: a cached JWKS would lack the key
+    [{ JWKS_CACHE_SECONDS: '120', ROTATE_PUBLISH_AHEAD: '4m' }, 'ROTATE_PUBLISH_AHEAD'],
+    [{ TOKEN_MAX_LIFETIME: '2h', ROTATE_RETIRE_AFTER: '1h' }, 'ROTATE_RETIRE_AFTER'],
+    [{ ROTATE_EVERY: 'monthly' }, 'ROTATE_EVERY'],
+    [{ ROTATE_EVERY: '0s' }, 'ROTATE_EVERY'],
+    [{ ROTATE_REMOVED: 'shred' }, 'ROTATE_REMOVED'],
+  ];
+  for (const [env, variable] of cases) expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', variable }));
+  expect(loadConfig({ ROTATE_PUBLISH_AHEAD: '70s' }).publishAheadMs).toBe(70_000);
 });

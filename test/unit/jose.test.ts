@@ -6,7 +6,6 @@ import { createLocalJWKSet, jwtVerify, importJWK, compactVerify } from 'jose';
 
 import { ALGORITHMS, type JwsAlg } from '../../lib/jose/algorithms';
 import { validatePrivateJwk } from '../../lib/jose/import';
-import { kidFromId, idsForKid } from '../../lib/jose/jwk';
 import { signCompact, signJwt } from '../../lib/jose/jws';
 import { ecdsaToJws } from '../../lib/jose/signer';
 import { softwareSigner } from '../../lib/jose/software-signer';
@@ -67,13 +66,7 @@ test('ECDSA signatures: raw r‖s passes, short halves are left-padded, DER is c
   expect(() => ecdsaToJws(Buffer.from([0x30, 9, 2, 1, 1, 2, 1, 1, 0, 0, 0]), 'ES256')).toThrow(expect.objectContaining({ code: 'ERR_JWS_SIGNATURE_MALFORMED' }));
 });
 
-test('kid <-> CKA_ID: printable text as is, anything else as lowercase hex', () => {
-  expect(kidFromId(Buffer.from('746573742d6b65792d6964', 'hex'))).toBe('test-key-id');
-  expect(kidFromId(Buffer.from([0x01, 0xab]))).toBe('01ab');
-  expect(kidFromId(Buffer.from('has space'))).toBe('686173207370616365');
-  expect(idsForKid('test-key-id')).toEqual([Buffer.from('test-key-id')]);
-  expect(idsForKid('01ab')).toEqual([Buffer.from('01ab'), Buffer.from([0x01, 0xab])]);
-});
+// kid <-> CKA_ID: test/unit/kid.test.ts.
 
 describe('imports are validated, each rule with its code', () => {
   const ec = () => ({ ...(keyFor('ES256').export({ format: 'jwk' }) as Record<string, unknown>), alg: 'ES256', kid: 'e1' });
