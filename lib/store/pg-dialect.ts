@@ -147,7 +147,7 @@ export class PgDialect implements Dialect {
   }
 
   startWatching(poll: () => Promise<void>): () => void {
-    const signal = () => void poll();
+    const signal = () => void poll().catch(() => undefined); // a failed poll is retried by the next signal or tick
     const listener = new PgListener(
       () => new this.#pg.Client({ connectionString: this.#dsn, keepAlive: true, connectionTimeoutMillis: LISTEN_CONNECT_TIMEOUT_MS }),
       signal,

@@ -27,7 +27,8 @@ export class SqlKeyStore implements KeyStore {
     this.#db = dialect;
     this.#sealer = sealer;
     this.freshnessMs = dialect.freshnessMs;
-    this.#feed = new ChangeFeed(dialect, (poll) => dialect.startWatching(poll));
+    // Polls wait for the migrations and the baseline (a failed open polls nothing).
+    this.#feed = new ChangeFeed(dialect, (poll) => dialect.startWatching(() => this.#ready.then(poll, () => undefined)));
     this.#ready = migrate(dialect).then(() => this.#feed.baseline());
     this.#ready.catch(() => undefined); // reported by the first call
   }

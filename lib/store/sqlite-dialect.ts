@@ -1,10 +1,12 @@
 // SQLite (better-sqlite3, synchronous) as a Dialect. One connection per store; the store's
-// methods are async, so every use of the connection goes through one queue: a transaction whose
-// function awaits must not see another caller's statement run inside it. Transactions are
+// methods are async, so every use of the connection goes through one queue, shared by every
+// connection to the file in this process (serial-queue.ts): a transaction whose function awaits
+// must not see another caller's statement run inside it, nor wait for a lock held by a
+// transaction of this process that cannot go on while the thread waits. Transactions are
 // IMMEDIATE (the write lock is taken at BEGIN), which also serializes migrations across processes.
 // Watching polls `PRAGMA data_version` (changed by commits of other connections, in this process
 // or another) and this connection's own commits, and only then reads the per-set versions.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -13,6 +15,7 @@ import { ClosedError } from '../pkcs11/errors';
 import {
   DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_POLL_MS, type Dialect, type SqlValue, type StoreOptions, type Tx,
 } from './dialect';
+import { queueFor, type SerialQueue } from './serial-queue';
 import { withLease } from './sqlite-lease-lock';
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -27,7 +30,8 @@ export class SqliteDialect implements Dialect {
   readonly #lockTtlMs: number;
   readonly #lockTimeoutMs: number;
   readonly #pollMs: number;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue: SerialQueue;
+  readonly #releaseQueue: () => void;
   #closed = false;
   /** Commits made through this connection (data_version does not count them). */
   #commits = 0;
@@ -39,8 +43,9 @@ export class SqliteDialect implements Dialect {
     notify: async () => undefined, // watchers poll data_version instead
   };
 
-  private constructor(db: Database.Database, options: StoreOptions) {
+  private constructor(db: Database.Database, file: string | undefined, options: StoreOptions) {
     this.#db = db;
+    ({ queue: this.#queue, release: this.#releaseQueue } = queueFor(file));
     this.#lockTtlMs = options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
     this.#lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     this.#pollMs = options.pollMs ?? DEFAULT_POLL_MS;
@@ -55,7 +60,7 @@ export class SqliteDialect implements Dialect {
     try {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       if (!memory) db.pragma('journal_mode = WAL');
-      return new SqliteDialect(db, options);
+      return new SqliteDialect(db, memory ? undefined : realpathSync(path), options);
     } catch (e) {
       db.close();
       throw e;
@@ -123,15 +128,14 @@ export class SqliteDialect implements Dialect {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#queue;
+    await this.#queue.drain();
     this.#db.close();
+    this.#releaseQueue();
   }
 
   #enqueue<T>(fn: () => T | Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new ClosedError('the key store'));
-    const run = this.#queue.then(fn);
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#queue.run(fn);
   }
 
   #statement(sql: string): Database.Statement<SqlValue[]> {

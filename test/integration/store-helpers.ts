@@ -1,12 +1,13 @@
-// Helpers for the key store tests: test keys, secrets, raw access to the SQLite file, and checks
+// Helpers for the key store tests: test keys, secrets, raw access to an SQLite file, and checks
 // that a failure is the expected StoreError and leaks no secret or key material.
 import { generateKeyPairSync } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import Database from 'better-sqlite3';
 
 import type { PrivateJwk } from '../../lib/jose/import';
 import { StoreError, type StoreErrorCode } from '../../lib/store/errors';
-import type { StoredKey } from '../../lib/store/key-store';
+import type { Lifecycle, StoredKey } from '../../lib/store/key-store';
 
 export const SECRET_OLD = 'old-sealing-secret-0123456789';
 export const SECRET_NEW = 'new-sealing-secret-9876543210';
@@ -16,7 +17,7 @@ export const ALL_SECRETS = [SECRET_OLD, SECRET_NEW, SECRET_WRONG];
 /** Private `d` values of every key made here, so errors can be checked for key material. */
 const privateValues: string[] = [];
 
-export function makeKey(set: string, kid: string, createdAt: Date, type: 'ec' | 'rsa' | 'ed25519' = 'ec'): StoredKey {
+export function makeKey(set: string, kid: string, createdAt: Date, type: 'ec' | 'rsa' | 'ed25519' = 'ec', lifecycle: Lifecycle = {}): StoredKey {
   const { privateKey } =
     type === 'rsa'
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -26,7 +27,7 @@ export function makeKey(set: string, kid: string, createdAt: Date, type: 'ec' | 
   const alg = type === 'rsa' ? 'RS256' : type === 'ed25519' ? 'EdDSA' : 'ES256';
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' } as PrivateJwk;
   privateValues.push(jwk.d);
-  return { set, kid, alg, use: 'sig', createdAt, privateJwk: jwk };
+  return { set, kid, alg, use: 'sig', createdAt, lifecycle, privateJwk: jwk };
 }
 
 /** A time `minutes` after a fixed instant. */
@@ -71,17 +72,12 @@ export function raw<T>(file: string, fn: (db: Database.Database) => T): T {
   }
 }
 
-export function sealedOf(file: string, set: string, kid: string): Buffer {
-  return raw(file, (db) => {
-    const row = db.prepare<[string, string], { sealed: Buffer }>('SELECT sealed FROM jwk_keys WHERE set_name = ? AND kid = ?').get(set, kid);
-    if (!row) throw new Error(`no row ${set}/${kid}`);
-    return row.sealed;
-  });
-}
-
-export function setSealed(file: string, set: string, kid: string, sealed: Buffer): void {
-  raw(file, (db) => {
-    const r = db.prepare('UPDATE jwk_keys SET sealed = ? WHERE set_name = ? AND kid = ?').run(sealed, set, kid);
-    if (r.changes !== 1) throw new Error(`no row ${set}/${kid}`);
-  });
+/** Resolves, with how long it took, once `pred` holds (checked every 10 ms); fails after `ms`. */
+export async function until(pred: () => boolean, ms: number, what: string): Promise<number> {
+  const start = Date.now();
+  while (!pred()) {
+    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(10);
+  }
+  return Date.now() - start;
 }

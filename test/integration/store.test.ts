@@ -1,17 +1,15 @@
-// The AES-GCM sealed software key store: sealing envelopes, the SQLite backend (persistence,
-// transactions, ordering, rotation, tampering) and DSN parsing. Assertions are on error codes.
+// The sealing envelope (layout, AAD, secrets), the documented v2 format checked by an independent
+// decryption of what the store writes, SQLite file handling, and DSN parsing. The contract itself
+// runs on every backend in store-contract.test.ts. Assertions are on error codes.
 import { createDecipheriv, hkdfSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { StoredKey } from '../../lib/store/key-store';
+import { hsmRecordAad, keyRowAadV1, keyRowAadV2 } from '../../lib/store/aad';
 import { DEFAULT_DSN, openKeyStore, parseDsn } from '../../lib/store/open-store';
-import { Sealer } from '../../lib/store/sealing';
-import { SqliteKeyStore } from '../../lib/store/sqlite-store';
-import {
-  at, caught, expectNoLeak, expectStoreError, makeKey, raw, SECRET_NEW, SECRET_OLD, SECRET_WRONG, sealedOf, setSealed,
-} from './store-helpers';
+import { ENVELOPE_V2, Sealer } from '../../lib/store/sealing';
+import { at, caught, expectStoreError, makeKey, raw, SECRET_NEW, SECRET_OLD, SECRET_WRONG } from './store-helpers';
 
 let dir: string;
 beforeAll(() => {
@@ -21,56 +19,62 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const ROW = { set: 'set-a', kid: 'kid-1' };
 const file = (name: string) => path.join(dir, name);
-const kids = (keys: readonly StoredKey[]) => keys.map((k) => k.kid);
+const derive = (secret: string, info: string, n: number) => Buffer.from(hkdfSync('sha256', secret, 'hsm-jwks/sealing', info, n));
+
+/** AES-256-GCM decryption written from the documentation alone. */
+function openIndependently(secret: string, envelope: Buffer, aad: Buffer): Buffer {
+  const d = createDecipheriv('aes-256-gcm', derive(secret, 'aes-256-gcm key v1', 32), envelope.subarray(9, 21));
+  d.setAAD(aad);
+  d.setAuthTag(envelope.subarray(envelope.length - 16));
+  return Buffer.concat([d.update(envelope.subarray(21, envelope.length - 16)), d.final()]);
+}
 
 describe('Sealer', () => {
   const plaintext = Buffer.from('{"kty":"EC","d":"private"}');
+  const aad = Buffer.from('some row');
+  const aadFor = () => aad;
 
   test('seal/open round trip, with the documented envelope layout', () => {
     const sealer = new Sealer([SECRET_OLD]);
-    const env = sealer.seal(plaintext, ROW);
-    expect(env[0]).toBe(0x01);
-    const id = Buffer.from(hkdfSync('sha256', SECRET_OLD, 'hsm-jwks/sealing', 'secret id v1', 8));
-    expect(env.subarray(1, 9).equals(id)).toBe(true);
+    const env = sealer.seal(plaintext, ENVELOPE_V2, aad);
+    expect(env[0]).toBe(0x02);
+    expect(env.subarray(1, 9).equals(derive(SECRET_OLD, 'secret id v1', 8))).toBe(true);
     expect(env.length).toBe(1 + 8 + 12 + plaintext.length + 16);
-    expect(sealer.open(env, ROW).equals(plaintext)).toBe(true);
+    const opened = sealer.open(env, aadFor, ROW);
+    expect(opened.version).toBe(2);
+    expect(opened.plaintext.equals(plaintext)).toBe(true);
     expect(sealer.sealedWithCurrent(env)).toBe(true);
+    expect(openIndependently(SECRET_OLD, env, aad).equals(plaintext)).toBe(true);
     // Random nonces: sealing twice gives different envelopes.
-    expect(sealer.seal(plaintext, ROW).equals(env)).toBe(false);
+    expect(sealer.seal(plaintext, ENVELOPE_V2, aad).equals(env)).toBe(false);
   });
 
-  test('an independent AES-256-GCM decryption with the documented key and AAD opens it', () => {
-    const env = new Sealer([SECRET_OLD]).seal(plaintext, ROW);
-    const key = Buffer.from(hkdfSync('sha256', SECRET_OLD, 'hsm-jwks/sealing', 'aes-256-gcm key v1', 32));
-    const d = createDecipheriv('aes-256-gcm', key, env.subarray(9, 21));
-    d.setAAD(Buffer.concat([Buffer.from([1]), Buffer.from(JSON.stringify(['hsm-jwks/key-row/v1', ROW.set, ROW.kid]))]));
-    d.setAuthTag(env.subarray(env.length - 16));
-    expect(Buffer.concat([d.update(env.subarray(21, env.length - 16)), d.final()]).equals(plaintext)).toBe(true);
-  });
-
-  test('the AAD binds the row; bad envelopes and unknown secrets are refused', async () => {
+  test('the AAD is authenticated; bad envelopes and unknown secrets are refused', async () => {
     const sealer = new Sealer([SECRET_OLD]);
-    const env = sealer.seal(plaintext, ROW);
-    expectStoreError(await caught(() => sealer.open(env, { set: 'set-a', kid: 'kid-2' })), 'ERR_SEAL_TAMPERED', { set: 'set-a', kid: 'kid-2' });
-    expectStoreError(await caught(() => sealer.open(env, { set: 'set-b', kid: 'kid-1' })), 'ERR_SEAL_TAMPERED');
+    const env = sealer.seal(plaintext, ENVELOPE_V2, aad);
+    expectStoreError(await caught(() => sealer.open(env, () => Buffer.from('another row'), ROW)), 'ERR_SEAL_TAMPERED', ROW);
     const flipped = Buffer.from(env);
     flipped[25]! ^= 0x01;
-    expectStoreError(await caught(() => sealer.open(flipped, ROW)), 'ERR_SEAL_TAMPERED', ROW);
-    expectStoreError(await caught(() => sealer.open(env.subarray(0, 36), ROW)), 'ERR_SEAL_FORMAT', ROW);
-    const v2 = Buffer.from(env);
-    v2[0] = 0x02;
-    expectStoreError(await caught(() => sealer.open(v2, ROW)), 'ERR_SEAL_FORMAT', ROW);
-    expectStoreError(await caught(() => new Sealer([SECRET_WRONG]).open(env, ROW)), 'ERR_SEAL_UNKNOWN_SECRET', ROW);
+    expectStoreError(await caught(() => sealer.open(flipped, aadFor, ROW)), 'ERR_SEAL_TAMPERED', ROW);
+    expectStoreError(await caught(() => sealer.open(env.subarray(0, 36), aadFor, ROW)), 'ERR_SEAL_FORMAT', ROW);
+    const v3 = Buffer.from(env);
+    v3[0] = 0x03;
+    expectStoreError(await caught(() => sealer.open(v3, aadFor, ROW)), 'ERR_SEAL_FORMAT', ROW);
+    // The version byte selects the AAD: a v2 envelope relabelled v1 is checked against the v1 AAD.
+    const relabelled = Buffer.from(env);
+    relabelled[0] = 0x01;
+    expectStoreError(await caught(() => sealer.open(relabelled, (v) => (v === 1 ? keyRowAadV1(ROW) : aad), ROW)), 'ERR_SEAL_TAMPERED', ROW);
+    expectStoreError(await caught(() => new Sealer([SECRET_WRONG]).open(env, aadFor, ROW)), 'ERR_SEAL_UNKNOWN_SECRET', ROW);
   });
 
   test('any listed secret opens; only the first seals', () => {
-    const old = new Sealer([SECRET_OLD]).seal(plaintext, ROW);
+    const old = new Sealer([SECRET_OLD]).seal(plaintext, ENVELOPE_V2, aad);
     const both = new Sealer([SECRET_NEW, SECRET_OLD]);
-    expect(both.open(old, ROW).equals(plaintext)).toBe(true);
+    expect(both.open(old, aadFor, ROW).plaintext.equals(plaintext)).toBe(true);
     expect(both.sealedWithCurrent(old)).toBe(false);
-    const fresh = both.seal(plaintext, ROW);
+    const fresh = both.seal(plaintext, ENVELOPE_V2, aad);
     expect(both.sealedWithCurrent(fresh)).toBe(true);
-    expect(new Sealer([SECRET_NEW]).open(fresh, ROW).equals(plaintext)).toBe(true);
+    expect(new Sealer([SECRET_NEW]).open(fresh, aadFor, ROW).plaintext.equals(plaintext)).toBe(true);
   });
 
   test('an empty list and short secrets are refused without showing them', async () => {
@@ -83,182 +87,75 @@ describe('Sealer', () => {
   });
 });
 
-describe('SqliteKeyStore', () => {
-  test('persists keys, HSM key times and its schema across close and reopen', async () => {
+describe('the documented v2 formats, read back from what the store wrote', () => {
+  const cols = 'set_name, kid, alg, "use", created_at, activate_at, retire_at, remove_at, sealed';
+  interface Row {
+    set_name: string;
+    kid: string;
+    alg: string;
+    use: string;
+    created_at: number;
+    activate_at: number | null;
+    retire_at: number | null;
+    remove_at: number | null;
+    sealed: Buffer;
+  }
+
+  test('a key row: 0x02 ‖ JSON ["hsm-jwks/key-row/v2", set, kid, alg, use, createdAt, activateAt, retireAt, removeAt]', async () => {
+    const f = file('format.sqlite');
+    const key = makeKey('fmt', 'k1', at(1), 'ec', { activateAt: at(2), removeAt: at(9) });
+    const store = openKeyStore(`sqlite://${f}`, [SECRET_OLD]);
+    await store.add([key]);
+    await store.recordHsmKey({ set: 'fmt', kid: 'h1', alg: 'PS256', use: 'sig', createdAt: at(3), lifecycle: { retireAt: at(4) } });
+    await store.close();
+
+    const row = raw(f, (db) => db.prepare(`SELECT ${cols} FROM jwk_keys`).get()) as Row;
+    expect(row).toMatchObject({ alg: 'ES256', use: 'sig', created_at: at(1).getTime(), activate_at: at(2).getTime(), retire_at: null, remove_at: at(9).getTime() });
+    const label = Buffer.from(JSON.stringify(['hsm-jwks/key-row/v2', 'fmt', 'k1', 'ES256', 'sig', at(1).getTime(), at(2).getTime(), null, at(9).getTime()]));
+    const documented = Buffer.concat([Buffer.from([2]), label]);
+    expect(row.sealed[0]).toBe(2);
+    expect(JSON.parse(openIndependently(SECRET_OLD, row.sealed, documented).toString())).toEqual(key.privateJwk);
+    expect(keyRowAadV2({ set: 'fmt', kid: 'k1', alg: 'ES256', use: 'sig', createdAt: at(1).getTime(), activateAt: at(2).getTime(), retireAt: null, removeAt: at(9).getTime() }).equals(documented)).toBe(true);
+
+    const rec = raw(f, (db) => db.prepare(`SELECT ${cols} FROM hsm_keys`).get()) as Row;
+    const recordAad = Buffer.concat([
+      Buffer.from([2]),
+      Buffer.from(JSON.stringify(['hsm-jwks/hsm-record/v2', 'fmt', 'h1', 'PS256', 'sig', at(3).getTime(), null, at(4).getTime(), null])),
+    ]);
+    expect(rec.sealed[0]).toBe(2);
+    expect(openIndependently(SECRET_OLD, rec.sealed, recordAad).length).toBe(0); // empty plaintext: the seal authenticates the columns
+    expect(hsmRecordAad({ set: 'fmt', kid: 'h1', alg: 'PS256', use: 'sig', createdAt: at(3).getTime(), activateAt: null, retireAt: at(4).getTime(), removeAt: null }).equals(recordAad)).toBe(true);
+  });
+});
+
+describe('SQLite files', () => {
+  test('made with their parent directories, in WAL mode, and kept across close and reopen', async () => {
     const f = path.join(dir, 'nested', 'deeper', 'persist.sqlite');
     const keys = [makeKey('s', 'ec', at(1)), makeKey('s', 'rsa', at(2), 'rsa'), makeKey('t', 'ed', at(3), 'ed25519')];
-    let store = SqliteKeyStore.open(f, new Sealer([SECRET_OLD]));
+    let store = openKeyStore(`sqlite://${f}`, [SECRET_OLD]);
     await store.add(keys);
-    await store.recordHsmKey('s', 'hsm-1', { createdAt: at(10), alg: 'RS384' });
-    await store.recordHsmKey('s', 'hsm-2', { createdAt: at(11), alg: 'ES256' });
-    await store.recordHsmKey('t', 'hsm-3', { createdAt: at(12), alg: 'EdDSA' });
     await store.close();
-    const migrations = raw(f, (db) => db.prepare('SELECT version, applied_at FROM schema_migrations').all());
-    expect(migrations).toHaveLength(1);
+    const migrations = raw(f, (db) => db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all());
+    expect(migrations.map((m) => (m as { version: number }).version)).toEqual([1, 2]);
     expect(raw(f, (db) => db.pragma('journal_mode', { simple: true }))).toBe('wal');
 
-    store = SqliteKeyStore.open(f, new Sealer([SECRET_OLD]));
+    store = openKeyStore(`sqlite://${f}`, [SECRET_OLD]);
     for (const k of keys) expect(await store.get(k.set, k.kid)).toEqual(k);
-    expect(await store.hsmKeys('s')).toEqual(new Map([['hsm-1', { createdAt: at(10), alg: 'RS384' }], ['hsm-2', { createdAt: at(11), alg: 'ES256' }]]));
-    await store.recordHsmKey('s', 'hsm-1', { createdAt: at(20), alg: 'PS512' });
-    await store.forgetHsmKey('s', 'hsm-2');
     await store.close();
-    expect(raw(f, (db) => db.prepare('SELECT version, applied_at FROM schema_migrations').all())).toEqual(migrations);
-
-    store = SqliteKeyStore.open(f, new Sealer([SECRET_OLD]));
-    expect(await store.hsmKeys('s')).toEqual(new Map([['hsm-1', { createdAt: at(20), alg: 'PS512' }]]));
-    expect(await store.hsmKeys('nope')).toEqual(new Map());
-    await store.close();
+    expect(raw(f, (db) => db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all())).toEqual(migrations);
     expect(((await caught(() => store.get('s', 'ec'))) as { code?: string }).code).toBe('ERR_CLOSED');
   });
 
-  test('add is all-or-none; get of an absent key is undefined', async () => {
-    const store = SqliteKeyStore.open(':memory:', new Sealer([SECRET_OLD]));
-    const first = makeKey('s', 'k1', at(1));
-    await store.add([first]);
-    const fresh = makeKey('s', 'k2', at(2));
-    expectStoreError(await caught(() => store.add([fresh, makeKey('s', 'k1', at(3))])), 'ERR_KEY_EXISTS', { set: 's', kid: 'k1' });
-    expectStoreError(await caught(() => store.add([fresh, makeKey('s', 'k2', at(4))])), 'ERR_KEY_EXISTS', { set: 's', kid: 'k2' });
-    expect(await store.get('s', 'k2')).toBeUndefined();
-    expect(await store.get('s', 'k1')).toEqual(first);
-    expect(kids((await store.getSet('s')).keys)).toEqual(['k1']);
-    await store.close();
-  });
-
-  test('upsert replaces and inserts; replaceSet swaps a whole set', async () => {
-    const store = SqliteKeyStore.open(':memory:', new Sealer([SECRET_OLD]));
-    const other = makeKey('other', 'o1', at(0));
-    await store.add([makeKey('s', 'k1', at(1)), makeKey('s', 'k2', at(2)), other]);
-    const replacement = makeKey('s', 'k1', at(5), 'ed25519');
-    const added = makeKey('s', 'k3', at(3));
-    await store.upsert([replacement, added]);
-    expect(await store.get('s', 'k1')).toEqual(replacement);
-    expect(await store.get('s', 'k3')).toEqual(added);
-    expect(kids((await store.getSet('s')).keys)).toEqual(['k1', 'k3', 'k2']);
-
-    const next = [makeKey('s', 'n1', at(7)), makeKey('s', 'k2', at(8))];
-    await store.replaceSet('s', next);
-    expect((await store.getSet('s')).keys).toEqual([next[1], next[0]]);
-    expect(await store.get('other', 'o1')).toEqual(other);
-    // A kid twice in the new set fails the whole replacement.
-    expectStoreError(await caught(() => store.replaceSet('s', [makeKey('s', 'x', at(1)), makeKey('s', 'x', at(2))])), 'ERR_KEY_EXISTS', { set: 's', kid: 'x' });
-    expect(kids((await store.getSet('s')).keys)).toEqual(['k2', 'n1']);
-    await store.replaceSet('s', []);
-    expect((await store.getSet('s')).keys).toEqual([]);
-    await store.close();
-  });
-
-  test('getSet and list order newest first (kid descending on ties); deletes report what they did', async () => {
-    const store = SqliteKeyStore.open(':memory:', new Sealer([SECRET_OLD]));
-    await store.add([
-      makeKey('b', 'old', at(1)), makeKey('b', 'new', at(9)), makeKey('b', 'tie-a', at(5)), makeKey('b', 'tie-b', at(5)),
-      makeKey('a', 'a1', at(2)), makeKey('a', 'a2', at(3)),
-    ]);
-    const { keys, failures } = await store.getSet('b');
-    expect(failures).toEqual([]);
-    expect(kids(keys)).toEqual(['new', 'tie-b', 'tie-a', 'old']);
-    expect((await store.getSet('empty')).keys).toEqual([]);
-    const list = await store.list();
-    expect(list.map((r) => `${r.set}/${r.kid}`)).toEqual(['a/a2', 'a/a1', 'b/new', 'b/tie-b', 'b/tie-a', 'b/old']);
-    expect(list[0]).toEqual({ set: 'a', kid: 'a2', alg: 'ES256', use: 'sig', createdAt: at(3) });
-
-    expect(await store.deleteKey('b', 'old')).toBe(true);
-    expect(await store.deleteKey('b', 'old')).toBe(false);
-    expect(await store.deleteKey('nope', 'a1')).toBe(false);
-    expect(await store.deleteSet('b')).toBe(3);
-    expect(await store.deleteSet('b')).toBe(0);
-    expect(kids((await store.getSet('a')).keys)).toEqual(['a2', 'a1']);
-    await store.close();
-  });
-
-  test('rotation: old rows open under [new, old], are re-sealed, then [new] alone opens all', async () => {
-    const f = file('rotate.sqlite');
-    const keys = [makeKey('s', 'k1', at(1)), makeKey('s', 'k2', at(2)), makeKey('t', 'k3', at(3), 'rsa')];
-    let store = SqliteKeyStore.open(f, new Sealer([SECRET_OLD]));
-    await store.add(keys);
-    await store.close();
-
-    store = SqliteKeyStore.open(f, new Sealer([SECRET_NEW, SECRET_OLD]));
-    for (const k of keys) expect(await store.get(k.set, k.kid)).toEqual(k);
-    const fresh = makeKey('t', 'k4', at(4));
-    await store.add([fresh]); // sealed with the new secret already
-    expect(await store.rotateSecrets()).toBe(3);
-    expect(await store.rotateSecrets()).toBe(0);
-    await store.close();
-
-    store = SqliteKeyStore.open(f, new Sealer([SECRET_NEW]));
-    expect(await store.getSet('s')).toEqual({ keys: [keys[1], keys[0]], failures: [] });
-    expect(await store.getSet('t')).toEqual({ keys: [fresh, keys[2]], failures: [] });
-    await store.close();
-
-    store = SqliteKeyStore.open(f, new Sealer([SECRET_OLD]));
-    const { keys: opened, failures } = await store.getSet('s');
-    expect(opened).toEqual([]);
-    expect(failures.map((x) => [x.kid, x.code])).toEqual([['k2', 'ERR_SEAL_UNKNOWN_SECRET'], ['k1', 'ERR_SEAL_UNKNOWN_SECRET']]);
-    await store.close();
-  });
-
-  test('a store with only a wrong secret reports every row, still lists metadata, and cannot rotate', async () => {
-    const f = file('wrong.sqlite');
-    let store = SqliteKeyStore.open(f, new Sealer([SECRET_OLD]));
-    await store.add([makeKey('s', 'k1', at(1)), makeKey('s', 'k2', at(2))]);
-    await store.close();
-    store = SqliteKeyStore.open(f, new Sealer([SECRET_WRONG]));
-    const { keys, failures } = await store.getSet('s');
-    expect(keys).toEqual([]);
-    expect(failures.map((x) => [x.set, x.kid, x.code])).toEqual([['s', 'k2', 'ERR_SEAL_UNKNOWN_SECRET'], ['s', 'k1', 'ERR_SEAL_UNKNOWN_SECRET']]);
-    for (const x of failures) expectNoLeak(x);
-    expectStoreError(await caught(() => store.get('s', 'k1')), 'ERR_SEAL_UNKNOWN_SECRET', { set: 's', kid: 'k1' });
-    expect((await store.list()).map((r) => r.kid)).toEqual(['k2', 'k1']);
-    const before = sealedOf(f, 's', 'k1');
-    expectStoreError(await caught(() => store.rotateSecrets()), 'ERR_SEAL_UNKNOWN_SECRET');
-    expect(sealedOf(f, 's', 'k1').equals(before)).toBe(true);
-    await store.close();
-  });
-
-  test('a tampered row fails alone, and aborts a rotation without changing anything', async () => {
-    const f = file('tamper.sqlite');
-    const keys = [makeKey('s', 'k1', at(1)), makeKey('s', 'k2', at(2)), makeKey('s', 'k3', at(3))];
-    let store = SqliteKeyStore.open(f, new Sealer([SECRET_OLD]));
-    await store.add(keys);
-    await store.close();
-    const sealed = sealedOf(f, 's', 'k2');
-    sealed[30]! ^= 0x80;
-    setSealed(f, 's', 'k2', sealed);
-
-    store = SqliteKeyStore.open(f, new Sealer([SECRET_OLD]));
-    const result = await store.getSet('s');
-    expect(result.keys).toEqual([keys[2], keys[0]]);
-    expect(result.failures).toHaveLength(1);
-    expect(result.failures[0]).toMatchObject({ set: 's', kid: 'k2', code: 'ERR_SEAL_TAMPERED' });
-    expect(result.failures[0]!.message).toContain('k2');
-    expectStoreError(await caught(() => store.get('s', 'k2')), 'ERR_SEAL_TAMPERED', { set: 's', kid: 'k2' });
-    await store.close();
-
-    const snapshot = () => raw(f, (db) => db.prepare('SELECT kid, sealed FROM jwk_keys ORDER BY kid').all());
-    const before = snapshot();
-    store = SqliteKeyStore.open(f, new Sealer([SECRET_NEW, SECRET_OLD]));
-    expectStoreError(await caught(() => store.rotateSecrets()), 'ERR_SEAL_TAMPERED', { set: 's', kid: 'k2' });
-    await store.close();
-    expect(snapshot()).toEqual(before);
-  });
-
-  test('rows whose sealed blobs are swapped both fail', async () => {
-    const f = file('swap.sqlite');
-    const keys = [makeKey('s', 'k1', at(1)), makeKey('s', 'k2', at(2)), makeKey('s', 'k3', at(3))];
-    let store = SqliteKeyStore.open(f, new Sealer([SECRET_OLD]));
-    await store.add(keys);
-    await store.close();
-    const [one, two] = [sealedOf(f, 's', 'k1'), sealedOf(f, 's', 'k2')];
-    setSealed(f, 's', 'k1', two);
-    setSealed(f, 's', 'k2', one);
-
-    store = SqliteKeyStore.open(f, new Sealer([SECRET_OLD]));
-    const { keys: opened, failures } = await store.getSet('s');
-    expect(opened).toEqual([keys[2]]);
-    expect(failures.map((x) => [x.kid, x.code])).toEqual([['k2', 'ERR_SEAL_TAMPERED'], ['k1', 'ERR_SEAL_TAMPERED']]);
-    expectStoreError(await caught(() => store.get('s', 'k1')), 'ERR_SEAL_TAMPERED', { set: 's', kid: 'k1' });
-    await store.close();
+  test('a file that is not a database fails the first call, with the store still closable', async () => {
+    const f = file('not-a-db.sqlite');
+    fs.writeFileSync(f, 'this is not an SQLite database, but it is long enough to have a header of sorts'.repeat(20));
+    let store: ReturnType<typeof openKeyStore> | undefined;
+    const e = await caught(async () => {
+      store = openKeyStore(`sqlite://${f}`, [SECRET_OLD]);
+      await store.list();
+    });
+    expect((e as { code?: string }).code).toMatch(/^SQLITE_/);
+    await store?.close();
   });
 });
 
@@ -268,6 +165,7 @@ describe('openKeyStore', () => {
     expect(parseDsn(DEFAULT_DSN)).toEqual({ kind: 'sqlite', path: path.resolve('data/hsm-jwks.sqlite') });
     expect(parseDsn('sqlite:///var/x.sqlite')).toEqual({ kind: 'sqlite', path: '/var/x.sqlite' });
     expect(parseDsn('sqlite://:memory:')).toEqual({ kind: 'sqlite', path: ':memory:' });
+    expect(parseDsn('postgresql://u:p@db.example/keys')).toEqual({ kind: 'postgres', dsn: 'postgresql://u:p@db.example/keys' });
 
     const cwd = process.cwd();
     process.chdir(dir);
