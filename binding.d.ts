@@ -147,6 +147,10 @@ export declare class NativeModule {
   /** C_FindObjectsInit + C_FindObjects (up to maxObjects) + C_FindObjectsFinal. */
   findObjects(session: bigint, template: NativeTemplate, maxObjects: number): Promise<bigint[]>;
   getAttributes(session: bigint, object: bigint, types: readonly number[]): Promise<NativeAttributeReading[]>;
+  /** C_SetAttributeValue with the whole template in one call. */
+  setAttributes(session: bigint, object: bigint, template: NativeTemplate): Promise<void>;
+  /** C_CreateObject: the new object's handle. */
+  createObject(session: bigint, template: NativeTemplate): Promise<bigint>;
   generateKeyPair(
     session: bigint,
     mechanism: NativeMechanism,

@@ -7,7 +7,9 @@ export { KeyPair } from './pkcs11/key-pair';
 export type { KeyType, PublicKeyData, KeyPairProblem } from './pkcs11/key-pair';
 export type { KeySpec, KeyUse, KeyPairOptions, RsaBits } from './pkcs11/key-spec';
 export type { SignMechanism, DecryptMechanism, HashName } from './pkcs11/mechanisms';
-export type { KeyPairQuery } from './pkcs11/key-reader';
+export type { KeyPairQuery, OrphanPublicKey } from './pkcs11/key-reader';
+export { DataObject } from './pkcs11/data-objects';
+export type { DataObjectSpec, DataObjectQuery } from './pkcs11/data-objects';
 export type { SessionPoolStats } from './pkcs11/session-pool';
 export type { RecoveryOptions, RecoveryEvent, RecoveryEventKind, RecoveryCounters } from './pkcs11/recovery';
 export type { CurveName, EcCurveName } from './pkcs11/curves';
@@ -22,6 +24,9 @@ export {
   KeyDestroyedError,
   KeyExistsError,
   KeyGoneError,
+  DataObjectGoneError,
+  DataObjectAmbiguousError,
+  LoginRequiredError,
   MechanismUnsupportedError,
   ModuleReinitializedError,
   ModuleNotOwnedError,

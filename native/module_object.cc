@@ -134,6 +134,8 @@ Napi::Function ModuleObject::DefineClass(Napi::Env env) {
           InstanceMethod<&ModuleObject::Logout>("logout"),
           InstanceMethod<&ModuleObject::FindObjects>("findObjects"),
           InstanceMethod<&ModuleObject::GetAttributes>("getAttributes"),
+          InstanceMethod<&ModuleObject::SetAttributes>("setAttributes"),
+          InstanceMethod<&ModuleObject::CreateObject>("createObject"),
           InstanceMethod<&ModuleObject::GenerateKeyPair>("generateKeyPair"),
           InstanceMethod<&ModuleObject::DestroyObject>("destroyObject"),
           InstanceMethod<&ModuleObject::Sign>("sign"),

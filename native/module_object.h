@@ -56,6 +56,8 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   // ops_objects.cc
   Napi::Value FindObjects(const Napi::CallbackInfo& info);
   Napi::Value GetAttributes(const Napi::CallbackInfo& info);
+  Napi::Value SetAttributes(const Napi::CallbackInfo& info);
+  Napi::Value CreateObject(const Napi::CallbackInfo& info);
   Napi::Value GenerateKeyPair(const Napi::CallbackInfo& info);
   Napi::Value DestroyObject(const Napi::CallbackInfo& info);
   // ops_crypto.cc

@@ -1,5 +1,5 @@
-// Object management: C_FindObjects{Init,,Final}, C_GetAttributeValue, C_GenerateKeyPair,
-// C_DestroyObject.
+// Object management: C_FindObjects{Init,,Final}, C_GetAttributeValue, C_SetAttributeValue,
+// C_CreateObject, C_GenerateKeyPair, C_DestroyObject.
 #include <vector>
 
 #include "async_op.h"
@@ -95,6 +95,42 @@ class GenerateKeyPairOp : public AsyncOp {
   CK_OBJECT_HANDLE privateKey_ = CK_INVALID_HANDLE;
 };
 
+class SetAttributesOp : public AsyncOp {
+ public:
+  SetAttributesOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
+                  CK_OBJECT_HANDLE object, AttributeTemplate tmpl)
+      : AsyncOp(owner, env, "hsm-jwks:setAttributes"), object_(object), template_(std::move(tmpl)) {
+    UseSession(session);
+  }
+
+ private:
+  void Run(CK_FUNCTION_LIST* fl) override {
+    Ok(fl->C_SetAttributeValue(session_, object_, template_.data(), template_.size()),
+       "C_SetAttributeValue");
+  }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+  CK_OBJECT_HANDLE object_;
+  AttributeTemplate template_;
+};
+
+class CreateObjectOp : public AsyncOp {
+ public:
+  CreateObjectOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
+                 AttributeTemplate tmpl)
+      : AsyncOp(owner, env, "hsm-jwks:createObject"), template_(std::move(tmpl)) {
+    UseSession(session);
+  }
+
+ private:
+  void Run(CK_FUNCTION_LIST* fl) override {
+    Ok(fl->C_CreateObject(session_, template_.data(), template_.size(), &object_),
+       "C_CreateObject");
+  }
+  Napi::Value Result(Napi::Env env) override { return HandleToJs(env, object_); }
+  AttributeTemplate template_;
+  CK_OBJECT_HANDLE object_ = CK_INVALID_HANDLE;
+};
+
 class DestroyObjectOp : public AsyncOp {
  public:
   DestroyObjectOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
@@ -125,6 +161,19 @@ Napi::Value ModuleObject::GetAttributes(const Napi::CallbackInfo& info) {
   CK_OBJECT_HANDLE object = HandleFromJs(info[1], "object");
   std::vector<CK_ATTRIBUTE_TYPE> types = AttributeTypesFromJs(info[2]);
   return (new GetAttributesOp(this, info.Env(), session, object, types))->Start();
+}
+
+Napi::Value ModuleObject::SetAttributes(const Napi::CallbackInfo& info) {
+  CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
+  CK_OBJECT_HANDLE object = HandleFromJs(info[1], "object");
+  AttributeTemplate tmpl = AttributeTemplate::FromJs(info[2], "template");
+  return (new SetAttributesOp(this, info.Env(), session, object, std::move(tmpl)))->Start();
+}
+
+Napi::Value ModuleObject::CreateObject(const Napi::CallbackInfo& info) {
+  CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
+  AttributeTemplate tmpl = AttributeTemplate::FromJs(info[1], "template");
+  return (new CreateObjectOp(this, info.Env(), session, std::move(tmpl)))->Start();
 }
 
 Napi::Value ModuleObject::GenerateKeyPair(const Napi::CallbackInfo& info) {

@@ -167,6 +167,38 @@ export class KeyExistsError extends HsmJwksError {
   }
 }
 
+/**
+ * A data object made before a re-initialisation (or whose handle went stale) is no longer on the
+ * token: no object has its class, CKA_APPLICATION, CKA_LABEL and CKA_VALUE any more.
+ */
+export class DataObjectGoneError extends HsmJwksError {
+  constructor(application: string, label: string) {
+    super('ERR_DATA_OBJECT_GONE', `the data object ${JSON.stringify(label)} of application ${JSON.stringify(application)} is no longer on the token`);
+  }
+}
+
+/**
+ * A data object had to be found again (after a re-initialisation, or a stale handle) and several
+ * objects have its class, CKA_APPLICATION, CKA_LABEL and CKA_VALUE: none is used. `matches` says how many.
+ */
+export class DataObjectAmbiguousError extends HsmJwksError {
+  readonly matches: number;
+  constructor(application: string, label: string, matches: number) {
+    super(
+      'ERR_DATA_OBJECT_AMBIGUOUS',
+      `${matches} data objects ${JSON.stringify(label)} of application ${JSON.stringify(application)} have the same value: none is used (find them again with findDataObjects)`,
+    );
+    this.matches = matches;
+  }
+}
+
+/** The operation needs the token's private objects, which are invisible without a login (open the token with a PIN). */
+export class LoginRequiredError extends HsmJwksError {
+  constructor(what: string) {
+    super('ERR_LOGIN_REQUIRED', `${what} needs a logged-in token (open it with a PIN): private objects are invisible without a login`);
+  }
+}
+
 /** The token offers no mechanism that can do what was asked. */
 export class MechanismUnsupportedError extends HsmJwksError {
   constructor(what: string) {

@@ -14,8 +14,23 @@ export type PublicKeyData =
 export type KeyPairProblem =
   /** No public object shares the CKA_ID and the public part cannot be derived from the private one. */
   | 'public-key-missing'
-  /** Several public objects share the CKA_ID and key type; the first was used. */
+  /**
+   * Several public objects share the CKA_ID and key type. The one that matches the private key's
+   * public attributes (RSA modulus and exponent) is used when exactly one does; otherwise none is:
+   * publicKey and publicKeyData are null.
+   */
   | 'public-key-ambiguous'
+  /**
+   * No public object of the CKA_ID matches the private key (RSA: another modulus or exponent; EC:
+   * other curve parameters): it is not used. An RSA key's public part then comes from the private object.
+   */
+  | 'public-key-mismatch'
+  /**
+   * generateKeyPair was asked for CKA_ALLOWED_MECHANISMS and the private key does not have them:
+   * the token refused the attribute, so the pair was generated without it (or it dropped them).
+   * Only on the KeyPair that generateKeyPair returns; `allowedMechanisms` says it for any KeyPair.
+   */
+  | 'allowed-mechanisms-not-set'
   /** The key's parameters (curve, modulus) could not be read or are not supported. */
   | 'unsupported-parameters';
 
@@ -29,6 +44,7 @@ export interface KeyPairFields {
   publicKey: bigint | null;
   canSign: boolean;
   canDecrypt: boolean;
+  allowedMechanisms?: number[] | undefined;
   publicKeyData: PublicKeyData | null;
   problems: KeyPairProblem[];
 }
@@ -49,6 +65,12 @@ export class KeyPair {
   /** CKA_SIGN / CKA_DECRYPT of the private object, exactly as the token reports them. */
   readonly canSign: boolean;
   readonly canDecrypt: boolean;
+  /**
+   * CKA_ALLOWED_MECHANISMS of the private object (CKM_ values): the only mechanisms the token lets
+   * it be used with. Undefined when the object has none (or an empty list: SoftHSM's "no limit") or
+   * the token does not know the attribute.
+   */
+  readonly allowedMechanisms: number[] | undefined;
   readonly publicKeyData: PublicKeyData | null;
   readonly problems: readonly KeyPairProblem[];
 
@@ -62,6 +84,7 @@ export class KeyPair {
     this.publicKey = f.publicKey;
     this.canSign = f.canSign;
     this.canDecrypt = f.canDecrypt;
+    this.allowedMechanisms = f.allowedMechanisms;
     this.publicKeyData = f.publicKeyData;
     this.problems = f.problems;
   }

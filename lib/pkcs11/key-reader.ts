@@ -1,39 +1,20 @@
 // Finding key pairs on a token: private objects first, each paired with the public object that has
 // the same CKA_ID and key type (never by label: YubiKey-style tokens label the halves differently),
 // and the public part read from it, or derived from the private object when it is missing (RSA).
+// Several public objects for one private key are never picked from blindly (public-match.ts).
+import { Attributes } from './attributes';
 import { bitLength, stripLeadingZeros } from './bytes';
-import { CKA, CKK, CKO } from './constants';
+import { CKA, CKK, CKO, CKS } from './constants';
 import { curveFromParams, decodeEcPoint } from './curves';
-import { call } from './errors';
+import { call, invalidArgType, LoginRequiredError } from './errors';
 import { KeyPair, type KeyPairProblem, type KeyType, type PublicKeyData } from './key-pair';
-import type { NativeAttributeReading, NativeModule, NativeTemplate } from '../../binding';
+import { publicFit } from './public-match';
+import type { NativeModule, NativeTemplate } from '../../binding';
 
 /** How many objects one search returns at most. */
-const MAX_OBJECTS = 100_000;
-
-type Value = boolean | number | string | Buffer | number[];
-
-class Attributes {
-  readonly #values = new Map<number, Value>();
-  constructor(readings: NativeAttributeReading[]) {
-    for (const r of readings) if ('value' in r) this.#values.set(r.type, r.value);
-  }
-  bytes(type: number): Buffer | undefined {
-    const v = this.#values.get(type);
-    return Buffer.isBuffer(v) ? v : undefined;
-  }
-  bool(type: number): boolean {
-    return this.#values.get(type) === true;
-  }
-  number(type: number): number | undefined {
-    const v = this.#values.get(type);
-    return typeof v === 'number' ? v : undefined;
-  }
-  string(type: number): string | undefined {
-    const v = this.#values.get(type);
-    return typeof v === 'string' ? v : undefined;
-  }
-}
+export const MAX_OBJECTS = 100_000;
+/** How many public objects of one CKA_ID are compared with the private key at most. */
+const MAX_PUBLIC_CANDIDATES = 16;
 
 const KEY_TYPES: ReadonlyMap<number, KeyType> = new Map([
   [CKK.RSA, 'rsa'],
@@ -43,12 +24,43 @@ const KEY_TYPES: ReadonlyMap<number, KeyType> = new Map([
 
 const PRIVATE_ATTRIBUTES = [
   CKA.ID, CKA.LABEL, CKA.KEY_TYPE, CKA.SIGN, CKA.DECRYPT, CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS,
+  CKA.EC_POINT, CKA.PUBLIC_KEY_INFO, CKA.ALLOWED_MECHANISMS,
 ];
-const PUBLIC_ATTRIBUTES = [CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS, CKA.EC_POINT];
+const PUBLIC_ATTRIBUTES = [CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS, CKA.EC_POINT, CKA.PUBLIC_KEY_INFO];
 
 export interface KeyPairQuery {
   label?: string;
   id?: Uint8Array;
+}
+
+/** A query for findKeyPairs (or, without `id`, findOrphanPublicKeys), checked. */
+export function checkKeyPairQuery(query: unknown, withId = true): KeyPairQuery {
+  if (typeof query !== 'object' || query === null) throw invalidArgType('query', 'an object', query);
+  const q = query as { label?: unknown; id?: unknown };
+  if (q.label !== undefined && typeof q.label !== 'string') throw invalidArgType('query.label', 'a string', q.label);
+  if (withId && q.id !== undefined && !(q.id instanceof Uint8Array)) throw invalidArgType('query.id', 'a Uint8Array', q.id);
+  return {
+    ...(q.label === undefined ? {} : { label: q.label }),
+    ...(withId && q.id !== undefined ? { id: q.id as Uint8Array } : {}),
+  };
+}
+
+/** A public key object whose CKA_ID no private key on the token has. */
+export interface OrphanPublicKey {
+  id: Buffer;
+  /** CKA_LABEL of the public object. */
+  label: string;
+  /** Undefined for key types this library does not handle (DSA, DH, ...). */
+  keyType: KeyType | undefined;
+}
+
+/** The public object chosen for a private key, and what the choice says. */
+interface PublicHalf {
+  handle: bigint | null;
+  attributes: Attributes | undefined;
+  /** Whether an RSA key's public part may come from the private object when no public object is used. */
+  derive: boolean;
+  problems: KeyPairProblem[];
 }
 
 /** Reads objects through one session that the caller holds for the whole search. */
@@ -82,30 +94,25 @@ export class KeyReader {
   /**
    * The key pair around a private object; `publicHandle` is looked up by CKA_ID when undefined.
    * Undefined when the private object is of a key type we do not handle (DSA, DH, …).
+   * `wantedMechanisms`: the CKA_ALLOWED_MECHANISMS the pair was generated with, if any.
    */
-  async readKeyPair(privateHandle: bigint, publicHandle: bigint | undefined): Promise<KeyPair | undefined> {
+  async readKeyPair(privateHandle: bigint, publicHandle: bigint | undefined, wantedMechanisms?: readonly number[]): Promise<KeyPair | undefined> {
     const priv = await this.attributes(privateHandle, PRIVATE_ATTRIBUTES);
     const ckk = priv.number(CKA.KEY_TYPE);
     const keyType = ckk === undefined ? undefined : KEY_TYPES.get(ckk);
     if (!keyType) return undefined;
     const id = priv.bytes(CKA.ID) ?? Buffer.alloc(0);
-    const problems: KeyPairProblem[] = [];
-    let publicKey: bigint | null = publicHandle ?? null;
-    if (publicHandle === undefined) {
-      const found = await this.find(
-        [
-          [CKA.CLASS, CKO.PUBLIC_KEY],
-          [CKA.ID, id],
-          [CKA.KEY_TYPE, ckk!],
-        ],
-        2,
-      );
-      if (found.length > 1) problems.push('public-key-ambiguous');
-      publicKey = found[0] ?? null;
-    }
-    const pub = publicKey === null ? undefined : await this.attributes(publicKey, PUBLIC_ATTRIBUTES);
-    const shape = publicShape(keyType, priv, pub);
-    if (shape.problem) problems.push(shape.problem);
+    const half: PublicHalf =
+      publicHandle === undefined
+        ? await this.#publicHalf(keyType, ckk!, id, priv)
+        : { handle: publicHandle, attributes: await this.attributes(publicHandle, PUBLIC_ATTRIBUTES), derive: true, problems: [] };
+    const problems = [...half.problems];
+    const shape = publicShape(keyType, priv, half.attributes, half.derive);
+    // A public object that was found and set aside is not "missing": its problem says why.
+    if (shape.problem && !(shape.problem === 'public-key-missing' && problems.length > 0)) problems.push(shape.problem);
+    const allowed = priv.numbers(CKA.ALLOWED_MECHANISMS);
+    const allowedMechanisms = allowed && allowed.length > 0 ? allowed : undefined; // SoftHSM: [] = no limit
+    if (wantedMechanisms && !sameSet(wantedMechanisms, allowedMechanisms)) problems.push('allowed-mechanisms-not-set');
     return new KeyPair({
       id,
       label: priv.string(CKA.LABEL) ?? '',
@@ -113,13 +120,77 @@ export class KeyReader {
       ...(shape.curve ? { curve: shape.curve } : {}),
       ...(shape.bits ? { bits: shape.bits } : {}),
       privateKey: privateHandle,
-      publicKey,
+      publicKey: half.handle,
       canSign: priv.bool(CKA.SIGN),
       canDecrypt: priv.bool(CKA.DECRYPT),
+      allowedMechanisms,
       publicKeyData: shape.data,
       problems,
     });
   }
+
+  /**
+   * The public object of the private key's CKA_ID and key type. One candidate is used unless it
+   * certainly belongs to another key; of several, only the one that matches the private key (never
+   * the first found), or none.
+   */
+  async #publicHalf(keyType: KeyType, ckk: number, id: Buffer, priv: Attributes): Promise<PublicHalf> {
+    const found = await this.find(
+      [
+        [CKA.CLASS, CKO.PUBLIC_KEY],
+        [CKA.ID, id],
+        [CKA.KEY_TYPE, ckk],
+      ],
+      MAX_PUBLIC_CANDIDATES,
+    );
+    const candidates: Array<{ handle: bigint; attributes: Attributes; fit: ReturnType<typeof publicFit> }> = [];
+    for (const handle of found) {
+      const attributes = await this.attributes(handle, PUBLIC_ATTRIBUTES);
+      candidates.push({ handle, attributes, fit: publicFit(keyType, priv, attributes) });
+    }
+    const none = (problems: KeyPairProblem[], derive: boolean): PublicHalf => ({ handle: null, attributes: undefined, derive, problems });
+    if (candidates.length === 0) return none([], true);
+    if (candidates.length === 1) {
+      const [only] = candidates;
+      return only!.fit === 'mismatch' ? none(['public-key-mismatch'], true) : { handle: only!.handle, attributes: only!.attributes, derive: true, problems: [] };
+    }
+    const matching = candidates.filter((c) => c.fit === 'match');
+    if (matching.length === 1) return { handle: matching[0]!.handle, attributes: matching[0]!.attributes, derive: true, problems: ['public-key-ambiguous'] };
+    const problems: KeyPairProblem[] = ['public-key-ambiguous'];
+    if (candidates.every((c) => c.fit === 'mismatch')) problems.push('public-key-mismatch');
+    return none(problems, false);
+  }
+
+  /**
+   * Public key objects (matching `label`, when given) whose CKA_ID no private key has. Private keys
+   * are invisible without a login, so a session that is not logged in is refused.
+   */
+  async findOrphanPublicKeys(query: { label?: string }): Promise<OrphanPublicKey[]> {
+    const { state } = await call(() => this.native.getSessionInfo(this.session));
+    if (state !== CKS.RW_USER_FUNCTIONS && state !== CKS.RO_USER_FUNCTIONS) throw new LoginRequiredError('finding orphan public keys');
+    const template: [number, string | number][] = [[CKA.CLASS, CKO.PUBLIC_KEY]];
+    if (query.label !== undefined) template.push([CKA.LABEL, query.label]);
+    const hasPrivate = new Map<string, boolean>();
+    const orphans: OrphanPublicKey[] = [];
+    for (const handle of await this.find(template)) {
+      const a = await this.attributes(handle, [CKA.ID, CKA.LABEL, CKA.KEY_TYPE]);
+      const id = a.bytes(CKA.ID) ?? Buffer.alloc(0);
+      const key = id.toString('hex');
+      let has = hasPrivate.get(key);
+      if (has === undefined) {
+        has = (await this.find([[CKA.CLASS, CKO.PRIVATE_KEY], [CKA.ID, id]], 1)).length > 0;
+        hasPrivate.set(key, has);
+      }
+      if (has) continue;
+      const ckk = a.number(CKA.KEY_TYPE);
+      orphans.push({ id, label: a.string(CKA.LABEL) ?? '', keyType: ckk === undefined ? undefined : KEY_TYPES.get(ckk) });
+    }
+    return orphans;
+  }
+}
+
+function sameSet(a: readonly number[], b: readonly number[] | undefined): boolean {
+  return b !== undefined && a.length === b.length && a.every((m) => b.includes(m));
 }
 
 interface PublicShape {
@@ -129,9 +200,16 @@ interface PublicShape {
   problem?: KeyPairProblem;
 }
 
-/** The public part from the public object, or (RSA) from the private object's public attributes. */
-function publicShape(keyType: KeyType, priv: Attributes, pub: Attributes | undefined): PublicShape {
+/**
+ * The public part from the public object, or (RSA, when `derive`) from the private object's public
+ * attributes. Without `derive` and a public object, only the size or curve.
+ */
+function publicShape(keyType: KeyType, priv: Attributes, pub: Attributes | undefined, derive: boolean): PublicShape {
   if (keyType === 'rsa') {
+    if (!pub && !derive) {
+      const n = priv.bytes(CKA.MODULUS);
+      return n ? { data: null, bits: bitLength(n) } : { data: null };
+    }
     const n = pub?.bytes(CKA.MODULUS) ?? priv.bytes(CKA.MODULUS);
     const e = pub?.bytes(CKA.PUBLIC_EXPONENT) ?? priv.bytes(CKA.PUBLIC_EXPONENT);
     if (!n || !e) return { data: null, problem: pub ? 'unsupported-parameters' : 'public-key-missing' };
@@ -144,7 +222,7 @@ function publicShape(keyType: KeyType, priv: Attributes, pub: Attributes | undef
     return { data: null, problem: 'unsupported-parameters' };
   }
   const point = pub?.bytes(CKA.EC_POINT);
-  if (!point) return { data: null, curve: curve.name, problem: 'public-key-missing' };
+  if (!point) return { data: null, curve: curve.name, ...(pub || derive ? { problem: 'public-key-missing' as const } : {}) };
   const decoded = decodeEcPoint(point, curve);
   if (!decoded) return { data: null, curve: curve.name, problem: 'unsupported-parameters' };
   const data: PublicKeyData =

@@ -15,11 +15,26 @@ export interface KeyPairOptions {
   /** CKA_ID of both halves (in the JOSE layer: the kid's bytes). */
   id: Uint8Array;
   use?: KeyUse;
+  /**
+   * CKA_ALLOWED_MECHANISMS (CKM_ values) of both halves: the token then refuses every other
+   * mechanism with the key. A token that refuses the attribute gets the pair without it (the
+   * KeyPair then has the problem 'allowed-mechanisms-not-set').
+   */
+  allowedMechanisms?: readonly number[];
+}
+
+/** KeyPairOptions checked, with their defaults. */
+export interface CheckedKeyPairOptions {
+  label: string;
+  id: Buffer;
+  use: KeyUse;
+  allowedMechanisms: number[] | undefined;
 }
 
 const RSA_BITS: readonly number[] = [2048, 3072, 4096];
 const EC_CURVES: readonly string[] = ['P-256', 'P-384', 'P-521'];
 const F4 = Buffer.from([0x01, 0x00, 0x01]); // 65537
+const MAX_ALLOWED_MECHANISMS = 64;
 
 export function checkKeySpec(spec: unknown): KeySpec {
   if (typeof spec !== 'object' || spec === null) throw invalidArgType('spec', 'an object', spec);
@@ -38,9 +53,9 @@ export function checkKeySpec(spec: unknown): KeySpec {
   throw invalidArgValue('spec.type', "'rsa', 'ec' or 'ed25519'", s.type);
 }
 
-export function checkKeyPairOptions(options: unknown, spec: KeySpec): Required<KeyPairOptions> {
+export function checkKeyPairOptions(options: unknown, spec: KeySpec): CheckedKeyPairOptions {
   if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
-  const o = options as { label?: unknown; id?: unknown; use?: unknown };
+  const o = options as { label?: unknown; id?: unknown; use?: unknown; allowedMechanisms?: unknown };
   if (typeof o.label !== 'string') throw invalidArgType('options.label', 'a string', o.label);
   if (o.label.length === 0) throw invalidArgValue('options.label', 'a non-empty string', o.label);
   if (!(o.id instanceof Uint8Array)) throw invalidArgType('options.id', 'a Buffer or Uint8Array', o.id);
@@ -50,17 +65,34 @@ export function checkKeyPairOptions(options: unknown, spec: KeySpec): Required<K
   if (use === 'enc' && spec.type !== 'rsa') {
     throw invalidArgValue('options.use', "'sig' for EC and Ed25519 keys (only RSA keys encrypt)", use);
   }
-  return { label: o.label, id: Buffer.from(o.id), use };
+  return { label: o.label, id: Buffer.from(o.id), use, allowedMechanisms: checkMechanismList(o.allowedMechanisms) };
+}
+
+function checkMechanismList(list: unknown): number[] | undefined {
+  if (list === undefined) return undefined;
+  if (!Array.isArray(list)) throw invalidArgType('options.allowedMechanisms', 'an array of CKM_ values', list);
+  if (list.length === 0 || list.length > MAX_ALLOWED_MECHANISMS) {
+    throw invalidArgValue('options.allowedMechanisms', `1 to ${MAX_ALLOWED_MECHANISMS} mechanisms`, list);
+  }
+  for (const m of list) {
+    if (typeof m !== 'number') throw invalidArgType('options.allowedMechanisms[]', 'a number', m);
+    if (!Number.isSafeInteger(m) || m < 0 || m > 0xffffffff) throw invalidArgValue('options.allowedMechanisms[]', 'a CKM_ value (0 to 2^32-1)', m);
+  }
+  return [...(list as number[])];
 }
 
 export function curveOf(spec: KeySpec): CurveName | undefined {
   return spec.type === 'ec' ? spec.curve : spec.type === 'ed25519' ? 'Ed25519' : undefined;
 }
 
-/** Mechanism and both templates for C_GenerateKeyPair. Every security attribute is explicit. */
+/**
+ * Mechanism and both templates for C_GenerateKeyPair. Every security attribute is explicit.
+ * CKA_ALLOWED_MECHANISMS goes on both halves when `o` has them, unless `pin` is false.
+ */
 export function keyPairTemplates(
   spec: KeySpec,
-  o: Required<KeyPairOptions>,
+  o: CheckedKeyPairOptions,
+  pin = true,
 ): { mechanism: NativeMechanism; publicTemplate: NativeTemplate; privateTemplate: NativeTemplate } {
   const sig = o.use === 'sig';
   const rsa = spec.type === 'rsa';
@@ -70,6 +102,7 @@ export function keyPairTemplates(
     [CKA.TOKEN, true],
     [CKA.LABEL, o.label],
     [CKA.ID, o.id],
+    ...(pin && o.allowedMechanisms ? ([[CKA.ALLOWED_MECHANISMS, o.allowedMechanisms]] as const) : []),
   ];
   const params: NativeTemplate = rsa
     ? [

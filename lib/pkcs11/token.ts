@@ -2,7 +2,8 @@
 // that holds the login, a bounded SessionPool that lends one session per operation, the signing
 // engine) and recovers them when the token fails; the Token checks arguments, resolves key handles
 // for the current module generation, and says which operations may be retried.
-import { CKA, CKO } from './constants';
+import { checkDataObject, checkDataObjectQuery, checkDataObjectSpec, DataObject, DataObjectHandles, DataObjectReader } from './data-objects';
+import type { DataObjectQuery, DataObjectSpec } from './data-objects';
 import {
   call,
   ClosedError,
@@ -11,7 +12,6 @@ import {
   invalidArgType,
   invalidArgValue,
   KeyDestroyedError,
-  KeyExistsError,
   KeyGoneError,
   MechanismUnsupportedError,
   ModuleReinitializedError,
@@ -19,14 +19,10 @@ import {
 } from './errors';
 import { KeyHandles, sameKey, type Handles } from './key-handles';
 import type { KeyPair } from './key-pair';
-import { KeyReader, type KeyPairQuery } from './key-reader';
+import { checkKeyPairQuery, KeyReader, type KeyPairQuery, type OrphanPublicKey } from './key-reader';
+import { generateKeyPairOn } from './keygen';
 import { checkKeyPairOptions, checkKeySpec, keyPairTemplates, type KeyPairOptions, type KeySpec } from './key-spec';
-import {
-  prepareDecryption,
-  prepareSignature,
-  type DecryptMechanism,
-  type SignMechanism,
-} from './mechanisms';
+import { prepareDecryption, prepareSignature, type DecryptMechanism, type SignMechanism } from './mechanisms';
 import type { RecoveryCounters } from './recovery';
 import type { SessionPoolStats } from './session-pool';
 import { TokenConnection, type Sessions } from './token-connection';
@@ -43,7 +39,6 @@ export interface MechanismInfo extends NativeMechanismInfo {
 /** KeyPair objects handed to destroyKeyPair: operations on them stop before the token. */
 const destroyed = new WeakSet<KeyPair>();
 
-
 export class Token {
   readonly slot: bigint;
   readonly label: string;
@@ -52,6 +47,7 @@ export class Token {
   readonly model: string;
   readonly #c: TokenConnection;
   readonly #handles = new KeyHandles();
+  readonly #data = new DataObjectHandles();
   readonly #mechanisms: MechanismInfo[];
   readonly #available: ReadonlySet<number>;
   readonly #onClose: (t: Token) => void;
@@ -118,24 +114,17 @@ export class Token {
 
   /**
    * Generates a key pair on the token with hardened templates (token objects, private, sensitive,
-   * not extractable; the same CKA_ID and CKA_LABEL on both halves). RSA-4096 takes seconds.
+   * not extractable; the same CKA_ID and CKA_LABEL on both halves; CKA_ALLOWED_MECHANISMS when
+   * asked, unless the token refuses them). RSA-4096 takes seconds.
    * Refuses an id that a private key on the token already has (ERR_KEY_EXISTS). Never retried.
    */
   async generateKeyPair(spec: KeySpec, options: KeyPairOptions): Promise<KeyPair> {
     this.#checkOpen();
     const s = checkKeySpec(spec);
     const o = checkKeyPairOptions(options, s);
-    const { mechanism, publicTemplate, privateTemplate } = keyPairTemplates(s, o);
-    if (!this.#available.has(mechanism.type)) throw new MechanismUnsupportedError(`${s.type} key generation`);
+    if (!this.#available.has(keyPairTemplates(s, o).mechanism.type)) throw new MechanismUnsupportedError(`${s.type} key generation`);
     const generate = () =>
-      this.#onPool(undefined, false, async (session, _h, { native, epoch }) => {
-        const reader = new KeyReader(native, session);
-        if ((await reader.find([[CKA.CLASS, CKO.PRIVATE_KEY], [CKA.ID, o.id]], 1)).length > 0) {
-          throw new KeyExistsError(Buffer.from(o.id).toString('hex'));
-        }
-        const handles = await call(() => native.generateKeyPair(session, mechanism, publicTemplate, privateTemplate));
-        return this.#handles.note((await reader.readKeyPair(handles.privateKey, handles.publicKey))!, epoch);
-      });
+      this.#onPool(undefined, false, async (session, _h, { native, epoch }) => this.#handles.note(await generateKeyPairOn(native, session, s, o), epoch));
     const result = this.#keygen.then(generate, generate);
     this.#keygen = result.catch(() => undefined);
     return result;
@@ -144,12 +133,52 @@ export class Token {
   /** Key pairs whose private object matches `label` and/or `id`, paired by CKA_ID. */
   async findKeyPairs(query: KeyPairQuery = {}): Promise<KeyPair[]> {
     this.#checkOpen();
-    if (typeof query !== 'object' || query === null) throw invalidArgType('query', 'an object', query);
-    if (query.label !== undefined && typeof query.label !== 'string') throw invalidArgType('query.label', 'a string', query.label);
-    if (query.id !== undefined && !(query.id instanceof Uint8Array)) throw invalidArgType('query.id', 'a Uint8Array', query.id);
+    const q = checkKeyPairQuery(query);
     return this.#onPool(undefined, true, async (session, _h, { native, epoch }) =>
-      (await new KeyReader(native, session).findKeyPairs(query)).map((k) => this.#handles.note(k, epoch)),
+      (await new KeyReader(native, session).findKeyPairs(q)).map((k) => this.#handles.note(k, epoch)),
     );
+  }
+
+  /**
+   * Public key objects (with `label`, when given) whose CKA_ID no private key has: left by a crash
+   * or a half-deleted pair. Needs a login (ERR_LOGIN_REQUIRED): private keys are invisible without.
+   */
+  async findOrphanPublicKeys(query: { label?: string } = {}): Promise<OrphanPublicKey[]> {
+    this.#checkOpen();
+    const q = checkKeyPairQuery(query, false);
+    return this.#onPool(undefined, true, (session, _h, { native }) => new KeyReader(native, session).findOrphanPublicKeys(q));
+  }
+
+  /**
+   * Creates a CKO_DATA token object (CKA_PRIVATE unless `private: false`, CKA_MODIFIABLE). Never
+   * retried: after a failure, find out with findDataObjects whether it was made.
+   */
+  async createDataObject(spec: DataObjectSpec): Promise<DataObject> {
+    this.#checkOpen();
+    const s = checkDataObjectSpec(spec);
+    return this.#onPool(undefined, false, async (session, _h, { native, epoch }) =>
+      this.#data.note(new DataObject(s.label, s.application, s.value), await new DataObjectReader(native, session).create(s), epoch),
+    );
+  }
+
+  /** The token's data objects of `application` (and `label`), with their values. */
+  async findDataObjects(query: DataObjectQuery): Promise<DataObject[]> {
+    this.#checkOpen();
+    const q = checkDataObjectQuery(query);
+    return this.#onPool(undefined, true, async (session, _h, { native, epoch }) =>
+      (await new DataObjectReader(native, session).find(q)).map((f) => this.#data.note(f.object, f.handle, epoch)),
+    );
+  }
+
+  /**
+   * Destroys the data object. One made before a re-initialisation is found again by class,
+   * application, label and value first: ERR_DATA_OBJECT_GONE when none has them any more,
+   * ERR_DATA_OBJECT_AMBIGUOUS when several do. Never retried.
+   */
+  async destroyDataObject(object: DataObject): Promise<void> {
+    this.#checkOpen();
+    checkDataObject(object);
+    await this.#onPool(undefined, false, (session, _h, { native, epoch }) => this.#data.destroy(object, new DataObjectReader(native, session), epoch));
   }
 
   /** Signs `data` with the private key; see SignMechanism for what is hashed where. */

@@ -6,6 +6,8 @@
 //   C_Sign=0xB3            every C_Sign returns CKR_SESSION_HANDLE_INVALID (rv in hex)
 //   C_Sign=0xB3 once       only the first C_Sign after the file changed
 //   C_Sign delay_ms=50     C_Sign sleeps 50 ms before running
+//   C_GenerateKeyPair=0x5 after  the pair is made, then the call reports 0x5 anyway (a token that
+//                          fails after creating objects; C_GenerateKeyPair only)
 //   C_Initialize=cant_lock C_Initialize with CKF_OS_LOCKING_OK returns CKR_CANT_LOCK
 //   handles64              session and object handles given out have bit 40 set
 //   raw_ec_point           CKA_EC_POINT comes back without its DER OCTET STRING
@@ -75,6 +77,7 @@ struct Directive {
   CK_RV rv = CKR_OK;
   bool fail = false;
   bool cantLock = false;
+  bool after = false;  // run the real call first, then report the failure
   long delayMs = 0;
 };
 
@@ -100,6 +103,7 @@ Directive For(const char* fn) {
       } else {
         d.fail = true;
         d.rv = std::strtoul(value.c_str(), nullptr, 16);
+        d.after = rest.find(" after") != std::string::npos;
       }
     }
   }
@@ -242,13 +246,27 @@ CK_RV GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE* t
 }
 CK_RV GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM* m, CK_ATTRIBUTE* pub, CK_ULONG np, CK_ATTRIBUTE* priv,
                       CK_ULONG nv, CK_OBJECT_HANDLE* hp, CK_OBJECT_HANDLE* hv) {
-  FAULT_POINT("C_GenerateKeyPair");
+  if (DeviceLost()) return CKR_DEVICE_REMOVED;
+  Directive d = For("C_GenerateKeyPair");
+  if (d.delayMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d.delayMs));
+  if (d.fail && !d.after) return d.rv;
   CK_RV rv = real->C_GenerateKeyPair(In(h), m, pub, np, priv, nv, hp, hv);
+  if (rv == CKR_OK && d.fail) return d.rv;  // "after": made, and reported as failed
   if (rv == CKR_OK) {
     *hp = Out(*hp);
     *hv = Out(*hv);
   }
   return rv;
+}
+CK_RV CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE* t, CK_ULONG n, CK_OBJECT_HANDLE* o) {
+  FAULT_POINT("C_CreateObject");
+  CK_RV rv = real->C_CreateObject(In(h), t, n, o);
+  if (rv == CKR_OK) *o = Out(*o);
+  return rv;
+}
+CK_RV SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE* t, CK_ULONG n) {
+  FAULT_POINT("C_SetAttributeValue");
+  return real->C_SetAttributeValue(In(h), In(o), t, n);
 }
 CK_RV DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o) {
   FAULT_POINT("C_DestroyObject");
@@ -317,6 +335,8 @@ CK_RV Load() {
   wrapped.C_FindObjectsFinal = FindObjectsFinal;
   wrapped.C_GetAttributeValue = GetAttributeValue;
   wrapped.C_GenerateKeyPair = GenerateKeyPair;
+  wrapped.C_CreateObject = CreateObject;
+  wrapped.C_SetAttributeValue = SetAttributeValue;
   wrapped.C_DestroyObject = DestroyObject;
   wrapped.C_SignInit = SignInit;
   wrapped.C_Sign = Sign;

@@ -8,7 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { Pkcs11Module } from '../../lib';
+import { allowedMechanismsPass, dataObjectPass, type ObjectCapabilities } from '../helpers/conformance';
 import { publicKeyObject } from '../helpers/keys';
+import { rawSession } from '../helpers/raw';
 
 const NSS = ['/usr/lib/x86_64-linux-gnu/libsoftokn3.so', '/usr/lib/aarch64-linux-gnu/libsoftokn3.so', '/usr/lib64/libsoftokn3.so'].find((p) =>
   fs.existsSync(p),
@@ -17,6 +19,11 @@ const CERTUTIL = ['/usr/bin/certutil'].find((p) => fs.existsSync(p));
 const absent = !NSS ? 'NSS softokn (libsoftokn3.so) is not installed' : !CERTUTIL ? 'certutil (libnss3-tools) is not installed' : '';
 if (absent) console.warn(`skipping the NSS softokn tests: ${absent}; apt-get install libnss3 libnss3-tools`);
 const describeNss = absent ? describe.skip : describe;
+/** Measured on NSS 3.87 (docs/vendors.md): no CKO_DATA token objects, no CKA_ALLOWED_MECHANISMS on token keys. */
+const NSS_OBJECTS: ObjectCapabilities = {
+  dataObjects: { refused: 'CKR_ATTRIBUTE_VALUE_INVALID' },
+  allowedMechanisms: { refused: 'CKR_GENERAL_ERROR' },
+};
 
 describeNss('NSS softokn', () => {
   const PIN = '1234';
@@ -59,6 +66,24 @@ describeNss('NSS softokn', () => {
       await expect(token.generateKeyPair({ type: 'ed25519' }, { label: 'nss', id: Buffer.from('nss-ed') })).rejects.toMatchObject({
         code: 'ERR_MECHANISM_UNSUPPORTED',
       });
+    } finally {
+      await mod.close();
+    }
+  });
+
+  test('object capabilities: CKO_DATA token objects refused (CKR_ATTRIBUTE_VALUE_INVALID), CKA_ALLOWED_MECHANISMS refused (CKR_GENERAL_ERROR)', async () => {
+    const mod = await Pkcs11Module.load(NSS!, { initArgs });
+    try {
+      const token = await mod.openToken({ tokenLabel: 'NSS Certificate DB' }, { pin: PIN });
+      const mechs = new Map((await token.mechanisms()).map((m) => [m.type, m]));
+      const raw = await rawSession(token.slot, { module: NSS!, pin: PIN, initArgs });
+      try {
+        const target = { vendor: 'NSS softokn', label: 'nss', idPrefix: 'nss-' };
+        await dataObjectPass(token, raw, NSS_OBJECTS, target);
+        await allowedMechanismsPass(token, raw, mechs, NSS_OBJECTS, target);
+      } finally {
+        await raw.close();
+      }
     } finally {
       await mod.close();
     }

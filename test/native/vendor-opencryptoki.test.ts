@@ -8,8 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { constants, Pkcs11Module, type MechanismInfo, type Token } from '../../lib';
-import { conformancePass, SPECS, type CkmName } from '../helpers/conformance';
+import { allowedMechanismsPass, conformancePass, dataObjectPass, SPECS, type CkmName, type ObjectCapabilities } from '../helpers/conformance';
 import { execFileSync } from '../helpers/leak-collector';
+import { rawSession } from '../helpers/raw';
 
 const OCK = ['/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so', '/usr/lib/aarch64-linux-gnu/pkcs11/libopencryptoki.so'].find((p) => fs.existsSync(p));
 const SLOTD = '/usr/sbin/pkcsslotd';
@@ -28,6 +29,12 @@ const LABEL = 'hsm-jwks-ock';
 const PIN = '1234';
 const WRONG_PIN = '4321';
 const { CKM, CKF_TOKEN } = constants;
+/** Measured on openCryptoki 3.8.1 (docs/vendors.md). */
+const OCK_OBJECTS: ObjectCapabilities = {
+  dataObjects: 'accepted',
+  dataValueWritable: 'accepted',
+  allowedMechanisms: { refused: 'CKR_ATTRIBUTE_TYPE_INVALID' },
+};
 
 describeOck('openCryptoki 3.8.1 swtok', () => {
   let startedDaemon = false;
@@ -71,6 +78,17 @@ describeOck('openCryptoki 3.8.1 swtok', () => {
     // Only a key type whose CKM_xxx_KEY_PAIR_GEN is missing may be skipped: a listed one is
     // generated in every size, and its keys sign with every mechanism (RS through CKM_RSA_PKCS).
     expect(skipped.filter((s) => s.step !== 'keygen' || !s.missing)).toEqual([]);
+  });
+
+  test('object capabilities: data objects with a writable CKA_VALUE; CKA_ALLOWED_MECHANISMS refused (CKR_ATTRIBUTE_TYPE_INVALID)', async () => {
+    const raw = await rawSession(token.slot, { module: OCK!, pin: PIN });
+    try {
+      const target = { vendor: 'openCryptoki swtok', label: LABEL, idPrefix: 'ock-' };
+      await dataObjectPass(token, raw, OCK_OBJECTS, target);
+      await allowedMechanismsPass(token, raw, mechs, OCK_OBJECTS, target);
+    } finally {
+      await raw.close(); // its session held the login too: the PIN test below needs it gone
+    }
   });
 
   // Last: it locks the user PIN (the next scripts/opencryptoki-token.sh start makes a fresh token).

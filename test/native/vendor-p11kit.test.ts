@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { Pkcs11Module, type MechanismInfo, type SlotInfo, type Token } from '../../lib';
-import { conformancePass, SPECS } from '../helpers/conformance';
+import { allowedMechanismsPass, conformancePass, dataObjectPass, SOFTHSM2_OBJECTS, SPECS } from '../helpers/conformance';
 import { spawnSync } from '../helpers/leak-collector';
+import { rawSession } from '../helpers/raw';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const PROXY = ['/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so', '/usr/lib/aarch64-linux-gnu/p11-kit-proxy.so', '/usr/lib64/p11-kit-proxy.so'].find((p) =>
@@ -136,5 +137,16 @@ describeProxy('p11-kit-proxy in front of SoftHSM2', () => {
 
   test.each(SPECS)('%s: generated, found, signed with every listed mechanism, verified by node:crypto', async (name, spec) => {
     await conformancePass(token, mechs, name, spec, { vendor: 'p11-kit-proxy/SoftHSM2', label: LABEL, idPrefix: 'proxy-' });
+  });
+
+  test("object capabilities are SoftHSM2's: data objects (CKA_VALUE read-only), CKA_ALLOWED_MECHANISMS kept and enforced", async () => {
+    const raw = await rawSession(token.slot, { module: PROXY! });
+    try {
+      const target = { vendor: 'p11-kit-proxy/SoftHSM2', label: LABEL, idPrefix: 'proxy-' };
+      await dataObjectPass(token, raw, SOFTHSM2_OBJECTS, target);
+      await allowedMechanismsPass(token, raw, mechs, SOFTHSM2_OBJECTS, target);
+    } finally {
+      await raw.close();
+    }
   });
 });
