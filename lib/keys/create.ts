@@ -4,6 +4,7 @@
 import { createLogger, type Logger, type LogLevel } from '../logger';
 import { Pkcs11Module, type TokenSelector } from '../pkcs11/module';
 import type { RecoveryEvent } from '../pkcs11/recovery';
+import type { KeyStore } from '../store/key-store';
 import { openKeyStore } from '../store/open-store';
 import { KeyManagerError } from './errors';
 import { HsmKeySource } from './hsm-source';
@@ -50,9 +51,26 @@ export interface CreateOptions {
   clock?: () => number;
 }
 
+/**
+ * Rows sealed by earlier versions bind only (set, kid): sealed again now, so that their alg, use
+ * and creation time are under the seal too. Rows that do not open (another secret) stay as they
+ * are, reported when read. Under the store's lock: instances starting together do it once.
+ */
+async function resealLegacy(store: KeyStore, logger: Logger): Promise<void> {
+  const { resealed, failures } = await store.withLock('reseal-legacy-rows', () => store.resealLegacyRows());
+  if (resealed > 0) logger.info('software keys sealed again with their metadata under the seal', { resealed });
+  if (failures.length > 0) logger.warn('software keys sealed by an earlier version cannot be opened with SECRETS_SYSTEM', { rows: failures.map((f) => `${f.set}/${f.kid}`) });
+}
+
 export async function createKeyManager(settings: KeyManagerSettings, options: CreateOptions = {}): Promise<KeyRing> {
   const logger = options.logger ?? createLogger(settings.logLevel ?? 'info');
   const store = openKeyStore(settings.dsn, settings.secrets);
+  try {
+    await resealLegacy(store, logger);
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
   const software = new SoftwareKeySource(store);
   const ringOptions = {
     logger,

@@ -114,20 +114,23 @@ export class HsmKeySource implements KeySource {
         continue;
       }
       const pair = same[0]!;
-      let meta = record?.meta;
-      if (meta && !meta.pending && meta.thumbprint !== undefined && pair.publicKeyData && meta.thumbprint !== pairThumbprint(pair)) {
-        // The record is about another key that had this id: this one was made by another tool.
-        problem('metadata-without-key', kid, 'a metadata record names this CKA_ID but another key; the key is treated as made by another tool', `hsm-jwks keys delete ${set} ${kid}   (removes the key too)`);
-        meta = undefined;
+      const meta = record?.meta;
+      if (meta && !meta.pending && meta.thumbprint !== undefined && meta.thumbprint !== pairThumbprint(pair)) {
+        // Not the key we made under this id: re-created by another tool, or its public object replaced. Never published as ours.
+        problem('metadata-invalid', kid, 'the key on the token is not the one recorded for this kid (its public key differs): re-created by another tool, or its public object replaced', `hsm-jwks keys delete ${set} ${kid}   (destroys what the token holds under this kid)`);
+        continue;
       }
       if (meta?.pending) {
         problem('incomplete-generation', kid, 'its generation did not finish; generating the same kid again replaces it', `hsm-jwks keys delete ${set} ${kid}`);
         continue;
       }
-      if (pair.problems.includes('public-key-ambiguous') || pair.problems.includes('public-key-mismatch' as never)) {
-        problem('public-key-ambiguous', kid, `several public objects have CKA_ID ${idHex}, or its public object does not match the private key`, `pkcs11-tool --login --list-objects --type pubkey --id ${idHex}, then --delete-object --type pubkey the one that does not match`);
+      const extra = pair.problems.includes('public-key-ambiguous') || pair.problems.includes('public-key-mismatch');
+      const repairPublic = `pkcs11-tool --login --list-objects --type pubkey --id ${idHex}, then --delete-object --type pubkey the one that does not belong`;
+      if (extra && !pair.publicKeyData) {
+        problem('public-key-ambiguous', kid, `several public objects have CKA_ID ${idHex}, or its public object belongs to another key: none is used`, repairPublic);
         continue;
       }
+      if (extra) problem('extra-public-object', kid, `published with its own public part; another public object has CKA_ID ${idHex}`, repairPublic);
       try {
         entries.push(this.#entry(set, kid, pair, meta));
       } catch (e) {
@@ -219,6 +222,10 @@ export class HsmKeySource implements KeySource {
     const id = idFromKid(key.kid);
     const label = this.label(key.set);
     await this.#clearInterrupted(label, id);
+    // A public object left with this id (a crash, a half-deleted pair) would make the new pair ambiguous.
+    if ((await this.#token.findOrphanPublicKeys()).some((o) => o.id.equals(id))) {
+      throw new KeyManagerError('ERR_KEY_EXISTS', `a public key object with CKA_ID ${hex(id)} (kid ${JSON.stringify(key.kid)}) is on the token without its private key; remove it first: pkcs11-tool --login --delete-object --type pubkey --id ${hex(id)}`);
+    }
     const meta: KeyMetadata = { id: hex(id), alg: key.alg as KeyMetadata['alg'], use, createdAt: key.createdAt, lifecycle: key.lifecycle, rev: 0, pending: true };
     const pending = await this.#token.createDataObject({ label, application: METADATA_APPLICATION, value: encodeMetadata(meta) });
     let pair: KeyPair | undefined;
@@ -278,14 +285,21 @@ export class HsmKeySource implements KeySource {
     return list.length;
   }
 
-  /** What an interrupted generation (pending record, maybe its pair) or a lost key (records only) left for this kid. */
-  async clearLeftovers(set: string, kid: string): Promise<void> {
+  /**
+   * Everything the token holds in this set under this kid that is not a usable key: an interrupted
+   * generation (pending record, maybe its pair), records of a lost key, or a pair that is not the
+   * one recorded. For `keys delete`, which names exactly this (set, kid).
+   */
+  async clearLeftovers(set: string, kid: string): Promise<boolean> {
     const label = this.label(set);
     const id = idFromKid(kid);
     const list = (await this.#records(label)).get(hex(id)) ?? [];
-    if (list.length === 0) return;
-    if (list.every((r) => r.meta.pending)) for (const pair of await this.#token.findKeyPairs({ label, id })) await this.#token.destroyKeyPair(pair);
+    const pairs = await this.#token.findKeyPairs({ label, id });
+    if (list.length === 0 && pairs.length === 0) return false;
+    for (const pair of pairs) await this.#token.destroyKeyPair(pair);
     for (const r of list) await this.#token.destroyDataObject(r.object);
+    this.#log.info('removed what the token held under a kid that was not a usable key', { set, kid, pairs: pairs.length, records: list.length });
+    return true;
   }
 
   async setLifecycle(entry: KeyEntry, lifecycle: Lifecycle): Promise<void> {

@@ -31,6 +31,8 @@ export type KeyProblemKind =
   | 'public-key-ambiguous'
   /** The key has no usable public part (missing, or parameters we cannot publish). */
   | 'public-key-missing'
+  /** The key is published (its public part is certain), but another public object has its CKA_ID. */
+  | 'extra-public-object'
   /** A public key object without its private key. */
   | 'orphan-public-key'
   /** A generation that did not finish (a crash between the token's steps): the pair is not ours to publish. */
@@ -39,7 +41,7 @@ export type KeyProblemKind =
   | 'metadata-without-key'
   /** A key made by another tool that cannot be published (a short RSA key, an odd curve). */
   | 'unsupported-key'
-  /** The recorded metadata does not fit the key (alg for another key type, use the token does not allow). */
+  /** The recorded metadata does not fit the key (alg for another key type, use the token does not allow, another public key). */
   | 'metadata-invalid'
   /** The kid is also another key's: this one is not published and does not sign. */
   | 'kid-conflict';

@@ -40,6 +40,9 @@ export interface KeyRingOptions {
 
 export const DEFAULT_PUBLISH_AHEAD_MS = 90_000;
 
+/** Problems on the token that `deleteKey(set, kid)` clears: everything under that kid goes. */
+const LEFTOVERS: ReadonlySet<KeyProblem['kind']> = new Set(['incomplete-generation', 'metadata-without-key', 'metadata-invalid', 'public-key-ambiguous', 'public-key-missing', 'unsupported-key']);
+
 interface CachedView {
   view: SetView;
   signer?: { signer: Signer; validUntil: number };
@@ -127,9 +130,9 @@ export class KeyRing implements KeyManager {
     await this.#write(set, async (view) => {
       const entry = view.entries.find((e) => e.kid === kid);
       if (entry) return this.#sourceOf(entry).delete(entry);
-      // Not a key of the set: what an interrupted generation or a lost key left (the doctor's repair).
-      const left = view.problems.find((p) => p.kid === kid && p.where === 'hsm' && (p.kind === 'incomplete-generation' || p.kind === 'metadata-without-key'));
-      if (left && this.#hsm) return void (await this.#hsm.clearLeftovers(set, kid));
+      // Not a key of the set: what an interrupted generation, a lost key or a replaced key left (the doctor's repair).
+      const left = view.problems.find((p) => p.kid === kid && p.where === 'hsm' && LEFTOVERS.has(p.kind));
+      if (left && this.#hsm && (await this.#hsm.clearLeftovers(set, kid))) return;
       const other = view.problems.find((p) => p.kid === kid && p.kind === 'kid-conflict');
       if (other) {
         const reading = await this.#sourceByWhere(other.where).read(set);

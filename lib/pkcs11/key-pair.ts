@@ -17,7 +17,8 @@ export type KeyPairProblem =
   /**
    * Several public objects share the CKA_ID and key type. The one that matches the private key's
    * public attributes (RSA modulus and exponent) is used when exactly one does; otherwise none is:
-   * publicKey and publicKeyData are null.
+   * publicKey and publicKeyData are null. (When the private key does not say, as for EC, the only
+   * candidate with the private key's CKA_LABEL is used: the problem is still raised.)
    */
   | 'public-key-ambiguous'
   /**

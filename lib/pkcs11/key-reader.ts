@@ -26,7 +26,7 @@ const PRIVATE_ATTRIBUTES = [
   CKA.ID, CKA.LABEL, CKA.KEY_TYPE, CKA.SIGN, CKA.DECRYPT, CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS,
   CKA.EC_POINT, CKA.PUBLIC_KEY_INFO, CKA.ALLOWED_MECHANISMS,
 ];
-const PUBLIC_ATTRIBUTES = [CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS, CKA.EC_POINT, CKA.PUBLIC_KEY_INFO];
+const PUBLIC_ATTRIBUTES = [CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS, CKA.EC_POINT, CKA.PUBLIC_KEY_INFO, CKA.LABEL];
 
 export interface KeyPairQuery {
   label?: string;
@@ -156,6 +156,12 @@ export class KeyReader {
     }
     const matching = candidates.filter((c) => c.fit === 'match');
     if (matching.length === 1) return { handle: matching[0]!.handle, attributes: matching[0]!.attributes, derive: true, problems: ['public-key-ambiguous'] };
+    // The private key does not say (EC): of the candidates that may be its half, the one with its
+    // label, when exactly one has it (one CKA_ID used in two key sets, as in Hydra's guide); the
+    // problem stays, so callers report the other objects. Two with its label stay ambiguous.
+    const label = priv.string(CKA.LABEL);
+    const sameLabel = matching.length === 0 ? candidates.filter((c) => c.fit === 'unknown' && label !== undefined && c.attributes.string(CKA.LABEL) === label) : [];
+    if (sameLabel.length === 1) return { handle: sameLabel[0]!.handle, attributes: sameLabel[0]!.attributes, derive: true, problems: ['public-key-ambiguous'] };
     const problems: KeyPairProblem[] = ['public-key-ambiguous'];
     if (candidates.every((c) => c.fit === 'mismatch')) problems.push('public-key-mismatch');
     return none(problems, false);

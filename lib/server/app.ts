@@ -103,7 +103,7 @@ export function buildApps(o: AppOptions): Apps {
     const changed = () => jwks.invalidate();
     scope.get<{ Params: { set: string } }>('/admin/keys/:set', async (r) => o.km.getKeySet(r.params.set));
     scope.get<{ Params: { set: string; kid: string } }>('/admin/keys/:set/:kid', async (r) => o.km.getKey(r.params.set, r.params.kid));
-    scope.post<{ Params: { set: string }; Body: { alg: string; use?: KeyUse; kid?: string } }>(
+    scope.post<{ Params: { set: string }; Body: { alg: string; use?: KeyUse; kid?: string; activate_now?: boolean } }>(
       '/admin/keys/:set',
       {
         schema: {
@@ -111,12 +111,12 @@ export function buildApps(o: AppOptions): Apps {
             type: 'object',
             required: ['alg'],
             additionalProperties: false,
-            properties: { alg: { type: 'string', minLength: 1 }, use: { type: 'string', enum: ['sig', 'enc'] }, kid: NAME },
+            properties: { alg: { type: 'string', minLength: 1 }, use: { type: 'string', enum: ['sig', 'enc'] }, kid: NAME, activate_now: { type: 'boolean' } },
           },
         },
       },
       async (r, reply) => {
-        const made = await o.km.generateAndPersistKeySet(r.params.set, r.body.kid, r.body.alg, r.body.use ?? 'sig');
+        const made = await o.km.generateAndPersistKeySet(r.params.set, r.body.kid, r.body.alg, r.body.use ?? 'sig', { activateNow: r.body.activate_now === true });
         changed();
         return reply.status(201).send(made);
       },

@@ -46,7 +46,7 @@ test('keys create, get, list, jwt sign, delete: on the HSM', async () => {
   expect(created.code).toBe(0);
   expect(created.json().keys[0]).toMatchObject({ kid: 'k1', alg: 'ES384', use: 'sig', crv: 'P-384' });
   expect(created.stderr).toMatch(/generating a ES384 key pair on the HSM.*done in/s);
-  const rsa = cli(['keys', 'create', 'id-token', '--alg', 'PS256', '--kid', 'k2']);
+  const rsa = cli(['keys', 'create', 'id-token', '--alg', 'PS256', '--kid', 'k2', '--activate-now']);
   expect(rsa.code).toBe(0);
   const got = cli(['keys', 'get', 'id-token']);
   expect(got.code).toBe(0);
@@ -92,7 +92,7 @@ test('keys import puts private keys in the software store; secrets rotate re-sea
   expect(cli(['keys', 'get', 'imported'], { SECRETS_SYSTEM: 'second-secret-of-the-cli-tests' }).json().keys).toHaveLength(3);
   const old = cli(['keys', 'get', 'imported'], { SECRETS_SYSTEM: 'first-secret-of-the-cli-tests' });
   expect(old.code).toBe(1);
-  expect(old.stderr).toContain('ERR_KEY_SET_NOT_FOUND');
+  expect(old.stderr).toContain('ERR_KEY_SET_UNREADABLE'); // keys exist, but the secret does not open them: never "not found"
 });
 
 test('doctor: healthy, then a wrong PIN and a wrong library (non-zero, reason on stderr, no PIN anywhere)', () => {

@@ -159,7 +159,8 @@ test('imports go to the software store, and are keys of their set like any other
 });
 
 test('a cached handle that went stale is found again, once', async () => {
-  await km.generateAndPersistKeySet('stale', 'k', 'ES256');
+  keygen('EC:secp256r1', 'stale', 'k'); // made by another tool: re-created by it below
+  km.invalidate('stale');
   await km.signJwt('stale', {});
   // Behind the manager's back: the key is destroyed and re-created with the same id.
   tool(['--delete-object', '--type', 'privkey', '--id', Buffer.from('k').toString('hex')]);
@@ -205,4 +206,17 @@ test('an HSM that cannot be configured fails fast, naming library and token, nev
     expect((err as Error).message).toContain(named);
     expect(JSON.stringify(err, Object.getOwnPropertyNames(err)) + String((err as Error).stack)).not.toContain('55555555');
   }
+});
+
+test('a key of ours re-created under its kid by another tool is not published as ours until the kid is deleted', async () => {
+  await km.generateAndPersistKeySet('recreated', 'rk', 'ES384');
+  tool(['--delete-object', '--type', 'privkey', '--id', Buffer.from('rk').toString('hex')]);
+  tool(['--delete-object', '--type', 'pubkey', '--id', Buffer.from('rk').toString('hex')]);
+  keygen('EC:secp384r1', 'recreated', 'rk');
+  km.invalidate('recreated');
+  await expect(km.getKeySet('recreated')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
+  expect(await km.problems()).toContainEqual(expect.objectContaining({ kind: 'metadata-invalid', set: 'recreated', kid: 'rk' }));
+  await km.deleteKey('recreated', 'rk');
+  await expect(km.getKeySet('recreated')).rejects.toMatchObject({ code: 'ERR_KEY_SET_NOT_FOUND' });
+  expect(tool(['--list-objects'])).not.toContain('recreated');
 });

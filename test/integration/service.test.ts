@@ -80,8 +80,8 @@ test('admin routes need the Bearer token', async () => {
 });
 
 test('a real client verifies tokens the service signs, for RS256, ES256 and EdDSA', async () => {
-  expect((await call('POST', admin('/keys/jwt.rs'), { alg: 'RS256', kid: 'rs-1' })).status).toBe(201);
-  expect((await call('POST', admin('/keys/jwt.ed'), { alg: 'EdDSA', kid: 'ed-1' })).status).toBe(201);
+  expect((await call('POST', admin('/keys/jwt.rs'), { alg: 'RS256', kid: 'rs-1', activate_now: true })).status).toBe(201);
+  expect((await call('POST', admin('/keys/jwt.ed'), { alg: 'EdDSA', kid: 'ed-1', activate_now: true })).status).toBe(201);
   const jwks = createRemoteJWKSet(new URL(`${svc.publicUrl}/.well-known/jwks.json`));
   for (const [set, alg] of [['jwt.rs', 'RS256'], ['jwt.es', 'ES256'], ['jwt.ed', 'EdDSA']]) {
     const r = await call('POST', admin(`/jwt/${set}`), { claims: { sub: 'app', aud: 'api' } });

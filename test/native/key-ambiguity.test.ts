@@ -88,12 +88,19 @@ describe('RSA: the private object carries the modulus, so candidates are told ap
 });
 
 describe('EC: the private object names only the curve', () => {
-  test('two public objects on its curve: ambiguous, and neither is used', async () => {
+  test('two public objects on its curve with its label: ambiguous, and neither is used', async () => {
     const own = await p256('ec-two');
-    await copyPublic(await p256('ec-stranger'), 'ec-two');
+    await copyPublic(await p256('ec-stranger'), 'ec-two', 'amb');
     const found = await only('ec-two');
     expect([found.problems, found.publicKey, found.publicKeyData, found.curve]).toEqual([['public-key-ambiguous'], null, null, 'P-256']);
     expect(own.publicKeyData).not.toBeNull();
+  });
+
+  test('two public objects on its curve, one with its label (one CKA_ID in two key sets): that one, still reported', async () => {
+    const own = await p256('ec-labelled');
+    await copyPublic(await p256('ec-elsewhere'), 'ec-labelled', 'another-set');
+    const found = await only('ec-labelled');
+    expect([found.problems, found.publicKey, found.publicKeyData]).toEqual([['public-key-ambiguous'], own.publicKey, own.publicKeyData]);
   });
 
   test('the only public object is on another curve: mismatch, no public part', async () => {
@@ -104,9 +111,10 @@ describe('EC: the private object names only the curve', () => {
     expect([found.problems, found.publicKey, found.publicKeyData, found.curve]).toEqual([['public-key-mismatch'], null, null, 'P-256']);
   });
 
-  test('one public object on its curve and one on another: ambiguous, and neither is used (the first is not proven)', async () => {
+  test('one public object on its curve and one on another, with its label: ambiguous, and neither is used (the first is not proven)', async () => {
     await p256('ec-mixed');
-    await copyPublic(await only('ec-384'), 'ec-mixed');
+    await copyPublic(await only('ec-384'), 'ec-mixed', 'amb');
+    await copyPublic(await only('ec-stranger'), 'ec-mixed', 'amb');
     const found = await only('ec-mixed');
     expect([found.problems, found.publicKeyData]).toEqual([['public-key-ambiguous'], null]);
   });
