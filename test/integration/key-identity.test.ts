@@ -16,6 +16,7 @@ import type { JwkSet } from '../../lib/keys/key-manager';
 import type { KeyRing } from '../../lib/keys/key-ring';
 import type { Logger } from '../../lib/logger';
 import { Pkcs11Module } from '../../lib/pkcs11/module';
+import { spawnSync } from '../helpers/leak-collector';
 import { SOFTHSM_MODULE, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
 
 const SECRET = 'identity-test-secret-of-32-chars';
@@ -128,6 +129,23 @@ describe('the token holds what decides behaviour', () => {
 });
 
 describe('generation is all or nothing', () => {
+  test('kill -9 after the token made the pair: never published, reported with its repair; the same kid can be generated again', async () => {
+    const crash = spawnSync(process.execPath, [path.join(__dirname, '..', 'fixtures', 'keygen-crash.js'), 'crashed', 'crash-1'], {
+      env: { ...process.env, HSM_TOKEN_LABEL: 'identity', HSM_PIN: USER_PIN },
+      encoding: 'utf8',
+    });
+    expect(crash.signal).toBe('SIGKILL');
+    expect(tool(['--list-objects', '--type', 'privkey'])).toContain(hexOf('crash-1')); // the pair is there
+    km.invalidate();
+    await expect(km.getKeySet('crashed')).rejects.toMatchObject({ code: 'ERR_KEY_SET_NOT_FOUND' });
+    await expect(km.signJwt('crashed', {}, { kid: 'crash-1' })).rejects.toMatchObject({ code: 'ERR_KEY_NOT_FOUND' });
+    expect(await km.problems()).toContainEqual(expect.objectContaining({ kind: 'incomplete-generation', set: 'crashed', kid: 'crash-1', repair: 'hsm-jwks keys delete crashed crash-1' }));
+    const again = await km.generateAndPersistKeySet('crashed', 'crash-1', 'ES256');
+    expect(await kids(km, 'crashed')).toEqual(['crash-1']);
+    expect(await verifiedKid(await km.signJwt('crashed', {}), await km.getKeySet('crashed'))).toBe(again.keys[0]!.kid);
+    expect(tool(['--list-objects', '--type', 'privkey']).split(hexOf('crash-1')).length - 1).toBe(1); // one pair, not two
+  });
+
   test('a failure after the token made the pair destroys it; a retry with the same kid succeeds', async () => {
     const mod = await Pkcs11Module.load(SOFTHSM_MODULE);
     const token = await mod.openToken({ tokenLabel: 'identity' }, { pin: USER_PIN });

@@ -85,6 +85,7 @@ async function run(schema: string, tokenLabel: string, publishAheadOverrideMs?: 
         }
       }
     }
+    if (process.env.ROTATION_TEST_REPORT) process.stderr.write(`rotation run ${schema}: issued ${outcome.issued}, checks ${outcome.checks}, failures ${outcome.failures.length}, kids ${outcome.kids.size}\n`);
     outcome.destroyed = outcome.kids.size - (await services[0]!.km.list()).filter((k) => k.set === SET).length;
     return outcome;
   } finally {
