@@ -85,7 +85,9 @@ export class KeyRing implements KeyManager {
     const id = kid === undefined ? randomUUID() : checkKid(kid);
     const source: KeySource = this.#hsm ?? this.#software;
     return this.#write(set, async (view) => {
-      await this.#checkKidFree(id);
+      // An interrupted generation of this kid in this set is cleared by the generation itself.
+      const interrupted = view.problems.some((p) => p.kid === id && p.where === 'hsm' && p.kind === 'incomplete-generation');
+      await this.#checkKidFree(id, interrupted && source.where === 'hsm' ? { set, where: 'hsm' } : undefined);
       const now = this.#clock();
       const entry = await source.generate(
         { set, kid: id, alg, use, createdAt: new Date(now), lifecycle: this.#initialLifecycle(view, now, options.activateNow) },
@@ -290,17 +292,17 @@ export class KeyRing implements KeyManager {
       // Keys being replaced do not count as the set's signing key; any other key that signs does.
       const replaced = new Set(mode === 'replace' ? view.entries.filter((e) => e.where === 'software').map((e) => e.kid) : keys.map((k) => k.kid));
       const staying: SetView = { ...view, entries: view.entries.filter((e) => !(e.where === 'software' && replaced.has(e.kid))) };
-      for (const k of keys) await this.#checkKidFree(k.kid, mode === 'add' ? undefined : set);
+      for (const k of keys) await this.#checkKidFree(k.kid, mode === 'add' ? undefined : { set, where: 'software' });
       const lifecycle = this.#initialLifecycle(staying, now, false);
       const rows: StoredKey[] = keys.map((v) => ({ set, kid: v.kid, alg: v.alg, use: v.use, createdAt: new Date(now), lifecycle, privateJwk: v.privateJwk }));
       await this.#software.write(set, rows, mode);
     });
   }
 
-  /** ERR_KEY_EXISTS when any set, on the token or in the store, has this kid (a software key of `replacing` may be replaced). */
-  async #checkKidFree(kid: string, replacing?: string): Promise<void> {
+  /** ERR_KEY_EXISTS when any set, on the token or in the store, has this kid (except what the write replaces: `replacing`). */
+  async #checkKidFree(kid: string, replacing?: { set: string; where: KeyEntry['where'] }): Promise<void> {
     for (const s of this.#sources) {
-      const sets = (await s.setsWithKid(kid)).filter((set) => !(s.where === 'software' && set === replacing));
+      const sets = (await s.setsWithKid(kid)).filter((set) => !(s.where === replacing?.where && set === replacing.set));
       if (sets.length > 0) {
         throw new KeyManagerError('ERR_KEY_EXISTS', `kid ${JSON.stringify(kid)} is already used by a key ${s.where === 'hsm' ? 'on the token' : 'in the software store'} in JSON Web Key Set ${JSON.stringify(sets[0])}: a kid names one key`);
       }
