@@ -7,7 +7,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { Pkcs11Module } from '../../lib';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import Database from 'better-sqlite3';
+
+import { HsmKeySource, KeyRing, Pkcs11Module, SoftwareKeySource, openKeyStore } from '../../lib';
 import { allowedMechanismsPass, dataObjectPass, type ObjectCapabilities } from '../helpers/conformance';
 import { publicKeyObject } from '../helpers/keys';
 import { rawSession } from '../helpers/raw';
@@ -83,6 +86,46 @@ describeNss('NSS softokn', () => {
         await allowedMechanismsPass(token, raw, mechs, NSS_OBJECTS, target);
       } finally {
         await raw.close();
+      }
+    } finally {
+      await mod.close();
+    }
+  });
+
+  test('a token without CKO_DATA objects: key metadata is kept sealed in the store; an edited record is refused, never guessed', async () => {
+    const mod = await Pkcs11Module.load(NSS!, { initArgs });
+    const file = path.join(dir, 'fallback.sqlite');
+    const ring = async () => {
+      const token = await mod.openToken({ tokenLabel: 'NSS Certificate DB' }, { pin: PIN });
+      const store = openKeyStore(`sqlite://${file}`, ['nss-fallback-secret-0123456789']);
+      return new KeyRing(new SoftwareKeySource(store), new HsmKeySource(token, { store, closeWith: () => token.close() }));
+    };
+    try {
+      const km = await ring();
+      try {
+        await km.generateAndPersistKeySet('nss.meta', 'nss-es384', 'ES384');
+        await km.generateAndPersistKeySet('nss.meta', 'nss-ps256', 'PS256', 'sig', { activateNow: true });
+      } finally {
+        await km.close();
+      }
+      const again = await ring(); // another ring, the same token and store: the same keys the same way
+      try {
+        const jwks = await again.getKeySet('nss.meta');
+        expect(jwks.keys.map((k) => [k.kid, k.alg])).toEqual([['nss-ps256', 'PS256'], ['nss-es384', 'ES384']]);
+        const jwt = await again.signJwt('nss.meta', { sub: 'nss' });
+        expect((await jwtVerify(jwt, createLocalJWKSet(jwks as never))).protectedHeader).toMatchObject({ kid: 'nss-ps256', alg: 'PS256' });
+      } finally {
+        await again.close();
+      }
+      const db = new Database(file); // edit the alg outside the seal
+      db.prepare(`UPDATE hsm_keys SET alg = 'RS256' WHERE kid = 'nss-ps256'`).run();
+      db.close();
+      const edited = await ring();
+      try {
+        expect((await edited.getKeySet('nss.meta')).keys.map((k) => k.kid)).toEqual(['nss-es384']);
+        expect(await edited.problems()).toContainEqual(expect.objectContaining({ kind: 'metadata-invalid', kid: 'nss-ps256' }));
+      } finally {
+        await edited.close();
       }
     } finally {
       await mod.close();
