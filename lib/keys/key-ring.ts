@@ -58,6 +58,8 @@ export class KeyRing implements KeyManager {
   readonly #views: SetCache<CachedView>;
   readonly #unwatch: () => void;
   readonly #reported = new Set<string>();
+  /** Problems found by the latest read of each set, for the gauge. */
+  readonly #problemCounts = new Map<string, number>();
   readonly #listeners = new Set<(set: string) => void>();
 
   constructor(software: SoftwareKeySource, hsm: HsmKeySource | undefined, options: KeyRingOptions = {}) {
@@ -233,7 +235,9 @@ export class KeyRing implements KeyManager {
   }
 
   stats(): Record<string, number> {
-    return { ...this.#software.stats(), ...(this.#hsm?.stats() ?? {}), hsm_jwks_key_problems: this.#reported.size };
+    let problems = 0;
+    for (const n of this.#problemCounts.values()) problems += n;
+    return { ...this.#software.stats(), ...(this.#hsm?.stats() ?? {}), hsm_jwks_key_problems: problems };
   }
 
   /** Calls `listener(set)` when another process or instance changed the set (the store's freshness bound). */
@@ -263,6 +267,7 @@ export class KeyRing implements KeyManager {
 
   async #load(set: string): Promise<CachedView> {
     const view = await readSetView(set, this.#sources);
+    this.#problemCounts.set(set, view.problems.length);
     for (const p of view.problems) {
       const key = `${p.set}\u0000${p.kid}\u0000${p.kind}\u0000${p.where}`;
       if (this.#reported.has(key)) continue;

@@ -103,6 +103,11 @@ test('one kid in one set on both sides: the token key is published and signs, th
   expect(set.keys).toHaveLength(1);
   expect(set.keys[0]).toMatchObject({ kid: 'k', y: 'hsm' });
   expect(await km.problems()).toEqual([expect.objectContaining({ kind: 'kid-conflict', set: 's', kid: 'k', where: 'software' })]);
+  expect(km.stats()).toMatchObject({ hsm_jwks_key_problems: 1 });
+  software.entries = [];
+  km.invalidate('s');
+  await km.getKeySet('s');
+  expect(km.stats()).toMatchObject({ hsm_jwks_key_problems: 0 }); // the gauge says what is wrong now
 });
 
 test('one kid in two sets (the guide flow): the token over the store, then the set name that sorts first', async () => {
