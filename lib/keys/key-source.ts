@@ -1,6 +1,6 @@
 // What the key ring asks of a place that holds keys (the token, the software store).
 import type { Signer } from '../jose/signer';
-import type { KeyUse } from '../pkcs11/key-spec';
+import type { StoredKey } from '../store/key-store';
 import type { KeyEntry, KeyLocation, KeyProblem } from './key-entry';
 import type { Lifecycle } from './lifecycle';
 
@@ -11,14 +11,8 @@ export interface SetReading {
   problems: KeyProblem[];
 }
 
-export interface NewKey {
-  set: string;
-  kid: string;
-  alg: string;
-  use: KeyUse;
-  createdAt: Date;
-  lifecycle: Lifecycle;
-}
+/** What a key is made with: a stored key's fields, without its material. */
+export type NewKey = Omit<StoredKey, 'privateJwk'>;
 
 export interface KeySource {
   readonly where: KeyLocation;
