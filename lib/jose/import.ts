@@ -1,6 +1,6 @@
 // Validation of JWKs offered for import (into the software store): every rule is checked before
 // anything is written, and each failure has its own code.
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 
 import { calculateJwkThumbprint } from 'jose';
 
@@ -74,6 +74,8 @@ export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> 
       throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `alg ${alg} does not fit a ${kty} key${jwk.crv ? ` on ${String(jwk.crv)}` : ''}`);
     }
   }
+  // Every member is base64url (RFC 7518 §6: Base64urlUInt and octet strings, no padding).
+  for (const m of PRIVATE_MEMBERS[kty]) if (m !== 'crv' && !/^[A-Za-z0-9_-]+$/.test(jwk[m] as string)) throw invalid(`"${m}" is not base64url`);
   // The key must parse, and its public members must be those of its private part.
   const members = Object.fromEntries(PRIVATE_MEMBERS[kty].map((m) => [m, jwk[m]]));
   let derived: Record<string, unknown>;
@@ -84,7 +86,24 @@ export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> 
   }
   for (const m of PUBLIC_MEMBERS[kty]) if (derived[m] !== jwk[m]) throw invalid(`"${m}" does not belong to the private key`);
   const publicMembers = Object.fromEntries(PUBLIC_MEMBERS[kty].map((m) => [m, jwk[m]]));
+  // node:crypto takes an EC or RSA JWK's public members as given, without checking them against
+  // "d" (or p, q, dp, dq, qi): a signature made with the private members must verify with the
+  // public members alone, or what we publish would not verify what we sign.
+  if (!signsWithItsPublicPart(createPrivateKey({ key: { kty, ...members }, format: 'jwk' }), createPublicKey({ key: { kty, ...publicMembers }, format: 'jwk' }), kty)) {
+    throw invalid('the private members do not belong to the public members: a signature made with them does not verify');
+  }
   const kid = (jwk.kid as string | undefined) ?? (await calculateJwkThumbprint({ kty, ...publicMembers }));
   const publicJwk = { kty, ...publicMembers, kid, alg, use } as PublicJwk;
   return { kid, alg: alg as ValidatedKey['alg'], use, privateJwk: { ...publicJwk, ...members } as PrivateJwk, publicJwk };
+}
+
+/** Whether a signature made with `priv` verifies with `pub` (a random message; RSA-PSS, ECDSA or Ed25519). */
+function signsWithItsPublicPart(priv: KeyObject, pub: KeyObject, kty: string): boolean {
+  const message = randomBytes(32);
+  const hash = kty === 'OKP' ? null : 'sha256';
+  try {
+    return verify(hash, message, pub, sign(hash, message, priv));
+  } catch {
+    return false;
+  }
 }

@@ -70,6 +70,11 @@ test('ECDSA signatures: raw r‖s passes, short halves are left-padded, DER is c
 
 describe('imports are validated, each rule with its code', () => {
   const ec = () => ({ ...(keyFor('ES256').export({ format: 'jwk' }) as Record<string, unknown>), alg: 'ES256', kid: 'e1' });
+  const rsaMixed = () => {
+    const a = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Record<string, unknown>;
+    const b = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Record<string, unknown>;
+    return { ...a, d: b.d, p: b.p, q: b.q, dp: b.dp, dq: b.dq, qi: b.qi, alg: 'RS256' };
+  };
   const rsa1024 = () => ({ ...(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'jwk' }) as Record<string, unknown>), alg: 'RS256' });
 
   test.each([
@@ -85,6 +90,10 @@ describe('imports are validated, each rule with its code', () => {
     ['an empty kid', { ...ec(), kid: '' }, 'ERR_JWK_INVALID'],
     ['a public part that is not the private key’s', { ...ec(), x: (keyFor('ES256').export({ format: 'jwk' }) as { x: string }).x }, 'ERR_JWK_INVALID'],
     ['RSA under 2048 bits', rsa1024(), 'ERR_JWK_RSA_TOO_SHORT'],
+    ['an EC "d" of another key (it would sign what the JWKS does not verify)', { ...ec(), d: (keyFor('ES256').export({ format: 'jwk' }) as { d: string }).d }, 'ERR_JWK_INVALID'],
+    ['RSA private members of another key', rsaMixed(), 'ERR_JWK_INVALID'],
+    ['an Ed25519 "d" of another key', { ...ED25519, d: (generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as { d: string }).d, alg: 'EdDSA' }, 'ERR_JWK_INVALID'],
+    ['a "d" that is not base64url', { ...ec(), d: `${(ec() as { d: string }).d.slice(0, -2)}!!` }, 'ERR_JWK_INVALID'],
     ['an EC key for enc', { ...ec(), use: 'enc', alg: 'RSA-OAEP-256' }, 'ERR_JOSE_ALG_UNSUPPORTED'],
   ])('%s', async (_name, jwk, code) => {
     await expect(validatePrivateJwk(jwk)).rejects.toMatchObject({ code });
