@@ -29,7 +29,10 @@ async function checkKeys(config: Config, problems: string[]): Promise<unknown> {
     const km = await createKeyManager(config, { logger: silentLogger });
     try {
       const [keys, found] = await Promise.all([km.list(), km.problems()]);
-      for (const p of found) problems.push(`key ${JSON.stringify(p.kid)} of set ${JSON.stringify(p.set)} (${p.where}) is not published: ${p.kind}: ${p.detail}${p.repair ? `; repair: ${p.repair}` : ''}`);
+      for (const p of found) {
+        const what = p.kid === '' ? `an object of set ${JSON.stringify(p.set)} (${p.where})` : `key ${JSON.stringify(p.kid)} of set ${JSON.stringify(p.set)} (${p.where}) is not published:`;
+        problems.push(`${what} ${p.kind}: ${p.detail}${p.repair ? `; repair: ${p.repair}` : ''}`);
+      }
       return { count: keys.length, sets: [...new Set(keys.map((k) => k.set))], problems: found };
     } finally {
       await km.close();

@@ -53,7 +53,14 @@ export function encodeMetadata(m: KeyMetadata): Buffer {
   );
 }
 
-/** The record in a CKA_VALUE, or undefined when it is not one of ours (another version, or damaged). */
+/** A number of ms, or null/absent; anything else makes the record unreadable. */
+const instant = (v: unknown) => v === undefined || v === null || (typeof v === 'number' && Number.isSafeInteger(v));
+
+/**
+ * The record in a CKA_VALUE, or undefined when it cannot be read as one: damaged, edited, or of
+ * another version. Strict on purpose: a record that does not read is never half-trusted (its key
+ * is then not published, see hsm-source.ts).
+ */
 export function decodeMetadata(value: Uint8Array): KeyMetadata | undefined {
   let j: Record<string, unknown>;
   try {
@@ -61,12 +68,13 @@ export function decodeMetadata(value: Uint8Array): KeyMetadata | undefined {
   } catch {
     return undefined;
   }
-  if (typeof j !== 'object' || j === null || j.v !== 1) return undefined;
+  if (typeof j !== 'object' || j === null || Array.isArray(j) || j.v !== 1) return undefined;
   if (typeof j.id !== 'string' || !/^(?:[0-9a-f]{2})+$/.test(j.id)) return undefined;
   if (typeof j.alg !== 'string' || (j.use !== 'sig' && j.use !== 'enc')) return undefined;
   if (typeof j.rev !== 'number' || !Number.isSafeInteger(j.rev) || typeof j.pending !== 'boolean') return undefined;
-  const createdAt = typeof j.createdAt === 'number' && Number.isFinite(j.createdAt) ? new Date(j.createdAt) : undefined;
-  if (j.thumbprint !== undefined && typeof j.thumbprint !== 'string') return undefined;
+  if (![j.createdAt, j.activateAt, j.retireAt, j.removeAt].every(instant)) return undefined;
+  if (j.thumbprint !== undefined && (typeof j.thumbprint !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(j.thumbprint))) return undefined;
+  const createdAt = typeof j.createdAt === 'number' ? new Date(j.createdAt) : undefined;
   const thumbprint = typeof j.thumbprint === 'string' ? { thumbprint: j.thumbprint } : {};
   return { id: j.id, alg: j.alg as KeyMetadata['alg'], use: j.use, createdAt, lifecycle: lifecycleFromJson(j), rev: j.rev, pending: j.pending, ...thumbprint };
 }

@@ -34,15 +34,17 @@ export class HsmRecords {
   /**
    * The records of a set, by CKA_ID (hex); the token's, then the store's sealed ones for other ids.
    * `unreadable`: ids whose sealed record in the store does not open (edited outside the seal, or
-   * another secret): their keys must not be published with a guessed alg.
+   * another secret): their keys must not be published with a guessed alg. `damaged`: records on
+   * the token that do not read (edited, another version): which key they describe is unknown.
    */
-  async read(set: string, label: string): Promise<{ byId: Map<string, MetaRecord[]>; unreadable: Map<string, string> }> {
+  async read(set: string, label: string): Promise<{ byId: Map<string, MetaRecord[]>; unreadable: Map<string, string>; damaged: number }> {
     const out = new Map<string, MetaRecord[]>();
     const unreadable = new Map<string, string>();
+    let damaged = 0;
     for (const object of await this.token.findDataObjects({ application: METADATA_APPLICATION, label })) {
       const meta = decodeMetadata(object.value);
       if (!meta) {
-        this.#log.warn('a key metadata object on the token cannot be read and is ignored', { label });
+        damaged++; // whose key it was cannot be told: the source refuses every key of the set without a record
         continue;
       }
       out.set(meta.id, [...(out.get(meta.id) ?? []), { meta, on: 'token', object }]);
@@ -72,7 +74,7 @@ export class HsmRecords {
         out.set(id, [{ meta: { id, alg: r.alg as KeyMetadata['alg'], use: r.use, createdAt, lifecycle, rev: 1, pending }, on: 'store', set, kid: r.kid }]);
       }
     }
-    return { byId: out, unreadable };
+    return { byId: out, unreadable, damaged };
   }
 
   /** Writes a record: on the token when it takes them, else (with a store) in the store. */

@@ -54,6 +54,7 @@ export function allowedMechanismsFor(alg: string, use: KeyUse, available: Readon
 }
 
 const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
+const REPAIR_DAMAGED = `pkcs11-tool --login --list-objects --type data --application-label ${METADATA_APPLICATION}, then --delete-object the one that is not a JSON record, and generate or delete the key again`;
 
 /** The thumbprint of the pair's public part (its default JWK: the thumbprint ignores alg and use). */
 function pairThumbprint(pair: KeyPair): string | undefined {
@@ -92,7 +93,7 @@ export class HsmKeySource implements KeySource {
 
   async read(set: string): Promise<SetReading> {
     const label = this.label(set);
-    const [pairs, { byId: records, unreadable }, orphans] = await Promise.all([
+    const [pairs, { byId: records, unreadable, damaged }, orphans] = await Promise.all([
       this.#token.findKeyPairs({ label }),
       this.#records.read(set, label),
       this.#token.findOrphanPublicKeys({ label }),
@@ -115,6 +116,10 @@ export class HsmKeySource implements KeySource {
       const sealFailure = record ? undefined : unreadable.get(idHex);
       if (sealFailure) {
         problem('metadata-invalid', kid, `its metadata record in the store does not open: ${sealFailure}`, 'check SECRETS_SYSTEM; a record edited outside the seal stays refused');
+        continue;
+      }
+      if (!record && damaged > 0) {
+        problem('metadata-invalid', kid, `${damaged} metadata object(s) of this set on the token cannot be read (edited, or of another version), and this key has no readable one: it may be theirs`, REPAIR_DAMAGED);
         continue;
       }
       const meta = record?.meta;
@@ -149,6 +154,7 @@ export class HsmKeySource implements KeySource {
       const pending = list.every((r) => r.meta.pending);
       problem(pending ? 'incomplete-generation' : 'metadata-without-key', kid, pending ? 'a generation stopped before the key pair existed' : 'metadata of a key that is no longer on the token', `hsm-jwks keys delete ${set} ${kid}`);
     }
+    if (damaged > 0) problem('metadata-invalid', '', `${damaged} metadata object(s) of this set on the token cannot be read (edited, or of another version)`, REPAIR_DAMAGED);
     for (const o of orphans) {
       problem('orphan-public-key', kidFromId(o.id), `a public key object without its private key (CKA_ID ${hex(o.id)})`, `pkcs11-tool --login --delete-object --type pubkey --id ${hex(o.id)}`);
     }

@@ -19,7 +19,19 @@ export interface SetView {
 }
 
 /** Problems that mean a key exists but cannot be used: a set with only these is not "missing". */
-export const BLOCKING: ReadonlySet<KeyProblemKind> = new Set(['unreadable', 'duplicate-id', 'public-key-ambiguous', 'public-key-missing', 'unsupported-key', 'metadata-invalid', 'kid-conflict']);
+// A key of ours whose private key is gone (metadata-without-key, a public object left) counts too:
+// the set had a key, and a new one made over it would sign at once, before verifiers could know it.
+export const BLOCKING: ReadonlySet<KeyProblemKind> = new Set([
+  'unreadable',
+  'duplicate-id',
+  'public-key-ambiguous',
+  'public-key-missing',
+  'unsupported-key',
+  'metadata-invalid',
+  'metadata-without-key',
+  'orphan-public-key',
+  'kid-conflict',
+]);
 
 export async function readSetView(set: string, sources: readonly KeySource[]): Promise<SetView> {
   const readings: SetReading[] = await Promise.all(sources.map((s) => s.read(set))); // any failure: the set cannot be read

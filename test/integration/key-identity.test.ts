@@ -128,6 +128,32 @@ describe('the token holds what decides behaviour', () => {
   });
 });
 
+test('a metadata object on the token that does not read (edited, malformed lifecycle) is never taken as "no record"', async () => {
+  await km.generateAndPersistKeySet('damaged', 'd1', 'ES256');
+  tool(['--delete-object', '--type', 'data', '--application-label', 'hsm-jwks/key-metadata/v1', '--label', 'damaged']);
+  const file = path.join(dir, 'bad-record.bin');
+  fs.writeFileSync(file, JSON.stringify({ v: 1, id: hexOf('d1'), alg: 'ES256', use: 'sig', createdAt: 1, rev: 9, pending: false, activateAt: '2099-01-01' }));
+  tool(['--write-object', file, '--type', 'data', '--application-label', 'hsm-jwks/key-metadata/v1', '--label', 'damaged', '--private']);
+  km.invalidate('damaged');
+  await expect(km.getKeySet('damaged')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
+  await expect(ensureKeySet(km, 'damaged', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
+  expect(await km.problems()).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ kind: 'metadata-invalid', set: 'damaged', kid: 'd1' }),
+      expect.objectContaining({ kind: 'metadata-invalid', set: 'damaged', kid: '', repair: expect.stringContaining('pkcs11-tool') }),
+    ]),
+  );
+});
+
+test('a key whose private half was deleted behind our back: the set is not "missing", nothing is generated over it', async () => {
+  await km.generateAndPersistKeySet('halved', 'h1', 'ES256');
+  tool(['--delete-object', '--type', 'privkey', '--id', hexOf('h1')]);
+  km.invalidate('halved');
+  await expect(ensureKeySet(km, 'halved', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
+  await km.deleteKey('halved', 'h1'); // the repair: the record goes (the public object is reported until removed by hand)
+  expect(await km.problems()).not.toContainEqual(expect.objectContaining({ kind: 'metadata-without-key', set: 'halved' }));
+});
+
 describe('generation is all or nothing', () => {
   test('kill -9 after the token made the pair: never published, reported with its repair; the same kid can be generated again', async () => {
     const crash = spawnSync(process.execPath, [path.join(__dirname, '..', 'fixtures', 'keygen-crash.js'), 'crashed', 'crash-1'], {
