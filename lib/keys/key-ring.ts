@@ -96,7 +96,7 @@ export class KeyRing implements KeyManager {
         options.onProgress,
       );
       return { keys: [{ ...entry.publicJwk }] };
-    });
+    }, { newKids: true });
   }
 
   addKey(set: string, jwk: unknown): Promise<void> {
@@ -277,12 +277,17 @@ export class KeyRing implements KeyManager {
     return { view };
   }
 
-  /** A write: under the set's lock (every process and instance), on a fresh view; then the view is dropped here and announced elsewhere. */
-  async #write<T>(set: string, fn: (view: SetView) => Promise<T>): Promise<T> {
+  /**
+   * A write: under the set's lock (every process and instance), on a fresh view; then the view is
+   * dropped here and announced elsewhere. A write that introduces kids also holds the kid lock,
+   * so that "is this kid free?" and making the key are one step across sets and processes.
+   */
+  async #write<T>(set: string, fn: (view: SetView) => Promise<T>, options: { newKids?: boolean } = {}): Promise<T> {
     return this.withLock(`set:${set}`, async () => {
       this.#views.drop(set);
       try {
-        return await fn(await this.#view(set));
+        const run = async () => fn(await this.#view(set));
+        return await (options.newKids ? this.withLock('kids', run) : run());
       } finally {
         this.#views.drop(set);
         await this.#software.store.touch(set).catch((e: unknown) => this.#log.warn('a key change could not be announced', { set, code: (e as { code?: string }).code }));
@@ -301,7 +306,7 @@ export class KeyRing implements KeyManager {
       const lifecycle = this.#initialLifecycle(staying, now, false);
       const rows: StoredKey[] = keys.map((v) => ({ set, kid: v.kid, alg: v.alg, use: v.use, createdAt: new Date(now), lifecycle, privateJwk: v.privateJwk }));
       await this.#software.write(set, rows, mode);
-    });
+    }, { newKids: true });
   }
 
   /** ERR_KEY_EXISTS when any set, on the token or in the store, has this kid (except what the write replaces: `replacing`). */

@@ -86,6 +86,22 @@ describe('kid <-> CKA_ID is one to one', () => {
     await expect(km.addKey('uni-2', await ecJwk('ключ-🔑'))).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
   });
 
+  test('two managers on one store making one kid in two sets at once: one wins, the other is told ERR_KEY_EXISTS', async () => {
+    const other = await createKeyManager(loadConfig(env()), { logger });
+    try {
+      const results = await Promise.allSettled([
+        km.generateAndPersistKeySet('race.a', 'samekid', 'ES256'),
+        other.generateAndPersistKeySet('race.b', 'samekid', 'ES256'),
+        other.addKey('race.c', await ecJwk('samekid')),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['ERR_KEY_EXISTS', 'ERR_KEY_EXISTS']);
+      expect((await km.list()).filter((k) => k.kid === 'samekid')).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
+  });
+
   test('the guide flow (one --id in two sets): one key published for the kid, the other reported', async () => {
     for (const set of ['guide.b', 'guide.a']) tool(['--keypairgen', '--key-type', 'EC:secp256r1', '--usage-sign', '--label', set, '--id', hexOf('test-key-id')]);
     km.invalidate();
