@@ -17,6 +17,7 @@ import type { KeyUse } from '../pkcs11/key-spec';
 import type { Lifecycle, StoredKey } from '../store/key-store';
 import { KeyManagerError, keyNotFound, setNotFound } from './errors';
 import { checkGeneration } from './generation';
+import { thumbprintOf } from './hsm-metadata';
 import { isStaleKeyError, type HsmKeySource } from './hsm-source';
 import { validateImport, validateImportSet } from './imports';
 import type { KeyEntry, KeyProblem } from './key-entry';
@@ -304,7 +305,18 @@ export class KeyRing implements KeyManager {
       const staying: SetView = { ...view, entries: view.entries.filter((e) => !(e.where === 'software' && replaced.has(e.kid))) };
       for (const k of keys) await this.#checkKidFree(k.kid, mode === 'add' ? undefined : { set, where: 'software' });
       const lifecycle = this.#initialLifecycle(staying, now, false);
-      const rows: StoredKey[] = keys.map((v) => ({ set, kid: v.kid, alg: v.alg, use: v.use, createdAt: new Date(now), lifecycle, privateJwk: v.privateJwk }));
+      const existing = new Map(view.entries.filter((e) => e.where === 'software').map((e) => [e.kid, e]));
+      const unreadable = new Set(view.problems.filter((p) => p.kind === 'unreadable').map((p) => p.kid));
+      const rows: StoredKey[] = keys.map((v) => {
+        const old = mode === 'add' ? undefined : existing.get(v.kid);
+        if (mode !== 'add' && unreadable.has(v.kid)) throw republished(set, v.kid, 'its stored key cannot be opened to compare');
+        if (!old) return { set, kid: v.kid, alg: v.alg, use: v.use, createdAt: new Date(now), lifecycle, privateJwk: v.privateJwk };
+        // A kid names one key: verifiers that cached it would reject whatever else signed under it.
+        if (thumbprintOf(old.publicJwk) !== thumbprintOf(v.publicJwk) || old.alg !== v.alg || old.use !== v.use) {
+          throw republished(set, v.kid, 'other key material, alg or use under a published kid would fail every verifier that cached it');
+        }
+        return { set, kid: v.kid, alg: v.alg, use: v.use, createdAt: old.createdAt ?? new Date(now), lifecycle: old.lifecycle, privateJwk: v.privateJwk }; // the same key: its time and state stay
+      });
       await this.#software.write(set, rows, mode);
     }, { newKids: true });
   }
@@ -358,6 +370,13 @@ export class KeyRing implements KeyManager {
       },
     };
   }
+}
+
+function republished(set: string, kid: string, why: string): KeyManagerError {
+  return new KeyManagerError(
+    'ERR_KEY_EXISTS',
+    `kid ${JSON.stringify(kid)} of JSON Web Key Set ${JSON.stringify(set)} cannot be replaced: ${why}; import the new key under a new kid (it is published before it signs), then delete the old one once its tokens have expired`,
+  );
 }
 
 /** A set with no published key: not found, or, when keys exist but none can be used, ERR_KEY_SET_UNREADABLE. */

@@ -111,7 +111,11 @@ test("Hydra's key routes: create, read, import, delete, with the right statuses"
   expect(put.status).toBe(200);
   expect(put.json.keys![0]).toMatchObject({ kid: 'i1', alg: 'ES256' });
   expect(put.json.keys![0]).not.toHaveProperty('d');
-  const setPut = await call('PUT', admin('/keys/imported'), { keys: [{ ...priv, kid: 'i2' }] });
+  // The same key again is fine; other material (or alg) under a published kid would fail cached verifiers: 409.
+  expect((await call('PUT', admin('/keys/imported/i1'), priv)).status).toBe(200);
+  const other = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), alg: 'ES256' };
+  expect((await call('PUT', admin('/keys/imported/i1'), other)).json).toMatchObject({ error_code: 'ERR_KEY_EXISTS' });
+  const setPut = await call('PUT', admin('/keys/imported'), { keys: [{ ...other, kid: 'i2' }] });
   expect(setPut.status).toBe(200);
   expect(setPut.json.keys!.map((k) => k.kid)).toEqual(['i2']);
   expect((await call('DELETE', admin('/keys/ops/k1'))).status).toBe(204);
