@@ -46,6 +46,8 @@ export interface Config extends KeyManagerSettings {
   logLevel: LogLevel;
   /** How long a new key is published before it signs (ROTATE_PUBLISH_AHEAD). */
   publishAheadMs: number;
+  /** The longest lifetime of a JWT signed here (TOKEN_MAX_LIFETIME). */
+  maxTokenLifetimeMs: number;
   service: ServiceConfig;
 }
 
@@ -143,7 +145,7 @@ function duration(env: Env, name: string): number | undefined {
  * (JWKS_CACHE_SECONDS), plus 10 s; a retired key stays published at least as long as the longest
  * token lifetime.
  */
-function rotationOf(env: Env, cacheSeconds: number): { publishAheadMs: number; rotation: RotationPolicy } {
+function rotationOf(env: Env, cacheSeconds: number): { publishAheadMs: number; maxTokenLifetimeMs: number; rotation: RotationPolicy } {
   const minAhead = 2 * cacheSeconds * 1000 + 10_000;
   const publishAheadMs = duration(env, 'ROTATE_PUBLISH_AHEAD') ?? 2 * cacheSeconds * 1000 + 30_000;
   if (publishAheadMs < minAhead) {
@@ -154,7 +156,7 @@ function rotationOf(env: Env, cacheSeconds: number): { publishAheadMs: number; r
   if (retireAfterMs < lifetime) throw new ConfigError('ROTATE_RETIRE_AFTER', 'must be at least TOKEN_MAX_LIFETIME: tokens signed by a retired key must still verify');
   const removed = env.ROTATE_REMOVED?.trim() || 'destroy';
   if (removed !== 'destroy' && removed !== 'keep') throw new ConfigError('ROTATE_REMOVED', 'must be destroy or keep');
-  return { publishAheadMs, rotation: { everyMs: duration(env, 'ROTATE_EVERY'), retireAfterMs, removed } };
+  return { publishAheadMs, maxTokenLifetimeMs: lifetime, rotation: { everyMs: duration(env, 'ROTATE_EVERY'), retireAfterMs, removed } };
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -185,12 +187,14 @@ export function loadConfig(env: Env = process.env): Config {
   const dsn = env.DSN?.trim() || DEFAULT_DSN;
   if (!/^(sqlite|postgres|postgresql):\/\//.test(dsn)) throw new ConfigError('DSN', 'must start with sqlite:// or postgres://');
   const service = serviceConfig(env);
+  const { publishAheadMs, maxTokenLifetimeMs } = rotationOf(env, service.jwksCacheSeconds);
   return {
     hsm: flag(env, 'HSM_ENABLED') ? hsmConfig(env) : undefined,
     dsn,
     secrets: secretsOf(env),
     logLevel: level,
-    publishAheadMs: rotationOf(env, service.jwksCacheSeconds).publishAheadMs,
+    publishAheadMs,
+    maxTokenLifetimeMs,
     service,
   };
 }

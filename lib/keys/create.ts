@@ -29,6 +29,8 @@ export interface KeyManagerSettings {
   logLevel?: LogLevel;
   /** How long a new key is published before it signs, when its set already has a signing key (ms). */
   publishAheadMs?: number;
+  /** The longest lifetime of a JWT signJwt makes (ms; TOKEN_MAX_LIFETIME). */
+  maxTokenLifetimeMs?: number;
 }
 
 export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): string {
@@ -76,6 +78,7 @@ export async function createKeyManager(settings: KeyManagerSettings, options: Cr
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(settings.publishAheadMs !== undefined ? { publishAheadMs: settings.publishAheadMs } : {}),
+    ...(settings.maxTokenLifetimeMs !== undefined ? { maxTokenLifetimeMs: settings.maxTokenLifetimeMs } : {}),
   };
   const hsm = settings.hsm;
   if (!hsm) return new KeyRing(software, undefined, ringOptions);

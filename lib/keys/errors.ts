@@ -24,6 +24,8 @@ export type KeyManagerErrorCode =
   | 'ERR_KEY_NOT_ACTIVE'
   /** A generation failed after the token made something, and removing it failed too (a retry removes it). */
   | 'ERR_GENERATION_ROLLBACK_FAILED'
+  /** A JWT whose `exp` lies beyond the longest token lifetime (or is not a number). */
+  | 'ERR_TOKEN_LIFETIME'
   /** A rotation setting that could make a verifier fail (publish-ahead shorter than the JWKS cache, …). */
   | 'ERR_ROTATION_UNSAFE';
 

@@ -37,6 +37,12 @@ export interface KeyRingOptions {
   publishAheadMs?: number;
   /** Bound on how stale a set's view gets for changes no one announces (keys made on the token by other tools); default 30 s. */
   viewTtlMs?: number;
+  /**
+   * The longest lifetime of a JWT signJwt makes (TOKEN_MAX_LIFETIME): a token without `exp` gets
+   * one this far ahead, and a later `exp` is refused (retired keys are removed on that promise).
+   * Undefined: no limit.
+   */
+  maxTokenLifetimeMs?: number;
 }
 
 export const DEFAULT_PUBLISH_AHEAD_MS = 90_000;
@@ -56,6 +62,7 @@ export class KeyRing implements KeyManager {
   readonly #log: Logger;
   readonly #clock: () => number;
   readonly #publishAheadMs: number;
+  readonly #maxLifetimeMs: number | undefined;
   readonly #views: SetCache<CachedView>;
   readonly #unwatch: () => void;
   readonly #reported = new Set<string>();
@@ -70,6 +77,7 @@ export class KeyRing implements KeyManager {
     this.#log = options.logger ?? silentLogger;
     this.#clock = options.clock ?? Date.now;
     this.#publishAheadMs = options.publishAheadMs ?? DEFAULT_PUBLISH_AHEAD_MS;
+    this.#maxLifetimeMs = options.maxTokenLifetimeMs;
     this.#views = new SetCache((set) => this.#load(set), options.viewTtlMs ?? 30_000, this.#clock);
     this.#unwatch = software.store.watch((set) => {
       this.#views.drop(set);
@@ -198,7 +206,19 @@ export class KeyRing implements KeyManager {
   }
 
   async signJwt(set: string, claims: Record<string, unknown>, options: SignJwtOptions = {}): Promise<string> {
-    return signCompactJwt(await this.signer(set, options.kid), claims, options.header);
+    return signCompactJwt(await this.signer(set, options.kid), this.#bounded(claims), options.header);
+  }
+
+  /** The claims with an `exp` no later than the longest token lifetime allows. */
+  #bounded(claims: Record<string, unknown>): Record<string, unknown> {
+    if (this.#maxLifetimeMs === undefined) return claims;
+    const latest = Math.floor((this.#clock() + this.#maxLifetimeMs) / 1000);
+    if (claims.exp === undefined) return { ...claims, exp: latest };
+    if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw new KeyManagerError('ERR_TOKEN_LIFETIME', '"exp" must be a NumericDate (seconds since the epoch)');
+    if (claims.exp > latest) {
+      throw new KeyManagerError('ERR_TOKEN_LIFETIME', `"exp" is more than TOKEN_MAX_LIFETIME (${this.#maxLifetimeMs / 1000} s) ahead: retired keys are unpublished on that promise`);
+    }
+    return claims;
   }
 
   async list(): Promise<KeyInfo[]> {

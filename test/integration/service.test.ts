@@ -88,7 +88,11 @@ test('a real client verifies tokens the service signs, for RS256, ES256 and EdDS
     expect(r.status).toBe(200);
     const { payload, protectedHeader } = await jwtVerify(r.json.token as string, jwks, { audience: 'api' });
     expect([payload.sub, protectedHeader.alg]).toEqual(['app', alg]);
+    expect(payload.exp).toBeGreaterThan(Date.now() / 1000 + 3500);
   }
+  // TOKEN_MAX_LIFETIME (1 h by default): an exp is added when absent, and a later one is refused.
+  const far = await call('POST', admin('/jwt/jwt.es'), { claims: { sub: 'app', exp: Math.floor(Date.now() / 1000) + 2 * 3600 } });
+  expect([far.status, far.json.error_code]).toEqual([400, 'ERR_TOKEN_LIFETIME']);
   const metrics = await (await fetch(`${svc.publicUrl}/metrics`)).text();
   expect(metrics).toMatch(/hsm_jwks_signatures_total\{set="jwt.rs"\} 1/);
   expect(metrics).toMatch(/hsm_jwks_sign_duration_seconds_count 3/);

@@ -15,6 +15,7 @@ test('defaults: no HSM, SQLite under ./data, no secrets, info logs', () => {
     secrets: [],
     logLevel: 'info',
     publishAheadMs: 90_000,
+    maxTokenLifetimeMs: 3_600_000,
     service: {
       adminToken: undefined,
       host: '127.0.0.1',

@@ -73,13 +73,14 @@ function entry(where: 'hsm' | 'software', set: string, kid: string, created: num
   };
 }
 
-function ring(withHsm = true) {
+function ring(withHsm = true, maxTokenLifetimeMs?: number) {
   let now = T0;
   const hsm = new FakeSource('hsm');
   const software = new FakeSource('software');
   const km = new KeyRing(software as unknown as SoftwareKeySource, withHsm ? (hsm as unknown as HsmKeySource) : undefined, {
     clock: () => now,
     publishAheadMs: 5 * MIN,
+    ...(maxTokenLifetimeMs ? { maxTokenLifetimeMs } : {}),
   });
   return { km, hsm, software, at: (ms: number) => (now = ms) };
 }
@@ -184,6 +185,16 @@ test('an enc key never signs, even when it is the newest', async () => {
   hsm.entries.push(entry('hsm', 's', 'enc', T0, {}, 'enc'), entry('hsm', 's', 'sig', T0 - MIN));
   expect((await km.signer('s')).kid).toBe('sig');
   await expect(km.signer('s', 'enc')).rejects.toMatchObject({ code: 'ERR_NO_SIGNING_KEY' });
+});
+
+test('TOKEN_MAX_LIFETIME: signJwt adds exp when absent and refuses one beyond it (retired keys are removed on that promise)', async () => {
+  const { km } = ring(true, 10 * MIN);
+  await km.generateAndPersistKeySet('s', 'k', 'ES256');
+  const payload = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { exp: number };
+  expect(payload(await km.signJwt('s', { sub: 'a' })).exp).toBe((T0 + 10 * MIN) / 1000);
+  expect(payload(await km.signJwt('s', { exp: T0 / 1000 + 60 })).exp).toBe(T0 / 1000 + 60);
+  await expect(km.signJwt('s', { exp: T0 / 1000 + 601 })).rejects.toMatchObject({ code: 'ERR_TOKEN_LIFETIME' });
+  await expect(km.signJwt('s', { exp: '4102444800' })).rejects.toMatchObject({ code: 'ERR_TOKEN_LIFETIME' });
 });
 
 test('software only: generation goes to the store', async () => {
