@@ -4,10 +4,12 @@
 //   kid -> bytes:  "hex:" + lowercase hex of bytes that are not text -> those bytes;
 //                  a kid that is text -> its UTF-8 bytes;  anything else -> ERR_KID_INVALID.
 //
-// Text: valid UTF-8 of 1 to 255 bytes, no control character (C0, DEL, C1), no invisible or
-// direction-changing character (zero-width, bidi controls, BOM, line/paragraph separators), no
-// space other than U+0020 and none at either end, and not beginning with "hex:". The rules are
-// fixed lists, not Unicode properties, so the mapping never changes with Node's Unicode version.
+// Text: valid UTF-8 of 1 to 255 bytes, in Unicode normalization form C, no control character (C0,
+// DEL, C1), no invisible or direction-changing character (zero-width, bidi controls, BOM,
+// line/paragraph separators, soft hyphen, fillers, variation selectors, tags), no noncharacter, no
+// space other than U+0020 and none at either end, and not beginning with "hex:". The character
+// rules are fixed lists, not Unicode properties; NFC of assigned characters is stable across
+// Unicode versions.
 // So pkcs11-tool's `--id 746573742d6b65792d6964` is kid "test-key-id", `--id 01ab` is kid
 // "hex:01ab", and no kid other than the one the token's id maps to ever finds a key.
 import { JoseError } from './errors';
@@ -15,8 +17,11 @@ import { JoseError } from './errors';
 export const HEX_KID_PREFIX = 'hex:';
 export const MAX_ID_BYTES = 255;
 
-// C0, DEL, C1; zero-width and bidi controls; BOM; line and paragraph separators; spaces other than U+0020.
-const NOT_TEXT = /[\u0000-\u001f\u007f-\u009f\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff]/;
+// C0, DEL, C1; zero-width and bidi controls; BOM; line and paragraph separators; spaces other than
+// U+0020; characters that show as nothing (soft hyphen, grapheme joiner, Hangul fillers, Khmer
+// inherent vowels, variation selectors, tags); noncharacters and the specials block (U+FFFD included).
+const NOT_TEXT =
+  /[\u0000-\u001f\u007f-\u009f\u00a0\u00ad\u034f\u115f\u1160\u1680\u17b4\u17b5\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\u3164\ufdd0-\ufdef\ufe00-\ufe0f\ufeff\uffa0\ufff0-\uffff\u{e0000}-\u{e0fff}]/u;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const invalid = (kid: string, why: string) => new JoseError('ERR_KID_INVALID', `kid ${JSON.stringify(kid)} is not valid: ${why}`);
@@ -25,6 +30,7 @@ const invalid = (kid: string, why: string) => new JoseError('ERR_KID_INVALID', `
 function whyNotText(s: string): string | undefined {
   if (s.length === 0) return 'it is empty';
   if (NOT_TEXT.test(s)) return 'it contains a control, invisible or non-ASCII space character';
+  if (s.normalize('NFC') !== s) return 'it is not in Unicode normalization form C (it would look like another kid)';
   if (s.startsWith(' ') || s.endsWith(' ')) return 'it begins or ends with a space';
   if (s.startsWith(HEX_KID_PREFIX)) return `it begins with "${HEX_KID_PREFIX}", which is kept for ids that are not text`;
   return undefined;

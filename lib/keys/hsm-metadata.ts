@@ -28,6 +28,8 @@ export interface KeyMetadata {
    * under the same CKA_ID by another tool does not inherit the record.
    */
   thumbprint?: string;
+  /** Moved from an earlier version's unsealed store row: what it says was trusted once, unsealed. */
+  migrated?: boolean;
 }
 
 /** RFC 7638 §3: SHA-256 over the required members in lexicographic order, base64url. */
@@ -48,6 +50,7 @@ export function encodeMetadata(m: KeyMetadata): Buffer {
       rev: m.rev,
       pending: m.pending,
       ...(m.thumbprint ? { thumbprint: m.thumbprint } : {}),
+      ...(m.migrated ? { migrated: true } : {}),
     }),
     'utf8',
   );
@@ -73,10 +76,12 @@ export function decodeMetadata(value: Uint8Array): KeyMetadata | undefined {
   if (typeof j.alg !== 'string' || (j.use !== 'sig' && j.use !== 'enc')) return undefined;
   if (typeof j.rev !== 'number' || !Number.isSafeInteger(j.rev) || typeof j.pending !== 'boolean') return undefined;
   if (![j.createdAt, j.activateAt, j.retireAt, j.removeAt].every(instant)) return undefined;
+  if (j.migrated !== undefined && j.migrated !== true) return undefined;
   if (j.thumbprint !== undefined && (typeof j.thumbprint !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(j.thumbprint))) return undefined;
   const createdAt = typeof j.createdAt === 'number' ? new Date(j.createdAt) : undefined;
   const thumbprint = typeof j.thumbprint === 'string' ? { thumbprint: j.thumbprint } : {};
-  return { id: j.id, alg: j.alg as KeyMetadata['alg'], use: j.use, createdAt, lifecycle: lifecycleFromJson(j), rev: j.rev, pending: j.pending, ...thumbprint };
+  const migrated = j.migrated === true ? { migrated: true } : {};
+  return { id: j.id, alg: j.alg as KeyMetadata['alg'], use: j.use, createdAt, lifecycle: lifecycleFromJson(j), rev: j.rev, pending: j.pending, ...thumbprint, ...migrated };
 }
 
 /** Of several records for one key: the complete one with the highest rev, else the highest pending one. */

@@ -168,7 +168,7 @@ export class HsmKeySource implements KeySource {
       return { set, kid, where: 'hsm', alg: publicJwk.alg, use: publicJwk.use, createdAt: undefined, lifecycle: {}, origin: 'foreign', publicJwk, pair };
     }
     const publicJwk = publicJwkFromKeyPair(pair, meta.use === 'sig' ? { kid, alg: meta.alg as JwsAlg, use: 'sig' } : { kid, use: 'enc' });
-    return { set, kid, where: 'hsm', alg: publicJwk.alg, use: meta.use, createdAt: meta.createdAt, lifecycle: meta.lifecycle, origin: 'ours', publicJwk, pair };
+    return { set, kid, where: 'hsm', alg: publicJwk.alg, use: meta.use, createdAt: meta.createdAt, lifecycle: meta.lifecycle, origin: meta.migrated ? 'migrated' : 'ours', publicJwk, pair };
   }
 
   /**
@@ -188,7 +188,7 @@ export class HsmKeySource implements KeySource {
       const alg = use === 'enc' ? ENC_ALG : (old.alg as JwsAlg);
       try {
         const jwk = publicJwkFromKeyPair(pair, use === 'sig' ? { kid, alg: alg as JwsAlg } : { kid }); // the recorded alg must fit the key
-        const meta: KeyMetadata = { id: hex(pair.id), alg, use, createdAt: old.createdAt, lifecycle: old.lifecycle, rev: 1, pending: false, thumbprint: thumbprintOf(jwk) };
+        const meta: KeyMetadata = { id: hex(pair.id), alg, use, createdAt: old.createdAt, lifecycle: old.lifecycle, rev: 1, pending: false, thumbprint: thumbprintOf(jwk), migrated: true };
         const written = await this.#records.write(set, label, kid, meta);
         records.set(meta.id, [written]);
         if (written.on === 'token' || old.kid !== kid) await this.#store.forgetHsmKey(set, old.kid); // in the store, the row was sealed in place

@@ -16,8 +16,12 @@ export interface KeyEntry {
   /** Undefined for keys made by other tools (the token records no time for them). */
   createdAt: Date | undefined;
   lifecycle: Lifecycle;
-  /** `ours`: made or imported through hsm-jwks, its metadata recorded; `foreign`: found on the token. */
-  origin: 'ours' | 'foreign';
+  /**
+   * `ours`: made or imported through hsm-jwks, its metadata recorded; `foreign`: found on the
+   * token, made by another tool; `migrated`: its metadata came from an earlier version's unsealed
+   * store row (trusted once, so never destroyed by rotation).
+   */
+  origin: 'ours' | 'foreign' | 'migrated';
   publicJwk: PublicJwk;
 }
 

@@ -41,7 +41,7 @@ export interface KeyInfo {
   where: 'hsm' | 'software';
   state: KeyState;
   /** `foreign`: found on the token, made by another tool. */
-  origin: 'ours' | 'foreign';
+  origin: 'ours' | 'foreign' | 'migrated';
   createdAt?: Date;
 }
 

@@ -159,7 +159,13 @@ export class KeyRing implements KeyManager {
   async deleteKeySet(set: string): Promise<void> {
     checkSet(set);
     await this.#write(set, async (view) => {
-      if (view.entries.length === 0) throw missing(view);
+      // What the token holds under the set's kids that is not a usable key goes too (a set with only that is not "missing").
+      const leftovers = this.#hsm ? [...new Set(view.problems.filter((p) => p.where === 'hsm' && p.kid !== '' && LEFTOVERS.has(p.kind)).map((p) => p.kid))] : [];
+      for (const kid of leftovers) await this.#hsm!.clearLeftovers(set, kid);
+      if (view.entries.length === 0) {
+        if (leftovers.length > 0) return;
+        throw missing(view);
+      }
       // Every key is attempted; the first failure is reported after the others were tried.
       const results = await Promise.allSettled(view.entries.map((e) => this.#sourceOf(e).delete(e)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

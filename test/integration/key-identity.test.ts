@@ -136,6 +136,8 @@ describe('the token holds what decides behaviour', () => {
     const migrated = await createKeyManager(loadConfig(env({ DSN: `sqlite://${file}` })), { logger });
     try {
       expect((await migrated.getKeySet('legacy')).keys[0]).toMatchObject({ kid: 'legacy-rs512', alg: 'RS512' });
+      // Trusted once, unsealed: listed as migrated, which rotation never destroys.
+      expect((await migrated.list()).find((k) => k.kid === 'legacy-rs512')).toMatchObject({ origin: 'migrated', createdAt: new Date(Date.UTC(2025, 0, 1)) });
     } finally {
       await migrated.close();
     }
@@ -182,6 +184,12 @@ describe('generation is all or nothing', () => {
     await expect(km.getKeySet('crashed')).rejects.toMatchObject({ code: 'ERR_KEY_SET_NOT_FOUND' });
     await expect(km.signJwt('crashed', {}, { kid: 'crash-1' })).rejects.toMatchObject({ code: 'ERR_KEY_NOT_FOUND' });
     expect(await km.problems()).toContainEqual(expect.objectContaining({ kind: 'incomplete-generation', set: 'crashed', kid: 'crash-1', repair: 'hsm-jwks keys delete crashed crash-1' }));
+    // `keys delete <set>` clears it (a set holding only that is not "missing").
+    await km.deleteKeySet('crashed');
+    expect(tool(['--list-objects', '--type', 'privkey'])).not.toContain(hexOf('crash-1'));
+    // Crashed again: this time generating the same kid clears what was left, and makes it.
+    expect(spawnSync(process.execPath, [path.join(__dirname, '..', 'fixtures', 'keygen-crash.js'), 'crashed', 'crash-1'], { env: { ...process.env, HSM_TOKEN_LABEL: 'identity', HSM_PIN: USER_PIN }, encoding: 'utf8' }).signal).toBe('SIGKILL');
+    km.invalidate('crashed');
     const again = await km.generateAndPersistKeySet('crashed', 'crash-1', 'ES256');
     expect(await kids(km, 'crashed')).toEqual(['crash-1']);
     expect(await verifiedKid(await km.signJwt('crashed', {}), await km.getKeySet('crashed'))).toBe(again.keys[0]!.kid);

@@ -20,6 +20,8 @@ test('text ids are their text; other ids are "hex:" and lowercase hex', () => {
   expect(kidFromId(Buffer.from(' lead'))).toBe(`hex:${Buffer.from(' lead').toString('hex')}`);
   expect(kidFromId(Buffer.from('zero\u200bwidth'))).toMatch(/^hex:/);
   expect(kidFromId(Buffer.from([0xc3, 0x28]))).toBe('hex:c328'); // not UTF-8
+  expect(kidFromId(Buffer.from('\u00adk1'))).toBe(`hex:${Buffer.from('\u00adk1').toString('hex')}`); // soft hyphen: not text
+  expect(kidFromId(Buffer.from('e\u0301'))).toMatch(/^hex:/); // NFD: not text
 });
 
 test('each kid names exactly one id: no second spelling finds a key', () => {
@@ -37,6 +39,10 @@ test('each kid names exactly one id: no second spelling finds a key', () => {
   refused('bidi\u202eoverride');
   refused('nbsp\u00a0space');
   refused('lone \ud800 surrogate');
+  // Look-alikes: each of these would show as a kid already in use.
+  for (const hidden of ['\u00ad', '\u034f', '\u115f', '\u3164', '\ufe0f', '\uffff', '\ufdd0', '\ufffd', '\u{e0041}']) refused(`k1${hidden}`);
+  refused('e\u0301'); // NFD of "é"
+  expect(idFromKid('\u00e9')).toEqual(Buffer.from('é')); // NFC
   refused('x'.repeat(256));
   refused(42);
 });
