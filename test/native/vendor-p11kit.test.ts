@@ -47,7 +47,10 @@ function writeProxyConfig(): string[] {
   for (const f of fs.readdirSync(PACKAGE_MODULES)) {
     // A same-named file here merges with the package one (earlier files win per key); leave an
     // existing one alone: it belongs to the administrator or to a live run of this test.
-    if (f.endsWith('.module') && f !== own && !fs.existsSync(path.join(SYSTEM_MODULES, f))) files.push([f, 'disable-in: p11-kit-proxy\n']);
+    // disable-in, like enable-in, names the program (node), not the proxy: with "p11-kit-proxy" here
+    // OpenSC's module was loaded into the test process, and its thread crashed the jest worker
+    // after the proxy unloaded it (seen in CI: SIGSEGV inside opensc-pkcs11.so, a later file failing).
+    if (f.endsWith('.module') && f !== own && !fs.existsSync(path.join(SYSTEM_MODULES, f))) files.push([f, `disable-in: ${programs}\n`]);
   }
   return files.map(([name, body]) => {
     const file = path.join(SYSTEM_MODULES, name);
