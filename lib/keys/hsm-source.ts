@@ -156,6 +156,9 @@ export class HsmKeySource implements KeySource {
     }
     if (damaged > 0) problem('metadata-invalid', '', `${damaged} metadata object(s) of this set on the token cannot be read (edited, or of another version)`, REPAIR_DAMAGED);
     for (const o of orphans) {
+      // The reads are not one snapshot: a public object seen before its private key existed is
+      // not an orphan when the pair (or a generation's record) is there now.
+      if (byId.has(hex(o.id)) || records.has(hex(o.id))) continue;
       problem('orphan-public-key', kidFromId(o.id), `a public key object without its private key (CKA_ID ${hex(o.id)})`, `pkcs11-tool --login --delete-object --type pubkey --id ${hex(o.id)}`);
     }
     return { entries, problems };
