@@ -59,7 +59,7 @@ export class SqliteDialect implements Dialect {
     const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     try {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      if (!memory) db.pragma('journal_mode = WAL');
+      if (!memory) useWal(db);
       return new SqliteDialect(db, memory ? undefined : realpathSync(path), options);
     } catch (e) {
       db.close();
@@ -142,5 +142,24 @@ export class SqliteDialect implements Dialect {
     let s = this.#statements.get(sql);
     if (!s) this.#statements.set(sql, (s = this.#db.prepare<SqlValue[]>(sql)));
     return s;
+  }
+}
+
+/**
+ * Switches the file to WAL. Switching needs the file to itself, and SQLite answers SQLITE_BUSY at
+ * once (no busy handler) while another process has it open, as when two processes open a new file
+ * together: try again for up to the busy timeout. Once the file is WAL, nothing is asked.
+ */
+function useWal(db: Database.Database): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (let wait = 5; ; wait = Math.min(2 * wait, 200)) {
+    try {
+      if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal') return;
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait); // opening is synchronous
+    }
   }
 }
