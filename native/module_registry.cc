@@ -145,7 +145,11 @@ LoadedModule* AcquireModule(const std::string& path, const LoadOptions& options,
     return found->second;
   }
 
-  int flags = RTLD_NOW | RTLD_LOCAL;
+  // RTLD_NODELETE: dlclose after the last C_Finalize leaves the module mapped. A module's threads
+  // and thread-local destructors (pthread keys) can outlive C_Finalize, and ran into unmapped code
+  // once it was unloaded (seen: SIGSEGV at thread exit in __nptl_deallocate_tsd in a test process
+  // that had loaded SoftHSM2 and p11-kit). Loading it again finds the mapping and initialises it.
+  int flags = RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE;
   bool deepBind = false;
 #if defined(RTLD_DEEPBIND)
   if (options.deepBind) {
