@@ -1,4 +1,6 @@
-// JWKs from key pairs on the token (the kid <-> CKA_ID mapping is kid.ts).
+// JWKs from key pairs on the token (the kid <-> CKA_ID mapping is kid.ts), and their thumbprints.
+import { createHash } from 'node:crypto';
+
 import type { KeyPair } from '../pkcs11/key-pair';
 import type { KeyUse } from '../pkcs11/key-spec';
 import { ALGORITHMS, algFitsKey, defaultAlgFor, ENC_ALG, type JwsAlg } from './algorithms';
@@ -64,4 +66,10 @@ export function publicJwkFromKeyPair(pair: KeyPair, options: { kid?: string; alg
 function ecMembers(crv: 'P-256' | 'P-384' | 'P-521', point: Buffer) {
   const size = (point.length - 1) / 2;
   return { kty: 'EC' as const, crv, x: b64u(point.subarray(1, 1 + size)), y: b64u(point.subarray(1 + size)) };
+}
+
+/** RFC 7638 §3 (synchronous, for comparing keys): SHA-256 over the required members in lexicographic order, base64url. */
+export function thumbprintOf(jwk: Pick<PublicJwk, 'kty' | 'crv' | 'x' | 'y' | 'n' | 'e'>): string {
+  const members = jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }

@@ -5,10 +5,7 @@
 // higher `rev` and then destroys the old one, so a crash leaves at worst two records, and the
 // higher rev wins. Generation writes a `pending` record first and the complete one last: a pair
 // whose only record is pending was interrupted, and is never published.
-import { createHash } from 'node:crypto';
-
 import type { ENC_ALG, JwsAlg } from '../jose/algorithms';
-import type { PublicJwk } from '../jose/jwk';
 import type { KeyUse } from '../pkcs11/key-spec';
 import { lifecycleFromJson, lifecycleToJson, type Lifecycle } from './lifecycle';
 
@@ -32,11 +29,6 @@ export interface KeyMetadata {
   migrated?: boolean;
 }
 
-/** RFC 7638 §3: SHA-256 over the required members in lexicographic order, base64url. */
-export function thumbprintOf(jwk: Pick<PublicJwk, 'kty' | 'crv' | 'x' | 'y' | 'n' | 'e'>): string {
-  const members = jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
-  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
-}
 
 export function encodeMetadata(m: KeyMetadata): Buffer {
   return Buffer.from(

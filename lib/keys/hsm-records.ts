@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../logger';
 import type { DataObject } from '../pkcs11/data-objects';
 import { Pkcs11Error } from '../pkcs11/errors';
 import type { Token } from '../pkcs11/token';
-import type { KeyStore } from '../store/key-store';
+import type { HsmKeyRecordRead, KeyStore } from '../store/key-store';
 import { decodeMetadata, encodeMetadata, METADATA_APPLICATION, type KeyMetadata } from './hsm-metadata';
 
 export type MetaRecord = { meta: KeyMetadata } & ({ on: 'token'; object: DataObject } | { on: 'store'; set: string; kid: string });
@@ -37,7 +37,7 @@ export class HsmRecords {
    * another secret): their keys must not be published with a guessed alg. `damaged`: records on
    * the token that do not read (edited, another version): which key they describe is unknown.
    */
-  async read(set: string, label: string): Promise<{ byId: Map<string, MetaRecord[]>; unreadable: Map<string, string>; damaged: number }> {
+  async read(set: string, label: string): Promise<{ byId: Map<string, MetaRecord[]>; unreadable: Map<string, string>; damaged: number; legacy: HsmKeyRecordRead[] }> {
     const out = new Map<string, MetaRecord[]>();
     const unreadable = new Map<string, string>();
     let damaged = 0;
@@ -49,8 +49,11 @@ export class HsmRecords {
       }
       out.set(meta.id, [...(out.get(meta.id) ?? []), { meta, on: 'token', object }]);
     }
-    if (this.store && this.#onToken !== true) {
-      const { records, failures } = await this.store.hsmKeys(set);
+    // One read of the store's records per set: sealed ones where the token does not hold records,
+    // and rows of earlier versions (unsealed), which the source migrates.
+    const { records, failures } = this.store ? await this.store.hsmKeys(set) : { records: [], failures: [] };
+    const legacy = records.filter((r) => !r.sealed);
+    if (this.#onToken !== true) {
       for (const f of failures) {
         try {
           unreadable.set(idFromKid(f.kid).toString('hex'), `${f.code}: ${f.message}`);
@@ -74,7 +77,7 @@ export class HsmRecords {
         out.set(id, [{ meta: { id, alg: r.alg as KeyMetadata['alg'], use: r.use, createdAt, lifecycle, rev: 1, pending }, on: 'store', set, kid: r.kid }]);
       }
     }
-    return { byId: out, unreadable, damaged };
+    return { byId: out, unreadable, damaged, legacy };
   }
 
   /** Writes a record: on the token when it takes them, else (with a store) in the store. */

@@ -1,8 +1,12 @@
-// Keys offered for import (addKey, updateKey, PUT …): validated, kid included, before anything is written.
+// Keys offered for import (addKey, updateKey, PUT …): validated, kid included, before anything is
+// written; and the rows they become.
 import { validatePrivateJwk, type ValidatedKey } from '../jose/import';
+import { thumbprintOf } from '../jose/jwk';
 import { checkKid } from '../jose/kid';
 import { KeyManagerError } from './errors';
 import { keysOf } from './names';
+import type { SetView } from './set-view';
+import type { Lifecycle, StoredKey } from '../store/key-store';
 
 export async function validateImport(jwk: unknown): Promise<ValidatedKey> {
   const v = await validatePrivateJwk(jwk);
@@ -19,4 +23,32 @@ export async function validateImportSet(jwks: unknown): Promise<ValidatedKey[]> 
     kids.add(v.kid);
   }
   return validated;
+}
+
+/**
+ * The rows an import writes into `set`. A kid names one key: a key already in the set may be sent
+ * again (it keeps its time and state), but other material, alg or use under a published kid
+ * would fail every verifier that cached it, and a row that cannot be opened cannot be compared.
+ */
+export function importRows(set: string, keys: readonly ValidatedKey[], view: SetView, mode: 'add' | 'upsert' | 'replace', now: Date, lifecycle: Lifecycle): StoredKey[] {
+  const existing = new Map(view.entries.filter((e) => e.where === 'software').map((e) => [e.kid, e]));
+  const unreadable = new Set(view.problems.filter((p) => p.kind === 'unreadable').map((p) => p.kid));
+  return keys.map((v) => {
+    const fresh = { set, kid: v.kid, alg: v.alg, use: v.use, privateJwk: v.privateJwk };
+    if (mode === 'add') return { ...fresh, createdAt: now, lifecycle };
+    if (unreadable.has(v.kid)) throw republished(set, v.kid, 'its stored key cannot be opened to compare');
+    const old = existing.get(v.kid);
+    if (!old) return { ...fresh, createdAt: now, lifecycle };
+    if (thumbprintOf(old.publicJwk) !== thumbprintOf(v.publicJwk) || old.alg !== v.alg || old.use !== v.use) {
+      throw republished(set, v.kid, 'other key material, alg or use under a published kid would fail every verifier that cached it');
+    }
+    return { ...fresh, createdAt: old.createdAt ?? now, lifecycle: old.lifecycle };
+  });
+}
+
+function republished(set: string, kid: string, why: string): KeyManagerError {
+  return new KeyManagerError(
+    'ERR_KEY_EXISTS',
+    `kid ${JSON.stringify(kid)} of JSON Web Key Set ${JSON.stringify(set)} cannot be replaced: ${why}; import the new key under a new kid (it is published before it signs), then delete the old one once its tokens have expired`,
+  );
 }

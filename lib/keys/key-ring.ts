@@ -14,19 +14,18 @@ import { checkKid } from '../jose/kid';
 import type { Signer } from '../jose/signer';
 import { silentLogger, type Logger } from '../logger';
 import type { KeyUse } from '../pkcs11/key-spec';
-import type { Lifecycle, StoredKey } from '../store/key-store';
-import { KeyManagerError, keyNotFound, setNotFound } from './errors';
+import type { Lifecycle } from '../store/key-store';
+import { KeyManagerError, keyNotFound } from './errors';
 import { checkGeneration } from './generation';
-import { thumbprintOf } from './hsm-metadata';
 import { isStaleKeyError, type HsmKeySource } from './hsm-source';
-import { validateImport, validateImportSet } from './imports';
+import { importRows, validateImport, validateImportSet } from './imports';
 import type { KeyEntry, KeyProblem } from './key-entry';
 import type { GenerateOptions, GetOptions, JwkSet, KeyInfo, KeyManager, SignJwtOptions } from './key-manager';
 import type { KeySource } from './key-source';
 import { stateAt } from './lifecycle';
 import { checkSet } from './names';
 import { SetCache } from './set-cache';
-import { BLOCKING, maySign, nextTransition, published, readSetView, signingKey, stateOf, type SetView } from './set-view';
+import { LEFTOVERS, maySign, missing, nextTransition, published, readSetView, signingKey, stateOf, type SetView } from './set-view';
 import { isSoftwareEntry, type SoftwareKeySource } from './software-source';
 
 export interface KeyRingOptions {
@@ -46,9 +45,6 @@ export interface KeyRingOptions {
 }
 
 export const DEFAULT_PUBLISH_AHEAD_MS = 90_000;
-
-/** Problems on the token that `deleteKey(set, kid)` clears: everything under that kid goes. */
-const LEFTOVERS: ReadonlySet<KeyProblem['kind']> = new Set(['incomplete-generation', 'metadata-without-key', 'metadata-invalid', 'public-key-ambiguous', 'public-key-missing', 'unsupported-key']);
 
 interface CachedView {
   view: SetView;
@@ -98,7 +94,7 @@ export class KeyRing implements KeyManager {
     return this.#write(set, async (view) => {
       // An interrupted generation of this kid in this set is cleared by the generation itself.
       const interrupted = view.problems.some((p) => p.kid === id && p.where === 'hsm' && p.kind === 'incomplete-generation');
-      await this.#checkKidFree(id, interrupted && source.where === 'hsm' ? { set, where: 'hsm' } : undefined);
+      await this.#checkKidsFree([id], interrupted && source.where === 'hsm' ? { set, where: 'hsm' } : undefined);
       const now = this.#clock();
       const entry = await source.generate(
         { set, kid: id, alg, use, createdAt: new Date(now), lifecycle: this.#initialLifecycle(view, now, options.activateNow) },
@@ -329,30 +325,20 @@ export class KeyRing implements KeyManager {
       // Keys being replaced do not count as the set's signing key; any other key that signs does.
       const replaced = new Set(mode === 'replace' ? view.entries.filter((e) => e.where === 'software').map((e) => e.kid) : keys.map((k) => k.kid));
       const staying: SetView = { ...view, entries: view.entries.filter((e) => !(e.where === 'software' && replaced.has(e.kid))) };
-      for (const k of keys) await this.#checkKidFree(k.kid, mode === 'add' ? undefined : { set, where: 'software' });
-      const lifecycle = this.#initialLifecycle(staying, now, false);
-      const existing = new Map(view.entries.filter((e) => e.where === 'software').map((e) => [e.kid, e]));
-      const unreadable = new Set(view.problems.filter((p) => p.kind === 'unreadable').map((p) => p.kid));
-      const rows: StoredKey[] = keys.map((v) => {
-        const old = mode === 'add' ? undefined : existing.get(v.kid);
-        if (mode !== 'add' && unreadable.has(v.kid)) throw republished(set, v.kid, 'its stored key cannot be opened to compare');
-        if (!old) return { set, kid: v.kid, alg: v.alg, use: v.use, createdAt: new Date(now), lifecycle, privateJwk: v.privateJwk };
-        // A kid names one key: verifiers that cached it would reject whatever else signed under it.
-        if (thumbprintOf(old.publicJwk) !== thumbprintOf(v.publicJwk) || old.alg !== v.alg || old.use !== v.use) {
-          throw republished(set, v.kid, 'other key material, alg or use under a published kid would fail every verifier that cached it');
-        }
-        return { set, kid: v.kid, alg: v.alg, use: v.use, createdAt: old.createdAt ?? new Date(now), lifecycle: old.lifecycle, privateJwk: v.privateJwk }; // the same key: its time and state stay
-      });
+      await this.#checkKidsFree(keys.map((k) => k.kid), mode === 'add' ? undefined : { set, where: 'software' });
+      const rows = importRows(set, keys, view, mode, new Date(now), this.#initialLifecycle(staying, now, false));
       await this.#software.write(set, rows, mode);
     }, { newKids: true });
   }
 
-  /** ERR_KEY_EXISTS when any set, on the token or in the store, has this kid (except what the write replaces: `replacing`). */
-  async #checkKidFree(kid: string, replacing?: { set: string; where: KeyEntry['where'] }): Promise<void> {
+  /** ERR_KEY_EXISTS when any set, on the token or in the store, has one of these kids (except what the write replaces: `replacing`). */
+  async #checkKidsFree(kids: readonly string[], replacing?: { set: string; where: KeyEntry['where'] }): Promise<void> {
     for (const s of this.#sources) {
-      const sets = (await s.setsWithKid(kid)).filter((set) => !(s.where === replacing?.where && set === replacing.set));
-      if (sets.length > 0) {
-        throw new KeyManagerError('ERR_KEY_EXISTS', `kid ${JSON.stringify(kid)} is already used by a key ${s.where === 'hsm' ? 'on the token' : 'in the software store'} in JSON Web Key Set ${JSON.stringify(sets[0])}: a kid names one key`);
+      for (const [kid, held] of await s.setsWithKids(kids)) {
+        const sets = held.filter((set) => !(s.where === replacing?.where && set === replacing.set));
+        if (sets.length > 0) {
+          throw new KeyManagerError('ERR_KEY_EXISTS', `kid ${JSON.stringify(kid)} is already used by a key ${s.where === 'hsm' ? 'on the token' : 'in the software store'} in JSON Web Key Set ${JSON.stringify(sets[0])}: a kid names one key`);
+        }
       }
     }
   }
@@ -397,19 +383,3 @@ export class KeyRing implements KeyManager {
     };
   }
 }
-
-function republished(set: string, kid: string, why: string): KeyManagerError {
-  return new KeyManagerError(
-    'ERR_KEY_EXISTS',
-    `kid ${JSON.stringify(kid)} of JSON Web Key Set ${JSON.stringify(set)} cannot be replaced: ${why}; import the new key under a new kid (it is published before it signs), then delete the old one once its tokens have expired`,
-  );
-}
-
-/** A set with no published key: not found, or, when keys exist but none can be used, ERR_KEY_SET_UNREADABLE. */
-function missing(view: SetView): KeyManagerError {
-  const blocking = view.problems.filter((p) => BLOCKING.has(p.kind));
-  if (blocking.length === 0) return setNotFound(view.set);
-  const keys = blocking.map((p) => `${p.kid} (${p.where}: ${p.detail})`).join('; ');
-  return new KeyManagerError('ERR_KEY_SET_UNREADABLE', `JSON Web Key Set ${JSON.stringify(view.set)} has keys that cannot be used: ${keys}`);
-}
-

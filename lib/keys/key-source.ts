@@ -20,8 +20,8 @@ export interface KeySource {
   read(set: string): Promise<SetReading>;
   /** Names of the sets this source holds keys (or problems) for. */
   sets(): Promise<string[]>;
-  /** Sets in which this source holds a key with this kid. */
-  setsWithKid(kid: string): Promise<string[]>;
+  /** For each kid, the sets in which this source holds a key with it (kids held nowhere are absent). */
+  setsWithKids(kids: readonly string[]): Promise<Map<string, string[]>>;
   /** Makes a key; all or nothing. Progress of long work goes to `onProgress`. */
   generate(key: NewKey, onProgress?: (message: string) => void): Promise<KeyEntry>;
   delete(entry: KeyEntry): Promise<void>;

@@ -42,7 +42,7 @@ export async function rotate(km: KeyRing, set: string, policy: Pick<RotationPoli
   const log = options.logger ?? silentLogger;
   return km.withLock(`rotate:${set}`, async () => {
     km.invalidate(set); // another instance may have rotated while we waited
-    const keys = (await km.keys(set).catch(() => [] as Keyed[])).filter(signs);
+    const keys = (await km.keys(set)).filter(signs); // a set that cannot be read is not rotated (fail closed)
     const pending = keys.filter((k) => k.state === 'next').sort(newestFirst)[0];
     const active = keys.filter((k) => k.state === 'active').sort(newestFirst);
     if (pending) return retireFor(km, set, pending, active, policy, false);

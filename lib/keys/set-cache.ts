@@ -27,11 +27,6 @@ export class SetCache<T> {
     return entry.value;
   }
 
-  /** Values loaded (or loading) now, for figures. */
-  values(): Promise<T>[] {
-    return [...this.#loads.values()].map((e) => e.value);
-  }
-
   drop(set: string): void {
     this.#loads.delete(set);
   }

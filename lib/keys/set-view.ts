@@ -7,6 +7,7 @@
 //  - Published: readable keys whose state is next, active or retired (lifecycle.ts).
 //  - Signs: the newest active signing key (newestFirst); only a published key ever signs.
 import { ENC_ALG } from '../jose/algorithms';
+import { KeyManagerError, setNotFound } from './errors';
 import { newestFirst, type KeyEntry, type KeyLocation, type KeyProblem, type KeyProblemKind } from './key-entry';
 import type { KeySource, SetReading } from './key-source';
 import { isPublished, stateAt, type KeyState } from './lifecycle';
@@ -48,8 +49,10 @@ export async function readSetView(set: string, sources: readonly KeySource[]): P
     problems.push(conflict(drop, `the same set has an ${keep.where} key with this kid, which is the one published`));
   }
   const entries: KeyEntry[] = [];
+  const kids = [...byKid.keys()];
+  const holders = await Promise.all(sources.map(async (s) => ({ where: s.where, sets: await s.setsWithKids(kids) })));
   for (const e of byKid.values()) {
-    const winner = await crossSetWinner(e, sources);
+    const winner = crossSetWinner(e, holders);
     if (winner === undefined) entries.push(e);
     else problems.push(conflict(e, `set ${JSON.stringify(winner.set)} (${winner.where}) publishes this kid; it wins (HSM over software, then the set name that sorts first)`));
   }
@@ -66,9 +69,9 @@ const conflict = (e: KeyEntry, why: string): KeyProblem => ({
 });
 
 /** The holder of this kid that wins over `e` in another set, or undefined when `e` is the kid's. */
-async function crossSetWinner(e: KeyEntry, sources: readonly KeySource[]): Promise<{ set: string; where: KeyLocation } | undefined> {
+function crossSetWinner(e: KeyEntry, bySource: ReadonlyArray<{ where: KeyLocation; sets: Map<string, string[]> }>): { set: string; where: KeyLocation } | undefined {
   const holders: { set: string; where: KeyLocation }[] = [];
-  for (const s of sources) for (const set of await s.setsWithKid(e.kid)) if (set !== e.set || s.where !== e.where) holders.push({ set, where: s.where });
+  for (const s of bySource) for (const set of s.sets.get(e.kid) ?? []) if (set !== e.set || s.where !== e.where) holders.push({ set, where: s.where });
   const rank = (h: { set: string; where: KeyLocation }) => (h.where === 'hsm' ? 0 : 1);
   const best = [...holders, { set: e.set, where: e.where }].sort((a, b) => rank(a) - rank(b) || (a.set < b.set ? -1 : a.set > b.set ? 1 : 0))[0]!;
   return best.set === e.set && best.where === e.where ? undefined : best;
@@ -99,3 +102,15 @@ export function nextTransition(view: SetView, now: number): number {
   }
   return next;
 }
+
+/** Problems on the token that `deleteKey(set, kid)` clears: everything under that kid goes. */
+export const LEFTOVERS: ReadonlySet<KeyProblem['kind']> = new Set(['incomplete-generation', 'metadata-without-key', 'metadata-invalid', 'public-key-ambiguous', 'public-key-missing', 'unsupported-key']);
+
+/** A set with no published key: not found, or, when keys exist but none can be used, ERR_KEY_SET_UNREADABLE. */
+export function missing(view: SetView): KeyManagerError {
+  const blocking = view.problems.filter((p) => BLOCKING.has(p.kind));
+  if (blocking.length === 0) return setNotFound(view.set);
+  const keys = blocking.map((p) => `${p.kid} (${p.where}: ${p.detail})`).join('; ');
+  return new KeyManagerError('ERR_KEY_SET_UNREADABLE', `JSON Web Key Set ${JSON.stringify(view.set)} has keys that cannot be used: ${keys}`);
+}
+

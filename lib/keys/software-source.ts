@@ -78,8 +78,15 @@ export class SoftwareKeySource implements KeySource {
     return [...new Set((await this.store.list()).map((r) => r.set))];
   }
 
-  async setsWithKid(kid: string): Promise<string[]> {
-    return [...new Set((await this.store.list()).filter((r) => r.kid === kid).map((r) => r.set))];
+  async setsWithKids(kids: readonly string[]): Promise<Map<string, string[]>> {
+    const wanted = new Set(kids);
+    const out = new Map<string, string[]>();
+    for (const r of await this.store.list()) { // one read of the rows' metadata for all the kids
+      if (!wanted.has(r.kid)) continue;
+      const sets = out.get(r.kid) ?? [];
+      if (!sets.includes(r.set)) out.set(r.kid, [...sets, r.set]);
+    }
+    return out;
   }
 
   async generate(key: NewKey): Promise<KeyEntry> {

@@ -27,8 +27,13 @@ class FakeSource implements KeySource {
   async sets() {
     return [...new Set([...this.entries, ...this.problems].map((e) => e.set))];
   }
-  async setsWithKid(kid: string) {
-    return [...new Set(this.entries.filter((e) => e.kid === kid).map((e) => e.set))];
+  async setsWithKids(kids: readonly string[]) {
+    const out = new Map<string, string[]>();
+    for (const kid of kids) {
+      const sets = [...new Set(this.entries.filter((e) => e.kid === kid).map((e) => e.set))];
+      if (sets.length > 0) out.set(kid, sets);
+    }
+    return out;
   }
   async generate(k: NewKey): Promise<KeyEntry> {
     this.generated.push(k);
