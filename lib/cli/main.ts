@@ -99,9 +99,14 @@ async function keys(config: Config, sub: string | undefined, args: string[], o: 
       printJson({ set, ...(args[1] ? { kid: args[1] } : {}), deleted: true });
       return EXIT.ok;
     }
-    case 'list':
-      printJson(await withManager(config, (km) => km.list()));
-      return EXIT.ok;
+    case 'list': {
+      // Keys that exist but cannot be used (a wrong secret, damaged objects) are not in the list: say so, and fail.
+      const { keys, problems } = await withManager(config, async (km) => ({ keys: await km.list(), problems: await km.problems() }));
+      printJson(keys);
+      for (const p of problems) say(`hsm-jwks: not listed: ${p.kid === '' ? 'an object' : `key ${JSON.stringify(p.kid)}`} of set ${JSON.stringify(p.set)} (${p.where}): ${p.kind}: ${p.detail}`);
+      if (problems.length > 0) say(`hsm-jwks: ${problems.length} key(s) or object(s) cannot be used; hsm-jwks doctor says how to repair them`);
+      return problems.length === 0 ? EXIT.ok : EXIT.failed;
+    }
     case 'rotate': {
       const set = need(args[0], '<set>');
       const result = await withManager(config, (km) => rotate(km, set, config.service.rotation, o.alg ? { alg: o.alg } : {}));

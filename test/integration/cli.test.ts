@@ -93,6 +93,9 @@ test('keys import puts private keys in the software store; secrets rotate re-sea
   const old = cli(['keys', 'get', 'imported'], { SECRETS_SYSTEM: 'first-secret-of-the-cli-tests' });
   expect(old.code).toBe(1);
   expect(old.stderr).toContain('ERR_KEY_SET_UNREADABLE'); // keys exist, but the secret does not open them: never "not found"
+  const unlisted = cli(['keys', 'list'], { SECRETS_SYSTEM: 'first-secret-of-the-cli-tests' }); // nor an empty listing
+  expect(unlisted.code).toBe(1);
+  expect(unlisted.stderr).toMatch(/not listed: key "imp-1" of set "imported" \(software\): unreadable: ERR_SEAL_UNKNOWN_SECRET/);
 });
 
 test('doctor: healthy, then a wrong PIN and a wrong library (non-zero, reason on stderr, no PIN anywhere)', () => {
