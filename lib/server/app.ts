@@ -68,10 +68,12 @@ function bearerCheck(adminToken: string | undefined) {
 
 export function buildApps(o: AppOptions): Apps {
   const metrics = new Metrics();
-  const jwks = new JwksCache(o.km, o.publicSets, o.jwksMaxAgeMs);
+  const jwks = new JwksCache(o.km, o.publicSets, o.jwksMaxAgeMs, (set) =>
+    o.logger.error('the keys of a public set vanished without a delete: the JWKS keeps publishing them', { set }),
+  );
   // A write by another process or instance rebuilds the JWKS at the next request (the store's freshness bound).
   o.km.onChange((set) => {
-    if (o.publicSets.includes(set)) jwks.invalidate();
+    if (o.publicSets.includes(set)) jwks.invalidate(set);
   });
   const pub = newApp(o.logger, metrics);
   const admin = o.onePort ? pub : newApp(o.logger, metrics);
@@ -100,7 +102,7 @@ export function buildApps(o: AppOptions): Apps {
   // Admin routes in their own scope, so the Bearer check covers them and nothing else.
   void admin.register(async (scope) => {
     if (auth) scope.addHook('onRequest', auth);
-    const changed = () => jwks.invalidate();
+    const changed = (set: string) => jwks.invalidate(set);
     scope.get<{ Params: { set: string } }>('/admin/keys/:set', async (r) => o.km.getKeySet(r.params.set));
     scope.get<{ Params: { set: string; kid: string } }>('/admin/keys/:set/:kid', async (r) => o.km.getKey(r.params.set, r.params.kid));
     scope.post<{ Params: { set: string }; Body: { alg: string; use?: KeyUse; kid?: string; activate_now?: boolean } }>(
@@ -117,7 +119,7 @@ export function buildApps(o: AppOptions): Apps {
       },
       async (r, reply) => {
         const made = await o.km.generateAndPersistKeySet(r.params.set, r.body.kid, r.body.alg, r.body.use ?? 'sig', { activateNow: r.body.activate_now === true });
-        changed();
+        changed(r.params.set);
         return reply.status(201).send(made);
       },
     );
@@ -126,7 +128,7 @@ export function buildApps(o: AppOptions): Apps {
       { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { alg: { type: 'string', minLength: 1 } } } } },
       async (r, reply) => {
         const result = await rotate(o.km, r.params.set, o.rotation ?? { retireAfterMs: 86_400_000 }, { ...(r.body?.alg ? { alg: r.body.alg } : {}), logger: o.logger });
-        changed();
+        changed(r.params.set);
         return reply.status(result.created ? 201 : 200).send({ ...result, activateAt: result.activateAt.toISOString() });
       },
     );
@@ -136,7 +138,7 @@ export function buildApps(o: AppOptions): Apps {
       { schema: { body: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', minItems: 1, items: jwkBody } } } } },
       async (r) => {
         await o.km.updateKeySet(r.params.set, r.body);
-        changed();
+        changed(r.params.set);
         return o.km.getKeySet(r.params.set);
       },
     );
@@ -148,18 +150,18 @@ export function buildApps(o: AppOptions): Apps {
           throw Object.assign(new Error('the JWK\'s "kid" differs from the kid in the path'), { code: 'ERR_KEY_NAME_INVALID' });
         }
         await o.km.updateKey(r.params.set, { ...r.body, kid: r.params.kid });
-        changed();
+        changed(r.params.set);
         return o.km.getKey(r.params.set, r.params.kid);
       },
     );
     scope.delete<{ Params: { set: string } }>('/admin/keys/:set', async (r, reply) => {
       await o.km.deleteKeySet(r.params.set);
-      changed();
+      changed(r.params.set);
       return reply.status(204).send();
     });
     scope.delete<{ Params: { set: string; kid: string } }>('/admin/keys/:set/:kid', async (r, reply) => {
       await o.km.deleteKey(r.params.set, r.params.kid);
-      changed();
+      changed(r.params.set);
       return reply.status(204).send();
     });
     scope.post<{ Params: { set: string }; Body: { claims: Record<string, unknown>; kid?: string } }>(

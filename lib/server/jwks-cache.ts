@@ -14,11 +14,14 @@ export interface PublishedJwks {
 
 export class JwksCache {
   #current: Promise<PublishedJwks> | undefined;
+  /** The keys each set last published. A set whose keys vanish unannounced keeps them (see #build). */
+  readonly #lastGood = new Map<string, Jwk[]>();
 
   constructor(
     private readonly km: KeyManager,
     private readonly sets: readonly string[],
     readonly maxAgeMs = 30_000,
+    private readonly onVanished: (set: string) => void = () => undefined,
   ) {}
 
   async get(): Promise<PublishedJwks> {
@@ -29,18 +32,30 @@ export class JwksCache {
     return next;
   }
 
-  invalidate(): void {
+  /** Rebuild at the next request. `set`: it was written (through this service, or announced by the store), so its keys may be gone for good. */
+  invalidate(set?: string): void {
     this.#current = undefined;
+    if (set !== undefined) this.#lastGood.delete(set);
   }
 
   async #build(): Promise<PublishedJwks> {
     const keys: Jwk[] = [];
+    // The key manager's views are fresh within the store's freshness bound (and 30 s for changes on
+    // the token no one announces): no reread here, which would also drop the cached signers.
     for (const set of this.sets) {
-      this.km.invalidate(set); // read the token and the store again: another instance may have written
       try {
-        keys.push(...(await this.km.getKeySet(set)).keys);
+        const found = (await this.km.getKeySet(set)).keys;
+        this.#lastGood.set(set, found);
+        keys.push(...found);
       } catch (e) {
         if (!isNotFound(e)) throw e;
+        // Keys that vanished without a delete anyone announced (a token that lost its objects, a
+        // device that answers empty) stay published: tokens they signed must keep verifying.
+        const last = this.#lastGood.get(set);
+        if (last) {
+          this.onVanished(set);
+          keys.push(...last);
+        }
       }
     }
     const body = JSON.stringify({ keys });
