@@ -2,10 +2,9 @@
 // CKA_APPLICATION and CKA_LABEL, holding CKA_VALUE. A DataObject carries its handle of one module
 // generation; after a re-initialisation (or when the handle went stale) it is found again by what it
 // is (class, application, label, value), and refused when that no longer names exactly one object.
-import { Attributes } from './attributes';
 import { CKA, CKO } from './constants';
 import { call, DataObjectAmbiguousError, DataObjectGoneError, invalidArgType, invalidArgValue, Pkcs11Error } from './errors';
-import { MAX_OBJECTS } from './key-reader';
+import { KeyReader, MAX_OBJECTS } from './key-reader';
 import type { NativeModule, NativeTemplate } from '../../binding';
 
 /** What createDataObject makes. */
@@ -102,7 +101,8 @@ export class DataObjectReader {
     ];
     const out: Array<{ handle: bigint; object: DataObject }> = [];
     for (const handle of await call(() => this.native.findObjects(this.session, template, MAX_OBJECTS))) {
-      const a = new Attributes(await call(() => this.native.getAttributes(this.session, handle, VALUE_ATTRIBUTES)));
+      const a = await new KeyReader(this.native, this.session).attributesIfPresent(handle, VALUE_ATTRIBUTES);
+      if (!a) continue; // destroyed since the search found it
       // A value the token does not report reads as empty (CKA_VALUE defaults to empty for CKO_DATA).
       const object = new DataObject(a.string(CKA.LABEL) ?? q.label ?? '', a.string(CKA.APPLICATION) ?? q.application, a.bytes(CKA.VALUE) ?? Buffer.alloc(0));
       out.push({ handle, object });

@@ -6,7 +6,7 @@ import { Attributes } from './attributes';
 import { bitLength, stripLeadingZeros } from './bytes';
 import { CKA, CKK, CKO, CKS } from './constants';
 import { curveFromParams, decodeEcPoint } from './curves';
-import { call, invalidArgType, LoginRequiredError } from './errors';
+import { call, invalidArgType, LoginRequiredError, Pkcs11Error } from './errors';
 import { KeyPair, type KeyPairProblem, type KeyType, type PublicKeyData } from './key-pair';
 import { publicFit } from './public-match';
 import type { NativeModule, NativeTemplate } from '../../binding';
@@ -78,6 +78,20 @@ export class KeyReader {
     return new Attributes(await call(() => this.native.getAttributes(this.session, object, types)));
   }
 
+  /**
+   * The attributes of an object a search just found, or undefined when it is gone by now: a search
+   * and its reads are not one snapshot, and another session or process may destroy the object
+   * between them (seen: a second service clearing a pending record while this one read it).
+   */
+  async attributesIfPresent(object: bigint, types: readonly number[]): Promise<Attributes | undefined> {
+    try {
+      return await this.attributes(object, types);
+    } catch (e) {
+      if (e instanceof Pkcs11Error && e.ckr === 'CKR_OBJECT_HANDLE_INVALID') return undefined;
+      throw e;
+    }
+  }
+
   /** Every supported key pair whose private object matches the query. */
   async findKeyPairs(query: KeyPairQuery): Promise<KeyPair[]> {
     const template: [number, string | Uint8Array | number][] = [[CKA.CLASS, CKO.PRIVATE_KEY]];
@@ -97,7 +111,8 @@ export class KeyReader {
    * `wantedMechanisms`: the CKA_ALLOWED_MECHANISMS the pair was generated with, if any.
    */
   async readKeyPair(privateHandle: bigint, publicHandle: bigint | undefined, wantedMechanisms?: readonly number[]): Promise<KeyPair | undefined> {
-    const priv = await this.attributes(privateHandle, PRIVATE_ATTRIBUTES);
+    const priv = await this.attributesIfPresent(privateHandle, PRIVATE_ATTRIBUTES);
+    if (!priv) return undefined; // destroyed since it was found
     const ckk = priv.number(CKA.KEY_TYPE);
     const keyType = ckk === undefined ? undefined : KEY_TYPES.get(ckk);
     if (!keyType) return undefined;
@@ -145,7 +160,8 @@ export class KeyReader {
     );
     const candidates: Array<{ handle: bigint; attributes: Attributes; fit: ReturnType<typeof publicFit> }> = [];
     for (const handle of found) {
-      const attributes = await this.attributes(handle, PUBLIC_ATTRIBUTES);
+      const attributes = await this.attributesIfPresent(handle, PUBLIC_ATTRIBUTES);
+      if (!attributes) continue;
       candidates.push({ handle, attributes, fit: publicFit(keyType, priv, attributes) });
     }
     const none = (problems: KeyPairProblem[], derive: boolean): PublicHalf => ({ handle: null, attributes: undefined, derive, problems });
@@ -179,7 +195,8 @@ export class KeyReader {
     const hasPrivate = new Map<string, boolean>();
     const orphans: OrphanPublicKey[] = [];
     for (const handle of await this.find(template)) {
-      const a = await this.attributes(handle, [CKA.ID, CKA.LABEL, CKA.KEY_TYPE]);
+      const a = await this.attributesIfPresent(handle, [CKA.ID, CKA.LABEL, CKA.KEY_TYPE]);
+      if (!a) continue;
       const id = a.bytes(CKA.ID) ?? Buffer.alloc(0);
       const key = id.toString('hex');
       let has = hasPrivate.get(key);

@@ -132,11 +132,13 @@ describeBackends('the key store coordination contract', 'store_coordination_test
     const options = { lockTtlMs: 300, lockTimeoutMs: 5000 };
     const [holder, waiter] = [b.open([SECRET_OLD], options), b.open([SECRET_OLD], options)];
     let holderDone = 0;
+    let holding = false;
     const held = holder.withLock('long', async () => {
+      holding = true;
       await sleep(1200); // four ttls
       holderDone = Date.now();
     });
-    await sleep(100);
+    await until(() => holding, 10_000, 'the holder took the lock'); // not a fixed sleep: under load, opening the store takes longer
     let waiterStarted = 0;
     await waiter.withLock('long', async () => {
       waiterStarted = Date.now();

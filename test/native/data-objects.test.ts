@@ -110,3 +110,14 @@ test('a DataObject is destroyed once: a second destroy is ERR_DATA_OBJECT_GONE e
   expect(await handlesOf(APP, 'twin')).toHaveLength(1);
   for (const o of await token.findDataObjects({ application: APP })) await token.destroyDataObject(o);
 });
+
+test('an object destroyed between a search and its read is skipped, not an error (another process cleared it)', async () => {
+  await token.createDataObject({ label: 'vanishing', application: APP, value: bytes('v') });
+  const [handle] = await handlesOf(APP, 'vanishing');
+  const { KeyReader } = await import('../../lib/pkcs11/key-reader');
+  const reader = new KeyReader(raw.native, raw.session);
+  expect((await reader.attributesIfPresent(handle!, [CKA.VALUE]))?.bytes(CKA.VALUE)).toEqual(bytes('v'));
+  await raw.native.destroyObject(raw.session, handle!);
+  expect(await reader.attributesIfPresent(handle!, [CKA.VALUE])).toBeUndefined();
+  await expect(reader.attributes(handle!, [CKA.VALUE])).rejects.toMatchObject({ code: 'ERR_PKCS11_OBJECT_HANDLE_INVALID' });
+});
