@@ -230,6 +230,41 @@ export class PinMismatchError extends HsmJwksError {
   }
 }
 
+/**
+ * The token refused the PIN at a login made to recover (CKR_PIN_INCORRECT, _LOCKED, _EXPIRED,
+ * _LEN_RANGE, _INVALID). No login is tried again until an operator acts (Token.resumeLogins: a new
+ * PIN, or the same one after the token was fixed), because HSMs lock the PIN after a few failed
+ * tries. Operations fail at once with this error meanwhile.
+ */
+export class LoginRefusedError extends HsmJwksError {
+  /** The CKR_ name the token answered, e.g. `CKR_PIN_INCORRECT`. */
+  readonly ckr: string;
+  constructor(ckr: string) {
+    super('ERR_LOGIN_REFUSED', `the token refused the PIN (${ckr}); no login is tried again until an operator supplies a PIN or asks for one more try`);
+    this.ckr = ckr;
+  }
+}
+
+/**
+ * The token is not there: the device went away, or the token was removed, and reconnecting has not
+ * succeeded yet. Reconnection goes on in the background; operations fail at once meanwhile.
+ */
+export class TokenUnavailableError extends HsmJwksError {
+  /** The code of the failure that showed it, e.g. `ERR_PKCS11_DEVICE_REMOVED`. */
+  readonly causeCode: string | undefined;
+  constructor(causeCode: string | undefined, sinceMs: number) {
+    super('ERR_TOKEN_UNAVAILABLE', `the token is unavailable since ${new Date(sinceMs).toISOString()}${causeCode ? ` (${causeCode})` : ''}; reconnecting`);
+    this.causeCode = causeCode;
+  }
+}
+
+/** A KeyPair of another token (or another Token object) was handed to this one. */
+export class KeyForeignError extends HsmJwksError {
+  constructor() {
+    super('ERR_KEY_FOREIGN', 'the key pair belongs to another token: use the Token that found or generated it');
+  }
+}
+
 /** A re-initialisation gave up: calls in flight (a hung device?) did not end within its drain timeout. */
 export class ModuleBusyError extends HsmJwksError {
   constructor() {

@@ -94,9 +94,14 @@ export class Pkcs11Module {
   /** Opens a token, logs in on its anchor session and prepares its session pool. */
   async openToken(selector: TokenSelector, options: TokenOptions = {}): Promise<Token> {
     this.#checkOpen();
-    const slot = await this.#selectSlot(selector);
-    const info = slot.token!;
-    const token = await Token.open(this.#native, slot.slot, info, options, MECHANISM_NAMES, (t) => this.#tokens.delete(t));
+    checkSelector(selector);
+    const slot = await selectSlot(this.#native, selector);
+    // After a re-initialisation the Token finds its token again by the same selector, through its own NativeModule.
+    const resolve = async (native: NativeModule) => {
+      const s = await selectSlot(native, selector);
+      return { slot: s.slot, info: s.token };
+    };
+    const token = await Token.open(this.#native, { slot: slot.slot, info: slot.token }, resolve, options, MECHANISM_NAMES, (t) => this.#tokens.delete(t));
     if (this.#closing) {
       await token.close();
       throw new ClosedError('the PKCS#11 module');
@@ -119,40 +124,44 @@ export class Pkcs11Module {
   #checkOpen(): void {
     if (this.#closing) throw new ClosedError('the PKCS#11 module');
   }
+}
 
-  async #selectSlot(selector: TokenSelector): Promise<NativeSlot & { token: NonNullable<NativeSlot['token']> }> {
-    if (typeof selector !== 'object' || selector === null) throw invalidArgType('selector', 'an object', selector);
-    const keys = ['tokenLabel', 'slot', 'serial'].filter((k) => k in selector);
-    if (keys.length !== 1) {
-      throw invalidArgValue('selector', 'exactly one of { tokenLabel }, { slot } or { serial }', keys.join(', ') || 'none');
+function checkSelector(selector: TokenSelector): void {
+  if (typeof selector !== 'object' || selector === null) throw invalidArgType('selector', 'an object', selector);
+  const keys = ['tokenLabel', 'slot', 'serial'].filter((k) => k in selector);
+  if (keys.length !== 1) {
+    throw invalidArgValue('selector', 'exactly one of { tokenLabel }, { slot } or { serial }', keys.join(', ') || 'none');
+  }
+}
+
+/** The slot whose token the selector names, on `native` (C_GetSlotList + C_GetTokenInfo). */
+async function selectSlot(native: NativeModule, selector: TokenSelector): Promise<NativeSlot & { token: NonNullable<NativeSlot['token']> }> {
+  const all = await call(() => native.getSlots(true));
+  const ready = all.filter(
+    (s): s is NativeSlot & { token: NonNullable<NativeSlot['token']> } =>
+      s.token !== null && (s.flags & CKF_SLOT.TOKEN_PRESENT) !== 0 && (s.token.flags & CKF_TOKEN.TOKEN_INITIALIZED) !== 0,
+  );
+  const labels = ready.map((s) => s.token.label);
+  if ('tokenLabel' in selector) {
+    if (typeof selector.tokenLabel !== 'string') throw invalidArgType('selector.tokenLabel', 'a string', selector.tokenLabel);
+    const matches = ready.filter((s) => s.token.label === selector.tokenLabel);
+    if (matches.length === 0) throw new TokenNotFoundError(`label ${JSON.stringify(selector.tokenLabel)}`, labels);
+    if (matches.length > 1 && selector.onAmbiguous !== 'first') {
+      throw new TokenAmbiguousError(selector.tokenLabel, matches.map((s) => s.token.serialNumber));
     }
-    const all = await call(() => this.#native.getSlots(true));
-    const ready = all.filter(
-      (s): s is NativeSlot & { token: NonNullable<NativeSlot['token']> } =>
-        s.token !== null && (s.flags & CKF_SLOT.TOKEN_PRESENT) !== 0 && (s.token.flags & CKF_TOKEN.TOKEN_INITIALIZED) !== 0,
-    );
-    const labels = ready.map((s) => s.token.label);
-    if ('tokenLabel' in selector) {
-      if (typeof selector.tokenLabel !== 'string') throw invalidArgType('selector.tokenLabel', 'a string', selector.tokenLabel);
-      const matches = ready.filter((s) => s.token.label === selector.tokenLabel);
-      if (matches.length === 0) throw new TokenNotFoundError(`label ${JSON.stringify(selector.tokenLabel)}`, labels);
-      if (matches.length > 1 && selector.onAmbiguous !== 'first') {
-        throw new TokenAmbiguousError(selector.tokenLabel, matches.map((s) => s.token.serialNumber));
-      }
-      return matches[0]!;
-    }
-    if ('serial' in selector) {
-      if (typeof selector.serial !== 'string') throw invalidArgType('selector.serial', 'a string', selector.serial);
-      const match = ready.find((s) => s.token.serialNumber === selector.serial);
-      if (!match) throw new TokenNotFoundError(`serial ${JSON.stringify(selector.serial)}`, labels);
-      return match;
-    }
-    const want = selector.slot;
-    if (typeof want !== 'bigint' && !(typeof want === 'number' && Number.isSafeInteger(want) && want >= 0)) {
-      throw invalidArgType('selector.slot', 'a bigint or non-negative integer', want);
-    }
-    const match = ready.find((s) => s.slot === BigInt(want));
-    if (!match) throw new TokenNotFoundError(`slot ${String(want)}`, labels);
+    return matches[0]!;
+  }
+  if ('serial' in selector) {
+    if (typeof selector.serial !== 'string') throw invalidArgType('selector.serial', 'a string', selector.serial);
+    const match = ready.find((s) => s.token.serialNumber === selector.serial);
+    if (!match) throw new TokenNotFoundError(`serial ${JSON.stringify(selector.serial)}`, labels);
     return match;
   }
+  const want = selector.slot;
+  if (typeof want !== 'bigint' && !(typeof want === 'number' && Number.isSafeInteger(want) && want >= 0)) {
+    throw invalidArgType('selector.slot', 'a bigint or non-negative integer', want);
+  }
+  const match = ready.find((s) => s.slot === BigInt(want));
+  if (!match) throw new TokenNotFoundError(`slot ${String(want)}`, labels);
+  return match;
 }

@@ -14,7 +14,15 @@ export type RecoveryEventKind =
   | 'reinitialized'
   | 'reinitialize-failed'
   | 'key-found-again'
-  | 'retry';
+  | 'retry'
+  /** A login was refused for its PIN: no login is tried until resumeLogins(). */
+  | 'login-refused'
+  /** An operator asked for a login again (resumeLogins). */
+  | 'login-resumed'
+  /** Reconnection failed: the token is unavailable and reconnects in the background. */
+  | 'token-unavailable'
+  /** The background reconnection succeeded. */
+  | 'token-back';
 
 /** One recovery step, for logs and metrics. Never holds a PIN or key material. */
 export interface RecoveryEvent {
@@ -37,6 +45,11 @@ export interface RecoveryOptions {
    * it (a hung device) the attempt fails with ERR_MODULE_BUSY and nothing is finalized under them.
    */
   drainTimeoutMs?: number;
+  /**
+   * While the token is unavailable (every re-initialisation attempt failed), how often the
+   * background reconnection tries again (default 1000 ms).
+   */
+  reconnectMs?: number;
   /** Called for every recovery step (from the event loop; exceptions are ignored). */
   onEvent?: (event: RecoveryEvent) => void;
 }
@@ -55,20 +68,22 @@ export interface Backoff {
   backoffMs: number;
   maxBackoffMs: number;
   drainTimeoutMs: number;
+  reconnectMs: number;
 }
 
 export function checkRecoveryOptions(options: RecoveryOptions | undefined): Backoff {
-  if (options === undefined) return { attempts: 5, backoffMs: 100, maxBackoffMs: 2000, drainTimeoutMs: 10_000 };
+  if (options === undefined) return { attempts: 5, backoffMs: 100, maxBackoffMs: 2000, drainTimeoutMs: 10_000, reconnectMs: 1000 };
   if (typeof options !== 'object' || options === null) throw invalidArgType('options.recovery', 'an object', options);
-  const { reinitAttempts = 5, backoffMs = 100, maxBackoffMs = 2000, drainTimeoutMs = 10_000, onEvent } = options;
+  const { reinitAttempts = 5, backoffMs = 100, maxBackoffMs = 2000, drainTimeoutMs = 10_000, reconnectMs = 1000, onEvent } = options;
   if (!Number.isSafeInteger(reinitAttempts) || reinitAttempts < 1 || reinitAttempts > 100) {
     throw invalidArgValue('options.recovery.reinitAttempts', 'an integer from 1 to 100', reinitAttempts);
   }
-  for (const [name, v] of [['backoffMs', backoffMs], ['maxBackoffMs', maxBackoffMs], ['drainTimeoutMs', drainTimeoutMs]] as const) {
+  for (const [name, v] of [['backoffMs', backoffMs], ['maxBackoffMs', maxBackoffMs], ['drainTimeoutMs', drainTimeoutMs], ['reconnectMs', reconnectMs]] as const) {
     if (typeof v !== 'number' || !(v >= 0 && v <= 60_000)) throw invalidArgValue(`options.recovery.${name}`, 'a number from 0 to 60000', v);
   }
   if (onEvent !== undefined && typeof onEvent !== 'function') throw invalidArgType('options.recovery.onEvent', 'a function', onEvent);
-  return { attempts: reinitAttempts, backoffMs, maxBackoffMs, drainTimeoutMs: Math.round(drainTimeoutMs) };
+  if (!(reconnectMs >= 10)) throw invalidArgValue('options.recovery.reconnectMs', 'a number from 10 to 60000', reconnectMs);
+  return { attempts: reinitAttempts, backoffMs, maxBackoffMs, drainTimeoutMs: Math.round(drainTimeoutMs), reconnectMs };
 }
 
 /** What a failed operation needs before it can be tried again, or undefined when nothing helps. */

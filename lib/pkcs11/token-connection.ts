@@ -4,7 +4,7 @@
 // operation is; this decides what to do when the token fails under it.
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { call, ClosedError, fromNative, ModuleNotOwnedError, Pkcs11Error } from './errors';
+import { call, ClosedError, fromNative, LoginRefusedError, ModuleNotOwnedError, Pkcs11Error, PinMismatchError, TokenNotFoundError, TokenUnavailableError } from './errors';
 import {
   checkRecoveryOptions,
   codeOf,
@@ -18,7 +18,17 @@ import {
 } from './recovery';
 import { SessionPool } from './session-pool';
 import { DEFAULT_WAIT_MS, login, openEngine, RW_SERIAL, type Engine, type TokenOptions } from './token-setup';
-import type { NativeModule } from '../../binding';
+import { isPinFailure, TokenState, type TokenHealth } from './token-state';
+import type { NativeModule, NativeTokenInfo } from '../../binding';
+
+/** Finds the token again by the selector it was opened with (after a re-initialisation it may sit in another slot). */
+export type TokenResolver = (native: NativeModule) => Promise<{ slot: bigint; info: NativeTokenInfo }>;
+
+/** Logs in on a fresh anchor session (or does nothing without a PIN). */
+type LogIn = (native: NativeModule, slot: bigint, anchor: bigint) => Promise<void>;
+
+/** How often a probe may reach the token (C_GetTokenInfo) at most. */
+const PROBE_INTERVAL_MS = 1000;
 
 /**
  * One module generation's worth of connection: a NativeModule of that generation (its handles are
@@ -46,7 +56,9 @@ export interface Attempt {
 }
 
 export class TokenConnection {
-  readonly slot: bigint;
+  #slot: bigint;
+  #info: NativeTokenInfo;
+  readonly #resolve: TokenResolver;
   #sessions: Sessions;
   #pin: Buffer | undefined;
   /** Old generations being dropped in the background; close() waits for them. */
@@ -60,22 +72,60 @@ export class TokenConnection {
   #replacing: Promise<void> | undefined;
   #resyncing: Promise<void> | undefined;
   #closed = false;
+  /** Refused logins, an unavailable token, the last answer: what requests and probes read without a call. */
+  readonly state = new TokenState();
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #probing: Promise<void> | undefined;
+  #probedAt = 0;
+  /** A NativeModule made by a failed reconnection attempt: the basis of the next one. */
+  #spare: NativeModule | undefined;
 
   /** Opens the sessions on `native` (a NativeModule of the Token's own, closed with it) and logs in. */
-  static async open(native: NativeModule, slot: bigint, pin: Buffer | undefined, options: TokenOptions, poolSize: number): Promise<TokenConnection> {
+  static async open(
+    native: NativeModule,
+    found: { slot: bigint; info: NativeTokenInfo },
+    resolve: TokenResolver,
+    pin: Buffer | undefined,
+    options: TokenOptions,
+    poolSize: number,
+  ): Promise<TokenConnection> {
     const backoff = checkRecoveryOptions(options.recovery);
-    const sessions = await openSessions(native, 0, slot, pin, options, poolSize);
-    return new TokenConnection(slot, pin, options, poolSize, backoff, sessions);
+    // The first login answers with the token's own error (a wrong PIN at start is the operator's to fix).
+    const logIn: LogIn | undefined = pin && ((n, slot, anchor) => login(n, slot, anchor, pin));
+    const sessions = await openSessions(native, 0, found.slot, logIn, options, poolSize);
+    const c = new TokenConnection(found, resolve, pin, options, poolSize, backoff, sessions);
+    if (pin) c.state.logins++;
+    return c;
   }
 
-  private constructor(slot: bigint, pin: Buffer | undefined, options: TokenOptions, poolSize: number, backoff: Backoff, sessions: Sessions) {
-    this.slot = slot;
+  private constructor(
+    found: { slot: bigint; info: NativeTokenInfo },
+    resolve: TokenResolver,
+    pin: Buffer | undefined,
+    options: TokenOptions,
+    poolSize: number,
+    backoff: Backoff,
+    sessions: Sessions,
+  ) {
+    this.#slot = found.slot;
+    this.#info = found.info;
+    this.#resolve = resolve;
     this.#pin = pin;
     this.#options = options;
     this.#poolSize = poolSize;
     this.#backoff = backoff;
     this.#onEvent = options.recovery?.onEvent;
     this.#sessions = sessions;
+  }
+
+  /** The slot the token is in now (it may move when the token comes back). */
+  get slot(): bigint {
+    return this.#slot;
+  }
+
+  /** The token's info as read when it was (re)connected. */
+  get info(): Readonly<NativeTokenInfo> {
+    return this.#info;
   }
 
   /** The current generation's module and sessions: take it once per operation attempt. */
@@ -90,6 +140,8 @@ export class TokenConnection {
   async recover<T>(error: unknown, attempt: Attempt, retry?: () => Promise<T>): Promise<T> {
     const e = fromNative(error);
     if (this.#closed) throw e;
+    const stop = this.state.failure(); // refused or unavailable meanwhile: say so, touch nothing
+    if (stop) throw stop;
     if (attempt.epoch !== this.#sessions.epoch) return this.#retry(e, retry); // recovered meanwhile: its handles were old
     if (e instanceof ClosedError) {
       // Refused by an engine that was replaced (recovery elsewhere) while the request was queued.
@@ -115,10 +167,10 @@ export class TokenConnection {
         await this.#resync(e);
         break;
       case 'find-key-again':
-        if (!attempt.findKeyAgain || !(await attempt.findKeyAgain())) throw e;
+        if (!attempt.findKeyAgain || !(await attempt.findKeyAgain())) throw await this.unlessGone(e);
         break;
       default:
-        throw e;
+        throw e instanceof Pkcs11Error && e.category === 'fatal' ? await this.unlessGone(e) : e;
     }
     return this.#retry(e, retry);
   }
@@ -135,9 +187,29 @@ export class TokenConnection {
     emit(this.#onEvent, event);
   }
 
+  /**
+   * A login for recovery: never with a PIN the token refused (no C_Login at all until an operator
+   * acts), and a PIN failure puts the connection in the login-refused state.
+   */
+  #logIn: LogIn = async (native, slot, anchor) => {
+    if (!this.#pin) return;
+    if (this.state.refused) throw this.state.failure()!; // refused answers before unavailable
+    this.state.logins++;
+    try {
+      await login(native, slot, anchor, this.#pin);
+    } catch (e) {
+      if (isPinFailure(e) || e instanceof PinMismatchError) {
+        const refused = this.state.refuse(e);
+        this.event({ kind: 'login-refused', cause: codeOf(e) });
+        throw refused;
+      }
+      throw e;
+    }
+  };
+
   #relogin(cause: unknown): Promise<void> {
     const { native, anchor } = this.#sessions;
-    this.#relogging ??= login(native, this.slot, anchor, this.#pin!)
+    this.#relogging ??= this.#logIn(native, this.slot, anchor)
       .then(() => {
         this.counters.relogins++;
         this.event({ kind: 'relogin', cause: codeOf(cause) });
@@ -165,10 +237,11 @@ export class TokenConnection {
   }
 
   /**
-   * The device went away (or another Token re-initialised the module): re-initialise it, with
-   * bounded exponential backoff, then replace every session and log in again. One at a time:
-   * concurrent failures wait for the same attempt. Throws when every attempt failed (the last
-   * failure if it says more than `cause`, e.g. a wrong PIN, which is never tried twice).
+   * The device went away (or another Token re-initialised the module): re-initialise it, find the
+   * token again by its selector, replace every session and log in again, with bounded exponential
+   * backoff. One at a time: concurrent failures wait for the same attempt. When every attempt
+   * failed because the token is not there, the connection is unavailable (requests fail at once
+   * with ERR_TOKEN_UNAVAILABLE) and reconnects in the background. A refused PIN is never tried twice.
    */
   #resync(cause: unknown): Promise<void> {
     this.#resyncing ??= this.#resyncWithBackoff(cause).finally(() => (this.#resyncing = undefined));
@@ -176,43 +249,148 @@ export class TokenConnection {
   }
 
   async #resyncWithBackoff(cause: unknown): Promise<void> {
-    const { attempts, backoffMs, maxBackoffMs, drainTimeoutMs } = this.#backoff;
-    const started = this.#sessions;
-    // The NativeModule whose generation is known dead: the next attempt re-initialises unless the
-    // module has moved past it. Each failed attempt's own NativeModule is closed.
-    let basis = started.native;
+    const { attempts, backoffMs, maxBackoffMs } = this.#backoff;
     let delay = backoffMs;
-    try {
-      for (let attempt = 1; ; attempt++) {
-        if (this.#closed) throw cause;
-        try {
-          await call(() => basis.reinitialize({ drainTimeoutMs }));
-          const fresh = await call(() => basis.share());
-          if (basis !== started.native) void basis.close().catch(() => undefined);
-          basis = fresh;
-          await this.#replaceSessions(fresh);
-          this.counters.reinitializations++;
-          this.event({ kind: 'reinitialized', cause: codeOf(cause), attempt });
-          return;
-        } catch (e) {
-          this.event({ kind: 'reinitialize-failed', cause: codeOf(e), attempt });
-          if (e instanceof ModuleNotOwnedError) throw cause;
-          if (!worthRetrying(e)) throw e;
-          if (attempt >= attempts) throw cause instanceof Pkcs11Error ? cause : e;
-        }
-        await sleep(delay);
-        delay = Math.min(delay * 2, maxBackoffMs);
+    for (let attempt = 1; ; attempt++) {
+      if (this.#closed) throw cause;
+      try {
+        await this.#reconnect(cause, attempt);
+        return;
+      } catch (e) {
+        if (e instanceof ModuleNotOwnedError) throw cause;
+        if (!worthRetrying(e) && !(e instanceof TokenNotFoundError)) throw e;
+        if (attempt >= attempts) throw this.#goDown(cause instanceof Pkcs11Error ? cause : e);
       }
+      await sleep(delay);
+      delay = Math.min(delay * 2, maxBackoffMs);
+    }
+  }
+
+  /**
+   * One attempt: re-initialise the module (unless it moved past the generation in use), find the
+   * token by its selector, open a complete set of sessions on it and log in, then swap them in.
+   */
+  async #reconnect(cause: unknown, attempt: number): Promise<void> {
+    // The NativeModule of the newest generation: the current sessions' one, or the one the last
+    // failed attempt made. Re-initialising it re-initialises the module unless someone else has
+    // moved it on meanwhile (then we adopt that generation).
+    const basis = this.#spare ?? this.#sessions.native;
+    let fresh: NativeModule;
+    try {
+      await call(() => basis.reinitialize({ drainTimeoutMs: this.#backoff.drainTimeoutMs }));
+      fresh = await call(() => basis.share());
     } catch (e) {
-      if (basis !== started.native && basis !== this.#sessions.native) void basis.close().catch(() => undefined);
+      this.event({ kind: 'reinitialize-failed', cause: codeOf(e), attempt });
+      throw e;
+    }
+    if (basis === this.#spare) void call(() => basis.close()).catch(() => undefined);
+    this.#spare = undefined;
+    try {
+      const found = await this.#resolve(fresh);
+      await this.#replaceSessions(fresh, found.slot);
+      this.#slot = found.slot;
+      this.#info = found.info;
+    } catch (e) {
+      this.event({ kind: 'reinitialize-failed', cause: codeOf(e), attempt });
+      this.#spare = fresh; // the next attempt re-initialises from here (a token that is not there yet may appear then)
+      throw e;
+    }
+    this.counters.reinitializations++;
+    this.state.up();
+    this.#probedAt = Date.now();
+    this.event({ kind: 'reinitialized', cause: codeOf(cause), attempt });
+  }
+
+  /** Marks the token unavailable and starts reconnecting in the background; returns the error to answer with. */
+  #goDown(cause: unknown): TokenUnavailableError | LoginRefusedError {
+    if (this.state.goDown(codeOf(cause))) {
+      this.event({ kind: 'token-unavailable', cause: codeOf(cause) });
+      this.#scheduleReconnect();
+    }
+    return this.state.failure()!;
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed || this.#reconnectTimer) return;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#closed || !this.state.down || this.state.refused) return;
+      this.#resyncing ??= this.#reconnect(undefined, 0).finally(() => (this.#resyncing = undefined));
+      this.#resyncing.then(
+        () => this.event({ kind: 'token-back' }),
+        () => this.#scheduleReconnect(), // still gone (a refused login stops here: the state says so)
+      );
+    }, this.#backoff.reconnectMs);
+    this.#reconnectTimer.unref();
+  }
+
+  /**
+   * After a failure that may mean the token is gone (a key or object not found, a general error):
+   * asks the token (C_GetTokenInfo). Returns `e` when the token is there; the unavailable error
+   * (and reconnection) when it is not or is another token now.
+   */
+  async unlessGone(e: unknown): Promise<unknown> {
+    await this.probe(0);
+    return this.state.failure() ?? e;
+  }
+
+  /**
+   * Asks the token whether it is still there, at most once per `maxAgeMs` (C_GetTokenInfo on its
+   * slot; a token with another serial there counts as gone), and returns the health after it.
+   */
+  async probe(maxAgeMs = PROBE_INTERVAL_MS): Promise<TokenHealth> {
+    if (!this.#closed && !this.state.down && !this.state.refused && !this.#resyncing && Date.now() - this.#probedAt >= maxAgeMs) {
+      this.#probing ??= this.#probeOnce().finally(() => (this.#probing = undefined));
+      await this.#probing;
+    }
+    return this.state.health();
+  }
+
+  async #probeOnce(): Promise<void> {
+    const { native } = this.#sessions;
+    try {
+      const info = await call(() => native.getTokenInfo(this.#slot));
+      this.#probedAt = Date.now();
+      if (info.serialNumber !== this.#info.serialNumber) {
+        this.#goDown('ERR_TOKEN_REPLACED');
+        return;
+      }
+      this.state.answered();
+    } catch (e) {
+      this.#probedAt = Date.now();
+      if (e instanceof ClosedError) return;
+      this.#goDown(e);
+    }
+  }
+
+  /**
+   * An operator's act after a refused login: with `pin`, the PIN to use from now on. When logins
+   * were refused, the module is initialised again and one login is tried; it resolves when the
+   * token is usable, or throws ERR_LOGIN_REFUSED again. Without a refusal it only keeps the PIN.
+   */
+  async resumeLogins(pin?: Buffer): Promise<void> {
+    if (this.#closed) throw new ClosedError('the token');
+    if (pin) {
+      this.#pin?.fill(0);
+      this.#pin = pin;
+    }
+    await this.#resyncing?.catch(() => undefined);
+    if (!this.state.refused) return;
+    this.state.allowLogin();
+    this.event({ kind: 'login-resumed' });
+    this.#resyncing ??= this.#reconnect('ERR_LOGIN_REFUSED', 0).finally(() => (this.#resyncing = undefined));
+    try {
+      await this.#resyncing;
+    } catch (e) {
+      if (!this.state.refused) throw this.#goDown(e); // the PIN was not the problem this time: reconnect in the background
       throw e;
     }
   }
 
   /** Opens a complete set of sessions on `native`, then swaps it in; the old set is dropped in the background. */
-  async #replaceSessions(native: NativeModule): Promise<void> {
+  async #replaceSessions(native: NativeModule, slot: bigint): Promise<void> {
     const old = this.#sessions;
-    const fresh = await openSessions(native, old.epoch + 1, this.slot, this.#pin, this.#options, this.#poolSize);
+    const fresh = await openSessions(native, old.epoch + 1, slot, this.#logIn, this.#options, this.#poolSize);
     if (this.#closed) {
       await closeSessions(fresh);
       throw new ClosedError('the token');
@@ -231,12 +409,15 @@ export class TokenConnection {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    this.state.close();
+    clearTimeout(this.#reconnectTimer);
     try {
       await this.#resyncing?.catch(() => undefined);
       const last = this.#sessions;
       await closeSessions(last);
       await Promise.all(this.#retiring);
       await call(() => last.native.close()).catch(() => undefined);
+      if (this.#spare) await call(() => this.#spare!.close()).catch(() => undefined);
     } finally {
       this.#pin?.fill(0);
       this.#pin = undefined;
@@ -248,14 +429,14 @@ async function openSessions(
   native: NativeModule,
   epoch: number,
   slot: bigint,
-  pin: Buffer | undefined,
+  logIn: LogIn | undefined,
   options: TokenOptions,
   poolSize: number,
 ): Promise<Sessions> {
   const anchor = await call(() => native.openSession(slot, RW_SERIAL));
   let engine: Engine | undefined;
   try {
-    if (pin) await login(native, slot, anchor, pin);
+    if (logIn) await logIn(native, slot, anchor);
     engine = await openEngine(native, slot, options.engine, poolSize);
     const syncSession = options.signSync ? await call(() => native.openSession(slot, RW_SERIAL)) : undefined;
     const pool = new SessionPool({

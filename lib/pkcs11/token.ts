@@ -12,6 +12,7 @@ import {
   invalidArgType,
   invalidArgValue,
   KeyDestroyedError,
+  KeyForeignError,
   KeyGoneError,
   MechanismUnsupportedError,
   ModuleReinitializedError,
@@ -25,11 +26,12 @@ import { checkKeyPairOptions, checkKeySpec, keyPairTemplates, type KeyPairOption
 import { prepareDecryption, prepareSignature, type DecryptMechanism, type SignMechanism } from './mechanisms';
 import type { RecoveryCounters } from './recovery';
 import type { SessionPoolStats } from './session-pool';
-import { TokenConnection, type Sessions } from './token-connection';
+import { TokenConnection, type Sessions, type TokenResolver } from './token-connection';
 import { checkTokenOptions, type TokenOptions } from './token-setup';
+import type { TokenHealth } from './token-state';
 import type { NativeMechanismArg, NativeMechanismInfo, NativeModule, NativeSignEngineStats, NativeTokenInfo } from '../../binding';
 
-export type { TokenOptions };
+export type { TokenHealth, TokenOptions };
 
 export interface MechanismInfo extends NativeMechanismInfo {
   /** CKM_ name without its prefix when we know it, e.g. `ECDSA`. */
@@ -38,14 +40,16 @@ export interface MechanismInfo extends NativeMechanismInfo {
 
 /** KeyPair objects handed to destroyKeyPair: operations on them stop before the token. */
 const destroyed = new WeakSet<KeyPair>();
+/**
+ * The token each KeyPair was found or generated on (module path and the token's serial when its
+ * Token was opened): Token objects of the same token share KeyPairs, another token's are refused.
+ */
+const homes = new WeakMap<KeyPair, string>();
 
 export class Token {
-  readonly slot: bigint;
-  readonly label: string;
-  readonly serialNumber: string;
-  readonly manufacturerID: string;
-  readonly model: string;
   readonly #c: TokenConnection;
+  /** Where this Token's KeyPairs come from (see `homes`). */
+  readonly #home: string;
   readonly #handles = new KeyHandles();
   readonly #data = new DataObjectHandles();
   readonly #mechanisms: MechanismInfo[];
@@ -59,25 +63,26 @@ export class Token {
   /** @internal Use Pkcs11Module.openToken. */
   static async open(
     moduleNative: NativeModule,
-    slot: bigint,
-    info: NativeTokenInfo,
+    found: { slot: bigint; info: NativeTokenInfo },
+    resolve: TokenResolver,
     options: TokenOptions,
     mechanismNames: ReadonlyMap<number, string>,
     onClose: (t: Token) => void,
   ): Promise<Token> {
-    const poolSize = checkTokenOptions(options, info);
+    const poolSize = checkTokenOptions(options, found.info);
     // A NativeModule of the Token's own: its handles form one generation, so that a re-initialisation
     // (by this Token or another) invalidates exactly the handles made before it.
     const native = await call(() => moduleNative.share());
     const pin = options.pin === undefined ? undefined : Buffer.from(options.pin);
     try {
-      const connection = await TokenConnection.open(native, slot, pin, options, poolSize);
+      const connection = await TokenConnection.open(native, found, resolve, pin, options, poolSize);
+      const slot = found.slot;
       try {
         const mechanisms = (await call(() => native.getMechanisms(slot))).map((m) => {
           const name = mechanismNames.get(m.type);
           return name ? { ...m, name } : m;
         });
-        return new Token(connection, info, mechanisms, onClose);
+        return new Token(connection, `${native.describe().path}\0${found.info.serialNumber}`, mechanisms, onClose);
       } catch (e) {
         await connection.close();
         throw e;
@@ -89,16 +94,61 @@ export class Token {
     }
   }
 
-  private constructor(connection: TokenConnection, info: NativeTokenInfo, mechanisms: MechanismInfo[], onClose: (t: Token) => void) {
+  private constructor(connection: TokenConnection, home: string, mechanisms: MechanismInfo[], onClose: (t: Token) => void) {
     this.#c = connection;
-    this.slot = connection.slot;
-    this.label = info.label;
-    this.serialNumber = info.serialNumber;
-    this.manufacturerID = info.manufacturerID;
-    this.model = info.model;
+    this.#home = home;
     this.#mechanisms = mechanisms;
     this.#available = new Set(mechanisms.map((m) => m.type));
     this.#onClose = onClose;
+  }
+
+  /** The slot the token is in (it may change when the token comes back after it went away). */
+  get slot(): bigint {
+    return this.#c.slot;
+  }
+
+  get label(): string {
+    return this.#c.info.label;
+  }
+
+  /** The serial of the token connected now (a token re-created under the selector has a new one). */
+  get serialNumber(): string {
+    return this.#c.info.serialNumber;
+  }
+
+  get manufacturerID(): string {
+    return this.#c.info.manufacturerID;
+  }
+
+  get model(): string {
+    return this.#c.info.model;
+  }
+
+  /**
+   * The token's state as the token layer knows it, without a call: ready, unavailable (gone,
+   * reconnecting), login-refused (no login until resumeLogins) or closed.
+   */
+  health(): TokenHealth {
+    return this.#c.state.health();
+  }
+
+  /**
+   * Like health(), after asking the token whether it is there (C_GetTokenInfo, at most once a
+   * second however often it is called). For readiness probes: it never scans keys.
+   */
+  probe(): Promise<TokenHealth> {
+    return this.#c.probe();
+  }
+
+  /**
+   * An operator's act after ERR_LOGIN_REFUSED: with `pin`, the PIN to use from now on. The module
+   * is initialised again and one login is tried; throws ERR_LOGIN_REFUSED if the token refuses it
+   * again. Without a refused login it only keeps the new PIN for the next login.
+   */
+  async resumeLogins(pin?: string | Uint8Array): Promise<void> {
+    this.#checkOpen();
+    if (pin !== undefined && typeof pin !== 'string' && !(pin instanceof Uint8Array)) throw invalidArgType('pin', 'a string or Uint8Array', typeof pin);
+    await this.#c.resumeLogins(pin === undefined ? undefined : Buffer.from(pin));
   }
 
   /** The token's mechanisms with their key sizes and flags (read once, at open). */
@@ -124,7 +174,7 @@ export class Token {
     const o = checkKeyPairOptions(options, s);
     if (!this.#available.has(keyPairTemplates(s, o).mechanism.type)) throw new MechanismUnsupportedError(`${s.type} key generation`);
     const generate = () =>
-      this.#onPool(undefined, false, async (session, _h, { native, epoch }) => this.#handles.note(await generateKeyPairOn(native, session, s, o), epoch));
+      this.#onPool(undefined, false, async (session, _h, { native, epoch }) => this.#own(await generateKeyPairOn(native, session, s, o), epoch));
     const result = this.#keygen.then(generate, generate);
     this.#keygen = result.catch(() => undefined);
     return result;
@@ -134,9 +184,22 @@ export class Token {
   async findKeyPairs(query: KeyPairQuery = {}): Promise<KeyPair[]> {
     this.#checkOpen();
     const q = checkKeyPairQuery(query);
-    return this.#onPool(undefined, true, async (session, _h, { native, epoch }) =>
-      (await new KeyReader(native, session).findKeyPairs(q)).map((k) => this.#handles.note(k, epoch)),
+    const found = await this.#onPool(undefined, true, async (session, _h, { native, epoch }) =>
+      (await new KeyReader(native, session).findKeyPairs(q)).map((k) => this.#own(k, epoch)),
     );
+    return found.length > 0 ? found : this.#noneUnlessGone(found);
+  }
+
+  #own(keyPair: KeyPair, epoch: number): KeyPair {
+    homes.set(keyPair, this.#home);
+    return this.#handles.note(keyPair, epoch);
+  }
+
+  /** An empty answer is checked against the token's presence: a token that went away is an outage, not "none". */
+  async #noneUnlessGone<T>(none: T[]): Promise<T[]> {
+    const gone = await this.#c.unlessGone(undefined);
+    if (gone) throw gone;
+    return none;
   }
 
   /**
@@ -165,9 +228,10 @@ export class Token {
   async findDataObjects(query: DataObjectQuery): Promise<DataObject[]> {
     this.#checkOpen();
     const q = checkDataObjectQuery(query);
-    return this.#onPool(undefined, true, async (session, _h, { native, epoch }) =>
+    const found = await this.#onPool(undefined, true, async (session, _h, { native, epoch }) =>
       (await new DataObjectReader(native, session).find(q)).map((f) => this.#data.note(f.object, f.handle, epoch)),
     );
+    return found.length > 0 ? found : this.#noneUnlessGone(found);
   }
 
   /**
@@ -184,7 +248,7 @@ export class Token {
   /** Signs `data` with the private key; see SignMechanism for what is hashed where. */
   async sign(keyPair: KeyPair, mechanism: SignMechanism, data: Uint8Array): Promise<Buffer> {
     this.#checkOpen();
-    checkKeyPair(keyPair);
+    this.#checkKeyPair(keyPair);
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
     if (this.#c.current.engine) {
@@ -201,6 +265,7 @@ export class Token {
 
   #signOnEngine(keyPair: KeyPair, m: NativeMechanismArg, data: Uint8Array, first: boolean): Promise<Buffer> {
     const c = this.#c;
+    c.state.check();
     const current = c.current;
     const { epoch, engine } = current;
     if (!engine) return Promise.reject(new ClosedError('the signing engine'));
@@ -237,6 +302,11 @@ export class Token {
     first = true,
   ): Promise<T> {
     const c = this.#c;
+    try {
+      c.state.check();
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const current = c.current;
     const { epoch } = current;
     const run = (h: Handles | undefined) => current.pool.use((session) => op(session, h, current));
@@ -260,7 +330,7 @@ export class Token {
   /** The key's handles in that generation, looked up again by CKA_ID; ERR_KEY_GONE when it is not there. */
   async #lookUpOrThrow(keyPair: KeyPair, sessions: Sessions): Promise<Handles> {
     const h = await this.#handles.refresh(keyPair, sessions.epoch, (k) => this.#lookUp(k, sessions));
-    if (!h) throw new KeyGoneError(keyPair.id.toString('hex'));
+    if (!h) throw await this.#c.unlessGone(new KeyGoneError(keyPair.id.toString('hex')));
     return h;
   }
 
@@ -294,8 +364,9 @@ export class Token {
    */
   signSync(keyPair: KeyPair, mechanism: SignMechanism, data: Uint8Array): Buffer {
     this.#checkOpen();
-    checkKeyPair(keyPair);
+    this.#checkKeyPair(keyPair);
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
+    this.#c.state.check();
     const { native, syncSession, epoch } = this.#c.current;
     if (syncSession === undefined) throw new HsmJwksError('ERR_SIGN_SYNC_DISABLED', 'open the token with { signSync: true } to use signSync');
     if (destroyed.has(keyPair)) throw new KeyDestroyedError();
@@ -317,7 +388,7 @@ export class Token {
   /** Verifies on the token with the public object (for diagnostics; callers normally verify in software). */
   async verify(keyPair: KeyPair, mechanism: SignMechanism, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
     this.#checkOpen();
-    checkKeyPair(keyPair);
+    this.#checkKeyPair(keyPair);
     if (keyPair.publicKey === null) throw invalidArgType('keyPair.publicKey', 'a public key handle', null);
     if (!(signature instanceof Uint8Array)) throw invalidArgType('signature', 'a Buffer or Uint8Array', signature);
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
@@ -330,7 +401,7 @@ export class Token {
   /** Decrypts with an RSA private key. */
   async decrypt(keyPair: KeyPair, mechanism: DecryptMechanism, data: Uint8Array): Promise<Buffer> {
     this.#checkOpen();
-    checkKeyPair(keyPair);
+    this.#checkKeyPair(keyPair);
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     const m = prepareDecryption(mechanism, keyPair, this.#available);
     return this.#onPool(keyPair, true, (session, h, { native }) => {
@@ -346,7 +417,7 @@ export class Token {
    */
   async destroyKeyPair(keyPair: KeyPair): Promise<void> {
     this.#checkOpen();
-    checkKeyPair(keyPair);
+    this.#checkKeyPair(keyPair);
     destroyed.add(keyPair);
     await this.#onPool(keyPair, false, async (session, h, { native }) => {
       await call(() => native.destroyObject(session, h!.privateKey));
@@ -384,6 +455,11 @@ export class Token {
 
   #checkOpen(): void {
     if (this.#closing) throw new ClosedError('the token');
+  }
+
+  #checkKeyPair(keyPair: unknown): asserts keyPair is KeyPair {
+    checkKeyPair(keyPair);
+    if (homes.get(keyPair) !== this.#home) throw new KeyForeignError();
   }
 }
 

@@ -15,6 +15,9 @@
 //   device_gone            the device is unplugged: every call fails with CKR_DEVICE_REMOVED and
 //                          C_Initialize with CKR_DEVICE_ERROR; once the line is gone, calls keep
 //                          failing until the module is finalized and initialized again
+//
+// FAULT_LOG (optional): a file to which every C_Login and C_Initialize call is appended as
+// "<function> 0x<rv>", so tests can count logins (an HSM locks the PIN after a few failed ones).
 #include <dlfcn.h>
 #include <sys/stat.h>
 
@@ -139,6 +142,18 @@ bool DeviceLost() {
   return deviceLost;
 }
 
+// Appends "<fn> 0x<rv>" to FAULT_LOG; returns rv.
+CK_RV Logged(const char* fn, CK_RV rv) {
+  const char* path = std::getenv("FAULT_LOG");
+  if (path == nullptr) return rv;
+  std::lock_guard<std::mutex> g(controlLock);
+  if (FILE* f = std::fopen(path, "a")) {
+    std::fprintf(f, "%s 0x%lx\n", fn, static_cast<unsigned long>(rv));
+    std::fclose(f);
+  }
+  return rv;
+}
+
 #define FAULT_POINT(fn)                                                                   \
   do {                                                                                    \
     if (DeviceLost()) return CKR_DEVICE_REMOVED;                                          \
@@ -147,7 +162,7 @@ bool DeviceLost() {
     if (d.fail) return d.rv;                                                              \
   } while (0)
 
-CK_RV Initialize(CK_VOID_PTR args) {
+CK_RV InitializeUnlogged(CK_VOID_PTR args) {
   Directive d = For("C_Initialize");
   auto* a = static_cast<CK_C_INITIALIZE_ARGS*>(args);
   if (d.cantLock && a != nullptr && (a->flags & CKF_OS_LOCKING_OK)) return CKR_CANT_LOCK;
@@ -157,6 +172,7 @@ CK_RV Initialize(CK_VOID_PTR args) {
   if (rv == CKR_OK) deviceLost = false;
   return rv;
 }
+CK_RV Initialize(CK_VOID_PTR args) { return Logged("C_Initialize", InitializeUnlogged(args)); }
 CK_RV Finalize(CK_VOID_PTR p) { return real->C_Finalize(p); }
 CK_RV GetInfo(CK_INFO* i) {
   FAULT_POINT("C_GetInfo");
@@ -184,9 +200,12 @@ CK_RV GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO* i) {
   FAULT_POINT("C_GetSessionInfo");
   return real->C_GetSessionInfo(In(h), i);
 }
-CK_RV Login(CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR* pin, CK_ULONG n) {
+CK_RV LoginUnlogged(CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR* pin, CK_ULONG n) {
   FAULT_POINT("C_Login");
   return real->C_Login(In(h), u, pin, n);
+}
+CK_RV Login(CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR* pin, CK_ULONG n) {
+  return Logged("C_Login", LoginUnlogged(h, u, pin, n));
 }
 CK_RV Logout(CK_SESSION_HANDLE h) {
   FAULT_POINT("C_Logout");

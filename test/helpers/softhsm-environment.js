@@ -38,6 +38,10 @@ class SoftHsmEnvironment extends TestEnvironment {
     const control = path.join(this.softhsmDir, 'fault-control');
     process.env.FAULT_CONTROL = control;
     this.global.process.env.FAULT_CONTROL = control;
+    // ...and appends every C_Login and C_Initialize to this file.
+    const log = path.join(this.softhsmDir, 'fault-calls.log');
+    process.env.FAULT_LOG = log;
+    this.global.process.env.FAULT_LOG = log;
     this.testPath = context.testPath;
     this.testConsole = context.console;
     this.counts = { passed: 0, failed: 0, skipped: 0 };

@@ -26,6 +26,12 @@ beforeAll(() => {
 });
 beforeEach(() => control(''));
 
+/** Waits (up to 5 s) for the background reconnection to bring the token back. */
+async function untilReady(token: Token): Promise<void> {
+  for (const until = Date.now() + 5000; token.health().state !== 'ready' && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+  expect(token.health().state).toBe('ready');
+}
+
 async function open(options: Parameters<Pkcs11Module['openToken']>[1] = {}): Promise<{ mod: Pkcs11Module; token: Token }> {
   const mod = await Pkcs11Module.load(FAULT);
   const token = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, ...options });
@@ -220,10 +226,14 @@ describe('the device goes away', () => {
       events.length = 0;
       control('device_gone\n');
       const started = Date.now();
-      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_PKCS11_DEVICE_REMOVED', category: 'device-gone' });
+      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_TOKEN_UNAVAILABLE', causeCode: 'ERR_PKCS11_DEVICE_REMOVED' });
       expect(Date.now() - started).toBeLessThan(5000); // 50+100+200+200+200 ms of backoff, plus the calls
       expect(events.filter((e) => e.kind === 'reinitialize-failed')).toHaveLength(6);
+      // Unavailable now: requests fail at once, without a call, while it reconnects in the background.
+      expect(token.health().state).toBe('unavailable');
+      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_TOKEN_UNAVAILABLE' });
       control('');
+      await untilReady(token);
       const sig = await token.sign(pair, ES256, data);
       expect(verifies(pair, sig)).toBe(true);
       expect(token.stats().recoveries.reinitializations).toBe(1);
@@ -262,9 +272,12 @@ describe('the device goes away', () => {
     await withEachSignPath(async (token, pair) => {
       events.length = 0;
       control('C_SignInit=0x32 once\nC_Login=0xA0\n');
-      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_PKCS11_PIN_INCORRECT' });
-      expect(events.filter((e) => e.kind === 'reinitialize-failed')).toEqual([{ kind: 'reinitialize-failed', cause: 'ERR_PKCS11_PIN_INCORRECT', attempt: 1 }]);
+      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_LOGIN_REFUSED', ckr: 'CKR_PIN_INCORRECT' });
+      expect(events.filter((e) => e.kind === 'login-refused')).toEqual([{ kind: 'login-refused', cause: 'ERR_PKCS11_PIN_INCORRECT' }]);
       control('');
+      // No login until an operator acts, even once the token would take the PIN.
+      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_LOGIN_REFUSED' });
+      await token.resumeLogins();
       expect(await token.sign(pair, ES256, data)).toHaveLength(64);
     }, { recovery });
   });
@@ -278,11 +291,12 @@ describe('the device goes away', () => {
       const hung = token.random(8);
       await new Promise((r) => setTimeout(r, 50)); // the random call is inside the module now
       const started = Date.now();
-      await expect(token.sign(pair!, ES256, data)).rejects.toMatchObject({ code: 'ERR_PKCS11_DEVICE_REMOVED' });
+      await expect(token.sign(pair!, ES256, data)).rejects.toMatchObject({ code: 'ERR_TOKEN_UNAVAILABLE', causeCode: 'ERR_PKCS11_DEVICE_REMOVED' });
       expect(Date.now() - started).toBeLessThan(2000);
       expect(events.filter((e) => e.kind === 'reinitialize-failed').map((e) => e.cause)).toEqual(Array(3).fill('ERR_MODULE_BUSY'));
       expect(await hung).toHaveLength(8); // the hung call was left alone and finished
       control('');
+      await untilReady(token);
       expect(await token.sign(pair!, ES256, data)).toHaveLength(64);
     } finally {
       await mod.close();
