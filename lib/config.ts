@@ -81,6 +81,11 @@ function pinOf(env: Env): string | undefined {
   const file = env.HSM_PIN_FILE?.trim();
   if (pin && file) throw new ConfigError('HSM_PIN_FILE', 'set either HSM_PIN or HSM_PIN_FILE, not both');
   if (!file) return pin === '' ? undefined : pin;
+  return readPinFile(file);
+}
+
+/** The PIN in `file` (one trailing newline ignored); ERR_CONFIG naming the file, never its content. */
+export function readPinFile(file: string): string {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -110,6 +115,7 @@ function hsmConfig(env: Env): HsmConfig {
   return {
     library,
     pin,
+    ...(env.HSM_PIN_FILE?.trim() ? { pinFile: env.HSM_PIN_FILE.trim() } : {}),
     selector,
     keySetPrefix: env.HSM_KEY_SET_PREFIX ?? '',
     initArgs: env.HSM_INIT_ARGS || undefined,

@@ -14,6 +14,8 @@ import { SoftwareKeySource } from './software-source';
 export interface HsmSettings {
   library: string;
   pin: string | undefined;
+  /** HSM_PIN_FILE: read again when it changes or an operator asks for a login (a new PIN after a refused one). */
+  pinFile?: string;
   selector: TokenSelector;
   keySetPrefix: string;
   initArgs: string | undefined;

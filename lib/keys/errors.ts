@@ -27,7 +27,9 @@ export type KeyManagerErrorCode =
   /** A JWT whose `exp` lies beyond the longest token lifetime (or is not a number). */
   | 'ERR_TOKEN_LIFETIME'
   /** A rotation setting that could make a verifier fail (publish-ahead shorter than the JWKS cache, …). */
-  | 'ERR_ROTATION_UNSAFE';
+  | 'ERR_ROTATION_UNSAFE'
+  /** An HSM operation (a login) was asked of a key manager without an HSM. */
+  | 'ERR_HSM_NOT_CONFIGURED';
 
 export class KeyManagerError extends HsmJwksError {
   declare readonly code: KeyManagerErrorCode;

@@ -14,7 +14,7 @@ import { CKM } from '../pkcs11/constants';
 import { KeyDestroyedError, KeyGoneError, MechanismUnsupportedError, Pkcs11Error } from '../pkcs11/errors';
 import type { KeyPair } from '../pkcs11/key-pair';
 import type { KeyUse } from '../pkcs11/key-spec';
-import type { Token } from '../pkcs11/token';
+import type { Token, TokenHealth } from '../pkcs11/token';
 import { KeyManagerError } from './errors';
 import { checkGeneration } from './generation';
 import type { KeyEntry, KeyProblem } from './key-entry';
@@ -324,9 +324,24 @@ export class HsmKeySource implements KeySource {
     return hsmSigner(this.#token, entry.pair, { kid: entry.kid, alg: entry.alg as JwsAlg });
   }
 
+  /** The token's state (no call), after at most one C_GetTokenInfo a second: for readiness probes. */
+  probe(): Promise<TokenHealth> {
+    return this.#token.probe();
+  }
+
+  /** An operator's act after a refused login (see Token.resumeLogins). */
+  resumeLogins(pin?: string): Promise<void> {
+    return this.#token.resumeLogins(pin);
+  }
+
   stats(): Record<string, number> {
     const { pool, engine, recoveries } = this.#token.stats();
+    const health = this.#token.health();
     return {
+      hsm_jwks_token_ready: health.state === 'ready' ? 1 : 0,
+      hsm_jwks_token_unavailable: health.state === 'unavailable' ? 1 : 0,
+      hsm_jwks_token_login_refused: health.state === 'login-refused' ? 1 : 0,
+      hsm_jwks_token_logins_total: health.logins,
       hsm_jwks_pool_sessions_open: pool.open,
       hsm_jwks_pool_sessions_in_use: pool.inUse,
       hsm_jwks_pool_waiting: pool.waiting,

@@ -4,6 +4,7 @@ import type { PrivateJwk } from '../jose/import';
 import type { PublicJwk } from '../jose/jwk';
 import type { Signer } from '../jose/signer';
 import type { KeyUse } from '../pkcs11/key-spec';
+import type { TokenHealth } from '../pkcs11/token';
 import type { Lifecycle } from '../store/key-store';
 import type { KeyProblem } from './key-entry';
 import type { KeyState } from './lifecycle';
@@ -45,6 +46,12 @@ export interface KeyInfo {
   createdAt?: Date;
 }
 
+/** Whether the token layer can serve now; `hsm` is undefined without an HSM. */
+export interface Readiness {
+  ready: boolean;
+  hsm?: TokenHealth;
+}
+
 export interface KeyManager {
   /**
    * Generates a key in `set` (kid: given or a random UUID; unique across every set) and returns
@@ -76,6 +83,10 @@ export interface KeyManager {
   onChange(listener: (set: string) => void): () => void;
   /** Drops what is cached about `set` (all sets when omitted): the next read goes to the source. */
   invalidate(set?: string): void;
+  /** Whether the token layer can serve, from its kept state (never a key scan): for readiness probes. */
+  ready(): Promise<Readiness>;
+  /** An operator's act after ERR_LOGIN_REFUSED: one more login, with a new PIN when given. */
+  resumeLogins(pin?: string): Promise<void>;
   /** Gauges for monitoring (session pool, signing engine), by metric name. */
   stats(): Record<string, number>;
   /** Runs `fn` holding a lock shared by every process and instance that uses the same store. */

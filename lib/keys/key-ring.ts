@@ -20,7 +20,7 @@ import { checkGeneration } from './generation';
 import { isStaleKeyError, type HsmKeySource } from './hsm-source';
 import { importRows, validateImport, validateImportSet } from './imports';
 import type { KeyEntry, KeyProblem } from './key-entry';
-import type { GenerateOptions, GetOptions, JwkSet, KeyInfo, KeyManager, SignJwtOptions } from './key-manager';
+import type { GenerateOptions, GetOptions, JwkSet, KeyInfo, KeyManager, Readiness, SignJwtOptions } from './key-manager';
 import type { KeySource } from './key-source';
 import { stateAt } from './lifecycle';
 import { checkSet } from './names';
@@ -48,7 +48,11 @@ export const DEFAULT_PUBLISH_AHEAD_MS = 90_000;
 
 interface CachedView {
   view: SetView;
-  signer?: { signer: Signer; validUntil: number };
+  /**
+   * Signers made from this view, by kid ('' for the set's signing key), until the view's next
+   * lifecycle transition: signJwt reuses one (and its header cache) instead of building one per JWT.
+   */
+  signers: Map<string, { signer: Signer; validUntil: number }>;
 }
 
 export class KeyRing implements KeyManager {
@@ -184,7 +188,8 @@ export class KeyRing implements KeyManager {
     checkSet(set);
     const now = this.#clock();
     const cached = await this.#views.get(set);
-    if (kid === undefined && cached.signer && now < cached.signer.validUntil) return cached.signer.signer;
+    const hit = cached.signers.get(kid ?? '');
+    if (hit && now < hit.validUntil) return hit.signer;
     const view = cached.view;
     let entry: KeyEntry | undefined;
     if (kid === undefined) {
@@ -202,8 +207,8 @@ export class KeyRing implements KeyManager {
         throw new KeyManagerError('ERR_KEY_NOT_ACTIVE', `key ${JSON.stringify(kid)} of JSON Web Key Set ${JSON.stringify(set)} is ${stateOf(entry, now)}, not active`);
       }
     }
-    const signer = this.#retrying(set, entry);
-    if (kid === undefined) cached.signer = { signer, validUntil: nextTransition(view, now) }; // a dropped view takes it along
+    const signer = this.#dropViewWhenGone(set, entry);
+    cached.signers.set(kid ?? '', { signer, validUntil: nextTransition(view, now) }); // a dropped view takes it along
     return signer;
   }
 
@@ -297,7 +302,7 @@ export class KeyRing implements KeyManager {
       this.#reported.add(key);
       this.#log.warn(`a key is not published: ${p.kind}`, { set: p.set, kid: p.kid, where: p.where, detail: p.detail, ...(p.repair ? { repair: p.repair } : {}) });
     }
-    return { view };
+    return { view, signers: new Map() };
   }
 
   /**
@@ -361,25 +366,37 @@ export class KeyRing implements KeyManager {
     return this.#software;
   }
 
-  /** A signer that, when the token no longer knows the key's handle (re-created, re-initialised), reads the set again once. */
-  #retrying(set: string, entry: KeyEntry): Signer {
+  /**
+   * The entry's signer; when the token says its key is gone (destroyed, or a token re-created
+   * without it), the set's view is dropped so the next request reads the token again. No retry
+   * here: the token layer has already recovered and retried what can be (one executor, one policy).
+   */
+  #dropViewWhenGone(set: string, entry: KeyEntry): Signer {
     const inner = this.#sourceOf(entry).signer(entry);
     if (entry.where !== 'hsm') return inner;
-    return {
-      kid: inner.kid,
-      alg: inner.alg,
-      publicJwk: inner.publicJwk,
-      sign: async (data: Uint8Array) => {
-        try {
-          return await inner.sign(data);
-        } catch (e) {
-          if (!isStaleKeyError(e)) throw e;
-          this.#views.drop(set);
-          const again = (await this.#view(set)).entries.find((x) => x.kid === entry.kid);
-          if (!again || !maySign(again, this.#clock())) throw keyNotFound(set, entry.kid);
-          return this.#sourceOf(again).signer(again).sign(data);
-        }
-      },
+    const dropped = (e: unknown): never => {
+      if (isStaleKeyError(e)) this.#views.drop(set);
+      throw e;
     };
+    return { kid: inner.kid, alg: inner.alg, publicJwk: inner.publicJwk, sign: (data: Uint8Array) => inner.sign(data).catch(dropped) };
+  }
+
+  /**
+   * Whether the token layer can serve, from the state it keeps (at most one C_GetTokenInfo a
+   * second, never a key scan): not ready while the token is unavailable or refuses logins.
+   */
+  async ready(): Promise<Readiness> {
+    if (!this.#hsm) return { ready: true };
+    const hsm = await this.#hsm.probe();
+    return { ready: hsm.state === 'ready', hsm };
+  }
+
+  /**
+   * An operator's act after ERR_LOGIN_REFUSED: one more login, with `pin` when given (a new PIN
+   * from HSM_PIN_FILE). Throws ERR_LOGIN_REFUSED when the token refuses it again.
+   */
+  async resumeLogins(pin?: string): Promise<void> {
+    if (!this.#hsm) throw new KeyManagerError('ERR_HSM_NOT_CONFIGURED', 'there is no Hardware Security Module to log in to');
+    await this.#hsm.resumeLogins(pin);
   }
 }

@@ -23,6 +23,8 @@ export interface AppOptions {
   onePort?: boolean;
   /** For POST /admin/keys/{set}/rotate. */
   rotation?: Pick<RotationPolicy, 'retireAfterMs'>;
+  /** For POST /admin/hsm/login: one more login after a refused PIN (reads HSM_PIN_FILE again). */
+  resumeLogins?: () => Promise<void>;
 }
 
 export interface Apps {
@@ -86,14 +88,13 @@ export function buildApps(o: AppOptions): Apps {
     return reply.type('application/json').send(body);
   });
   pub.get('/health/alive', async () => ({ status: 'ok' }));
+  // From the state the token layer keeps (at most one C_GetTokenInfo a second), never a key scan:
+  // cheap enough for any probe rate, and 503 while the token is gone or refuses logins.
   pub.get('/health/ready', async (_request, reply) => {
-    try {
-      await o.km.list(); // reaches the token (when there is one) and the store
-      return { status: 'ok' };
-    } catch (e) {
-      const { body } = toHttp(e);
-      return reply.status(503).send({ status: 'unavailable', ...body });
-    }
+    const { ready, hsm } = await o.km.ready();
+    const token = hsm ? { token: hsm.state, ...(hsm.cause ? { cause: hsm.cause } : {}), ...(hsm.since ? { since: new Date(hsm.since).toISOString() } : {}) } : {};
+    if (ready) return { status: 'ok', ...token };
+    return reply.status(503).send({ status: 'unavailable', ...token });
   });
   pub.get('/metrics', async (_request, reply) =>
     reply.type('text/plain; version=0.0.4').send(metrics.render({ ...o.km.stats(), hsm_jwks_process_resident_memory_bytes: process.memoryUsage().rss })),
@@ -103,6 +104,10 @@ export function buildApps(o: AppOptions): Apps {
   void admin.register(async (scope) => {
     if (auth) scope.addHook('onRequest', auth);
     const changed = (set: string) => jwks.invalidate(set);
+    scope.post('/admin/hsm/login', async (_r, reply) => {
+      await (o.resumeLogins ?? (() => o.km.resumeLogins()))();
+      return reply.status(200).send({ status: 'ok', token: (await o.km.ready()).hsm?.state });
+    });
     scope.get<{ Params: { set: string } }>('/admin/keys/:set', async (r) => o.km.getKeySet(r.params.set));
     scope.get<{ Params: { set: string; kid: string } }>('/admin/keys/:set/:kid', async (r) => o.km.getKey(r.params.set, r.params.kid));
     scope.post<{ Params: { set: string }; Body: { alg: string; use?: KeyUse; kid?: string; activate_now?: boolean } }>(

@@ -10,6 +10,7 @@ import type { KeyRing } from '../keys/key-ring';
 import { Rotator } from '../keys/rotation';
 import type { Logger } from '../logger';
 import { buildApps, type Apps } from './app';
+import { OperatorLogin } from './operator-login';
 
 export interface Service {
   publicUrl: string;
@@ -36,8 +37,19 @@ export async function startService(config: Config, options: { logger: Logger; cl
     for (const set of s.publicSets) await ensureKeySet(km, set, s.defaultAlg, logger);
     const onePort = s.publicPort === s.adminPort && s.publicPort !== 0;
     const rotator = new Rotator(km, s.publicSets, s.rotation, logger);
-    const apps = buildApps({ km, publicSets: s.publicSets, adminToken: s.adminToken, logger, onePort, jwksMaxAgeMs: s.jwksCacheSeconds * 1000, rotation: s.rotation });
+    const operator = new OperatorLogin(km, config.hsm?.pinFile, logger);
+    const apps = buildApps({
+      km,
+      publicSets: s.publicSets,
+      adminToken: s.adminToken,
+      logger,
+      onePort,
+      jwksMaxAgeMs: s.jwksCacheSeconds * 1000,
+      rotation: s.rotation,
+      resumeLogins: () => operator.resume('admin-route'),
+    });
     if (options.schedule !== false) rotator.start(Math.max(1000, Math.min(60_000, (s.rotation.everyMs ?? Infinity) / 10)));
+    if (config.hsm) operator.start();
     await apps.public.listen({ host: s.host, port: s.publicPort });
     if (apps.admin !== apps.public) await apps.admin.listen({ host: s.host, port: s.adminPort });
     const publicUrl = url(apps.public.server.address());
@@ -56,6 +68,7 @@ export async function startService(config: Config, options: { logger: Logger; cl
       close() {
         closing ??= (async () => {
           rotator.stop();
+          operator.stop();
           await Promise.all([apps.public.close(), apps.admin === apps.public ? undefined : apps.admin.close()]);
           await km.close();
         })();
