@@ -126,6 +126,13 @@ export interface NativeLoadFailure {
   detail: string;
 }
 
+/**
+ * Codes of the argument errors every method throws synchronously, before any call is queued: a
+ * TypeError with ERR_INVALID_ARG_TYPE (wrong type) or a RangeError with ERR_INVALID_ARG_VALUE
+ * (wrong value or range), as lib/pkcs11/errors.ts invalidArgType/invalidArgValue make them.
+ */
+export type NativeArgumentErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE';
+
 /** Codes of errors thrown synchronously for misuse of the binding. */
 export type NativeBindingErrorCode = 'ERR_HSM_CLOSED' | 'ERR_HSM_SESSION_BUSY' | 'ERR_HSM_REINITIALIZED' | 'ERR_HSM_QUEUE_FULL' | 'ERR_HSM_NOT_OWNER' | 'ERR_HSM_BUSY';
 
@@ -174,11 +181,12 @@ export declare class NativeModule {
   decrypt(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array): Promise<Buffer>;
   generateRandom(session: bigint, length: number): Promise<Buffer>;
   /**
-   * A signing engine that owns `sessions` (logged in, unused elsewhere: the addon refuses them to
-   * other calls until the engine is closed), one worker thread each. `batchSize` (default 16):
-   * requests a worker takes at once.
+   * A signing engine that owns `sessions` (1 to 1024, logged in, unused elsewhere: the addon
+   * refuses them to other calls until the engine releases them), one worker thread each.
+   * `batchSize` (default 16): requests a worker takes at once. `limit` (default: one per session):
+   * workers allowed to sign at once (see NativeSignEngine.setLimit).
    */
-  createSignEngine(sessions: readonly bigint[], options?: { batchSize?: number; maxPending?: number }): NativeSignEngine;
+  createSignEngine(sessions: readonly bigint[], options?: { batchSize?: number; maxPending?: number; limit?: number }): NativeSignEngine;
   /** Another NativeModule on the same loaded module (one more registry reference), with its own generation and close. */
   share(): Promise<NativeModule>;
   /**
@@ -200,7 +208,12 @@ export declare function load(path: string, options?: NativeLoadOptions): Promise
 
 /** Figures of a signing engine. */
 export interface NativeSignEngineStats {
+  /** Worker threads (one session each) taking requests; retired ones no longer count. */
   workers: number;
+  /** Workers allowed inside a batch at once (1 to `workers`; see setLimit). */
+  limit: number;
+  /** Workers inside a batch now (at most `limit`, except just after the limit was lowered). */
+  running: number;
   batchSize: number;
   /** Requests waiting for a worker. */
   queued: number;
@@ -214,9 +227,19 @@ export interface NativeSignEngineStats {
   drains: number;
   /** Unsettled requests beyond which sign() throws ERR_HSM_QUEUE_FULL (default 65536). */
   maxPending: number;
+  /**
+   * Cumulative time, in microseconds (fractional), of each request's C_SignInit+C_Sign, measured
+   * on its worker (steady clock): every request that reached the module, failed or not.
+   */
+  signLatencyUsSum: number;
+  /** Requests counted in signLatencyUsSum (one per request, not per batch). */
+  signLatencyCount: number;
 }
 
-/** Queued C_SignInit+C_Sign on worker threads of its own, one session each, settled in bulk. */
+/**
+ * Queued C_SignInit+C_Sign on worker threads of its own, one session each, settled in bulk. At
+ * most `limit` workers run C_SignInit+C_Sign at once; the others wait and take no work.
+ */
 export declare class NativeSignEngine {
   private constructor();
   /**
@@ -225,6 +248,23 @@ export declare class NativeSignEngine {
    */
   sign(key: bigint, mechanism: NativeMechanismArg, data: Uint8Array, signatureLength: number): Promise<Buffer>;
   stats(): NativeSignEngineStats;
+  /**
+   * At most `limit` workers inside a batch at once, 1 to stats().workers (ERR_INVALID_ARG_VALUE
+   * otherwise). Raised: waiting workers start at once. Lowered: running batches finish first.
+   */
+  setLimit(limit: number): void;
+  /**
+   * One more worker thread per session (logged in, unused elsewhere: claimed like those given to
+   * createSignEngine), up to 1024 workers in all. The limit is left as it is: raise it to use them.
+   */
+  addSessions(sessions: readonly bigint[]): void;
+  /**
+   * Up to `count` workers (1 to 1024) finish their current batch and exit; idle ones go first.
+   * It never leaves fewer workers than the limit (so never fewer than one): lower the limit first
+   * to retire more. Resolves, once their threads are joined (off the JS thread), with their
+   * sessions, released from the engine's claim, for the caller to close ([] when none could go).
+   */
+  retireWorkers(count: number): Promise<bigint[]>;
   /** Rejects queued requests (ERR_HSM_CLOSED), lets running batches finish, joins the threads. */
   close(): Promise<void>;
 }

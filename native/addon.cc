@@ -19,7 +19,7 @@ bool BoolOption(const Napi::Object& o, const char* name, bool fallback) {
   Napi::Value v = OptionalMember(o, name);
   if (v.IsUndefined()) return fallback;
   if (!v.IsBoolean()) {
-    throw Napi::TypeError::New(o.Env(), std::string("options.") + name + " must be a boolean");
+    throw InvalidArgType(o.Env(), std::string("options.") + name + " must be a boolean");
   }
   return v.As<Napi::Boolean>().Value();
 }
@@ -66,21 +66,21 @@ class LoadOp : public Napi::AsyncWorker {
 Napi::Value Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {
-    throw Napi::TypeError::New(env, "path must be a string");
+    throw InvalidArgType(env, "path must be a string");
   }
   std::string path = info[0].As<Napi::String>().Utf8Value();
   if (path.empty() || path.find('\0') != std::string::npos) {
-    throw Napi::TypeError::New(env, "path must be a non-empty string without NUL");
+    throw InvalidArgValue(env, "path must be a non-empty string without NUL");
   }
   LoadOptions options;
   if (info.Length() > 1 && !info[1].IsUndefined()) {
-    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "options must be an object");
+    if (!info[1].IsObject()) throw InvalidArgType(env, "options must be an object");
     Napi::Object o = info[1].As<Napi::Object>();
     options.deepBind = BoolOption(o, "deepBind", true);
     options.osLocking = BoolOption(o, "osLocking", true);
     Napi::Value initArgs = OptionalMember(o, "initArgs");
     if (!initArgs.IsUndefined()) {
-      if (!initArgs.IsString()) throw Napi::TypeError::New(env, "options.initArgs must be a string");
+      if (!initArgs.IsString()) throw InvalidArgType(env, "options.initArgs must be a string");
       options.hasInitArgs = true;
       options.initArgs = initArgs.As<Napi::String>().Utf8Value();
     }

@@ -45,18 +45,13 @@ void AsyncOp::Execute() {
     Lease* lease;
     ~LeaveOnExit() { lease->Leave(); }
   } leave{lease_.get()};
-  GateHold gate(module_->gate);
-  if (UsesHandles() && module_->generation.load() != generation_) {
+  ModuleCall call(*module_, generation_, UsesHandles());
+  if (call.stale()) {
     stale_ = true;
     SetError("stale");
     return;
   }
-  if (module_->serialize) {
-    std::lock_guard<std::mutex> guard(module_->callLock);
-    Run(module_->fl);
-  } else {
-    Run(module_->fl);
-  }
+  Run(module_->fl);
   if (fn_ != nullptr) SetError("pkcs11");
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "convert.h"
+#include "errors.h"
 #include "names.h"
 
 namespace hsm {
@@ -18,7 +19,7 @@ std::string Hex(CK_ULONG v) {
 AttrKind KindOrThrow(Napi::Env env, CK_ATTRIBUTE_TYPE type) {
   AttrKind kind;
   if (!AttributeKind(type, &kind)) {
-    throw Napi::TypeError::New(env, "attribute type " + Hex(type) + " is not in the codec table");
+    throw InvalidArgValue(env, "attribute type " + Hex(type) + " is not in the codec table");
   }
   return kind;
 }
@@ -28,7 +29,7 @@ std::vector<unsigned char> Encode(const Napi::Value& v, CK_ATTRIBUTE_TYPE type, 
   std::string what = "attribute " + Hex(type);
   switch (kind) {
     case AttrKind::kBool: {
-      if (!v.IsBoolean()) throw Napi::TypeError::New(env, what + " must be a boolean");
+      if (!v.IsBoolean()) throw InvalidArgType(env, what + " must be a boolean");
       return {v.As<Napi::Boolean>().Value() ? CK_TRUE : CK_FALSE};
     }
     case AttrKind::kUlong: {
@@ -42,12 +43,12 @@ std::vector<unsigned char> Encode(const Napi::Value& v, CK_ATTRIBUTE_TYPE type, 
       return std::vector<unsigned char>(bytes.Data(), bytes.Data() + bytes.ByteLength());
     }
     case AttrKind::kUtf8: {
-      if (!v.IsString()) throw Napi::TypeError::New(env, what + " must be a string");
+      if (!v.IsString()) throw InvalidArgType(env, what + " must be a string");
       std::string s = v.As<Napi::String>().Utf8Value();
       return std::vector<unsigned char>(s.begin(), s.end());
     }
     case AttrKind::kUlongArray: {
-      if (!v.IsArray()) throw Napi::TypeError::New(env, what + " must be an array of numbers");
+      if (!v.IsArray()) throw InvalidArgType(env, what + " must be an array of numbers");
       Napi::Array arr = v.As<Napi::Array>();
       std::vector<unsigned char> out(arr.Length() * sizeof(CK_ULONG));
       for (uint32_t i = 0; i < arr.Length(); i++) {
@@ -110,7 +111,7 @@ bool IsPerAttributeError(CK_RV rv) {
 AttributeTemplate AttributeTemplate::FromJs(const Napi::Value& value, const char* what) {
   Napi::Env env = value.Env();
   if (!value.IsArray()) {
-    throw Napi::TypeError::New(env, std::string(what) + " must be an array of [type, value]");
+    throw InvalidArgType(env, std::string(what) + " must be an array of [type, value]");
   }
   Napi::Array arr = value.As<Napi::Array>();
   AttributeTemplate t;
@@ -119,7 +120,7 @@ AttributeTemplate AttributeTemplate::FromJs(const Napi::Value& value, const char
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Value entry = arr.Get(i);
     if (!entry.IsArray() || entry.As<Napi::Array>().Length() != 2) {
-      throw Napi::TypeError::New(env, std::string(what) + " entries must be [type, value] pairs");
+      throw InvalidArgType(env, std::string(what) + " entries must be [type, value] pairs");
     }
     Napi::Array pair = entry.As<Napi::Array>();
     CK_ATTRIBUTE_TYPE type = UlongFromJs(pair.Get(0u), "attribute type");
@@ -134,7 +135,7 @@ AttributeTemplate AttributeTemplate::FromJs(const Napi::Value& value, const char
 
 std::vector<CK_ATTRIBUTE_TYPE> AttributeTypesFromJs(const Napi::Value& value) {
   Napi::Env env = value.Env();
-  if (!value.IsArray()) throw Napi::TypeError::New(env, "attribute types must be an array");
+  if (!value.IsArray()) throw InvalidArgType(env, "attribute types must be an array");
   Napi::Array arr = value.As<Napi::Array>();
   std::vector<CK_ATTRIBUTE_TYPE> types;
   for (uint32_t i = 0; i < arr.Length(); i++) {

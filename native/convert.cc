@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "errors.h"
+
 namespace hsm {
 
 Napi::Value HandleToJs(Napi::Env env, CK_ULONG handle) {
@@ -10,12 +12,12 @@ Napi::Value HandleToJs(Napi::Env env, CK_ULONG handle) {
 
 CK_ULONG HandleFromJs(const Napi::Value& value, const char* what) {
   if (!value.IsBigInt()) {
-    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a bigint handle");
+    throw InvalidArgType(value.Env(), std::string(what) + " must be a bigint handle");
   }
   bool lossless = false;
   uint64_t v = value.As<Napi::BigInt>().Uint64Value(&lossless);
   if (!lossless || v > static_cast<uint64_t>(~0UL)) {
-    throw Napi::RangeError::New(value.Env(), std::string(what) + " is out of range");
+    throw InvalidArgValue(value.Env(), std::string(what) + " is out of range");
   }
   return static_cast<CK_ULONG>(v);
 }
@@ -23,14 +25,22 @@ CK_ULONG HandleFromJs(const Napi::Value& value, const char* what) {
 CK_ULONG UlongFromJs(const Napi::Value& value, const char* what) {
   if (value.IsBigInt()) return HandleFromJs(value, what);
   if (!value.IsNumber()) {
-    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a number");
+    throw InvalidArgType(value.Env(), std::string(what) + " must be a number");
   }
   double d = value.As<Napi::Number>().DoubleValue();
   if (!(d >= 0) || d > 9007199254740991.0 || std::floor(d) != d) {
-    throw Napi::RangeError::New(value.Env(),
-                                std::string(what) + " must be a non-negative safe integer");
+    throw InvalidArgValue(value.Env(), std::string(what) + " must be a non-negative safe integer");
   }
   return static_cast<CK_ULONG>(d);
+}
+
+CK_ULONG UlongFromJs(const Napi::Value& value, const char* what, CK_ULONG min, CK_ULONG max) {
+  CK_ULONG n = UlongFromJs(value, what);
+  if (n < min || n > max) {
+    throw InvalidArgValue(value.Env(), std::string(what) + " must be " + std::to_string(min) + " to " +
+                                           std::to_string(max));
+  }
+  return n;
 }
 
 Napi::Value UlongToJs(Napi::Env env, CK_ULONG value) {
@@ -53,7 +63,7 @@ Napi::Object VersionToJs(Napi::Env env, const CK_VERSION& version) {
 Napi::Uint8Array BytesFromJs(const Napi::Value& value, const char* what) {
   if (!value.IsTypedArray() ||
       value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a Buffer or Uint8Array");
+    throw InvalidArgType(value.Env(), std::string(what) + " must be a Buffer or Uint8Array");
   }
   return value.As<Napi::Uint8Array>();
 }

@@ -25,6 +25,18 @@ Napi::Error BindingError(Napi::Env env, const char* code, const std::string& mes
   return e;
 }
 
+Napi::TypeError InvalidArgType(Napi::Env env, const std::string& message) {
+  Napi::TypeError e = Napi::TypeError::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+  return e;
+}
+
+Napi::RangeError InvalidArgValue(Napi::Env env, const std::string& message) {
+  Napi::RangeError e = Napi::RangeError::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
+  return e;
+}
+
 Napi::Error StaleGeneration(Napi::Env env) {
   return BindingError(env, "ERR_HSM_REINITIALIZED",
                       "the module was re-initialised after this handle was made: find the session or key again");

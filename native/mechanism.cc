@@ -3,6 +3,7 @@
 #include <string>
 
 #include "convert.h"
+#include "errors.h"
 
 namespace hsm {
 namespace {
@@ -25,16 +26,17 @@ Mechanism Mechanism::FromJs(const Napi::Value& value) {
     m.mech_.mechanism = UlongFromJs(value, "mechanism");
     return m;
   }
-  if (!value.IsObject()) throw Napi::TypeError::New(env, "mechanism must be an object or a mechanism type");
+  if (!value.IsObject()) throw InvalidArgType(env, "mechanism must be an object or a mechanism type");
   Napi::Object o = value.As<Napi::Object>();
   Mechanism m;
   m.mech_.mechanism = UlongFromJs(Member(o, "type"), "mechanism.type");
   Napi::Value p = Member(o, "parameter");
   if (p.IsUndefined()) return m;
-  if (!p.IsObject()) throw Napi::TypeError::New(env, "mechanism.parameter must be an object");
+  if (!p.IsObject()) throw InvalidArgType(env, "mechanism.parameter must be an object");
   Napi::Object po = p.As<Napi::Object>();
   Napi::Value kindValue = Member(po, "kind");
-  std::string kind = kindValue.IsString() ? kindValue.As<Napi::String>().Utf8Value() : "";
+  if (!kindValue.IsString()) throw InvalidArgType(env, "mechanism.parameter.kind must be a string");
+  std::string kind = kindValue.As<Napi::String>().Utf8Value();
   if (kind == "pss") {
     m.param_ = Param::kPss;
     m.pss_.hashAlg = UlongFromJs(Member(po, "hashAlg"), "pss.hashAlg");
@@ -51,7 +53,7 @@ Mechanism Mechanism::FromJs(const Napi::Value& value) {
     m.param_ = Param::kRaw;
     m.bytes_ = CopyBytes(Member(po, "data"), "raw.data");
   } else {
-    throw Napi::TypeError::New(env, "mechanism.parameter.kind must be 'pss', 'oaep' or 'raw'");
+    throw InvalidArgValue(env, "mechanism.parameter.kind must be 'pss', 'oaep' or 'raw'");
   }
   return m;
 }

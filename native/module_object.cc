@@ -161,7 +161,7 @@ Napi::Object ModuleObject::NewInstance(Napi::Env env, LoadedModule* module) {
 
 ModuleObject::ModuleObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleObject>(info) {
   if (info.Length() != 1 || !info[0].IsExternal()) {
-    throw Napi::TypeError::New(info.Env(), "NativeModule is created by load(), not by new");
+    throw InvalidArgType(info.Env(), "NativeModule is created by load(), not by new");
   }
   lease_ = std::make_shared<Lease>(info[0].As<Napi::External<LoadedModule>>().Data());
   generation_ = lease_->module->generation.load();
@@ -204,8 +204,7 @@ Napi::Value ModuleObject::Reinitialize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CK_ULONG drainMs = 10000;
   if (info.Length() > 0 && info[0].IsObject() && info[0].As<Napi::Object>().Has("drainTimeoutMs")) {
-    drainMs = UlongFromJs(info[0].As<Napi::Object>().Get("drainTimeoutMs"), "drainTimeoutMs");
-    if (drainMs > 600000) throw Napi::RangeError::New(env, "drainTimeoutMs must be at most 600000");
+    drainMs = UlongFromJs(info[0].As<Napi::Object>().Get("drainTimeoutMs"), "drainTimeoutMs", 0, 600000);
   }
   return (new ReinitializeOp(env, lease_, OpenModule(env), generation_, std::chrono::milliseconds(drainMs)))->Start();
 }

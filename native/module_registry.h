@@ -96,6 +96,29 @@ struct LoadedModule {
   bool initialized = true;         // false after a re-initialisation whose C_Initialize failed
 };
 
+// Everything a call into a module must hold, for one scope: the call gate (so that a
+// re-initialisation waits for it), the generation check (a handle of an earlier generation must
+// never reach the module, which may have handed the same number out again), and, for a module that
+// refused OS locking, its serialise lock. Every call site takes this guard and nothing else.
+class ModuleCall {
+ public:
+  // `generation`: the one the caller's handles belong to; `usesHandles` false for the calls that
+  // take none (getInfo, getSlots...), which are valid in any generation.
+  ModuleCall(LoadedModule& module, uint64_t generation, bool usesHandles = true)
+      : gate_(module.gate), stale_(usesHandles && module.generation.load() != generation) {
+    // A stale call makes no PKCS#11 call: it does not need the lock.
+    if (!stale_ && module.serialize) serial_ = std::unique_lock<std::mutex>(module.callLock);
+  }
+  // The module was re-initialised after the caller's handles were made: refuse the call
+  // (ERR_HSM_REINITIALIZED) without making it.
+  bool stale() const { return stale_; }
+
+ private:
+  GateHold gate_;  // first in, last out: the lock below is taken and dropped inside the gate
+  bool stale_;
+  std::unique_lock<std::mutex> serial_;
+};
+
 struct LoadFailure {
   enum Kind { kNone, kNotFound, kNotPkcs11, kDlopen, kInit } kind = kNone;
   std::string detail;

@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "convert.h"
 #include "mechanism.h"
+#include "sign_call.h"
 
 namespace hsm {
 namespace {
@@ -61,44 +62,19 @@ class SignOp : public KeyOp {
 
  private:
   void Run(CK_FUNCTION_LIST* fl) override {
-    if (!Ok(fl->C_SignInit(session_, mechanism_.get(), key_), "C_SignInit")) return;
-    if (outData_ != nullptr) {
-      outLen_ = outCap_;
-      CK_RV rv = fl->C_Sign(session_, data_, dataLen_, outData_, &outLen_);
-      if (rv != CKR_BUFFER_TOO_SMALL) {
-        Ok(rv, "C_Sign");
-        return;
-      }
-    }
-    SignBySizeQuery(fl);
-  }
-  // The two-call pattern. Some modules end the operation on CKR_BUFFER_TOO_SMALL (NSS), so a
-  // query that finds no active operation starts it again.
-  void SignBySizeQuery(CK_FUNCTION_LIST* fl) {
-    CK_ULONG need = 0;
-    CK_RV rv = fl->C_Sign(session_, data_, dataLen_, nullptr, &need);
-    if (rv == CKR_OPERATION_NOT_INITIALIZED) {
-      if (!Ok(fl->C_SignInit(session_, mechanism_.get(), key_), "C_SignInit")) return;
-      rv = fl->C_Sign(session_, data_, dataLen_, nullptr, &need);
-    }
-    if (!Ok(rv, "C_Sign")) return;
-    spill_.resize(need);
-    if (Ok(fl->C_Sign(session_, data_, dataLen_, spill_.data(), &need), "C_Sign")) {
-      spill_.resize(need);
-      spilled_ = true;
-    }
+    outcome_ = SignCall(fl, session_, mechanism_.get(), key_, data_, dataLen_, outData_, outCap_, &spill_);
+    Ok(outcome_.rv, outcome_.fn);
   }
   Napi::Value Result(Napi::Env env) override {
-    if (spilled_) return Napi::Buffer<CK_BYTE>::Copy(env, spill_.data(), spill_.size());
-    if (outLen_ == outCap_) return out_.Value();
-    return Napi::Buffer<CK_BYTE>::Copy(env, outData_, outLen_);
+    if (outcome_.spilled) return Napi::Buffer<CK_BYTE>::Copy(env, spill_.data(), outcome_.length);
+    if (outcome_.length == outCap_) return out_.Value();
+    return Napi::Buffer<CK_BYTE>::Copy(env, outData_, outcome_.length);
   }
   Napi::Reference<Napi::Buffer<CK_BYTE>> out_;
   CK_BYTE* outData_ = nullptr;
-  CK_ULONG outCap_ = 0;
-  CK_ULONG outLen_ = 0;
+  CK_ULONG outCap_ = 0;  // 0: sized by the length query
+  SignOutcome outcome_;
   std::vector<CK_BYTE> spill_;
-  bool spilled_ = false;
 };
 
 class VerifyOp : public KeyOp {
@@ -169,17 +145,11 @@ class RandomOp : public AsyncOp {
   CK_ULONG outLen_;
 };
 
-size_t LengthFromJs(const Napi::Value& v, const char* what, size_t max) {
-  CK_ULONG n = UlongFromJs(v, what);
-  if (n > max) throw Napi::RangeError::New(v.Env(), std::string(what) + " is too large");
-  return static_cast<size_t>(n);
-}
-
 }  // namespace
 
 Napi::Value ModuleObject::Sign(const Napi::CallbackInfo& info) {
   KeyOpArgs args = KeyOpArgsFromJs(info);
-  size_t length = LengthFromJs(info[4], "signatureLength", 1 << 20);
+  size_t length = UlongFromJs(info[4], "signatureLength", 0, 1 << 20);  // 0: the length query
   return (new SignOp(this, info.Env(), std::move(args), length))->Start();
 }
 
@@ -189,8 +159,7 @@ Napi::Value ModuleObject::SignSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LoadedModule* module = OpenModule(env);
   KeyOpArgs args = KeyOpArgsFromJs(info);
-  size_t length = LengthFromJs(info[4], "signatureLength", 1 << 20);
-  if (length == 0) throw Napi::RangeError::New(env, "signatureLength must be given for signSync");
+  size_t length = UlongFromJs(info[4], "signatureLength", 1, 1 << 20);  // no length query on the JS thread
   ClaimSession(env, args.session);
   struct Release {
     ModuleObject* self;
@@ -198,17 +167,18 @@ Napi::Value ModuleObject::SignSync(const Napi::CallbackInfo& info) {
     ~Release() { self->ReleaseSession(session); }
   } release{this, args.session};
   Napi::Buffer<CK_BYTE> out = Napi::Buffer<CK_BYTE>::New(env, length);
-  CK_ULONG outLen = static_cast<CK_ULONG>(length);
-  GateHold gate(module->gate);
-  if (module->generation.load() != generation_) throw StaleGeneration(env);
-  std::unique_lock<std::mutex> serial;
-  if (module->serialize) serial = std::unique_lock<std::mutex>(module->callLock);
-  CK_RV rv = module->fl->C_SignInit(args.session, args.mechanism.get(), args.key);
-  if (rv != CKR_OK) throw Pkcs11Failure(env, rv, "C_SignInit");
-  rv = module->fl->C_Sign(args.session, args.data.Data(), static_cast<CK_ULONG>(args.data.ByteLength()), out.Data(), &outLen);
-  if (rv != CKR_OK) throw Pkcs11Failure(env, rv, "C_Sign");
-  if (outLen == length) return out;
-  return Napi::Buffer<CK_BYTE>::Copy(env, out.Data(), outLen);
+  std::vector<CK_BYTE> spill;
+  SignOutcome outcome;
+  {
+    ModuleCall call(*module, generation_);
+    if (call.stale()) throw StaleGeneration(env);
+    outcome = SignCall(module->fl, args.session, args.mechanism.get(), args.key, args.data.Data(),
+                       static_cast<CK_ULONG>(args.data.ByteLength()), out.Data(), static_cast<CK_ULONG>(length), &spill);
+  }
+  if (!outcome.ok()) throw Pkcs11Failure(env, outcome.rv, outcome.fn);
+  if (outcome.spilled) return Napi::Buffer<CK_BYTE>::Copy(env, spill.data(), outcome.length);
+  if (outcome.length == length) return out;
+  return Napi::Buffer<CK_BYTE>::Copy(env, out.Data(), outcome.length);
 }
 
 Napi::Value ModuleObject::Verify(const Napi::CallbackInfo& info) {
@@ -223,7 +193,7 @@ Napi::Value ModuleObject::Decrypt(const Napi::CallbackInfo& info) {
 
 Napi::Value ModuleObject::GenerateRandom(const Napi::CallbackInfo& info) {
   CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
-  size_t length = LengthFromJs(info[1], "length", 1 << 20);
+  size_t length = UlongFromJs(info[1], "length", 0, 1 << 20);
   return (new RandomOp(this, info.Env(), session, length))->Start();
 }
 

@@ -4,6 +4,7 @@
 
 #include "async_op.h"
 #include "convert.h"
+#include "errors.h"
 
 namespace hsm {
 namespace {
@@ -164,7 +165,7 @@ Napi::Value ModuleObject::GetInfo(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModuleObject::GetSlots(const Napi::CallbackInfo& info) {
-  if (!info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "tokenPresent must be a boolean");
+  if (!info[0].IsBoolean()) throw InvalidArgType(info.Env(), "tokenPresent must be a boolean");
   return (new GetSlotsOp(this, info.Env(), info[0].As<Napi::Boolean>().Value()))->Start();
 }
 

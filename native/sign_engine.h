@@ -2,25 +2,26 @@
 // each (its own threads, not libuv's shared pool). Requests queue up; each worker takes a batch,
 // runs C_SignInit+C_Sign for every request on its session, writing straight into the request's
 // pinned output Buffer, and completions go back to the JS thread in bulk (one thread-safe-function
-// call drains every finished request).
+// call drains every finished request). At most `limit` workers run batches at once; the caller
+// (an adaptive controller in lib/) moves the limit and adds or retires workers while it runs.
 #ifndef HSM_JWKS_SIGN_ENGINE_H_
 #define HSM_JWKS_SIGN_ENGINE_H_
 
 #include <napi.h>
 
 #include <memory>
-#include <vector>
 
 #include "module_object.h"
 
 namespace hsm {
 
 class EngineCore;
+class SessionClaims;
 
 class SignEngineObject : public Napi::ObjectWrap<SignEngineObject> {
  public:
   static Napi::Function DefineClass(Napi::Env env);
-  // module.createSignEngine(sessions: bigint[], { batchSize }): the JS-visible factory.
+  // module.createSignEngine(sessions: bigint[], { batchSize, maxPending, limit }): the JS-visible factory.
   static Napi::Value Create(ModuleObject* owner, const Napi::CallbackInfo& info);
   explicit SignEngineObject(const Napi::CallbackInfo& info);
   ~SignEngineObject() override;
@@ -28,13 +29,18 @@ class SignEngineObject : public Napi::ObjectWrap<SignEngineObject> {
  private:
   Napi::Value Sign(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value SetLimit(const Napi::CallbackInfo& info);
+  Napi::Value AddSessions(const Napi::CallbackInfo& info);
+  Napi::Value RetireWorkers(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // Throws ERR_HSM_CLOSED once close() was called.
+  void CheckOpen(Napi::Env env) const;
 
+  // Shared with the threads (and the close and retire operations): outlives this object.
   std::shared_ptr<EngineCore> core_;
-  ModuleObject* owner_ = nullptr;
-  Napi::ObjectReference ownerRef_;  // keeps the NativeModule (and its busy-session set) alive
-  std::vector<CK_SESSION_HANDLE> sessions_;
-  bool closed_ = false;
+  // The NativeModule's busy-session set, where the engine's sessions are claimed. Shared with the
+  // close and retire operations, which release sessions after this object may have been collected.
+  std::shared_ptr<SessionClaims> claims_;
 };
 
 }  // namespace hsm

@@ -20,8 +20,12 @@ const env = {
   HSM_JWKS_DEEPBIND: '0',
 };
 // Left out: deepbind (it loads with RTLD_DEEPBIND on purpose) and the packed tarball (it installs
-// and loads the regular build).
+// and loads the regular build). Child processes the tests start (node scripts against the addon)
+// inherit this environment, so they run under the sanitizers too.
+// Arguments replace the default selection (`node scripts/test-asan.js test/native/sign-engine.test.ts
+// -t close` runs one test), for checking one fix without the whole run.
 const ignore = ['deepbind', 'package', 'bench'];
+const selection = process.argv.length > 2 ? process.argv.slice(2) : ['test/native', 'test/unit'];
 const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
-const r = spawnSync(process.execPath, [jest, 'test/native', 'test/unit', '--testPathIgnorePatterns', ...ignore], { cwd: root, env, stdio: 'inherit' });
+const r = spawnSync(process.execPath, [jest, ...selection, '--testPathIgnorePatterns', ...ignore], { cwd: root, env, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 
 import { Pkcs11Module, type KeyPair, type Token } from '../../lib';
+import { CKA, CKM } from '../../lib/pkcs11/constants';
 import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
@@ -147,6 +148,58 @@ describe('operations', () => {
       expect(thrown(() => native.login(1n, 1, 'pin' as never))).toMatch(/^TypeError: pin must be a Buffer/);
       expect(thrown(() => new (nativeBinding().NativeModule as unknown as new () => unknown)())).toMatch(/^TypeError: NativeModule is created by load/);
       await expect(native.getTokenInfo(0xdeadn)).rejects.toMatchObject({ ckr: 'CKR_SLOT_ID_INVALID', fn: 'C_GetTokenInfo' });
+    } finally {
+      await native.close();
+    }
+  });
+
+  test('every argument error of the addon carries its code: ERR_INVALID_ARG_TYPE (TypeError) or ERR_INVALID_ARG_VALUE (RangeError)', async () => {
+    // Through the library: a KeyPair of this token whose handle (altered) does not fit a CK_ULONG.
+    const [huge] = await token.findKeyPairs({ id: Buffer.from('ec') });
+    (huge as { privateKey: bigint }).privateKey = 1n << 70n;
+    await expect(token.sign(huge!, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('x'))).rejects.toMatchObject({
+      name: 'RangeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: 'key is out of range', // the addon's
+    });
+
+    const native = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() });
+    try {
+      // The addon's errors come from the main realm, not jest's: compare name and code, not classes.
+      const code = (fn: () => unknown) => {
+        try {
+          fn();
+        } catch (e) {
+          return `${(e as Error).name} ${(e as { code?: string }).code}`;
+        }
+        return 'nothing thrown';
+      };
+      const TYPE = 'TypeError ERR_INVALID_ARG_TYPE';
+      const VALUE = 'RangeError ERR_INVALID_ARG_VALUE';
+      const rsa = { type: CKM.RSA_PKCS_KEY_PAIR_GEN };
+      const cases: Array<[string, () => unknown, string]> = [
+        ['a handle beyond CK_ULONG', () => native.sign(1n, 1n << 70n, { type: CKM.ECDSA }, Buffer.alloc(32), 64), VALUE],
+        ['bits: NaN', () => native.generateKeyPair(1n, rsa, [[CKA.MODULUS_BITS, NaN]], []), VALUE],
+        ['bits: -1', () => native.generateKeyPair(1n, rsa, [[CKA.MODULUS_BITS, -1]], []), VALUE],
+        ['bits: "2048"', () => native.generateKeyPair(1n, rsa, [[CKA.MODULUS_BITS, '2048' as never]], []), TYPE],
+        ['a session that is a number', () => native.getSessionInfo(1 as never), TYPE],
+        ['an attribute not in the codec table', () => native.findObjects(1n, [[0x7fff_fff0, true]], 1), VALUE],
+        ['a label that is a number', () => native.findObjects(1n, [[CKA.LABEL, 42 as never]], 1), TYPE],
+        ['a template that is not an array', () => native.createObject(1n, 'x' as never), TYPE],
+        ['an unknown mechanism parameter kind', () => native.sign(1n, 1n, { type: 1, parameter: { kind: 'nope' } as never }, Buffer.alloc(1), 0), VALUE],
+        ['a mechanism parameter kind that is not a string', () => native.sign(1n, 1n, { type: 1, parameter: { kind: 1 } as never }, Buffer.alloc(1), 0), TYPE],
+        ['a signatureLength too large', () => native.sign(1n, 1n, CKM.ECDSA as never, Buffer.alloc(1), 2 ** 21), VALUE],
+        ['signSync without signatureLength', () => native.signSync(1n, 1n, CKM.ECDSA, Buffer.alloc(1), 0), VALUE],
+        ['a random length of 1.5', () => native.generateRandom(1n, 1.5), VALUE],
+        ['getSlots("yes")', () => native.getSlots('yes' as never), TYPE],
+        ['drainTimeoutMs beyond 10 minutes', () => native.reinitialize({ drainTimeoutMs: 600_001 }), VALUE],
+        ['load(42)', () => nativeBinding().load(42 as never), TYPE],
+        ['load("")', () => nativeBinding().load(''), VALUE],
+        ['load options.osLocking: 1', () => nativeBinding().load(SOFTHSM_MODULE, { osLocking: 1 as never }), TYPE],
+        ['new NativeModule()', () => new (nativeBinding().NativeModule as unknown as new () => unknown)(), TYPE],
+        ['createSignEngine([])', () => native.createSignEngine([]), VALUE],
+      ];
+      expect(cases.map(([what, fn]) => [what, code(fn)])).toEqual(cases.map(([what, , expected]) => [what, expected]));
     } finally {
       await native.close();
     }

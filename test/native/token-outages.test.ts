@@ -171,16 +171,19 @@ test('probe() reads the token at most once a second and reports a missing token'
   }
 });
 
-test('a KeyPair of another Token is refused before any call', async () => {
+test('a KeyPair of another token is refused before any call; another Token object of the same token may use it', async () => {
   softHsm().initToken('foreign-a');
+  softHsm().initToken('foreign-b');
   const mod = await Pkcs11Module.load(SOFTHSM_MODULE);
   try {
     const a = await mod.openToken({ tokenLabel: 'foreign-a' }, { pin: USER_PIN });
-    const b = await mod.openToken({ tokenLabel: 'foreign-a' }, { pin: USER_PIN });
+    const b = await mod.openToken({ tokenLabel: 'foreign-b' }, { pin: USER_PIN });
+    const a2 = await mod.openToken({ tokenLabel: 'foreign-a' }, { pin: USER_PIN });
     const pair = await a.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'k', id: Buffer.from('k') });
     await expect(b.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_KEY_FOREIGN' });
     await expect(b.destroyKeyPair(pair)).rejects.toMatchObject({ code: 'ERR_KEY_FOREIGN' });
     await expect(a.sign(pair, ES256, data)).resolves.toBeInstanceOf(Buffer);
+    await expect(a2.sign(pair, ES256, data)).resolves.toBeInstanceOf(Buffer);
   } finally {
     await mod.close();
   }
