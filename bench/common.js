@@ -1,5 +1,6 @@
 'use strict';
-// What the bench scripts share: a command-line option reader and a throwaway SoftHSM2 token.
+// What the bench scripts share: a command-line option reader, a throwaway SoftHSM2 token, and the
+// native helpers built with CMake (the raw C baseline, the network HSM simulator).
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -23,4 +24,28 @@ function makeSoftHsmToken({ prefix = 'hsm-jwks-bench-', dir = fs.mkdtempSync(pat
   return { module: SOFTHSM_MODULE, label, pin: '1234', dir, conf, env };
 }
 
-module.exports = { arg, makeSoftHsmToken, SOFTHSM_MODULE };
+const root = path.join(__dirname, '..');
+
+/**
+ * Configures and builds the CMake project in `source` into build/<name> (incremental: a no-op when
+ * up to date); returns the path of `artifact` there, or undefined (with the reason said) on failure.
+ */
+function cmakeBuild(source, name, artifact, say = (m) => process.stderr.write(`${m}\n`)) {
+  const build = path.join(root, 'build', name);
+  try {
+    execFileSync('cmake', ['-S', source, '-B', build, '-DCMAKE_BUILD_TYPE=Release'], { stdio: 'ignore' });
+    execFileSync('cmake', ['--build', build], { stdio: 'ignore' });
+    return path.join(build, artifact);
+  } catch (e) {
+    say(`[bench] ${path.relative(root, source)} cannot be built (${e.message.split('\n')[0]})`);
+    return undefined;
+  }
+}
+
+/** The raw C baseline (bench/native/raw_sign.cc) in build/bench. */
+const buildRawSign = (say) => cmakeBuild(path.join(__dirname, 'native'), 'bench', 'raw_sign', say);
+
+/** The network HSM simulator (test/netsim) in build/netsim, as npm run build:test-tools builds it. */
+const buildNetsim = (say) => cmakeBuild(path.join(root, 'test', 'netsim'), 'netsim', 'libnetsim_pkcs11.so', say);
+
+module.exports = { arg, makeSoftHsmToken, buildRawSign, buildNetsim, SOFTHSM_MODULE };

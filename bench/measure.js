@@ -1,10 +1,12 @@
 'use strict';
 // One measurement, in a process of its own (bench/run.js starts one per configuration):
 //   node bench/measure.js '<json>'   → one JSON line on stdout
-// { kind, key, conc, seconds, warmup, module, label, pin, workers, batchSize }
+// { kind, key, conc, seconds, warmup, module, label, pin, workers, batchSize, dsn, secret, set }
 // Kinds: hsm-sign, hsm-sign-nodeepbind (the module loaded without RTLD_DEEPBIND), hsm-sign-sync,
-// hsm-jwt (hsm-jwks), p11js-sync, p11js-promise (pkcs11js),
-// node-crypto, jose (software keys, for context).
+// hsm-jwt (signJwt over a held Signer), km-jwt (km.signJwt(set, claims) on a key manager from
+// createKeyManager with default settings, the path of the service's POST /admin/jwt; its key set
+// is made first when missing, in the SQLite store `dsn`) (hsm-jwks), p11js-sync, p11js-promise
+// (pkcs11js), node-crypto, jose (software keys, for context).
 const crypto = require('node:crypto');
 const path = require('node:path');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
@@ -82,6 +84,21 @@ async function hsmJwks() {
   }
 }
 
+/** The service's path: a key manager made as the service makes it (loadConfig defaults), then km.signJwt. */
+async function keyManager() {
+  const lib = require(path.join(__dirname, '..', 'dist', 'lib'));
+  const env = { HSM_ENABLED: 'true', HSM_LIBRARY: o.module, HSM_TOKEN_LABEL: o.label, HSM_PIN: o.pin, DSN: o.dsn, SECRETS_SYSTEM: o.secret, LOG_LEVEL: 'warn' };
+  const km = await lib.createKeyManager(lib.loadConfig(env));
+  const set = o.set ?? 'bench';
+  try {
+    await lib.ensureKeySet(km, set, key.alg);
+    let i = 0;
+    return await measureAsync(() => km.signJwt(set, { sub: 'bench', jti: i++, iat: 1700000000 }), o.conc);
+  } finally {
+    await km.close();
+  }
+}
+
 async function pkcs11js() {
   let pkcs11js;
   try {
@@ -137,9 +154,9 @@ async function software() {
 
 (async () => {
   const rss0 = process.memoryUsage().rss;
-  const run = o.kind.startsWith('hsm-') ? hsmJwks : o.kind.startsWith('p11js-') ? pkcs11js : software;
+  const run = o.kind === 'km-jwt' ? keyManager : o.kind.startsWith('hsm-') ? hsmJwks : o.kind.startsWith('p11js-') ? pkcs11js : software;
   const result = await run();
-  console.log(JSON.stringify({ ...o, pin: undefined, ...result, rssBeforeMb: rss0 / 2 ** 20, rssAfterMb: process.memoryUsage().rss / 2 ** 20 }));
+  console.log(JSON.stringify({ ...o, pin: undefined, secret: undefined, ...result, rssBeforeMb: rss0 / 2 ** 20, rssAfterMb: process.memoryUsage().rss / 2 ** 20 }));
 })().catch((e) => {
   console.error(`measure ${o.kind} ${o.key}: ${e.code ? `${e.code}: ` : ''}${e.message}`);
   process.exit(1);

@@ -5,15 +5,18 @@
 // repetitions and medians. Progress on stderr; a Markdown table on stdout and, with the raw
 // figures, in bench/results/.
 //   node bench/run.js [--seconds 1] [--reps 3] [--keys p-256,p-521,rsa-2048,rsa-4096,ed25519]
-//                     [--quick] [--soak N] [--out DIR]
+//                     [--quick] [--soak N] [--out DIR] [--network [--profiles 0.5/16,2/32,20/128]]
 // The module comes from HSM_LIBRARY / HSM_TOKEN_LABEL / HSM_PIN; without them a SoftHSM2 token is
-// made in a temporary directory.
+// made in a temporary directory. --network then runs bench/network.js (SoftHSM2 behind the network
+// HSM simulator, per device profile), which writes its own report.
 const { execFileSync, spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const util = require('node:util');
 
-const { makeSoftHsmToken } = require('./common');
+const { buildRawSign, makeSoftHsmToken } = require('./common');
 const { KEYS } = require('./keys');
 const { table } = require('./report');
 
@@ -64,15 +67,15 @@ function ensureKeys(t, keys) {
 
 /** Builds the raw C baseline; undefined (with the reason said) when it cannot be built. */
 function rawSign() {
-  const build = path.join(root, 'build', 'bench');
-  try {
-    execFileSync('cmake', ['-S', path.join(__dirname, 'native'), '-B', build, '-DCMAKE_BUILD_TYPE=Release'], { stdio: 'ignore' });
-    execFileSync('cmake', ['--build', build], { stdio: 'ignore' });
-    return path.join(build, 'raw_sign');
-  } catch (e) {
-    say(`[bench] the raw C baseline cannot be built (${e.message.split('\n')[0]}): its columns stay empty`);
-    return undefined;
-  }
+  const raw = buildRawSign(say);
+  if (!raw) say('[bench] without the raw C baseline its columns stay empty');
+  return raw;
+}
+
+/** A key manager makes this key type for its alg (RS256 makes RSA-4096: no km-jwt row for rsa-2048). */
+function generatesThisKey(key) {
+  const { ALGORITHMS } = require(path.join(root, 'dist', 'lib'));
+  return util.isDeepStrictEqual(ALGORITHMS[KEYS[key].alg]?.generate, KEYS[key].spec);
 }
 
 function configs(o) {
@@ -83,7 +86,10 @@ function configs(o) {
     for (const c of conc) list.push({ kind: 'hsm-sign', key, conc: c }, { kind: 'p11js-promise', key, conc: c });
     list.push({ kind: 'hsm-sign-sync', key, conc: 1 }, { kind: 'p11js-sync', key, conc: 1 });
     if (!o.quick) list.push({ kind: 'hsm-sign-nodeepbind', key, conc: 64 });
+    // The service's path (a key manager's signJwt) and, for comparison, signJwt over a held Signer.
+    // --quick keeps its former set of kinds (test/bench/bench-smoke.test.ts lists them).
     for (const c of o.quick ? [4] : [1, 64]) list.push({ kind: 'hsm-jwt', key, conc: c });
+    if (!o.quick && generatesThisKey(key)) for (const c of [1, 64]) list.push({ kind: 'km-jwt', key, conc: c });
     list.push({ kind: 'node-crypto', key, conc: 4 }, { kind: 'jose', key, conc: 4 });
   }
   return list;
@@ -97,7 +103,7 @@ function measure(c, o, t, raw) {
     if (r.status !== 0) return { skipped: `raw_sign failed: ${r.stderr.trim()}` };
     return JSON.parse(r.stdout);
   }
-  const args = { ...c, seconds: o.seconds, warmup: o.warmup, module: t.module, label: t.label, pin: t.pin };
+  const args = { ...c, seconds: o.seconds, warmup: o.warmup, module: t.module, label: t.label, pin: t.pin, dsn: t.dsn, secret: t.secret, set: `bench-${c.key}` };
   const r = spawnSync(process.execPath, [path.join(__dirname, 'measure.js'), JSON.stringify(args)], { env: t.env, encoding: 'utf8' });
   if (r.status !== 0) return { skipped: r.stderr.trim().split('\n').pop() };
   return JSON.parse(r.stdout.trim().split('\n').pop());
@@ -139,6 +145,10 @@ function main() {
   const t = target();
   ensureKeys(t, [...new Set([...o.keys, ...(o.soak ? ['p-256'] : [])])]);
   const raw = rawSign();
+  // The key manager's store (km-jwt): SQLite in a directory of this run; its key sets live on the token.
+  t.storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-bench-store-'));
+  t.dsn = `sqlite://${path.join(t.storeDir, 'keys.sqlite')}`;
+  t.secret = crypto.randomBytes(24).toString('base64url');
   const list = configs(o);
   const results = [];
   const started = Date.now();
@@ -152,6 +162,7 @@ function main() {
   process.stderr.write(`\n[bench] ${results.length} measurements in ${Math.round((Date.now() - started) / 1000)} s\n`);
   const soaked = o.soak ? soak(o.soak, t) : undefined;
   if (t.dir) fs.rmSync(t.dir, { recursive: true, force: true });
+  fs.rmSync(t.storeDir, { recursive: true, force: true });
   const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, module: t.module };
   const markdown = table(results, o, machine, soaked);
   fs.mkdirSync(o.out, { recursive: true });
@@ -160,6 +171,7 @@ function main() {
   fs.writeFileSync(path.join(o.out, `bench-${stamp}.md`), markdown);
   process.stdout.write(markdown);
   say(`[bench] wrote ${path.join(o.out, `bench-${stamp}.{md,json}`)}`);
+  if (process.argv.includes('--network')) require('./network').main(process.argv.slice(2));
 }
 
 try {

@@ -1,15 +1,18 @@
 // raw_sign: the module's own signing limit. dlopen(RTLD_NOW|RTLD_LOCAL), C_GetFunctionList,
 // C_Initialize(CKF_OS_LOCKING_OK), one logged-in session per thread, the key found by CKA_ID,
 // then C_SignInit+C_Sign in a loop. Threads start together after a warm-up; the count over the
-// measured window is printed as JSON on stdout.
+// measured window is printed as JSON on stdout. Threads wait for the start without spinning (a
+// network HSM simulator behind it runs 128+ threads on a 2-core host).
 //   raw_sign <module> <token-label> <pin> <key-id-hex> <ecdsa|rsa-pkcs-sha256|eddsa> <input-bytes> <threads> <seconds>
 #include <dlfcn.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +55,10 @@ int main(int argc, char** argv) {
   const size_t inputBytes = std::strtoul(argv[6], nullptr, 10);
   const int threads = std::atoi(argv[7]);
   const double seconds = std::atof(argv[8]);
+  if (threads < 1 || threads > 4096) {
+    std::fprintf(stderr, "raw_sign: threads must be 1 to 4096\n");
+    return 2;
+  }
   void* dl = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   if (!dl) {
     std::fprintf(stderr, "raw_sign: %s\n", dlerror());
@@ -86,7 +93,10 @@ int main(int argc, char** argv) {
   std::vector<unsigned char> input(inputBytes, 0x5a);
 
   std::atomic<int> ready{0};
-  std::atomic<bool> go{false}, measuring{false}, stop{false};
+  std::atomic<bool> measuring{false}, stop{false};
+  std::mutex startLock;
+  std::condition_variable started;
+  bool go = false;
   std::vector<unsigned long long> counts(threads, 0);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; t++) {
@@ -104,8 +114,11 @@ int main(int argc, char** argv) {
       fl->C_FindObjectsFinal(session);
       if (n != 1) Die("key lookup", 0);
       unsigned char sig[1024];
-      ready++;
-      while (!go) std::this_thread::yield();
+      {
+        std::unique_lock<std::mutex> l(startLock);
+        ready++;
+        started.wait(l, [&] { return go; });
+      }
       unsigned long long done = 0;
       while (!stop) {
         CK_ULONG len = sizeof sig;
@@ -118,7 +131,11 @@ int main(int argc, char** argv) {
     });
   }
   while (ready < threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  go = true;
+  {
+    std::lock_guard<std::mutex> g(startLock);
+    go = true;
+  }
+  started.notify_all();
   std::this_thread::sleep_for(std::chrono::milliseconds(250));  // warm-up
   auto start = std::chrono::steady_clock::now();
   measuring = true;
