@@ -2,7 +2,10 @@
 export { Pkcs11Module } from './pkcs11/module';
 export type { ModuleLoadOptions, TokenSelector, ModuleInfo, SlotInfo } from './pkcs11/module';
 export { Token } from './pkcs11/token';
-export type { TokenOptions, MechanismInfo } from './pkcs11/token';
+export type { TokenOptions, TokenHealth, MechanismInfo } from './pkcs11/token';
+export type { EngineOptions, EngineStats } from './pkcs11/sign-engine';
+export type { LimitState } from './pkcs11/concurrency-limit';
+export type { TokenStateName } from './pkcs11/token-state';
 export { KeyPair } from './pkcs11/key-pair';
 export type { KeyType, PublicKeyData, KeyPairProblem } from './pkcs11/key-pair';
 export type { KeySpec, KeyUse, KeyPairOptions, RsaBits } from './pkcs11/key-spec';
@@ -34,6 +37,9 @@ export {
   PinMismatchError,
   QueueFullError,
   AddonLoadError,
+  LoginRefusedError,
+  TokenUnavailableError,
+  KeyForeignError,
 } from './pkcs11/errors';
 export type { Pkcs11ErrorCategory, ModuleLoadErrorCode } from './pkcs11/errors';
 export * as constants from './pkcs11/constants';

@@ -351,7 +351,19 @@ export class HsmKeySource implements KeySource {
       hsm_jwks_retries_total: recoveries.retries,
       hsm_jwks_reinitializations_total: recoveries.reinitializations,
       hsm_jwks_key_lookups_total: recoveries.keyLookups,
-      ...(engine ? { hsm_jwks_engine_queued: engine.queued, hsm_jwks_engine_outstanding: engine.outstanding, hsm_jwks_engine_signatures_total: engine.completed } : {}),
+      ...(engine
+        ? {
+            hsm_jwks_engine_queued: engine.queued,
+            hsm_jwks_engine_outstanding: engine.outstanding,
+            hsm_jwks_engine_signatures_total: engine.completed,
+            hsm_jwks_engine_workers: engine.workers,
+            hsm_jwks_engine_limit: engine.limit,
+            hsm_jwks_engine_in_flight: engine.running,
+            hsm_jwks_engine_sign_latency_seconds_total: engine.signLatencyUsSum / 1e6,
+            hsm_jwks_engine_sign_latency_count: engine.signLatencyCount,
+            ...(engine.adaptive ? { hsm_jwks_engine_latency_ms: engine.adaptive.latencyMs, hsm_jwks_engine_min_latency_ms: engine.adaptive.minLatencyMs } : {}),
+          }
+        : {}),
     };
   }
 

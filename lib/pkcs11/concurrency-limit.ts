@@ -50,12 +50,14 @@ const MIN_SAMPLES = 16;
  * window at half speed every 10 s under saturation.
  */
 const MIN_LATENCY_WINDOWS = 100;
+/** Below this share of the window spent inside the token, the limit's workers are not what holds throughput back. */
+const BUSY_ENOUGH = 0.75;
 /** Windows without demand before the limit starts to decay (at 100 ms a window: 30 s). */
 const IDLE_WINDOWS = 300;
 
 export class ConcurrencyLimit {
   readonly min: number;
-  readonly max: number;
+  #max: number;
   #limit: number;
   #slowStart = true;
   #minLatencyUs = Infinity;
@@ -75,12 +77,23 @@ export class ConcurrencyLimit {
 
   constructor(options: LimitOptions & { cores: number }) {
     this.min = Math.max(1, options.min ?? 1);
-    this.max = Math.max(this.min, options.max ?? 256);
-    this.#limit = clamp(options.initial ?? Math.min(options.cores, this.max), this.min, this.max);
+    this.#max = Math.max(this.min, options.max ?? 256);
+    this.#limit = clamp(options.initial ?? Math.min(options.cores, this.#max), this.min, this.#max);
   }
 
   get limit(): number {
     return this.#limit;
+  }
+
+  get max(): number {
+    return this.#max;
+  }
+
+  /** Lowers the ceiling (the token refused more sessions). */
+  cap(max: number): void {
+    this.#max = Math.max(this.min, Math.min(this.#max, max));
+    this.#limit = Math.min(this.#limit, this.#max);
+    if (this.#probeFrom !== undefined) this.#probeFrom = Math.min(this.#probeFrom, this.#max);
   }
 
   state(): LimitState {
@@ -96,16 +109,21 @@ export class ConcurrencyLimit {
     const n = sample.latencyCount - this.#last.latencyCount;
     if (n <= 0) {
       this.#last = sample;
+      this.#lastAt = nowMs;
       return this.#idle(demand);
     }
     if (n < MIN_SAMPLES && demand >= this.#limit) return this.#limit; // keep accumulating: too few to judge
     const latency = (sample.latencyUsSum - this.#last.latencyUsSum) / n;
     this.#last = sample;
     this.#latencyUs = latency;
-    const rate = n / Math.max(1, nowMs - this.#lastAt);
+    const elapsedMs = Math.max(1, nowMs - this.#lastAt);
+    const rate = n / elapsedMs;
     const previous = { rate: this.#lastRate, limit: this.#lastLimit };
     this.#lastAt = nowMs;
-    const appLimited = demand < this.#limit;
+    // The share of the window the limit's workers spent inside the token: well below 1, the
+    // bottleneck is elsewhere (callers, the JS thread) and more concurrency would buy nothing.
+    const busy = (n * latency) / 1000 / (this.#limit * elapsedMs);
+    const appLimited = demand < this.#limit || busy < BUSY_ENOUGH;
     if (appLimited && this.#probeFrom === undefined) return this.#idle(demand);
     this.#idleWindows = 0;
     this.#windows++;
@@ -126,14 +144,14 @@ export class ConcurrencyLimit {
     this.#lastLimit = limit;
     if (this.#windows - this.#minAt > MIN_LATENCY_WINDOWS && limit > this.min) {
       this.#probeFrom = limit;
-      this.#limit = clamp(Math.floor(limit / 2), this.min, this.max);
+      this.#limit = clamp(Math.floor(limit / 2), this.min, this.#max);
       return this.#limit;
     }
     // A doubling that bought less than a quarter more throughput: the device was full already
     // (a CPU-bound module): go back, and grow only by small steps from here.
     if (this.#slowStart && previous.limit > 0 && limit >= previous.limit * 2 && rate < previous.rate * 1.25) {
       this.#slowStart = false;
-      this.#limit = clamp(previous.limit, this.min, this.max);
+      this.#limit = clamp(previous.limit, this.min, this.#max);
       return this.#limit;
     }
     const queue = Math.max(0, limit * (1 - this.#minLatencyUs / latency));
@@ -148,7 +166,7 @@ export class ConcurrencyLimit {
       this.#slowStart = false;
       next = limit - Math.max(1, (queue - alpha) / 2);
     }
-    this.#limit = clamp(Math.round(next), this.min, this.max);
+    this.#limit = clamp(Math.round(next), this.min, this.#max);
     return this.#limit;
   }
 
@@ -157,7 +175,7 @@ export class ConcurrencyLimit {
     if (++this.#idleWindows < IDLE_WINDOWS) return this.#limit;
     this.#idleWindows = 0;
     this.#slowStart = true; // the next burst finds the device's capacity again quickly
-    this.#limit = clamp(Math.max(demand, Math.floor(this.#limit / 2)), this.min, this.max);
+    this.#limit = clamp(Math.max(demand, Math.floor(this.#limit / 2)), this.min, this.#max);
     return this.#limit;
   }
 }

@@ -17,9 +17,16 @@ import {
   type RecoveryOptions,
 } from './recovery';
 import { SessionPool } from './session-pool';
-import { DEFAULT_WAIT_MS, login, openEngine, RW_SERIAL, type Engine, type TokenOptions } from './token-setup';
+import { Engine, type EngineSettings } from './sign-engine';
+import { DEFAULT_WAIT_MS, login, RW_SERIAL, type TokenOptions } from './token-setup';
 import { isPinFailure, TokenState, type TokenHealth } from './token-state';
 import type { NativeModule, NativeTokenInfo } from '../../binding';
+
+/** The pool's size and the engine's settings, checked at open (checkTokenOptions). */
+export interface Sizes {
+  poolSize: number;
+  engine: EngineSettings | undefined;
+}
 
 /** Finds the token again by the selector it was opened with (after a re-initialisation it may sit in another slot). */
 export type TokenResolver = (native: NativeModule) => Promise<{ slot: bigint; info: NativeTokenInfo }>;
@@ -64,7 +71,7 @@ export class TokenConnection {
   /** Old generations being dropped in the background; close() waits for them. */
   readonly #retiring = new Set<Promise<void>>();
   readonly #options: TokenOptions;
-  readonly #poolSize: number;
+  readonly #sizes: Sizes;
   readonly #backoff: Backoff;
   readonly #onEvent: RecoveryOptions['onEvent'];
   readonly counters: RecoveryCounters = { relogins: 0, engineReplacements: 0, reinitializations: 0, keyLookups: 0, retries: 0 };
@@ -87,13 +94,13 @@ export class TokenConnection {
     resolve: TokenResolver,
     pin: Buffer | undefined,
     options: TokenOptions,
-    poolSize: number,
+    sizes: Sizes,
   ): Promise<TokenConnection> {
     const backoff = checkRecoveryOptions(options.recovery);
     // The first login answers with the token's own error (a wrong PIN at start is the operator's to fix).
     const logIn: LogIn | undefined = pin && ((n, slot, anchor) => login(n, slot, anchor, pin));
-    const sessions = await openSessions(native, 0, found.slot, logIn, options, poolSize);
-    const c = new TokenConnection(found, resolve, pin, options, poolSize, backoff, sessions);
+    const sessions = await openSessions(native, 0, found.slot, logIn, options, sizes);
+    const c = new TokenConnection(found, resolve, pin, options, sizes, backoff, sessions);
     if (pin) c.state.logins++;
     return c;
   }
@@ -103,7 +110,7 @@ export class TokenConnection {
     resolve: TokenResolver,
     pin: Buffer | undefined,
     options: TokenOptions,
-    poolSize: number,
+    sizes: Sizes,
     backoff: Backoff,
     sessions: Sessions,
   ) {
@@ -112,7 +119,7 @@ export class TokenConnection {
     this.#resolve = resolve;
     this.#pin = pin;
     this.#options = options;
-    this.#poolSize = poolSize;
+    this.#sizes = sizes;
     this.#backoff = backoff;
     this.#onEvent = options.recovery?.onEvent;
     this.#sessions = sessions;
@@ -223,15 +230,15 @@ export class TokenConnection {
     if (this.#sessions.engine !== broken) return Promise.resolve(); // replaced already
     const sessions = this.#sessions;
     this.#replacing ??= (async () => {
-      const fresh = (await openEngine(sessions.native, this.slot, this.#options.engine, this.#poolSize))!;
+      const fresh = await Engine.open(sessions.native, this.slot, RW_SERIAL, this.#sizes.engine!);
       if (this.#closed || this.#sessions !== sessions) {
-        await closeEngine(sessions.native, fresh); // the token closed or moved on meanwhile
+        await fresh.close(); // the token closed or moved on meanwhile
         return;
       }
       sessions.engine = fresh;
       this.counters.engineReplacements++;
       this.event({ kind: 'engine-replaced', cause: codeOf(cause) });
-      await closeEngine(sessions.native, broken);
+      await broken.close();
     })().finally(() => (this.#replacing = undefined));
     return this.#replacing;
   }
@@ -390,7 +397,7 @@ export class TokenConnection {
   /** Opens a complete set of sessions on `native`, then swaps it in; the old set is dropped in the background. */
   async #replaceSessions(native: NativeModule, slot: bigint): Promise<void> {
     const old = this.#sessions;
-    const fresh = await openSessions(native, old.epoch + 1, slot, this.#logIn, this.#options, this.#poolSize);
+    const fresh = await openSessions(native, old.epoch + 1, slot, this.#logIn, this.#options, this.#sizes);
     if (this.#closed) {
       await closeSessions(fresh);
       throw new ClosedError('the token');
@@ -431,13 +438,13 @@ async function openSessions(
   slot: bigint,
   logIn: LogIn | undefined,
   options: TokenOptions,
-  poolSize: number,
+  { poolSize, engine: engineSettings }: Sizes,
 ): Promise<Sessions> {
   const anchor = await call(() => native.openSession(slot, RW_SERIAL));
   let engine: Engine | undefined;
   try {
     if (logIn) await logIn(native, slot, anchor);
-    engine = await openEngine(native, slot, options.engine, poolSize);
+    engine = engineSettings && (await Engine.open(native, slot, RW_SERIAL, engineSettings));
     const syncSession = options.signSync ? await call(() => native.openSession(slot, RW_SERIAL)) : undefined;
     const pool = new SessionPool({
       size: poolSize,
@@ -448,20 +455,15 @@ async function openSessions(
     });
     return { native, epoch, anchor, pool, engine, syncSession };
   } catch (e) {
-    if (engine) await closeEngine(native, engine);
+    if (engine) await engine.close();
     await call(() => native.closeSession(anchor)).catch(() => undefined);
     throw e;
   }
 }
 
-/** Queued signatures are rejected (ERR_CLOSED), running batches finish, threads end, sessions close. */
-async function closeEngine(native: NativeModule, engine: Engine): Promise<void> {
-  await call(() => engine.native.close()).catch(() => undefined);
-  await Promise.all(engine.sessions.map((s) => call(() => native.closeSession(s)).catch(() => undefined)));
-}
 
 async function closeSessions(s: Sessions): Promise<void> {
-  if (s.engine) await closeEngine(s.native, s.engine);
+  if (s.engine) await s.engine.close();
   if (s.syncSession !== undefined) await call(() => s.native.closeSession(s.syncSession!)).catch(() => undefined);
   await s.pool.close();
   await call(() => s.native.closeSession(s.anchor)).catch(() => undefined);

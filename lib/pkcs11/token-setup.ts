@@ -1,12 +1,12 @@
 // How a Token is opened: its options, their checks, the login on the anchor session and the
 // signing engine's sessions.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 
 import { CKF_SESSION, CKU } from './constants';
 import { call, invalidArgType, invalidArgValue, Pkcs11Error, PinMismatchError } from './errors';
 import type { RecoveryOptions } from './recovery';
-import type { NativeModule, NativeSignEngine, NativeTokenInfo } from '../../binding';
+import { checkEngineOptions, type EngineOptions, type EngineSettings } from './sign-engine';
+import type { NativeModule, NativeTokenInfo } from '../../binding';
 
 export interface TokenOptions {
   /** The user PIN. Kept in a Buffer owned by the Token (zeroed on close), never logged. */
@@ -18,13 +18,14 @@ export interface TokenOptions {
   /** Operations that may wait for a session at once; one more is refused with ERR_QUEUE_FULL (default 10000). */
   poolMaxWaiting?: number;
   /**
-   * The signing engine: `workers` sessions of its own, one native thread each, taking queued
-   * signatures up to `batchSize` at a time (defaults: one worker per CPU core up to poolSize,
-   * batches of 16; raise `workers` for a network HSM). `maxPending` (default 65536) bounds the
-   * signatures queued or running: beyond it sign() rejects at once with ERR_QUEUE_FULL. `false`
+   * The signing engine: sessions of its own, one native thread each, taking queued signatures up to
+   * `batchSize` at a time. By default it finds the device's capacity itself (an adaptive limit on
+   * signatures in flight, from the cores for a local module up to the token's session limit or
+   * `maxWorkers` for a network HSM); `workers` fixes it instead. `maxPending` (default 65536) bounds
+   * the signatures queued or running: beyond it sign() rejects at once with ERR_QUEUE_FULL. `false`
    * signs through the session pool instead, one libuv work item per signature.
    */
-  engine?: false | { workers?: number; batchSize?: number; maxPending?: number };
+  engine?: false | EngineOptions;
   /** Re-initialisation backoff and a hook for recovery events (see recovery.ts). */
   recovery?: RecoveryOptions;
   /**
@@ -37,37 +38,6 @@ export interface TokenOptions {
 export const DEFAULT_POOL_SIZE = 4;
 export const DEFAULT_WAIT_MS = 30_000;
 export const RW_SERIAL = CKF_SESSION.RW_SESSION | CKF_SESSION.SERIAL_SESSION;
-
-export interface Engine {
-  native: NativeSignEngine;
-  sessions: bigint[];
-}
-
-/** Opens the engine's sessions and starts it; closes what it opened if anything fails. */
-export async function openEngine(
-  native: NativeModule,
-  slot: bigint,
-  options: TokenOptions['engine'],
-  poolSize: number,
-): Promise<Engine | undefined> {
-  if (options === false) return undefined;
-  // Default: one worker per core (measured best for a CPU-bound module such as SoftHSM; a network
-  // HSM, bound by latency, wants more: set engine.workers), never more than poolSize.
-  const workers = options?.workers ?? Math.max(1, Math.min(poolSize, availableParallelism()));
-  const batchSize = options?.batchSize ?? 16;
-  const maxPending = options?.maxPending ?? 65536;
-  if (!Number.isSafeInteger(workers) || workers < 1 || workers > 256) throw invalidArgValue('options.engine.workers', 'an integer from 1 to 256', workers);
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1024) throw invalidArgValue('options.engine.batchSize', 'an integer from 1 to 1024', batchSize);
-  if (!Number.isSafeInteger(maxPending) || maxPending < 1 || maxPending > 1 << 24) throw invalidArgValue('options.engine.maxPending', 'an integer from 1 to 16777216', maxPending);
-  const sessions: bigint[] = [];
-  try {
-    for (let i = 0; i < workers; i++) sessions.push(await call(() => native.openSession(slot, RW_SERIAL)));
-    return { native: native.createSignEngine(sessions, { batchSize, maxPending }), sessions };
-  } catch (e) {
-    await Promise.all(sessions.map((s) => call(() => native.closeSession(s)).catch(() => undefined)));
-    throw e;
-  }
-}
 
 // Login state belongs to the application (the process), per token: once one Token has logged in,
 // C_Login answers CKR_USER_ALREADY_LOGGED_IN without looking at the PIN. So that a wrong PIN is not
@@ -91,8 +61,12 @@ export async function login(native: NativeModule, slot: bigint, session: bigint,
   }
 }
 
-/** Checks the options; returns the pool size, capped by the token's R/W session limit. */
-export function checkTokenOptions(options: TokenOptions, info: NativeTokenInfo): number {
+/**
+ * Checks the options (all of them before any login); returns the pool size and the engine's
+ * settings, within the token's R/W session limit: one anchor session, the pool, the signSync
+ * session and the engine's sessions together.
+ */
+export function checkTokenOptions(options: TokenOptions, info: NativeTokenInfo): { poolSize: number; engine: EngineSettings | undefined } {
   if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
   const { pin, poolSize: requested = DEFAULT_POOL_SIZE, poolWaitTimeoutMs: wait = DEFAULT_WAIT_MS } = options;
   if (pin !== undefined && typeof pin !== 'string' && !(pin instanceof Uint8Array)) {
@@ -117,8 +91,13 @@ export function checkTokenOptions(options: TokenOptions, info: NativeTokenInfo):
   if (maxWaiting !== undefined && (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0)) {
     throw invalidArgValue('options.poolMaxWaiting', 'a non-negative integer', maxWaiting);
   }
-  // One session is the anchor; 0 means effectively infinite, ~0 unknown.
+  if (options.signSync !== undefined && typeof options.signSync !== 'boolean') throw invalidArgType('options.signSync', 'a boolean', options.signSync);
   const max = info.maxRwSessionCount;
   const limited = max > 1 && max < Number.MAX_SAFE_INTEGER; // 0 = effectively infinite, ~0 = unknown
-  return limited ? Math.max(1, Math.min(requested, max - 1)) : requested;
+  const engineOn = options.engine !== false;
+  if (!limited) return { poolSize: requested, engine: checkEngineOptions(options.engine, Infinity) };
+  // The anchor and the signSync session first; the engine needs at least one; the pool gets the rest (at most what was asked).
+  const left = max - 1 - (options.signSync ? 1 : 0);
+  const poolSize = Math.max(1, Math.min(requested, left - (engineOn ? 1 : 0)));
+  return { poolSize, engine: checkEngineOptions(options.engine, left - poolSize) };
 }

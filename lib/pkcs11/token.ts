@@ -26,10 +26,11 @@ import { checkKeyPairOptions, checkKeySpec, keyPairTemplates, type KeyPairOption
 import { prepareDecryption, prepareSignature, type DecryptMechanism, type SignMechanism } from './mechanisms';
 import type { RecoveryCounters } from './recovery';
 import type { SessionPoolStats } from './session-pool';
+import type { EngineStats } from './sign-engine';
 import { TokenConnection, type Sessions, type TokenResolver } from './token-connection';
 import { checkTokenOptions, type TokenOptions } from './token-setup';
 import type { TokenHealth } from './token-state';
-import type { NativeMechanismArg, NativeMechanismInfo, NativeModule, NativeSignEngineStats, NativeTokenInfo } from '../../binding';
+import type { NativeMechanismArg, NativeMechanismInfo, NativeModule, NativeTokenInfo } from '../../binding';
 
 export type { TokenHealth, TokenOptions };
 
@@ -69,13 +70,13 @@ export class Token {
     mechanismNames: ReadonlyMap<number, string>,
     onClose: (t: Token) => void,
   ): Promise<Token> {
-    const poolSize = checkTokenOptions(options, found.info);
+    const sizes = checkTokenOptions(options, found.info);
     // A NativeModule of the Token's own: its handles form one generation, so that a re-initialisation
     // (by this Token or another) invalidates exactly the handles made before it.
     const native = await call(() => moduleNative.share());
     const pin = options.pin === undefined ? undefined : Buffer.from(options.pin);
     try {
-      const connection = await TokenConnection.open(native, found, resolve, pin, options, poolSize);
+      const connection = await TokenConnection.open(native, found, resolve, pin, options, sizes);
       const slot = found.slot;
       try {
         const mechanisms = (await call(() => native.getMechanisms(slot))).map((m) => {
@@ -350,9 +351,9 @@ export class Token {
   }
 
   /** Pool, signing engine and recovery figures, for monitoring. */
-  stats(): { pool: SessionPoolStats; engine: NativeSignEngineStats | undefined; recoveries: RecoveryCounters } {
+  stats(): { pool: SessionPoolStats; engine: EngineStats | undefined; recoveries: RecoveryCounters } {
     const { pool, engine } = this.#c.current;
-    return { pool: pool.stats(), engine: engine?.native.stats(), recoveries: { ...this.#c.counters } };
+    return { pool: pool.stats(), engine: engine?.stats(), recoveries: { ...this.#c.counters } };
   }
 
   /**
@@ -381,8 +382,8 @@ export class Token {
   }
 
   /** Signing-engine figures (undefined when the token signs through the pool). */
-  engineStats(): NativeSignEngineStats | undefined {
-    return this.#c.current.engine?.native.stats();
+  engineStats(): EngineStats | undefined {
+    return this.#c.current.engine?.stats();
   }
 
   /** Verifies on the token with the public object (for diagnostics; callers normally verify in software). */

@@ -148,7 +148,7 @@ test.each([
 
 test('health: alive and ready; unknown routes are JSON 404s', async () => {
   expect(await (await fetch(`${svc.publicUrl}/health/alive`)).json()).toEqual({ status: 'ok' });
-  expect(await (await fetch(`${svc.publicUrl}/health/ready`)).json()).toEqual({ status: 'ok' });
+  expect(await (await fetch(`${svc.publicUrl}/health/ready`)).json()).toEqual({ status: 'ok', token: 'ready' });
   const r = await fetch(`${svc.publicUrl}/nowhere`);
   expect(r.status).toBe(404);
   expect(await r.json()).toMatchObject({ error: 'not_found' });
