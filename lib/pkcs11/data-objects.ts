@@ -127,28 +127,28 @@ export class DataObjectReader {
 
 /**
  * Which handle a DataObject stands for, per Token: the handle it was made or found with, valid in
- * that connection epoch only, and a copy of its identity (the caller may change `value` in place).
+ * that connection generation only, and a copy of its identity (the caller may change `value` in place).
  */
 export class DataObjectHandles {
-  readonly #known = new WeakMap<DataObject, { handle: bigint; epoch: number; identity: DataObject }>();
+  readonly #known = new WeakMap<DataObject, { handle: bigint; generation: number; identity: DataObject }>();
   readonly #destroyed = new WeakSet<DataObject>();
 
-  /** Records that `o` was made or found by this Token as `handle` in `epoch`. */
-  note(o: DataObject, handle: bigint, epoch: number): DataObject {
-    this.#known.set(o, { handle, epoch, identity: new DataObject(o.label, o.application, Buffer.from(o.value)) });
+  /** Records that `o` was made or found by this Token as `handle` in `generation`. */
+  note(o: DataObject, handle: bigint, generation: number): DataObject {
+    this.#known.set(o, { handle, generation, identity: new DataObject(o.label, o.application, Buffer.from(o.value)) });
     return o;
   }
 
   /**
-   * Destroys the object `o` stands for: by its handle when that is of `epoch`, else (and when the
+   * Destroys the object `o` stands for: by its handle when that is of `generation`, else (and when the
    * handle turns out stale) by finding it again. Never retried, never twice: a DataObject this
    * Token destroyed is gone (ERR_DATA_OBJECT_GONE) even when an identical object is still there.
    */
-  async destroy(o: DataObject, reader: DataObjectReader, epoch: number): Promise<void> {
+  async destroy(o: DataObject, reader: DataObjectReader, generation: number): Promise<void> {
     const known = this.#known.get(o);
     const identity = known?.identity ?? o;
     if (this.#destroyed.has(o)) throw new DataObjectGoneError(identity.application, identity.label);
-    const handle = known !== undefined && known.epoch === epoch ? known.handle : await reader.lookUp(identity);
+    const handle = known !== undefined && known.generation === generation ? known.handle : await reader.lookUp(identity);
     try {
       await reader.destroy(handle);
     } catch (e) {

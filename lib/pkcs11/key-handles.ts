@@ -14,40 +14,40 @@ export interface Handles {
 export type LookUp = (keyPair: KeyPair) => Promise<Handles | undefined>;
 
 export class KeyHandles {
-  /** The epoch a KeyPair was made in, when not 0. */
+  /** The generation a KeyPair was made in, when not 0. */
   readonly #born = new WeakMap<KeyPair, number>();
-  readonly #resolved = new WeakMap<KeyPair, Handles & { epoch: number }>();
-  readonly #pending = new WeakMap<KeyPair, { epoch: number; lookup: Promise<Handles | undefined> }>();
+  readonly #resolved = new WeakMap<KeyPair, Handles & { generation: number }>();
+  readonly #pending = new WeakMap<KeyPair, { generation: number; lookup: Promise<Handles | undefined> }>();
   #anyResolved = false;
 
-  /** Records that `keyPair` was made by the Token in `epoch`. */
-  note<T extends KeyPair>(keyPair: T, epoch: number): T {
-    if (epoch !== 0) this.#born.set(keyPair, epoch);
+  /** Records that `keyPair` was made by the Token in `generation`. */
+  note<T extends KeyPair>(keyPair: T, generation: number): T {
+    if (generation !== 0) this.#born.set(keyPair, generation);
     return keyPair;
   }
 
-  /** The handles valid in `epoch`, or undefined when they must be looked up first. */
-  current(keyPair: KeyPair, epoch: number): Handles | undefined {
-    if (!this.#anyResolved && epoch === 0) return keyPair; // the common case: nothing ever moved
+  /** The handles valid in `generation`, or undefined when they must be looked up first. */
+  current(keyPair: KeyPair, generation: number): Handles | undefined {
+    if (!this.#anyResolved && generation === 0) return keyPair; // the common case: nothing ever moved
     const r = this.#resolved.get(keyPair);
-    if (r !== undefined && r.epoch === epoch) return r;
-    return (this.#born.get(keyPair) ?? 0) === epoch && r === undefined ? keyPair : undefined;
+    if (r !== undefined && r.generation === generation) return r;
+    return (this.#born.get(keyPair) ?? 0) === generation && r === undefined ? keyPair : undefined;
   }
 
   /**
-   * Looks the key up again with `lookUp`, which must use a session of `epoch` (one lookup per
-   * KeyPair and epoch at a time); undefined when the key is no longer on the token.
+   * Looks the key up again with `lookUp`, which must use a session of `generation` (one lookup per
+   * KeyPair and generation at a time); undefined when the key is no longer on the token.
    */
-  refresh(keyPair: KeyPair, epoch: number, lookUp: LookUp): Promise<Handles | undefined> {
+  refresh(keyPair: KeyPair, generation: number, lookUp: LookUp): Promise<Handles | undefined> {
     const pending = this.#pending.get(keyPair);
-    if (pending !== undefined && pending.epoch === epoch) return pending.lookup;
+    if (pending !== undefined && pending.generation === generation) return pending.lookup;
     const entry = {
-      epoch,
+      generation,
       lookup: lookUp(keyPair)
         .then((h) => {
           if (h !== undefined) {
             const known = this.#resolved.get(keyPair);
-            if (known === undefined || known.epoch <= epoch) this.#resolved.set(keyPair, { ...h, epoch });
+            if (known === undefined || known.generation <= generation) this.#resolved.set(keyPair, { ...h, generation });
             this.#anyResolved = true;
           }
           return h;

@@ -1,5 +1,5 @@
 // A Token's live connection to its token: the anchor session that holds the login, the session
-// pool, the signing engine and the signSync session, all of one module generation (`epoch`), and
+// pool, the signing engine and the signSync session, all of one module generation (`generation`), and
 // the recovery that replaces them (see recovery.ts for the policy). The Token decides what an
 // operation is; this decides what to do when the token fails under it.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,10 +42,10 @@ const PROBE_INTERVAL_MS = 1000;
  * refused once the module is re-initialised) and the sessions opened through it. An operation takes
  * the current one and uses only it, so it never mixes handles of two generations.
  */
-export interface Sessions {
+export interface Generation {
   native: NativeModule;
   /** +1 each time the sessions are replaced after a re-initialisation. */
-  epoch: number;
+  generation: number;
   anchor: bigint;
   pool: SessionPool;
   engine: Engine | undefined;
@@ -54,8 +54,8 @@ export interface Sessions {
 
 /** Where a failed operation ran, so recovery knows what it used. */
 export interface Attempt {
-  /** The connection epoch the operation started in. */
-  epoch: number;
+  /** The connection generation the operation started in. */
+  generation: number;
   /** The engine it was queued on, when it ran there. */
   engine?: Engine;
   /** Re-resolves the operation's key (remedy for a stale object handle); false when it is gone. */
@@ -66,7 +66,7 @@ export class TokenConnection {
   #slot: bigint;
   #info: NativeTokenInfo;
   readonly #resolve: TokenResolver;
-  #sessions: Sessions;
+  #sessions: Generation;
   #pin: Buffer | undefined;
   /** Old generations being dropped in the background; close() waits for them. */
   readonly #retiring = new Set<Promise<void>>();
@@ -112,7 +112,7 @@ export class TokenConnection {
     options: TokenOptions,
     sizes: Sizes,
     backoff: Backoff,
-    sessions: Sessions,
+    sessions: Generation,
   ) {
     this.#slot = found.slot;
     this.#info = found.info;
@@ -136,7 +136,7 @@ export class TokenConnection {
   }
 
   /** The current generation's module and sessions: take it once per operation attempt. */
-  get current(): Readonly<Sessions> {
+  get current(): Readonly<Generation> {
     return this.#sessions;
   }
 
@@ -149,7 +149,7 @@ export class TokenConnection {
     if (this.#closed) throw e;
     const stop = this.state.failure(); // refused or unavailable meanwhile: say so, touch nothing
     if (stop) throw stop;
-    if (attempt.epoch !== this.#sessions.epoch) return this.#retry(e, retry); // recovered meanwhile: its handles were old
+    if (attempt.generation !== this.#sessions.generation) return this.#retry(e, retry); // recovered meanwhile: its handles were old
     if (e instanceof ClosedError) {
       // Refused by an engine that was replaced (recovery elsewhere) while the request was queued.
       if (attempt.engine && this.#sessions.engine !== attempt.engine) return this.#retry(e, retry);
@@ -397,7 +397,7 @@ export class TokenConnection {
   /** Opens a complete set of sessions on `native`, then swaps it in; the old set is dropped in the background. */
   async #replaceSessions(native: NativeModule, slot: bigint): Promise<void> {
     const old = this.#sessions;
-    const fresh = await openSessions(native, old.epoch + 1, slot, this.#logIn, this.#options, this.#sizes);
+    const fresh = await openSessions(native, old.generation + 1, slot, this.#logIn, this.#options, this.#sizes);
     if (this.#closed) {
       await closeSessions(fresh);
       throw new ClosedError('the token');
@@ -434,12 +434,12 @@ export class TokenConnection {
 
 async function openSessions(
   native: NativeModule,
-  epoch: number,
+  generation: number,
   slot: bigint,
   logIn: LogIn | undefined,
   options: TokenOptions,
   { poolSize, engine: engineSettings }: Sizes,
-): Promise<Sessions> {
+): Promise<Generation> {
   const anchor = await call(() => native.openSession(slot, RW_SERIAL));
   let engine: Engine | undefined;
   try {
@@ -453,7 +453,7 @@ async function openSessions(
       open: () => call(() => native.openSession(slot, RW_SERIAL)),
       close: (s) => call(() => native.closeSession(s)),
     });
-    return { native, epoch, anchor, pool, engine, syncSession };
+    return { native, generation, anchor, pool, engine, syncSession };
   } catch (e) {
     if (engine) await engine.close();
     await call(() => native.closeSession(anchor)).catch(() => undefined);
@@ -462,7 +462,7 @@ async function openSessions(
 }
 
 
-async function closeSessions(s: Sessions): Promise<void> {
+async function closeSessions(s: Generation): Promise<void> {
   if (s.engine) await s.engine.close();
   if (s.syncSession !== undefined) await call(() => s.native.closeSession(s.syncSession!)).catch(() => undefined);
   await s.pool.close();

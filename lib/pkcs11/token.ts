@@ -18,7 +18,7 @@ import {
   ModuleReinitializedError,
   Pkcs11Error,
 } from './errors';
-import { KeyHandles, sameKey, type Handles } from './key-handles';
+import { Executor } from './executor';
 import type { KeyPair } from './key-pair';
 import { checkKeyPairQuery, KeyReader, type KeyPairQuery, type OrphanPublicKey } from './key-reader';
 import { generateKeyPairOn } from './keygen';
@@ -27,10 +27,10 @@ import { prepareDecryption, prepareSignature, type DecryptMechanism, type SignMe
 import type { RecoveryCounters } from './recovery';
 import type { SessionPoolStats } from './session-pool';
 import type { EngineStats } from './sign-engine';
-import { TokenConnection, type Sessions, type TokenResolver } from './token-connection';
+import { TokenConnection, type TokenResolver } from './token-connection';
 import { checkTokenOptions, type TokenOptions } from './token-setup';
 import type { TokenHealth } from './token-state';
-import type { NativeMechanismArg, NativeMechanismInfo, NativeModule, NativeTokenInfo } from '../../binding';
+import type { NativeMechanismInfo, NativeModule, NativeTokenInfo } from '../../binding';
 
 export type { TokenHealth, TokenOptions };
 
@@ -39,8 +39,6 @@ export interface MechanismInfo extends NativeMechanismInfo {
   name?: string;
 }
 
-/** KeyPair objects handed to destroyKeyPair: operations on them stop before the token. */
-const destroyed = new WeakSet<KeyPair>();
 /**
  * The token each KeyPair was found or generated on (module path and the token's serial when its
  * Token was opened): Token objects of the same token share KeyPairs, another token's are refused.
@@ -51,7 +49,7 @@ export class Token {
   readonly #c: TokenConnection;
   /** Where this Token's KeyPairs come from (see `homes`). */
   readonly #home: string;
-  readonly #handles = new KeyHandles();
+  readonly #x: Executor;
   readonly #data = new DataObjectHandles();
   readonly #mechanisms: MechanismInfo[];
   readonly #available: ReadonlySet<number>;
@@ -97,6 +95,7 @@ export class Token {
 
   private constructor(connection: TokenConnection, home: string, mechanisms: MechanismInfo[], onClose: (t: Token) => void) {
     this.#c = connection;
+    this.#x = new Executor(connection);
     this.#home = home;
     this.#mechanisms = mechanisms;
     this.#available = new Set(mechanisms.map((m) => m.type));
@@ -175,7 +174,7 @@ export class Token {
     const o = checkKeyPairOptions(options, s);
     if (!this.#available.has(keyPairTemplates(s, o).mechanism.type)) throw new MechanismUnsupportedError(`${s.type} key generation`);
     const generate = () =>
-      this.#onPool(undefined, false, async (session, _h, { native, epoch }) => this.#own(await generateKeyPairOn(native, session, s, o), epoch));
+      this.#x.onPool(undefined, false, async (session, _h, { native, generation }) => this.#own(await generateKeyPairOn(native, session, s, o), generation));
     const result = this.#keygen.then(generate, generate);
     this.#keygen = result.catch(() => undefined);
     return result;
@@ -185,15 +184,15 @@ export class Token {
   async findKeyPairs(query: KeyPairQuery = {}): Promise<KeyPair[]> {
     this.#checkOpen();
     const q = checkKeyPairQuery(query);
-    const found = await this.#onPool(undefined, true, async (session, _h, { native, epoch }) =>
-      (await new KeyReader(native, session).findKeyPairs(q)).map((k) => this.#own(k, epoch)),
+    const found = await this.#x.onPool(undefined, true, async (session, _h, { native, generation }) =>
+      (await new KeyReader(native, session).findKeyPairs(q)).map((k) => this.#own(k, generation)),
     );
     return found.length > 0 ? found : this.#noneUnlessGone(found);
   }
 
-  #own(keyPair: KeyPair, epoch: number): KeyPair {
+  #own(keyPair: KeyPair, generation: number): KeyPair {
     homes.set(keyPair, this.#home);
-    return this.#handles.note(keyPair, epoch);
+    return this.#x.note(keyPair, generation);
   }
 
   /** An empty answer is checked against the token's presence: a token that went away is an outage, not "none". */
@@ -210,7 +209,7 @@ export class Token {
   async findOrphanPublicKeys(query: { label?: string } = {}): Promise<OrphanPublicKey[]> {
     this.#checkOpen();
     const q = checkKeyPairQuery(query, false);
-    return this.#onPool(undefined, true, (session, _h, { native }) => new KeyReader(native, session).findOrphanPublicKeys(q));
+    return this.#x.onPool(undefined, true, (session, _h, { native }) => new KeyReader(native, session).findOrphanPublicKeys(q));
   }
 
   /**
@@ -220,8 +219,8 @@ export class Token {
   async createDataObject(spec: DataObjectSpec): Promise<DataObject> {
     this.#checkOpen();
     const s = checkDataObjectSpec(spec);
-    return this.#onPool(undefined, false, async (session, _h, { native, epoch }) =>
-      this.#data.note(new DataObject(s.label, s.application, s.value), await new DataObjectReader(native, session).create(s), epoch),
+    return this.#x.onPool(undefined, false, async (session, _h, { native, generation }) =>
+      this.#data.note(new DataObject(s.label, s.application, s.value), await new DataObjectReader(native, session).create(s), generation),
     );
   }
 
@@ -229,8 +228,8 @@ export class Token {
   async findDataObjects(query: DataObjectQuery): Promise<DataObject[]> {
     this.#checkOpen();
     const q = checkDataObjectQuery(query);
-    const found = await this.#onPool(undefined, true, async (session, _h, { native, epoch }) =>
-      (await new DataObjectReader(native, session).find(q)).map((f) => this.#data.note(f.object, f.handle, epoch)),
+    const found = await this.#x.onPool(undefined, true, async (session, _h, { native, generation }) =>
+      (await new DataObjectReader(native, session).find(q)).map((f) => this.#data.note(f.object, f.handle, generation)),
     );
     return found.length > 0 ? found : this.#noneUnlessGone(found);
   }
@@ -243,7 +242,7 @@ export class Token {
   async destroyDataObject(object: DataObject): Promise<void> {
     this.#checkOpen();
     checkDataObject(object);
-    await this.#onPool(undefined, false, (session, _h, { native, epoch }) => this.#data.destroy(object, new DataObjectReader(native, session), epoch));
+    await this.#x.onPool(undefined, false, (session, _h, { native, generation }) => this.#data.destroy(object, new DataObjectReader(native, session), generation));
   }
 
   /** Signs `data` with the private key; see SignMechanism for what is hashed where. */
@@ -253,101 +252,15 @@ export class Token {
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
     if (this.#c.current.engine) {
-      if (destroyed.has(keyPair)) throw new KeyDestroyedError();
+      if (this.#x.isDestroyed(keyPair)) throw new KeyDestroyedError();
       // The hot path: a bare mechanism type when there is no parameter, and no extra async frame.
       const m = prepared.mechanism.parameter ? prepared.mechanism : prepared.mechanism.type;
-      return this.#signOnEngine(keyPair, m, prepared.data, true);
+      return this.#x.onEngine(keyPair, (g, h) => g.engine!.native.sign(h!.privateKey, m, prepared.data, keyPair.signatureLength));
     }
-    return this.#onPool(keyPair, true, (session, h, { native }) => {
-      if (destroyed.has(keyPair)) throw new KeyDestroyedError();
+    return this.#x.onPool(keyPair, true, (session, h, { native }) => {
+      if (this.#x.isDestroyed(keyPair)) throw new KeyDestroyedError();
       return call(() => native.sign(session, h!.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength));
     });
-  }
-
-  #signOnEngine(keyPair: KeyPair, m: NativeMechanismArg, data: Uint8Array, first: boolean): Promise<Buffer> {
-    const c = this.#c;
-    c.state.check();
-    const current = c.current;
-    const { epoch, engine } = current;
-    if (!engine) return Promise.reject(new ClosedError('the signing engine'));
-    if (!first && destroyed.has(keyPair)) return Promise.reject(new KeyDestroyedError()); // a retry after destroyKeyPair
-    const h = this.#handles.current(keyPair, epoch);
-    if (h === undefined) {
-      // Handles from before a re-initialisation: find the key again first (a failed lookup is
-      // recovered like any other failure; the sign after it recovers on its own).
-      return this.#lookUpOrThrow(keyPair, current).then(
-        () => this.#signOnEngine(keyPair, m, data, first),
-        (e: unknown) => (first ? c.recover(e, { epoch }, () => this.#signOnEngine(keyPair, m, data, false)) : rethrowTyped(e)),
-      );
-    }
-    let pending: Promise<Buffer>;
-    try {
-      pending = engine.native.sign(h.privateKey, m, data, keyPair.signatureLength);
-    } catch (e) {
-      pending = Promise.reject(e); // refused at once (closing, replaced, or the queue is full)
-    }
-    if (!first) return pending.catch(rethrowTyped);
-    return pending.catch((e: unknown) =>
-      c.recover(e, { epoch, engine, findKeyAgain: () => this.#findAgain(keyPair, current) }, () => this.#signOnEngine(keyPair, m, data, false)),
-    );
-  }
-
-  /**
-   * Runs `op` on a session lent by the pool, with the key's handles of the current generation.
-   * When it fails, the connection recovers (see recovery.ts); an idempotent op is then retried once.
-   */
-  #onPool<T>(
-    keyPair: KeyPair | undefined,
-    idempotent: boolean,
-    op: (session: bigint, handles: Handles | undefined, sessions: Sessions) => Promise<T>,
-    first = true,
-  ): Promise<T> {
-    const c = this.#c;
-    try {
-      c.state.check();
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const current = c.current;
-    const { epoch } = current;
-    const run = (h: Handles | undefined) => current.pool.use((session) => op(session, h, current));
-    let attempt: Promise<T>;
-    if (keyPair === undefined) {
-      attempt = run(undefined);
-    } else {
-      const h = this.#handles.current(keyPair, epoch);
-      attempt = h ? run(h) : this.#lookUpOrThrow(keyPair, current).then(run);
-    }
-    if (!first) return attempt.catch(rethrowTyped);
-    return attempt.catch((e: unknown) =>
-      c.recover(
-        e,
-        keyPair ? { epoch, findKeyAgain: () => this.#findAgain(keyPair, current) } : { epoch },
-        idempotent ? () => this.#onPool(keyPair, idempotent, op, false) : undefined,
-      ),
-    );
-  }
-
-  /** The key's handles in that generation, looked up again by CKA_ID; ERR_KEY_GONE when it is not there. */
-  async #lookUpOrThrow(keyPair: KeyPair, sessions: Sessions): Promise<Handles> {
-    const h = await this.#handles.refresh(keyPair, sessions.epoch, (k) => this.#lookUp(k, sessions));
-    if (!h) throw await this.#c.unlessGone(new KeyGoneError(keyPair.id.toString('hex')));
-    return h;
-  }
-
-  /** After a stale handle: whether the same key is still on the token under another handle. */
-  async #findAgain(keyPair: KeyPair, sessions: Sessions): Promise<boolean> {
-    if (destroyed.has(keyPair)) return false; // destroyed by this Token meanwhile: keep the token's answer
-    return (await this.#handles.refresh(keyPair, sessions.epoch, (k) => this.#lookUp(k, sessions))) !== undefined;
-  }
-
-  async #lookUp(keyPair: KeyPair, { native, pool }: Sessions): Promise<Handles | undefined> {
-    const found = await pool.use((s) => new KeyReader(native, s).findKeyPairs({ id: keyPair.id }));
-    const same = found.filter((f) => sameKey(f, keyPair));
-    this.#c.counters.keyLookups++;
-    if (same.length !== 1) return undefined; // gone, or ambiguous: never sign with a key we cannot tell apart
-    this.#c.event({ kind: 'key-found-again' });
-    return { privateKey: same[0]!.privateKey, publicKey: same[0]!.publicKey };
   }
 
   /** Pool, signing engine and recovery figures, for monitoring. */
@@ -368,10 +281,10 @@ export class Token {
     this.#checkKeyPair(keyPair);
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     this.#c.state.check();
-    const { native, syncSession, epoch } = this.#c.current;
+    const { native, syncSession } = this.#c.current;
     if (syncSession === undefined) throw new HsmJwksError('ERR_SIGN_SYNC_DISABLED', 'open the token with { signSync: true } to use signSync');
-    if (destroyed.has(keyPair)) throw new KeyDestroyedError();
-    const h = this.#handles.current(keyPair, epoch);
+    if (this.#x.isDestroyed(keyPair)) throw new KeyDestroyedError();
+    const h = this.#x.currentHandles(keyPair);
     if (h === undefined) throw new ModuleReinitializedError();
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
     try {
@@ -393,7 +306,7 @@ export class Token {
     if (keyPair.publicKey === null) throw invalidArgType('keyPair.publicKey', 'a public key handle', null);
     if (!(signature instanceof Uint8Array)) throw invalidArgType('signature', 'a Buffer or Uint8Array', signature);
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
-    return this.#onPool(keyPair, true, (session, h, { native }) => {
+    return this.#x.onPool(keyPair, true, (session, h, { native }) => {
       if (h!.publicKey === null) throw new KeyGoneError(keyPair.id.toString('hex'));
       return call(() => native.verify(session, h!.publicKey!, prepared.mechanism, prepared.data, signature));
     });
@@ -405,8 +318,8 @@ export class Token {
     this.#checkKeyPair(keyPair);
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     const m = prepareDecryption(mechanism, keyPair, this.#available);
-    return this.#onPool(keyPair, true, (session, h, { native }) => {
-      if (destroyed.has(keyPair)) throw new KeyDestroyedError();
+    return this.#x.onPool(keyPair, true, (session, h, { native }) => {
+      if (this.#x.isDestroyed(keyPair)) throw new KeyDestroyedError();
       return call(() => native.decrypt(session, h!.privateKey, m, data));
     });
   }
@@ -419,8 +332,8 @@ export class Token {
   async destroyKeyPair(keyPair: KeyPair): Promise<void> {
     this.#checkOpen();
     this.#checkKeyPair(keyPair);
-    destroyed.add(keyPair);
-    await this.#onPool(keyPair, false, async (session, h, { native }) => {
+    this.#x.markDestroyed(keyPair);
+    await this.#x.onPool(keyPair, false, async (session, h, { native }) => {
       await call(() => native.destroyObject(session, h!.privateKey));
       if (h!.publicKey !== null) {
         await call(() => native.destroyObject(session, h!.publicKey!)).catch((e: unknown) => {
@@ -437,7 +350,7 @@ export class Token {
     if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 20) {
       throw invalidArgValue('length', 'an integer from 0 to 1048576', length);
     }
-    return this.#onPool(undefined, true, (session, _h, { native }) => call(() => native.generateRandom(session, length)));
+    return this.#x.onPool(undefined, true, (session, _h, { native }) => call(() => native.generateRandom(session, length)));
   }
 
   /** Waits for operations in flight, closes every session (which ends the login) and forgets the PIN. */
@@ -462,10 +375,6 @@ export class Token {
     checkKeyPair(keyPair);
     if (homes.get(keyPair) !== this.#home) throw new KeyForeignError();
   }
-}
-
-function rethrowTyped(e: unknown): never {
-  throw fromNative(e);
 }
 
 function checkKeyPair(keyPair: unknown): asserts keyPair is KeyPair {

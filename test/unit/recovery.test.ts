@@ -61,7 +61,7 @@ test('recovery options: defaults, and typed errors for bad values', () => {
 });
 
 describe('KeyHandles', () => {
-  test('epoch 0 and nothing moved: the KeyPair’s own handles', () => {
+  test('generation 0 and nothing moved: the KeyPair’s own handles', () => {
     const h = new KeyHandles();
     const k = ecPair(10n);
     expect(h.current(k, 0)).toMatchObject({ privateKey: 10n, publicKey: 11n });
@@ -77,11 +77,11 @@ describe('KeyHandles', () => {
     const lookUp = jest.fn(async () => ({ privateKey: 30n, publicKey: 31n }));
     await Promise.all([h.refresh(old, 1, lookUp), h.refresh(old, 1, lookUp)]);
     expect(lookUp).toHaveBeenCalledTimes(1); // concurrent refreshes share one lookup
-    expect(h.current(old, 1)).toEqual({ privateKey: 30n, publicKey: 31n, epoch: 1 });
+    expect(h.current(old, 1)).toEqual({ privateKey: 30n, publicKey: 31n, generation: 1 });
     expect(h.current(old, 2)).toBeUndefined();
   });
 
-  test('a lookup for a later epoch never reuses one still running for an earlier epoch', async () => {
+  test('a lookup for a later generation never reuses one still running for an earlier generation', async () => {
     const h = new KeyHandles();
     const k = ecPair(10n);
     let finishFirst: (v: { privateKey: bigint; publicKey: bigint | null }) => void = () => undefined;
@@ -90,11 +90,11 @@ describe('KeyHandles', () => {
     expect(await second).toMatchObject({ privateKey: 50n });
     finishFirst({ privateKey: 30n, publicKey: null });
     expect(await first).toMatchObject({ privateKey: 30n });
-    expect(h.current(k, 2)).toMatchObject({ privateKey: 50n }); // the late epoch-1 answer does not overwrite it
+    expect(h.current(k, 2)).toMatchObject({ privateKey: 50n }); // the late generation-1 answer does not overwrite it
     expect(h.current(k, 1)).toBeUndefined();
   });
 
-  test('a stale handle in the same epoch is replaced by the one found again; a key gone stays unresolved', async () => {
+  test('a stale handle in the same generation is replaced by the one found again; a key gone stays unresolved', async () => {
     const h = new KeyHandles();
     const k = ecPair(10n);
     await h.refresh(k, 0, async () => ({ privateKey: 12n, publicKey: null }));
