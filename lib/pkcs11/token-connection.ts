@@ -16,41 +16,19 @@ import {
   type RecoveryEvent,
   type RecoveryOptions,
 } from './recovery';
-import { SessionPool } from './session-pool';
-import { Engine, type EngineSettings } from './sign-engine';
-import { DEFAULT_WAIT_MS, login, RW_SERIAL, type TokenOptions } from './token-setup';
+import { closeSessions, openSessions, type Generation, type LogIn, type Sizes } from './generation';
+import { Engine } from './sign-engine';
+import { login, RW_SERIAL, type TokenOptions } from './token-setup';
 import { isPinFailure, TokenState, type TokenHealth } from './token-state';
 import type { NativeModule, NativeTokenInfo } from '../../binding';
 
-/** The pool's size and the engine's settings, checked at open (checkTokenOptions). */
-export interface Sizes {
-  poolSize: number;
-  engine: EngineSettings | undefined;
-}
+export type { Generation, Sizes };
 
 /** Finds the token again by the selector it was opened with (after a re-initialisation it may sit in another slot). */
 export type TokenResolver = (native: NativeModule) => Promise<{ slot: bigint; info: NativeTokenInfo }>;
 
-/** Logs in on a fresh anchor session (or does nothing without a PIN). */
-type LogIn = (native: NativeModule, slot: bigint, anchor: bigint) => Promise<void>;
-
 /** How often a probe may reach the token (C_GetTokenInfo) at most. */
 const PROBE_INTERVAL_MS = 1000;
-
-/**
- * One module generation's worth of connection: a NativeModule of that generation (its handles are
- * refused once the module is re-initialised) and the sessions opened through it. An operation takes
- * the current one and uses only it, so it never mixes handles of two generations.
- */
-export interface Generation {
-  native: NativeModule;
-  /** +1 each time the sessions are replaced after a re-initialisation. */
-  generation: number;
-  anchor: bigint;
-  pool: SessionPool;
-  engine: Engine | undefined;
-  syncSession: bigint | undefined;
-}
 
 /** Where a failed operation ran, so recovery knows what it used. */
 export interface Attempt {
@@ -430,41 +408,4 @@ export class TokenConnection {
       this.#pin = undefined;
     }
   }
-}
-
-async function openSessions(
-  native: NativeModule,
-  generation: number,
-  slot: bigint,
-  logIn: LogIn | undefined,
-  options: TokenOptions,
-  { poolSize, engine: engineSettings }: Sizes,
-): Promise<Generation> {
-  const anchor = await call(() => native.openSession(slot, RW_SERIAL));
-  let engine: Engine | undefined;
-  try {
-    if (logIn) await logIn(native, slot, anchor);
-    engine = engineSettings && (await Engine.open(native, slot, RW_SERIAL, engineSettings));
-    const syncSession = options.signSync ? await call(() => native.openSession(slot, RW_SERIAL)) : undefined;
-    const pool = new SessionPool({
-      size: poolSize,
-      waitTimeoutMs: options.poolWaitTimeoutMs ?? DEFAULT_WAIT_MS,
-      ...(options.poolMaxWaiting === undefined ? {} : { maxWaiting: options.poolMaxWaiting }),
-      open: () => call(() => native.openSession(slot, RW_SERIAL)),
-      close: (s) => call(() => native.closeSession(s)),
-    });
-    return { native, generation, anchor, pool, engine, syncSession };
-  } catch (e) {
-    if (engine) await engine.close();
-    await call(() => native.closeSession(anchor)).catch(() => undefined);
-    throw e;
-  }
-}
-
-
-async function closeSessions(s: Generation): Promise<void> {
-  if (s.engine) await s.engine.close();
-  if (s.syncSession !== undefined) await call(() => s.native.closeSession(s.syncSession!)).catch(() => undefined);
-  await s.pool.close();
-  await call(() => s.native.closeSession(s.anchor)).catch(() => undefined);
 }
