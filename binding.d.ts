@@ -77,7 +77,7 @@ export interface NativeModuleDescription {
   /**
    * The module generation this object was made in (0 at load, +1 per re-initialisation), for its
    * whole life: once the module has been re-initialised, its calls that use session or object
-   * handles are refused with ERR_HSM_REINITIALIZED (share() makes an object of the new generation).
+   * handles are refused with ModuleReinitializedError (share() makes an object of the new generation).
    */
   generation: number;
 }
@@ -112,14 +112,48 @@ export interface NativeLoadOptions {
   initArgs?: string;
 }
 
-/** Properties set on errors from PKCS#11 calls (the promise rejects with an Error carrying them). */
+/**
+ * The error classes the addon constructs its failures as, handed over once per JS environment by
+ * setErrorClasses (lib/pkcs11/native.ts does it when it loads the binding: every failure then
+ * reaches JS typed, with a code of lib/errors.ts). Without them (the binding used raw) failures are
+ * plain Errors: see NativePkcs11Failure, NativeLoadFailure, NativeBindingErrorCode.
+ */
+export interface NativeErrorClasses {
+  /** A PKCS#11 function returned something other than CKR_OK (`code` ERR_PKCS11_<CKR name>). */
+  Pkcs11Error: new (rv: number, fn: string, ckr: string) => Error;
+  /** A closed module or signing engine (raw: ERR_HSM_CLOSED); `what` names it. */
+  ClosedError: new (what: string) => Error;
+  /** Handles from before a re-initialisation (raw: ERR_HSM_REINITIALIZED). */
+  ModuleReinitializedError: new () => Error;
+  /** The signing engine has maxPending requests unsettled (raw: ERR_HSM_QUEUE_FULL). */
+  QueueFullError: new (what: string) => Error;
+  /** reinitialize() of a module another component initialised (raw: ERR_HSM_NOT_OWNER). */
+  ModuleNotOwnedError: new () => Error;
+  /** reinitialize() gave up: calls in flight outlasted drainTimeoutMs (raw: ERR_HSM_BUSY). */
+  ModuleBusyError: new () => Error;
+  /** A second operation on a session that carries one (raw: ERR_HSM_SESSION_BUSY). */
+  SessionBusyError: new () => Error;
+  /** load() failed; `cause` is the Pkcs11Error of C_Initialize for ERR_MODULE_INIT_FAILED (raw: NativeLoadFailure). */
+  ModuleLoadError: new (code: NativeLoadErrorCode, path: string, detail: string, cause?: unknown) => Error;
+  /** The addon's own failure: out of memory, no thread could be started (raw: a plain Error). */
+  AddonFailureError: new (detail: string) => Error;
+  /** Makes the TypeError (code ERR_INVALID_ARG_TYPE) of an argument of the wrong type. */
+  invalidArgType: (message: string) => TypeError;
+  /** Makes the RangeError (code ERR_INVALID_ARG_VALUE) of an argument of a wrong value. */
+  invalidArgValue: (message: string) => RangeError;
+}
+
+/** The code of the ModuleLoadError a failed load() rejects with. */
+export type NativeLoadErrorCode = 'ERR_MODULE_NOT_FOUND' | 'ERR_MODULE_NOT_PKCS11' | 'ERR_MODULE_LOAD_FAILED' | 'ERR_MODULE_INIT_FAILED';
+
+/** Raw binding: properties set on errors from PKCS#11 calls (the promise rejects with an Error carrying them). */
 export interface NativePkcs11Failure {
   rv: number;
   ckr: string;
   fn: string;
 }
 
-/** Properties set on load() failures. `init` failures also carry NativePkcs11Failure fields. */
+/** Raw binding: properties set on load() failures. `init` failures also carry NativePkcs11Failure fields. */
 export interface NativeLoadFailure {
   reason: 'not-found' | 'not-pkcs11' | 'dlopen' | 'init';
   path: string;
@@ -129,11 +163,12 @@ export interface NativeLoadFailure {
 /**
  * Codes of the argument errors every method throws synchronously, before any call is queued: a
  * TypeError with ERR_INVALID_ARG_TYPE (wrong type) or a RangeError with ERR_INVALID_ARG_VALUE
- * (wrong value or range), as lib/pkcs11/errors.ts invalidArgType/invalidArgValue make them.
+ * (wrong value or range), as lib/errors.ts invalidArgType/invalidArgValue make them (with the
+ * classes set, they are made by those very factories).
  */
 export type NativeArgumentErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE';
 
-/** Codes of errors thrown synchronously for misuse of the binding. */
+/** Raw binding: codes of the plain errors thrown for misuse (NativeErrorClasses says what each becomes). */
 export type NativeBindingErrorCode = 'ERR_HSM_CLOSED' | 'ERR_HSM_SESSION_BUSY' | 'ERR_HSM_REINITIALIZED' | 'ERR_HSM_QUEUE_FULL' | 'ERR_HSM_NOT_OWNER' | 'ERR_HSM_BUSY';
 
 /** One loaded PKCS#11 module (a reference on the process-wide registry entry). */
@@ -194,17 +229,27 @@ export declare class NativeModule {
    * generation, C_Finalize + C_Initialize (with the load's arguments), waiting for every call in
    * flight first and holding new ones back; if an earlier attempt left it uninitialised, only
    * C_Initialize. This object keeps its generation (use share() for the new one). Resolves with
-   * the module's generation; rejects with the C_Initialize failure, or ERR_HSM_NOT_OWNER when
+   * the module's generation; rejects with the C_Initialize failure, or ModuleNotOwnedError when
    * another component of the process initialised the module. Calls in flight that do not end
-   * within `drainTimeoutMs` (default 10000) make it give up at once, doing nothing: ERR_HSM_BUSY.
+   * within `drainTimeoutMs` (default 10000) make it give up at once, doing nothing: ModuleBusyError.
    */
   reinitialize(options?: { drainTimeoutMs?: number }): Promise<number>;
   /** Refuses new calls at once, waits for those in flight, then drops the registry reference. */
   close(): Promise<void>;
 }
 
-/** dlopen(RTLD_NOW|RTLD_LOCAL[|RTLD_DEEPBIND]) + C_GetInterface/C_GetFunctionList + C_Initialize. */
+/**
+ * dlopen(RTLD_NOW|RTLD_LOCAL[|RTLD_DEEPBIND]) + C_GetInterface/C_GetFunctionList + C_Initialize.
+ * Rejects with a ModuleLoadError (raw binding: an Error with NativeLoadFailure's properties).
+ */
 export declare function load(path: string, options?: NativeLoadOptions): Promise<NativeModule>;
+
+/**
+ * The error classes of this JS environment (every member required; a TypeError otherwise, and the
+ * classes in place stay). A later call replaces them. Each environment (main thread, worker)
+ * has its own: nothing of one is ever constructed in another.
+ */
+export declare function setErrorClasses(classes: NativeErrorClasses): void;
 
 /** Figures of a signing engine. */
 export interface NativeSignEngineStats {
@@ -225,7 +270,7 @@ export interface NativeSignEngineStats {
   idleMs: number;
   /** Times finished requests were delivered to the JS thread (each delivery settles many). */
   drains: number;
-  /** Unsettled requests beyond which sign() throws ERR_HSM_QUEUE_FULL (default 65536). */
+  /** Unsettled requests beyond which sign() throws QueueFullError (default 65536). */
   maxPending: number;
   /**
    * Cumulative time, in microseconds (fractional), of each request's C_SignInit+C_Sign, measured
@@ -244,7 +289,7 @@ export declare class NativeSignEngine {
   private constructor();
   /**
    * Output sized by `signatureLength` (from the key); `data` is pinned and read in place. Throws
-   * ERR_HSM_QUEUE_FULL when maxPending requests are unsettled.
+   * QueueFullError when maxPending requests are unsettled.
    */
   sign(key: bigint, mechanism: NativeMechanismArg, data: Uint8Array, signatureLength: number): Promise<Buffer>;
   stats(): NativeSignEngineStats;
@@ -265,6 +310,6 @@ export declare class NativeSignEngine {
    * sessions, released from the engine's claim, for the caller to close ([] when none could go).
    */
   retireWorkers(count: number): Promise<bigint[]>;
-  /** Rejects queued requests (ERR_HSM_CLOSED), lets running batches finish, joins the threads. */
+  /** Rejects queued requests (ClosedError), lets running batches finish, joins the threads. */
   close(): Promise<void>;
 }

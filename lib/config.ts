@@ -3,10 +3,10 @@
 // Every bad value is a ConfigError naming the variable; PINs and secrets are never echoed.
 import * as fs from 'node:fs';
 
+import { HsmJwksError } from './errors';
 import type { HsmSettings, KeyManagerSettings } from './keys/create';
 import type { RotationPolicy } from './keys/rotation';
 import type { LogLevel } from './logger';
-import { HsmJwksError } from './pkcs11/errors';
 import { DEFAULT_DSN } from './store/open-store';
 
 export { DEFAULT_DSN };
@@ -27,6 +27,8 @@ export interface ServiceConfig {
   publicPort: number;
   /** Admin routes; the same as publicPort to serve everything on one port. */
   adminPort: number;
+  /** HEALTH_PORT: /health/alive and /health/ready on a listener of their own, in a worker thread (unset: none). */
+  healthPort?: number;
   /** Key sets published at /.well-known/jwks.json, and made at start when missing. */
   publicSets: string[];
   /** Alg of the keys made at start for missing public sets. */
@@ -52,6 +54,7 @@ export interface Config extends KeyManagerSettings {
 }
 
 export class ConfigError extends HsmJwksError {
+  declare readonly code: 'ERR_CONFIG';
   readonly variable: string;
   constructor(variable: string, message: string) {
     super('ERR_CONFIG', `${variable}: ${message}`);
@@ -184,7 +187,9 @@ function serviceConfig(env: Env): ServiceConfig {
     .filter((s) => s !== '');
   const jwksCacheSeconds = integer(env, 'JWKS_CACHE_SECONDS', 1) ?? 30;
   const { rotation } = rotationOf(env, jwksCacheSeconds);
-  return { adminToken, host, publicPort, adminPort, publicSets, defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256', jwksCacheSeconds, rotation };
+  const healthPort = integer(env, 'HEALTH_PORT', 0);
+  if (healthPort !== undefined && healthPort > 65535) throw new ConfigError('HEALTH_PORT', 'must be a TCP port');
+  return { adminToken, host, publicPort, adminPort, ...(healthPort !== undefined ? { healthPort } : {}), publicSets, defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256', jwksCacheSeconds, rotation };
 }
 
 export function loadConfig(env: Env = process.env): Config {

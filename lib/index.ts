@@ -16,13 +16,14 @@ export type { DataObjectSpec, DataObjectQuery } from './pkcs11/data-objects';
 export type { SessionPoolStats } from './pkcs11/session-pool';
 export type { RecoveryOptions, RecoveryEvent, RecoveryEventKind, RecoveryCounters } from './pkcs11/recovery';
 export type { CurveName, EcCurveName } from './pkcs11/curves';
+// One error model: the base class and the codes of every layer (lib/errors.ts).
+export { HsmJwksError, ClosedError, ERROR_CODES } from './errors';
+export type { ErrorCode } from './errors';
 export {
-  HsmJwksError,
   Pkcs11Error,
   ModuleLoadError,
   TokenNotFoundError,
   TokenAmbiguousError,
-  ClosedError,
   PoolTimeoutError,
   KeyDestroyedError,
   KeyExistsError,
@@ -36,7 +37,9 @@ export {
   ModuleBusyError,
   PinMismatchError,
   QueueFullError,
+  SessionBusyError,
   AddonLoadError,
+  AddonFailureError,
   LoginRefusedError,
   TokenUnavailableError,
   KeyForeignError,

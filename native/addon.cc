@@ -1,4 +1,5 @@
-// Entry point: exports load() and the NativeModule class. binding.d.ts declares exactly this.
+// Entry point: exports load(), setErrorClasses() and the NativeModule and NativeSignEngine classes.
+// binding.d.ts declares exactly this.
 #include <napi.h>
 
 #include <string>
@@ -44,15 +45,7 @@ class LoadOp : public Napi::AsyncWorker {
   }
   void OnError(const Napi::Error&) override {
     Napi::HandleScope scope(Env());
-    Napi::Env env = Env();
-    static const char* kReasons[] = {"none", "not-found", "not-pkcs11", "dlopen", "init"};
-    Napi::Error e = failure_.kind == LoadFailure::kInit
-                        ? Pkcs11Failure(env, failure_.rv, failure_.fn)
-                        : Napi::Error::New(env, failure_.detail);
-    e.Set("reason", Napi::String::New(env, kReasons[failure_.kind]));
-    e.Set("path", Napi::String::New(env, path_));
-    e.Set("detail", Napi::String::New(env, failure_.detail));
-    deferred_.Reject(e.Value());
+    deferred_.Reject(LoadError(Env(), failure_, path_).Value());
   }
 
   std::string path_;
@@ -103,6 +96,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSignEngine", engine);
   exports.Set("NativeModule", ctor);
   exports.Set("load", Napi::Function::New<Load>(env, "load"));
+  exports.Set("setErrorClasses", Napi::Function::New<SetErrorClasses>(env, "setErrorClasses"));
   return exports;
 }
 

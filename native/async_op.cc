@@ -75,8 +75,8 @@ void AsyncOp::OnError(const Napi::Error& error) {
     deferred_.Reject(StaleGeneration(Env()).Value());
     return;
   }
-  // fn_ is unset when Run threw a C++ exception: pass on what it said.
-  deferred_.Reject(fn_ != nullptr ? Pkcs11Failure(Env(), rv_, fn_).Value() : error.Value());
+  // fn_ is unset when Run threw a C++ exception (std::bad_alloc): the addon's own failure.
+  deferred_.Reject(fn_ != nullptr ? Pkcs11Failure(Env(), rv_, fn_).Value() : AddonFailure(Env(), error.Message()).Value());
 }
 
 }  // namespace hsm

@@ -26,7 +26,8 @@ class AsyncOp : public Napi::AsyncWorker {
   // JS thread: the resolved value.
   virtual Napi::Value Result(Napi::Env env) = 0;
   // Whether the op uses session or object handles: those of an earlier module generation (before
-  // a re-initialisation) are refused with ERR_HSM_REINITIALIZED before they reach the module.
+  // a re-initialisation) are refused (ModuleReinitializedError; raw: ERR_HSM_REINITIALIZED) before
+  // they reach the module.
   virtual bool UsesHandles() const { return true; }
 
   // Records the first failure; returns rv == CKR_OK.

@@ -90,13 +90,9 @@ class ReinitializeOp : public ModuleWorker {
     if (rv_ == CKR_OK) {
       deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(now_)));
     } else if (rv_ == CKR_FUNCTION_CANCELED) {
-      deferred_.Reject(BindingError(Env(), "ERR_HSM_BUSY",
-                                    "calls in flight did not end within the drain timeout; nothing was re-initialised")
-                           .Value());
+      deferred_.Reject(BindingError(Env(), Misuse::kDrainTimeout).Value());
     } else if (rv_ == CKR_FUNCTION_NOT_SUPPORTED) {
-      deferred_.Reject(BindingError(Env(), "ERR_HSM_NOT_OWNER",
-                                    "the module was initialised by another component of this process; it cannot be re-initialised here")
-                           .Value());
+      deferred_.Reject(BindingError(Env(), Misuse::kNotOwner).Value());
     } else {
       deferred_.Reject(Pkcs11Failure(Env(), rv_, "C_Initialize").Value());
     }
@@ -169,14 +165,13 @@ ModuleObject::ModuleObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mo
 }
 
 LoadedModule* ModuleObject::OpenModule(Napi::Env env) const {
-  if (lease_->module == nullptr) throw BindingError(env, "ERR_HSM_CLOSED", "module is closed");
+  if (lease_->module == nullptr) throw BindingError(env, Misuse::kModuleClosed);
   return lease_->module;
 }
 
 void ModuleObject::ClaimSession(Napi::Env env, CK_SESSION_HANDLE session) {
   if (!busy_.insert(session).second) {
-    throw BindingError(env, "ERR_HSM_SESSION_BUSY",
-                       "session already has an operation in flight");
+    throw BindingError(env, Misuse::kSessionBusy);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "errors.h"
 #include "lease.h"
 
 namespace hsm {
@@ -18,6 +19,8 @@ namespace hsm {
 struct AddonData {
   Napi::FunctionReference moduleConstructor;
   Napi::FunctionReference signEngineConstructor;
+  // The JS error classes lib/ handed over (setErrorClasses): failures are constructed as these.
+  ErrorClasses errorClasses;
   // Every lease handed out in this environment; those still held when the environment is torn
   // down (a worker that exits without close()) are released then, never from a GC finalizer.
   std::vector<std::shared_ptr<Lease>> leases;
@@ -30,7 +33,7 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   static Napi::Object NewInstance(Napi::Env env, LoadedModule* module);
   explicit ModuleObject(const Napi::CallbackInfo& info);
 
-  // The module, or throws ERR_HSM_CLOSED when close() was called.
+  // The module, or throws ClosedError (raw: ERR_HSM_CLOSED) when close() was called.
   LoadedModule* OpenModule(Napi::Env env) const;
   const std::shared_ptr<Lease>& lease() const { return lease_; }
   // The module generation this object's session and object handles belong to.

@@ -110,7 +110,7 @@ class ModuleCall {
     if (!stale_ && module.serialize) serial_ = std::unique_lock<std::mutex>(module.callLock);
   }
   // The module was re-initialised after the caller's handles were made: refuse the call
-  // (ERR_HSM_REINITIALIZED) without making it.
+  // (ModuleReinitializedError; raw: ERR_HSM_REINITIALIZED) without making it.
   bool stale() const { return stale_; }
 
  private:

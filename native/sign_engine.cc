@@ -178,7 +178,7 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
     }
     wake_.notify_all();
     for (SignRequest* r : abandoned) {
-      Napi::Error e = BindingError(env, "ERR_HSM_CLOSED", "the signing engine was closed before this request ran");
+      Napi::Error e = BindingError(env, Misuse::kEngineClosedQueued);
       napi_reject_deferred(env, r->deferred, e.Value());
       Finish(r);
     }
@@ -413,7 +413,7 @@ class SessionClaims {
   explicit SessionClaims(ModuleObject* owner) : owner_(owner), ref_(Napi::Persistent(owner->Value())) {}
   ModuleObject* owner() const { return owner_; }
 
-  // All or none: a session already busy (ERR_HSM_SESSION_BUSY) leaves the others unclaimed.
+  // All or none: a session already busy (SessionBusyError) leaves the others unclaimed.
   void Claim(Napi::Env env, const std::vector<CK_SESSION_HANDLE>& sessions) {
     size_t claimed = 0;
     try {
@@ -485,7 +485,7 @@ void EngineOptionsFromJs(const Napi::Value& value, EngineSpec* spec) {
 }
 
 Napi::Error ThreadFailure(Napi::Env env, const std::system_error& e) {
-  return Napi::Error::New(env, std::string("cannot start a signing engine thread: ") + e.what());
+  return AddonFailure(env, std::string("cannot start a signing engine thread: ") + e.what());
 }
 
 // Joins worker threads off the JS thread, then hands their sessions back. It holds only what it
@@ -614,14 +614,14 @@ SignEngineObject::~SignEngineObject() {
 }
 
 void SignEngineObject::CheckOpen(Napi::Env env) const {
-  if (core_->Stopping()) throw BindingError(env, "ERR_HSM_CLOSED", "the signing engine is closed");
+  if (core_->Stopping()) throw BindingError(env, Misuse::kEngineClosed);
 }
 
 // sign(key: bigint, mechanism, data: Uint8Array, signatureLength: number): Promise<Buffer>
 Napi::Value SignEngineObject::Sign(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  if (core_->Full()) throw BindingError(env, "ERR_HSM_QUEUE_FULL", "the signing engine has maxPending requests unsettled");
+  if (core_->Full()) throw BindingError(env, Misuse::kQueueFull);
   auto r = std::make_unique<SignRequest>();
   r->key = HandleFromJs(info[0], "key");
   r->mechanism = Mechanism::FromJs(info[1]);
@@ -658,7 +658,7 @@ Napi::Value SignEngineObject::SetLimit(const Napi::CallbackInfo& info) {
 Napi::Value SignEngineObject::AddSessions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  claims_->owner()->OpenModule(env);  // ERR_HSM_CLOSED once the NativeModule is closing
+  claims_->owner()->OpenModule(env);  // ClosedError once the NativeModule is closing
   size_t room = kMaxWorkers - core_->WorkerCount();
   if (room == 0) throw InvalidArgValue(env, "the signing engine already has " + std::to_string(kMaxWorkers) + " workers");
   std::vector<CK_SESSION_HANDLE> sessions = SessionsFromJs(info[0], room);
@@ -683,7 +683,7 @@ Napi::Value SignEngineObject::RetireWorkers(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// close(): Promise<void>. Queued requests are rejected (ERR_HSM_CLOSED); running batches finish;
+// close(): Promise<void>. Queued requests are rejected (ClosedError); running batches finish;
 // the worker threads are joined; then the sessions may be closed by the caller.
 Napi::Value SignEngineObject::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -33,7 +33,7 @@ class SignEngineObject : public Napi::ObjectWrap<SignEngineObject> {
   Napi::Value AddSessions(const Napi::CallbackInfo& info);
   Napi::Value RetireWorkers(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  // Throws ERR_HSM_CLOSED once close() was called.
+  // Throws ClosedError (raw: ERR_HSM_CLOSED) once close() was called.
   void CheckOpen(Napi::Env env) const;
 
   // Shared with the threads (and the close and retire operations): outlives this object.

@@ -1,7 +1,7 @@
 // Errors of the JOSE layer, with stable codes.
-import { HsmJwksError } from '../pkcs11/errors';
+import { type Codes, HsmJwksError } from '../errors';
 
-export type JoseErrorCode =
+export type JoseErrorCode = Codes<
   /** The alg is not one we sign with (or not one that fits the key). */
   | 'ERR_JOSE_ALG_UNSUPPORTED'
   /** A JWK is malformed: missing or inconsistent members. */
@@ -19,7 +19,8 @@ export type JoseErrorCode =
   /** A kid that would not round-trip through CKA_ID (see kid.ts): the message says why. */
   | 'ERR_KID_INVALID'
   /** A signer returned something that is not a signature of the expected size. */
-  | 'ERR_JWS_SIGNATURE_MALFORMED';
+  | 'ERR_JWS_SIGNATURE_MALFORMED'
+>;
 
 export class JoseError extends HsmJwksError {
   declare readonly code: JoseErrorCode;

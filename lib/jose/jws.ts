@@ -1,4 +1,5 @@
 // Compact JWS and JWT over any Signer (RFC 7515 §7.1, RFC 7519 §7.1).
+import { argTypeError } from '../errors';
 import type { Signer } from './signer';
 
 export interface JwsHeaderExtras {
@@ -31,7 +32,7 @@ export async function signCompact(signer: Signer, payload: Uint8Array, extras: J
 /** A compact JWT: header { alg, kid, typ: 'JWT', ...extras } and the claims as its payload. */
 export async function signJwt(signer: Signer, claims: Record<string, unknown>, extras: JwsHeaderExtras = {}): Promise<string> {
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
-    throw Object.assign(new TypeError('claims must be a JSON object'), { code: 'ERR_INVALID_ARG_TYPE' });
+    throw argTypeError('claims must be a JSON object');
   }
   return signCompact(signer, Buffer.from(JSON.stringify(claims), 'utf8'), { typ: 'JWT', ...extras });
 }

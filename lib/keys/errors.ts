@@ -1,7 +1,7 @@
 // Errors of the key managers, with stable codes.
-import { HsmJwksError } from '../pkcs11/errors';
+import { type Codes, HsmJwksError } from '../errors';
 
-export type KeyManagerErrorCode =
+export type KeyManagerErrorCode = Codes<
   /** No key with that kid in the set (anywhere the manager looks). */
   | 'ERR_KEY_NOT_FOUND'
   /** The kid is already used by a key (in any set, on the token or in the store): a kid names one key. */
@@ -26,10 +26,9 @@ export type KeyManagerErrorCode =
   | 'ERR_GENERATION_ROLLBACK_FAILED'
   /** A JWT whose `exp` lies beyond the longest token lifetime (or is not a number). */
   | 'ERR_TOKEN_LIFETIME'
-  /** A rotation setting that could make a verifier fail (publish-ahead shorter than the JWKS cache, …). */
-  | 'ERR_ROTATION_UNSAFE'
   /** An HSM operation (a login) was asked of a key manager without an HSM. */
-  | 'ERR_HSM_NOT_CONFIGURED';
+  | 'ERR_HSM_NOT_CONFIGURED'
+>;
 
 export class KeyManagerError extends HsmJwksError {
   declare readonly code: KeyManagerErrorCode;

@@ -212,12 +212,22 @@ export class HsmKeySource implements KeySource {
     return [...new Set([...sets, ...stored])].filter((s) => s.length > 0);
   }
 
+  /**
+   * The sets that hold each kid on the token: one listing of the private keys' ids and labels (a
+   * search per kid would scan every object on the token once per kid: 10 s for a set of 50 kids
+   * with 1,000 keys on SoftHSM).
+   */
   async setsWithKids(kids: readonly string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
-    for (const kid of kids) {
-      const labels = (await this.#token.findKeyPairs({ id: idFromKid(kid) })).map((p) => p.label);
-      const sets = [...new Set(labels.filter((l) => l.startsWith(this.#prefix)).map((l) => l.slice(this.#prefix.length)))];
-      if (sets.length > 0) out.set(kid, sets);
+    if (kids.length === 0) return out;
+    const wanted = new Map(kids.map((kid) => [idFromKid(kid).toString('hex'), kid]));
+    for (const { id, label } of await this.#token.privateKeyIds()) {
+      const kid = wanted.get(id.toString('hex'));
+      if (kid === undefined || !label.startsWith(this.#prefix)) continue;
+      const sets = out.get(kid) ?? [];
+      const set = label.slice(this.#prefix.length);
+      if (!sets.includes(set)) sets.push(set);
+      out.set(kid, sets);
     }
     return out;
   }

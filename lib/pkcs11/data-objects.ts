@@ -3,7 +3,8 @@
 // generation; after a re-initialisation (or when the handle went stale) it is found again by what it
 // is (class, application, label, value), and refused when that no longer names exactly one object.
 import { CKA, CKO } from './constants';
-import { call, DataObjectAmbiguousError, DataObjectGoneError, invalidArgType, invalidArgValue, Pkcs11Error } from './errors';
+import { invalidArgType, invalidArgValue } from '../errors';
+import { DataObjectAmbiguousError, DataObjectGoneError, Pkcs11Error } from './errors';
 import { KeyReader, MAX_OBJECTS } from './key-reader';
 import type { NativeModule, NativeTemplate } from '../../binding';
 
@@ -88,7 +89,7 @@ export class DataObjectReader {
       [CKA.APPLICATION, s.application],
       [CKA.VALUE, s.value],
     ];
-    return call(() => this.native.createObject(this.session, template));
+    return this.native.createObject(this.session, template);
   }
 
   /** Token data objects of the application (and label), with their values. */
@@ -100,7 +101,7 @@ export class DataObjectReader {
       ...(q.label === undefined ? [] : ([[CKA.LABEL, q.label]] as const)),
     ];
     const out: Array<{ handle: bigint; object: DataObject }> = [];
-    for (const handle of await call(() => this.native.findObjects(this.session, template, MAX_OBJECTS))) {
+    for (const handle of await this.native.findObjects(this.session, template, MAX_OBJECTS)) {
       const a = await new KeyReader(this.native, this.session).attributesIfPresent(handle, VALUE_ATTRIBUTES);
       if (!a) continue; // destroyed since the search found it
       // A value the token does not report reads as empty (CKA_VALUE defaults to empty for CKO_DATA).
@@ -121,7 +122,7 @@ export class DataObjectReader {
   }
 
   async destroy(handle: bigint): Promise<void> {
-    await call(() => this.native.destroyObject(this.session, handle));
+    await this.native.destroyObject(this.session, handle);
   }
 }
 

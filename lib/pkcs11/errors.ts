@@ -1,6 +1,11 @@
-// Typed errors of the PKCS#11 layer. Every error has a stable `code` string: match on it, never on
-// the message. No message, property or cause ever holds a PIN or key material.
+// Typed errors of the PKCS#11 layer. Every error has a stable `code` from ErrorCode (../errors.ts):
+// match on it, never on the message. No message, property or cause ever holds a PIN or key material.
+// The addon throws these classes itself (native.ts hands them over at load: setErrorClasses).
 import { ckrName } from './constants';
+import { HsmJwksError, type Codes, type Pkcs11ErrorCode } from '../errors';
+
+// The shared vocabulary, re-exported for the files of this layer that import it from here.
+export { ClosedError, HsmJwksError, invalidArgType, invalidArgValue } from '../errors';
 
 /** What a caller (or the recovery logic) can do about a PKCS#11 failure. */
 export type Pkcs11ErrorCategory =
@@ -56,21 +61,12 @@ const CATEGORY_BY_CKR: Readonly<Record<string, Pkcs11ErrorCategory>> = {
   CKR_USER_TYPE_INVALID: 'bad-input',
 };
 
-/** Base of every error this package throws on purpose. */
-export class HsmJwksError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
-
 /**
  * A PKCS#11 function returned something other than CKR_OK.
  * `code` is `ERR_PKCS11_` + the CKR name without its prefix, e.g. `ERR_PKCS11_PIN_INCORRECT`.
  */
 export class Pkcs11Error extends HsmJwksError {
+  declare readonly code: Pkcs11ErrorCode;
   /** The CK_RV as a number (vendor codes >= 0x80000000 pass through). */
   readonly rv: number;
   /** The CKR_ name, e.g. `CKR_PIN_INCORRECT`. */
@@ -79,7 +75,7 @@ export class Pkcs11Error extends HsmJwksError {
   readonly fn: string;
   readonly category: Pkcs11ErrorCategory;
   constructor(rv: number, fn: string, ckr: string = ckrName(rv)) {
-    super(`ERR_PKCS11_${ckr.replace(/^CKR_/, '')}`, `${fn} failed: ${ckr} (0x${rv.toString(16).padStart(8, '0')})`);
+    super(`ERR_PKCS11_${ckr.replace(/^CKR_/, '')}` as Pkcs11ErrorCode, `${fn} failed: ${ckr} (0x${rv.toString(16).padStart(8, '0')})`);
     this.rv = rv;
     this.ckr = ckr;
     this.fn = fn;
@@ -87,14 +83,11 @@ export class Pkcs11Error extends HsmJwksError {
   }
 }
 
-export type ModuleLoadErrorCode =
-  | 'ERR_MODULE_NOT_FOUND'
-  | 'ERR_MODULE_NOT_PKCS11'
-  | 'ERR_MODULE_LOAD_FAILED'
-  | 'ERR_MODULE_INIT_FAILED';
+export type ModuleLoadErrorCode = Codes<'ERR_MODULE_NOT_FOUND' | 'ERR_MODULE_NOT_PKCS11' | 'ERR_MODULE_LOAD_FAILED' | 'ERR_MODULE_INIT_FAILED'>;
 
 /** The PKCS#11 library could not be loaded; `code` says why. */
 export class ModuleLoadError extends HsmJwksError {
+  declare readonly code: ModuleLoadErrorCode;
   readonly path: string;
   constructor(code: ModuleLoadErrorCode, path: string, detail: string, cause?: unknown) {
     const why: Record<ModuleLoadErrorCode, string> = {
@@ -129,13 +122,6 @@ export class TokenAmbiguousError extends HsmJwksError {
       `${serials.length} tokens are labelled ${JSON.stringify(label)} (serials ${serials.join(', ')}); select one by serial`,
     );
     this.serials = serials;
-  }
-}
-
-/** The module, token or pool was closed before (or while) this call was made. */
-export class ClosedError extends HsmJwksError {
-  constructor(what: string) {
-    super('ERR_CLOSED', `${what} is closed`);
   }
 }
 
@@ -286,51 +272,32 @@ export class AddonLoadError extends HsmJwksError {
   }
 }
 
-/** An argument of the wrong type: thrown before any native call. */
-export function invalidArgType(name: string, expected: string, actual: unknown): TypeError {
-  const e = new TypeError(`${name} must be ${expected}, received ${describe(actual)}`);
-  return Object.assign(e, { code: 'ERR_INVALID_ARG_TYPE' });
+/**
+ * A session already carries an operation: the addon refuses a second one on it at once (the pool
+ * and the signing engine never let this happen; a caller of the raw binding can).
+ */
+export class SessionBusyError extends HsmJwksError {
+  constructor() {
+    super('ERR_SESSION_BUSY', 'the PKCS#11 session already has an operation in flight');
+  }
 }
 
-/** An argument of the right type and the wrong value: thrown before any native call. */
-export function invalidArgValue(name: string, expected: string, actual: unknown): RangeError {
-  const e = new RangeError(`${name} must be ${expected}, received ${describe(actual)}`);
-  return Object.assign(e, { code: 'ERR_INVALID_ARG_VALUE' });
+/** The addon could not do its own part of a call (out of memory, no thread could be started): not the token's doing. */
+export class AddonFailureError extends HsmJwksError {
+  constructor(detail: string) {
+    super('ERR_ADDON_FAILURE', `the native addon failed: ${detail}`);
+  }
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'string') return v.length > 40 ? `a string of length ${v.length}` : JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  if (v instanceof Uint8Array) return `a byte array of length ${v.length}`;
-  if (Array.isArray(v)) return 'an array';
-  return typeof v;
-}
 
 /**
- * Converts what the addon threw or rejected with into a typed error. PKCS#11 failures carry
- * rv/ckr/fn; binding misuse carries a code; anything else (TypeError from argument checks) passes.
+ * Runs `fn` and ignores how it fails (a synchronous throw included): for closing what may already
+ * be closed or gone, where no failure changes what happens next.
  */
-export function fromNative(e: unknown): unknown {
-  // Duck-typed: the addon's errors may come from another realm (vm contexts, jest).
-  if (e instanceof HsmJwksError || typeof e !== 'object' || e === null) return e;
-  const n = e as { rv?: unknown; ckr?: unknown; fn?: unknown; code?: unknown };
-  if (typeof n.rv === 'number' && typeof n.fn === 'string') {
-    return new Pkcs11Error(n.rv, n.fn, typeof n.ckr === 'string' ? n.ckr : undefined);
-  }
-  if (n.code === 'ERR_HSM_CLOSED') return new ClosedError('the PKCS#11 module or signing engine');
-  if (n.code === 'ERR_HSM_REINITIALIZED') return new ModuleReinitializedError();
-  if (n.code === 'ERR_HSM_QUEUE_FULL') return new QueueFullError('the signing engine queue');
-  if (n.code === 'ERR_HSM_NOT_OWNER') return new ModuleNotOwnedError();
-  if (n.code === 'ERR_HSM_BUSY') return new ModuleBusyError();
-  return e;
-}
-
-/** Awaits a native call, converting its failure into a typed error. */
-export async function call<T>(promise: () => Promise<T>): Promise<T> {
+export async function quietly(fn: () => unknown): Promise<void> {
   try {
-    return await promise();
-  } catch (e) {
-    throw fromNative(e);
+    await fn();
+  } catch {
+    // nothing to do: see above
   }
 }

@@ -5,7 +5,7 @@
 //   classify the failure (recovery.ts), and let the connection remedy it
 //   retry    once, when the operation is idempotent
 // Nothing above this layer retries (the key manager has no retry layer of its own).
-import { ClosedError, fromNative, KeyDestroyedError, KeyGoneError } from './errors';
+import { ClosedError, KeyDestroyedError, KeyGoneError } from './errors';
 import { KeyHandles, sameKey, type Handles } from './key-handles';
 import type { KeyPair } from './key-pair';
 import { KeyReader } from './key-reader';
@@ -70,7 +70,7 @@ export class Executor {
         // pool failure and recovered as one; the operation after it recovers on its own.
         return this.#lookUpOrThrow(keyPair, g).then(
           () => this.run(keyPair, idempotent, onEngine, lane, first),
-          (e: unknown) => (first ? c.recover(e, { generation: g.generation }, retry) : rethrowTyped(e)),
+          (e: unknown) => (first ? c.recover(e, { generation: g.generation }, retry) : Promise.reject(e)),
         );
       }
     }
@@ -80,14 +80,14 @@ export class Executor {
     } catch (e) {
       attempt = Promise.reject(e); // refused at once (the engine is closing or full)
     }
-    if (!first) return attempt.catch(rethrowTyped);
+    if (!first) return attempt;
     return attempt.catch((e: unknown) =>
       c.recover(
         e,
         {
           generation: g.generation,
           ...(onEngine && g.engine ? { engine: g.engine } : {}),
-          ...(keyPair ? { findKeyAgain: () => this.#findAgain(keyPair, g) } : {}),
+          ...(keyPair ? { findKeyAgain: () => this.#findAgain(keyPair, g), keyId: keyPair.id } : {}),
         },
         retry,
       ),
@@ -115,8 +115,4 @@ export class Executor {
     this.#c.event({ kind: 'key-found-again' });
     return { privateKey: same[0]!.privateKey, publicKey: same[0]!.publicKey };
   }
-}
-
-function rethrowTyped(e: unknown): never {
-  throw fromNative(e);
 }

@@ -1,7 +1,7 @@
 // One module generation's worth of connection: the sessions a Token opens through a NativeModule
 // of that generation (the anchor that holds the login, the pool, the signing engine, signSync's
 // session), and how they are opened and closed together.
-import { call } from './errors';
+import { quietly } from './errors';
 import { SessionPool } from './session-pool';
 import { Engine, type EngineSettings } from './sign-engine';
 import { DEFAULT_WAIT_MS, RW_SERIAL, type TokenOptions } from './token-setup';
@@ -39,23 +39,23 @@ export async function openSessions(
   options: TokenOptions,
   { poolSize, engine: engineSettings }: Sizes,
 ): Promise<Generation> {
-  const anchor = await call(() => native.openSession(slot, RW_SERIAL));
+  const anchor = await native.openSession(slot, RW_SERIAL);
   let engine: Engine | undefined;
   try {
     if (logIn) await logIn(native, slot, anchor);
     engine = engineSettings && (await Engine.open(native, slot, RW_SERIAL, engineSettings));
-    const syncSession = options.signSync ? await call(() => native.openSession(slot, RW_SERIAL)) : undefined;
+    const syncSession = options.signSync ? await native.openSession(slot, RW_SERIAL) : undefined;
     const pool = new SessionPool({
       size: poolSize,
       waitTimeoutMs: options.poolWaitTimeoutMs ?? DEFAULT_WAIT_MS,
       ...(options.poolMaxWaiting === undefined ? {} : { maxWaiting: options.poolMaxWaiting }),
-      open: () => call(() => native.openSession(slot, RW_SERIAL)),
-      close: (s) => call(() => native.closeSession(s)),
+      open: async () => native.openSession(slot, RW_SERIAL),
+      close: async (s) => native.closeSession(s),
     });
     return { native, generation, anchor, pool, engine, syncSession };
   } catch (e) {
     if (engine) await engine.close();
-    await call(() => native.closeSession(anchor)).catch(() => undefined);
+    await quietly(() => native.closeSession(anchor));
     throw e;
   }
 }
@@ -63,7 +63,7 @@ export async function openSessions(
 
 export async function closeSessions(s: Generation): Promise<void> {
   if (s.engine) await s.engine.close();
-  if (s.syncSession !== undefined) await call(() => s.native.closeSession(s.syncSession!)).catch(() => undefined);
+  if (s.syncSession !== undefined) await quietly(() => s.native.closeSession(s.syncSession!));
   await s.pool.close();
-  await call(() => s.native.closeSession(s.anchor)).catch(() => undefined);
+  await quietly(() => s.native.closeSession(s.anchor));
 }

@@ -6,7 +6,8 @@ import { Attributes } from './attributes';
 import { bitLength, stripLeadingZeros } from './bytes';
 import { CKA, CKK, CKO, CKS } from './constants';
 import { curveFromParams, decodeEcPoint } from './curves';
-import { call, invalidArgType, LoginRequiredError, Pkcs11Error } from './errors';
+import { invalidArgType } from '../errors';
+import { LoginRequiredError, Pkcs11Error } from './errors';
 import { KeyPair, type KeyPairProblem, type KeyType, type PublicKeyData } from './key-pair';
 import { publicFit } from './public-match';
 import type { NativeModule, NativeTemplate } from '../../binding';
@@ -71,11 +72,11 @@ export class KeyReader {
   ) {}
 
   async find(template: NativeTemplate, max = MAX_OBJECTS): Promise<bigint[]> {
-    return call(() => this.native.findObjects(this.session, template, max));
+    return this.native.findObjects(this.session, template, max);
   }
 
   async attributes(object: bigint, types: readonly number[]): Promise<Attributes> {
-    return new Attributes(await call(() => this.native.getAttributes(this.session, object, types)));
+    return new Attributes(await this.native.getAttributes(this.session, object, types));
   }
 
   /**
@@ -90,6 +91,20 @@ export class KeyReader {
       if (e instanceof Pkcs11Error && e.ckr === 'CKR_OBJECT_HANDLE_INVALID') return undefined;
       throw e;
     }
+  }
+
+  /**
+   * The CKA_ID and CKA_LABEL of every private key object, and nothing else: one search and two
+   * attributes an object, for callers that only need to know which ids are where (a full
+   * findKeyPairs per id costs a search of every object on the token each).
+   */
+  async privateKeyIds(): Promise<Array<{ id: Buffer; label: string }>> {
+    const out: Array<{ id: Buffer; label: string }> = [];
+    for (const handle of await this.find([[CKA.CLASS, CKO.PRIVATE_KEY]])) {
+      const a = await this.attributesIfPresent(handle, [CKA.ID, CKA.LABEL]);
+      if (a) out.push({ id: a.bytes(CKA.ID) ?? Buffer.alloc(0), label: a.string(CKA.LABEL) ?? '' });
+    }
+    return out;
   }
 
   /** Every supported key pair whose private object matches the query. */
@@ -188,7 +203,7 @@ export class KeyReader {
    * are invisible without a login, so a session that is not logged in is refused.
    */
   async findOrphanPublicKeys(query: { label?: string }): Promise<OrphanPublicKey[]> {
-    const { state } = await call(() => this.native.getSessionInfo(this.session));
+    const { state } = await this.native.getSessionInfo(this.session);
     if (state !== CKS.RW_USER_FUNCTIONS && state !== CKS.RO_USER_FUNCTIONS) throw new LoginRequiredError('finding orphan public keys');
     const template: [number, string | number][] = [[CKA.CLASS, CKO.PUBLIC_KEY]];
     if (query.label !== undefined) template.push([CKA.LABEL, query.label]);

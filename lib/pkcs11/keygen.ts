@@ -1,7 +1,7 @@
 // C_GenerateKeyPair on one session, with what surrounds it: the id must be free, and a token that
 // refuses CKA_ALLOWED_MECHANISMS gets the pair without it (the KeyPair then says so).
 import { CKA, CKO } from './constants';
-import { call, KeyExistsError, Pkcs11Error } from './errors';
+import { KeyExistsError, Pkcs11Error } from './errors';
 import type { KeyPair } from './key-pair';
 import { KeyReader } from './key-reader';
 import { keyPairTemplates, type CheckedKeyPairOptions, type KeySpec } from './key-spec';
@@ -27,7 +27,7 @@ export async function generateKeyPairOn(native: NativeModule, session: bigint, s
   const withId = o.allowedMechanisms ? (await reader.find([[CKA.ID, o.id]])).length : 0;
   const generate = (pin: boolean) => {
     const { mechanism, publicTemplate, privateTemplate } = keyPairTemplates(spec, o, pin);
-    return call(() => native.generateKeyPair(session, mechanism, publicTemplate, privateTemplate));
+    return native.generateKeyPair(session, mechanism, publicTemplate, privateTemplate);
   };
   let handles: { publicKey: bigint; privateKey: bigint };
   try {

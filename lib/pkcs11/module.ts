@@ -2,7 +2,8 @@
 // addon: two Pkcs11Module objects for the same path (in one thread or in several worker_threads)
 // share one dlopen and one C_Initialize, and the last close() finalizes it.
 import { CKF_SLOT, CKF_TOKEN, CKM } from './constants';
-import { call, ClosedError, invalidArgType, invalidArgValue, ModuleLoadError, TokenAmbiguousError, TokenNotFoundError } from './errors';
+import { ClosedError, invalidArgType, invalidArgValue } from '../errors';
+import { TokenAmbiguousError, TokenNotFoundError } from './errors';
 import { defaultDeepBind, nativeBinding } from './native';
 import { Token, type TokenOptions } from './token';
 import type { NativeModule, NativeModuleDescription, NativeModuleInfo, NativeSlot } from '../../binding';
@@ -32,13 +33,6 @@ export type TokenSelector =
 export type ModuleInfo = NativeModuleInfo;
 export type SlotInfo = NativeSlot;
 
-const LOAD_REASON: Record<string, ConstructorParameters<typeof ModuleLoadError>[0]> = {
-  'not-found': 'ERR_MODULE_NOT_FOUND',
-  'not-pkcs11': 'ERR_MODULE_NOT_PKCS11',
-  dlopen: 'ERR_MODULE_LOAD_FAILED',
-  init: 'ERR_MODULE_INIT_FAILED',
-};
-
 const MECHANISM_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(CKM).map(([name, v]) => [v, name]));
 
 export class Pkcs11Module {
@@ -50,7 +44,7 @@ export class Pkcs11Module {
     this.#native = native;
   }
 
-  /** Loads (or shares) the PKCS#11 library at `path` and initialises it. */
+  /** Loads (or shares) the PKCS#11 library at `path` and initialises it; ModuleLoadError when it cannot. */
   static async load(path: string, options: ModuleLoadOptions = {}): Promise<Pkcs11Module> {
     if (typeof path !== 'string') throw invalidArgType('path', 'a string', path);
     if (path.length === 0 || path.includes('\0')) throw invalidArgValue('path', 'a non-empty path', path);
@@ -63,15 +57,7 @@ export class Pkcs11Module {
     if (options.initArgs !== undefined && typeof options.initArgs !== 'string') {
       throw invalidArgType('options.initArgs', 'a string', options.initArgs);
     }
-    const binding = nativeBinding();
-    try {
-      return new Pkcs11Module(await binding.load(path, { deepBind: defaultDeepBind(), ...options }));
-    } catch (e) {
-      const f = e as Error & { reason?: string; detail?: string };
-      const code = f.reason ? LOAD_REASON[f.reason] : undefined;
-      if (!code) throw e;
-      throw new ModuleLoadError(code, path, f.reason === 'init' ? f.message : f.detail ?? f.message, e);
-    }
+    return new Pkcs11Module(await nativeBinding().load(path, { deepBind: defaultDeepBind(), ...options }));
   }
 
   /** Where the module was loaded from, its function-list version, and how it was initialised. */
@@ -82,13 +68,13 @@ export class Pkcs11Module {
 
   async info(): Promise<ModuleInfo> {
     this.#checkOpen();
-    return call(() => this.#native.getInfo());
+    return this.#native.getInfo();
   }
 
   /** Every slot, with the token's info where a token is present and readable. */
   async slots(): Promise<SlotInfo[]> {
     this.#checkOpen();
-    return call(() => this.#native.getSlots(false));
+    return this.#native.getSlots(false);
   }
 
   /** Opens a token, logs in on its anchor session and prepares its session pool. */
@@ -115,7 +101,7 @@ export class Pkcs11Module {
     if (!this.#closing) {
       this.#closing = (async () => {
         await Promise.all([...this.#tokens].map((t) => t.close()));
-        await call(() => this.#native.close());
+        await this.#native.close();
       })();
     }
     return this.#closing;
@@ -136,7 +122,7 @@ function checkSelector(selector: TokenSelector): void {
 
 /** The slot whose token the selector names, on `native` (C_GetSlotList + C_GetTokenInfo). */
 async function selectSlot(native: NativeModule, selector: TokenSelector): Promise<NativeSlot & { token: NonNullable<NativeSlot['token']> }> {
-  const all = await call(() => native.getSlots(true));
+  const all = await native.getSlots(true);
   const ready = all.filter(
     (s): s is NativeSlot & { token: NonNullable<NativeSlot['token']> } =>
       s.token !== null && (s.flags & CKF_SLOT.TOKEN_PRESENT) !== 0 && (s.token.flags & CKF_TOKEN.TOKEN_INITIALIZED) !== 0,

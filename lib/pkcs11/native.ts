@@ -3,11 +3,25 @@
 // below config.ts, because they concern the addon itself, before any configuration exists:
 // HSM_JWKS_ADDON_PATH (the path of another build of the .node file, e.g. the sanitizer build) and
 // HSM_JWKS_DEEPBIND=0 (the default of `deepBind`: AddressSanitizer cannot run with RTLD_DEEPBIND).
+// Loading hands the addon this package's error classes (setErrorClasses): every failure of the addon
+// then reaches JS typed (Pkcs11Error, ClosedError, …), in this environment; a worker that loads the
+// package hands over its own.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type * as Binding from '../../binding';
-import { AddonLoadError } from './errors';
+import { argTypeError, argValueError, ClosedError } from '../errors';
+import {
+  AddonFailureError,
+  AddonLoadError,
+  ModuleBusyError,
+  ModuleLoadError,
+  ModuleNotOwnedError,
+  ModuleReinitializedError,
+  Pkcs11Error,
+  QueueFullError,
+  SessionBusyError,
+} from './errors';
 
 export type NativeBinding = typeof Binding;
 
@@ -30,12 +44,28 @@ function packageRoot(): string {
   }
 }
 
-/** The addon's exports, as declared in binding.d.ts. */
+/** What the addon constructs its failures as (binding.d.ts NativeErrorClasses). */
+const ERROR_CLASSES: Binding.NativeErrorClasses = {
+  Pkcs11Error,
+  ClosedError,
+  ModuleReinitializedError,
+  QueueFullError,
+  ModuleNotOwnedError,
+  ModuleBusyError,
+  SessionBusyError,
+  ModuleLoadError,
+  AddonFailureError,
+  invalidArgType: argTypeError,
+  invalidArgValue: argValueError,
+};
+
+/** The addon's exports, as declared in binding.d.ts, with this package's error classes set. */
 export function nativeBinding(): NativeBinding {
   if (cached) return cached;
   const override = process.env.HSM_JWKS_ADDON_PATH;
+  let binding: NativeBinding;
   try {
-    cached = (override ? require(path.resolve(override)) : require('node-gyp-build')(packageRoot())) as NativeBinding;
+    binding = (override ? require(path.resolve(override)) : require('node-gyp-build')(packageRoot())) as NativeBinding;
   } catch (e) {
     throw new AddonLoadError(
       `cannot load the hsm-jwks native addon for ${process.platform}-${process.arch} ` +
@@ -45,6 +75,11 @@ export function nativeBinding(): NativeBinding {
       e,
     );
   }
+  if (typeof binding.setErrorClasses !== 'function') {
+    throw new AddonLoadError('the hsm-jwks native addon predates this package (it has no setErrorClasses): rebuild it with `npm run build:native`');
+  }
+  binding.setErrorClasses(ERROR_CLASSES);
+  cached = binding;
   return cached;
 }
 

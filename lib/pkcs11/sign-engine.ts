@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 
 import { ConcurrencyLimit, type LimitState } from './concurrency-limit';
-import { call, invalidArgType, invalidArgValue } from './errors';
+import { invalidArgType, invalidArgValue, quietly } from './errors';
 import type { NativeModule, NativeSignEngine, NativeSignEngineStats } from '../../binding';
 
 export interface EngineOptions {
@@ -161,7 +161,7 @@ export class Engine {
     this.#closed = true;
     clearInterval(this.#timer);
     await this.#changing?.catch(() => undefined);
-    await call(() => this.native.close()).catch(() => undefined);
+    await quietly(() => this.native.close());
     await closeAll(this.#module, this.#sessions);
   }
 }
@@ -171,7 +171,7 @@ async function openSessions(module: NativeModule, slot: bigint, flags: number, n
   try {
     while (opened.length < n) {
       const batch = Math.min(OPEN_PARALLEL, n - opened.length);
-      const settled = await Promise.allSettled(Array.from({ length: batch }, () => call(() => module.openSession(slot, flags))));
+      const settled = await Promise.allSettled(Array.from({ length: batch }, async () => module.openSession(slot, flags)));
       for (const r of settled) if (r.status === 'fulfilled') opened.push(r.value);
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
@@ -184,5 +184,5 @@ async function openSessions(module: NativeModule, slot: bigint, flags: number, n
 }
 
 async function closeAll(module: NativeModule, sessions: readonly bigint[]): Promise<void> {
-  await Promise.all(sessions.map((s) => call(() => module.closeSession(s)).catch(() => undefined)));
+  await Promise.all(sessions.map((s) => quietly(() => module.closeSession(s))));
 }

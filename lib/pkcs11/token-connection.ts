@@ -4,7 +4,7 @@
 // operation is; this decides what to do when the token fails under it.
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { call, ClosedError, fromNative, LoginRefusedError, ModuleNotOwnedError, Pkcs11Error, PinMismatchError, TokenNotFoundError, TokenUnavailableError } from './errors';
+import { ClosedError, KeyGoneError, LoginRefusedError, ModuleNotOwnedError, Pkcs11Error, PinMismatchError, TokenNotFoundError, TokenUnavailableError, quietly } from './errors';
 import {
   checkRecoveryOptions,
   codeOf,
@@ -38,6 +38,8 @@ export interface Attempt {
   engine?: Engine;
   /** Re-resolves the operation's key (remedy for a stale object handle); false when it is gone. */
   findKeyAgain?: () => Promise<boolean>;
+  /** The key's CKA_ID, for ERR_KEY_GONE when it cannot be found again. */
+  keyId?: Buffer;
 }
 
 export class TokenConnection {
@@ -123,7 +125,7 @@ export class TokenConnection {
    * (no retry: recovers, then throws `error`). What cannot be recovered throws the typed error.
    */
   async recover<T>(error: unknown, attempt: Attempt, retry?: () => Promise<T>): Promise<T> {
-    const e = fromNative(error);
+    const e = error;
     if (this.#closed) throw e;
     const stop = this.state.failure(); // refused or unavailable meanwhile: say so, touch nothing
     if (stop) throw stop;
@@ -152,7 +154,8 @@ export class TokenConnection {
         await this.#resync(e);
         break;
       case 'find-key-again':
-        if (!attempt.findKeyAgain || !(await attempt.findKeyAgain())) throw await this.unlessGone(e);
+        // Not the same key any more (destroyed, or another key under its id): say so, typed.
+        if (!attempt.findKeyAgain || !(await attempt.findKeyAgain())) throw await this.unlessGone(attempt.keyId ? new KeyGoneError(attempt.keyId.toString('hex')) : e);
         break;
       default:
         throw e instanceof Pkcs11Error && e.category === 'fatal' ? await this.unlessGone(e) : e;
@@ -262,13 +265,13 @@ export class TokenConnection {
     const basis = this.#spare ?? this.#sessions.native;
     let fresh: NativeModule;
     try {
-      await call(() => basis.reinitialize({ drainTimeoutMs: this.#backoff.drainTimeoutMs }));
-      fresh = await call(() => basis.share());
+      await basis.reinitialize({ drainTimeoutMs: this.#backoff.drainTimeoutMs });
+      fresh = await basis.share();
     } catch (e) {
       this.event({ kind: 'reinitialize-failed', cause: codeOf(e), attempt });
       throw e;
     }
-    if (basis === this.#spare) void call(() => basis.close()).catch(() => undefined);
+    if (basis === this.#spare) void quietly(() => basis.close());
     this.#spare = undefined;
     try {
       const found = await this.#resolve(fresh);
@@ -315,26 +318,28 @@ export class TokenConnection {
    * (and reconnection) when it is not or is another token now.
    */
   async unlessGone(e: unknown): Promise<unknown> {
-    await this.probe(0);
+    await this.probe(0, true);
     return this.state.failure() ?? e;
   }
 
   /**
    * Asks the token whether it is still there, at most once per `maxAgeMs` (C_GetTokenInfo on its
-   * slot; a token with another serial there counts as gone), and returns the health after it.
+   * slot; a token with another serial there counts as gone). With `wait`, returns the health after
+   * the answer; without, the health known now, the question running in the background (a readiness
+   * probe never waits for the token: a slow device or a busy module would make it time out).
    */
-  async probe(maxAgeMs = PROBE_INTERVAL_MS): Promise<TokenHealth> {
+  async probe(maxAgeMs = PROBE_INTERVAL_MS, wait = false): Promise<TokenHealth> {
     if (!this.#closed && !this.state.down && !this.state.refused && !this.#resyncing && Date.now() - this.#probedAt >= maxAgeMs) {
       this.#probing ??= this.#probeOnce().finally(() => (this.#probing = undefined));
-      await this.#probing;
     }
+    if (wait) await this.#probing;
     return this.state.health();
   }
 
   async #probeOnce(): Promise<void> {
     const { native } = this.#sessions;
     try {
-      const info = await call(() => native.getTokenInfo(this.#slot));
+      const info = await native.getTokenInfo(this.#slot);
       this.#probedAt = Date.now();
       if (info.serialNumber !== this.#info.serialNumber) {
         this.#goDown('ERR_TOKEN_REPLACED');
@@ -383,7 +388,7 @@ export class TokenConnection {
     this.#sessions = fresh;
     // The old handles belong to the previous generation: its NativeModule refuses them, so closing
     // them is bookkeeping (the pool waits for its operations, which fail at once).
-    const retired = closeSessions(old).then(() => call(() => old.native.close()).catch(() => undefined));
+    const retired = closeSessions(old).then(() => quietly(() => old.native.close()));
     this.#retiring.add(retired);
     void retired.finally(() => this.#retiring.delete(retired));
   }
@@ -401,8 +406,8 @@ export class TokenConnection {
       const last = this.#sessions;
       await closeSessions(last);
       await Promise.all(this.#retiring);
-      await call(() => last.native.close()).catch(() => undefined);
-      if (this.#spare) await call(() => this.#spare!.close()).catch(() => undefined);
+      await quietly(() => last.native.close());
+      if (this.#spare) await quietly(() => this.#spare!.close());
     } finally {
       this.#pin?.fill(0);
       this.#pin = undefined;

@@ -3,7 +3,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 import { CKF_SESSION, CKU } from './constants';
-import { call, invalidArgType, invalidArgValue, Pkcs11Error, PinMismatchError } from './errors';
+import { invalidArgType, invalidArgValue } from '../errors';
+import { Pkcs11Error, PinMismatchError } from './errors';
 import type { RecoveryOptions } from './recovery';
 import { checkEngineOptions, type EngineOptions, type EngineSettings } from './sign-engine';
 import type { NativeModule, NativeTokenInfo } from '../../binding';
@@ -50,7 +51,7 @@ export async function login(native: NativeModule, slot: bigint, session: bigint,
   const where = `${native.describe().path}\0${slot}`;
   const witness = createHmac('sha256', witnessKey).update(pin).digest();
   try {
-    await call(() => native.login(session, CKU.USER, pin));
+    await native.login(session, CKU.USER, pin);
     witnesses.set(where, witness);
   } catch (e) {
     if (!(e instanceof Pkcs11Error && e.ckr === 'CKR_USER_ALREADY_LOGGED_IN')) throw e;

@@ -5,9 +5,7 @@
 import { checkDataObject, checkDataObjectQuery, checkDataObjectSpec, DataObject, DataObjectHandles, DataObjectReader } from './data-objects';
 import type { DataObjectQuery, DataObjectSpec } from './data-objects';
 import {
-  call,
   ClosedError,
-  fromNative,
   HsmJwksError,
   invalidArgType,
   invalidArgValue,
@@ -17,6 +15,7 @@ import {
   MechanismUnsupportedError,
   ModuleReinitializedError,
   Pkcs11Error,
+  quietly,
 } from './errors';
 import { Executor } from './executor';
 import type { KeyPair } from './key-pair';
@@ -71,13 +70,13 @@ export class Token {
     const sizes = checkTokenOptions(options, found.info);
     // A NativeModule of the Token's own: its handles form one generation, so that a re-initialisation
     // (by this Token or another) invalidates exactly the handles made before it.
-    const native = await call(() => moduleNative.share());
+    const native = await moduleNative.share();
     const pin = options.pin === undefined ? undefined : Buffer.from(options.pin);
     try {
       const connection = await TokenConnection.open(native, found, resolve, pin, options, sizes);
       const slot = found.slot;
       try {
-        const mechanisms = (await call(() => native.getMechanisms(slot))).map((m) => {
+        const mechanisms = (await native.getMechanisms(slot)).map((m) => {
           const name = mechanismNames.get(m.type);
           return name ? { ...m, name } : m;
         });
@@ -88,7 +87,7 @@ export class Token {
       }
     } catch (e) {
       pin?.fill(0);
-      await call(() => native.close()).catch(() => undefined);
+      await quietly(() => native.close());
       throw e;
     }
   }
@@ -133,8 +132,9 @@ export class Token {
   }
 
   /**
-   * Like health(), after asking the token whether it is there (C_GetTokenInfo, at most once a
-   * second however often it is called). For readiness probes: it never scans keys.
+   * Like health(), and asks the token whether it is there (C_GetTokenInfo on its slot, at most once
+   * a second however often it is called) in the background: the answer shows in the next probe.
+   * For readiness probes: it never waits for the token and never scans keys.
    */
   probe(): Promise<TokenHealth> {
     return this.#c.probe();
@@ -203,6 +203,16 @@ export class Token {
   }
 
   /**
+   * `{ id, label }` of every private key on the token (any key type), without reading the keys:
+   * one search, for callers that only need to know which ids are where. Needs a login to see them.
+   */
+  async privateKeyIds(): Promise<Array<{ id: Buffer; label: string }>> {
+    this.#checkOpen();
+    const found = await this.#x.onPool(undefined, true, (session, _h, { native }) => new KeyReader(native, session).privateKeyIds());
+    return found.length > 0 ? found : this.#noneUnlessGone(found);
+  }
+
+  /**
    * Public key objects (with `label`, when given) whose CKA_ID no private key has: left by a crash
    * or a half-deleted pair. Needs a login (ERR_LOGIN_REQUIRED): private keys are invisible without.
    */
@@ -259,7 +269,7 @@ export class Token {
     }
     return this.#x.onPool(keyPair, true, (session, h, { native }) => {
       if (this.#x.isDestroyed(keyPair)) throw new KeyDestroyedError();
-      return call(() => native.sign(session, h!.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength));
+      return native.sign(session, h!.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength);
     });
   }
 
@@ -287,11 +297,7 @@ export class Token {
     const h = this.#x.currentHandles(keyPair);
     if (h === undefined) throw new ModuleReinitializedError();
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
-    try {
-      return native.signSync(syncSession, h.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength);
-    } catch (e) {
-      throw fromNative(e);
-    }
+    return native.signSync(syncSession, h.privateKey, prepared.mechanism, prepared.data, keyPair.signatureLength);
   }
 
   /** Signing-engine figures (undefined when the token signs through the pool). */
@@ -308,7 +314,7 @@ export class Token {
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
     return this.#x.onPool(keyPair, true, (session, h, { native }) => {
       if (h!.publicKey === null) throw new KeyGoneError(keyPair.id.toString('hex'));
-      return call(() => native.verify(session, h!.publicKey!, prepared.mechanism, prepared.data, signature));
+      return native.verify(session, h!.publicKey!, prepared.mechanism, prepared.data, signature);
     });
   }
 
@@ -320,7 +326,7 @@ export class Token {
     const m = prepareDecryption(mechanism, keyPair, this.#available);
     return this.#x.onPool(keyPair, true, (session, h, { native }) => {
       if (this.#x.isDestroyed(keyPair)) throw new KeyDestroyedError();
-      return call(() => native.decrypt(session, h!.privateKey, m, data));
+      return native.decrypt(session, h!.privateKey, m, data);
     });
   }
 
@@ -334,9 +340,9 @@ export class Token {
     this.#checkKeyPair(keyPair);
     this.#x.markDestroyed(keyPair);
     await this.#x.onPool(keyPair, false, async (session, h, { native }) => {
-      await call(() => native.destroyObject(session, h!.privateKey));
+      await native.destroyObject(session, h!.privateKey);
       if (h!.publicKey !== null) {
-        await call(() => native.destroyObject(session, h!.publicKey!)).catch((e: unknown) => {
+        await Promise.resolve(h!.publicKey!).then((handle) => native.destroyObject(session, handle)).catch((e: unknown) => {
           if (!(e instanceof Pkcs11Error && e.category === 'object-stale')) throw e;
         });
       }
@@ -350,7 +356,7 @@ export class Token {
     if (!Number.isSafeInteger(length) || length < 0 || length > 1 << 20) {
       throw invalidArgValue('length', 'an integer from 0 to 1048576', length);
     }
-    return this.#x.onPool(undefined, true, (session, _h, { native }) => call(() => native.generateRandom(session, length)));
+    return this.#x.onPool(undefined, true, async (session, _h, { native }) => native.generateRandom(session, length));
   }
 
   /** Waits for operations in flight, closes every session (which ends the login) and forgets the PIN. */

@@ -4,6 +4,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
+import type { ErrorCode } from '../errors';
+import { KeyManagerError } from '../keys/errors';
 import type { KeyRing } from '../keys/key-ring';
 import { rotate, type RotationPolicy } from '../keys/rotation';
 import type { Logger } from '../logger';
@@ -61,7 +63,7 @@ function bearerCheck(adminToken: string | undefined) {
     const match = /^Bearer (.+)$/.exec(header);
     const given = createHash('sha256').update(match?.[1] ?? '').digest();
     if (!match || !timingSafeEqual(given, expected)) {
-      const { status, body } = httpError(401, 'a valid Bearer token (ADMIN_TOKEN) is required', 'ERR_UNAUTHORIZED');
+      const { status, body } = httpError(401, 'a valid Bearer token (ADMIN_TOKEN) is required', 'ERR_UNAUTHORIZED' satisfies ErrorCode);
       return reply.status(status).header('www-authenticate', 'Bearer').send(body);
     }
     return undefined;
@@ -152,7 +154,7 @@ export function buildApps(o: AppOptions): Apps {
       { schema: { body: jwkBody } },
       async (r) => {
         if (r.body.kid !== undefined && r.body.kid !== r.params.kid) {
-          throw Object.assign(new Error('the JWK\'s "kid" differs from the kid in the path'), { code: 'ERR_KEY_NAME_INVALID' });
+          throw new KeyManagerError('ERR_KEY_NAME_INVALID', 'the JWK\'s "kid" differs from the kid in the path');
         }
         await o.km.updateKey(r.params.set, { ...r.body, kid: r.params.kid });
         changed(r.params.set);

@@ -1,11 +1,13 @@
 // Errors as HTTP answers: `{ error, error_description, error_code }` with the status the error's
 // stable code calls for. Unknown failures are 500 without detail (logged, not shown).
+import type { ErrorCode } from '../errors';
+
 const STATUS: Array<[RegExp, number]> = [
   [/^ERR_KEY_(SET_)?NOT_FOUND$/, 404],
   [/^ERR_(KEY_EXISTS|KEY_NOT_ACTIVE)$/, 409],
   [/^ERR_(HSM_NOT_CONFIGURED|KEY_USE_INVALID|KEY_NAME_INVALID|KID_INVALID|TOKEN_LIFETIME|NO_SIGNING_KEY|HSM_PREGENERATED_KEYS|JOSE_ALG_UNSUPPORTED|MECHANISM_UNSUPPORTED|INVALID_ARG_TYPE|INVALID_ARG_VALUE)$/, 400],
   [/^ERR_JWK_/, 400],
-  [/^ERR_(CLOSED|POOL_TIMEOUT|QUEUE_FULL|HSM_UNAVAILABLE|KEY_SET_UNREADABLE|TOKEN_UNAVAILABLE|LOGIN_REFUSED)$/, 503],
+  [/^ERR_(CLOSED|POOL_TIMEOUT|QUEUE_FULL|HSM_UNAVAILABLE|KEY_SET_UNREADABLE|TOKEN_UNAVAILABLE|LOGIN_REFUSED|KEY_GONE)$/, 503],
 ];
 
 const REASON: Record<number, string> = {
@@ -33,7 +35,7 @@ export function toHttp(e: unknown): HttpError {
   const err = e as { code?: unknown; message?: unknown; statusCode?: unknown; validation?: unknown; category?: unknown };
   const code = typeof err.code === 'string' ? err.code : undefined;
   const message = typeof err.message === 'string' ? err.message : 'error';
-  if (err.validation) return httpError(400, message, 'ERR_REQUEST_INVALID');
+  if (err.validation) return httpError(400, message, 'ERR_REQUEST_INVALID' satisfies ErrorCode);
   if (code?.startsWith('FST_')) {
     // fastify's own: malformed JSON, body too large, wrong content type
     const status = typeof err.statusCode === 'number' ? err.statusCode : 400;

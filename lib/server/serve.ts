@@ -10,11 +10,14 @@ import type { KeyRing } from '../keys/key-ring';
 import { Rotator } from '../keys/rotation';
 import type { Logger } from '../logger';
 import { buildApps, type Apps } from './app';
+import { HealthPort } from './health-port';
 import { OperatorLogin } from './operator-login';
 
 export interface Service {
   publicUrl: string;
   adminUrl: string;
+  /** The readiness listener of its own (HEALTH_PORT), when configured. */
+  healthUrl?: string;
   apps: Apps;
   km: KeyRing;
   /** The rotation schedule of the public sets (tests call tick() with a moved clock). */
@@ -32,6 +35,7 @@ export async function startService(config: Config, options: { logger: Logger; cl
   const { logger } = options;
   const s = config.service;
   const km = await createKeyManager(config, { logger, ...(options.clock ? { clock: options.clock } : {}) });
+  let health: HealthPort | undefined;
   try {
     // Fail closed: a public set whose keys exist but cannot be read stops the start (ERR_KEY_SET_UNREADABLE).
     for (const set of s.publicSets) await ensureKeySet(km, set, s.defaultAlg, logger);
@@ -52,6 +56,7 @@ export async function startService(config: Config, options: { logger: Logger; cl
     if (config.hsm) operator.start();
     await apps.public.listen({ host: s.host, port: s.publicPort });
     if (apps.admin !== apps.public) await apps.admin.listen({ host: s.host, port: s.adminPort });
+    if (s.healthPort !== undefined) health = await HealthPort.start(s.host, s.healthPort, km, logger);
     const publicUrl = url(apps.public.server.address());
     const adminUrl = url(apps.admin.server.address());
     if (!s.adminToken) {
@@ -62,6 +67,7 @@ export async function startService(config: Config, options: { logger: Logger; cl
     return {
       publicUrl,
       adminUrl,
+      ...(health ? { healthUrl: health.url } : {}),
       apps,
       km,
       rotator,
@@ -69,6 +75,7 @@ export async function startService(config: Config, options: { logger: Logger; cl
         closing ??= (async () => {
           rotator.stop();
           operator.stop();
+          await health?.close();
           await Promise.all([apps.public.close(), apps.admin === apps.public ? undefined : apps.admin.close()]);
           await km.close();
         })();
@@ -76,6 +83,7 @@ export async function startService(config: Config, options: { logger: Logger; cl
       },
     };
   } catch (e) {
+    await health?.close().catch(() => undefined);
     await km.close().catch(() => undefined);
     throw e;
   }

@@ -1,8 +1,8 @@
 // Typed errors of the software key store. Every error has a stable `code`; row-level errors also
 // carry the row's `set` and `kid`. No message or property ever holds a secret or key material.
-import { HsmJwksError } from '../pkcs11/errors';
+import { type Codes, HsmJwksError } from '../errors';
 
-export type StoreErrorCode =
+export type StoreErrorCode = Codes<
   /** No sealing secret is configured. */
   | 'ERR_SECRET_MISSING'
   /** A configured secret is shorter than 16 characters. */
@@ -23,7 +23,8 @@ export type StoreErrorCode =
   /** A store DSN that cannot be parsed, or whose scheme is not supported. */
   | 'ERR_STORE_DSN'
   /** withLock waited longer than its timeout for another holder of the lock. */
-  | 'ERR_STORE_LOCK_TIMEOUT';
+  | 'ERR_STORE_LOCK_TIMEOUT'
+>;
 
 /** The row an error is about. */
 export interface RowRef {

@@ -3,7 +3,7 @@
 // so old and new instances exclude each other during an upgrade); changes are announced with
 // NOTIFY inside the writing transaction and heard on a dedicated LISTEN connection
 // (pg-listener.ts), with a periodic poll of the per-set versions behind it for lost connections.
-import { ClosedError } from '../pkcs11/errors';
+import { ClosedError } from '../errors';
 import {
   DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_POLL_MS, type Dialect, type SqlValue, type StoreOptions, type Tx,
 } from './dialect';

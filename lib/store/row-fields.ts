@@ -1,7 +1,7 @@
 // Conversions between the contract's fields (Dates, Lifecycle) and stored columns (integer ms, or
 // NULL when not scheduled), shared by key rows and HSM records. The drivers return 64-bit integers
 // as numbers (SQLite) or text (PostgreSQL BIGINT); both come back as numbers here.
-import { invalidArgValue } from '../pkcs11/errors';
+import { invalidArgValue } from '../errors';
 import type { RowRef } from './errors';
 import type { Lifecycle } from './key-store';
 

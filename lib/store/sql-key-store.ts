@@ -2,7 +2,7 @@
 // a transaction starts (a sealing failure writes nothing); every write records a change of each
 // set it touched in the same transaction (change-feed.ts); reads open rows one by one, so one bad
 // row never hides the others of its set.
-import { ClosedError, invalidArgValue } from '../pkcs11/errors';
+import { ClosedError, invalidArgValue } from '../errors';
 import { ChangeFeed, recordChange, recordChanges } from './change-feed';
 import type { Dialect, Tx } from './dialect';
 import { type RowRef, StoreError } from './errors';

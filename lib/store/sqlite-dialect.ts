@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { ClosedError } from '../pkcs11/errors';
+import { ClosedError } from '../errors';
 import {
   DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_POLL_MS, type Dialect, type SqlValue, type StoreOptions, type Tx,
 } from './dialect';

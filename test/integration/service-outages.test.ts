@@ -50,8 +50,8 @@ async function post(svc: Service, p: string, body: unknown = {}): Promise<{ stat
   return { status: r.status, ...(answer.error_code ? { code: answer.error_code } : {}) };
 }
 const signJwt = (svc: Service) => post(svc, '/jwt/jwt.es', { claims: { sub: 'outage' } });
-async function ready(svc: Service): Promise<{ status: number; token?: string }> {
-  const r = await fetch(`${svc.publicUrl}/health/ready`);
+async function ready(svc: Service, base = svc.publicUrl): Promise<{ status: number; token?: string }> {
+  const r = await fetch(`${base}/health/ready`);
   const { token } = (await r.json()) as { token?: string };
   return { status: r.status, ...(token ? { token } : {}) };
 }
@@ -126,9 +126,12 @@ test('a new PIN written to HSM_PIN_FILE is the operator act: one login with it',
 });
 
 test('the token deleted under load: 503 ERR_TOKEN_UNAVAILABLE (never 404) and not ready; re-created with a key, signing within 5 s', async () => {
-  const svc = await start('svc-gone', { HSM_LIBRARY: SOFTHSM_MODULE, HSM_PIN: USER_PIN });
+  const svc = await start('svc-gone', { HSM_LIBRARY: SOFTHSM_MODULE, HSM_PIN: USER_PIN, HEALTH_PORT: '0' });
   try {
     expect(await signJwt(svc)).toEqual({ status: 200 });
+    expect(svc.healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(svc.healthUrl).not.toBe(svc.publicUrl);
+    expect(await ready(svc, svc.healthUrl)).toMatchObject({ status: 200, token: 'ready' });
     const running = load(svc, 1500);
     await sleep(300);
     execFileSync('softhsm2-util', ['--delete-token', '--token', 'svc-gone'], { env: process.env, stdio: 'ignore' });
@@ -136,6 +139,9 @@ test('the token deleted under load: 503 ERR_TOKEN_UNAVAILABLE (never 404) and no
     expect(seen.get('503 ERR_TOKEN_UNAVAILABLE')).toBeGreaterThan(0);
     for (const k of seen.keys()) expect(['200', '503 ERR_TOKEN_UNAVAILABLE']).toContain(k);
     expect(await ready(svc)).toMatchObject({ status: 503, token: 'unavailable' });
+    // The readiness listener of its own (HEALTH_PORT, a worker thread) says the same within its 200 ms publishing period.
+    await sleep(400);
+    expect(await ready(svc, svc.healthUrl)).toMatchObject({ status: 503, token: 'unavailable' });
     expect(await post(svc, '/keys/jwt.es', { alg: 'ES256' })).toMatchObject({ status: 503, code: 'ERR_TOKEN_UNAVAILABLE' });
 
     // Re-created by an operator with the same label and a key labelled with the set's name.
@@ -150,6 +156,8 @@ test('the token deleted under load: 503 ERR_TOKEN_UNAVAILABLE (never 404) and no
     expect(r).toEqual({ status: 200 });
     expect(Date.now() - back).toBeLessThan(5000);
     expect(await ready(svc)).toMatchObject({ status: 200, token: 'ready' });
+    await sleep(400);
+    expect(await ready(svc, svc.healthUrl)).toMatchObject({ status: 200, token: 'ready' });
   } finally {
     await svc.close();
   }

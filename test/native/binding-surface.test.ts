@@ -5,6 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 
+import { HsmJwksError } from '../../lib/errors';
+import { ModuleReinitializedError, Pkcs11Error, SessionBusyError } from '../../lib/pkcs11/errors';
 import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
 import type { NativeModule, NativeTemplate } from '../../binding';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
@@ -40,6 +42,16 @@ test('the loaded addon exports exactly what binding.d.ts declares', () => {
     expect({ name, methods: actual.sort() }).toEqual({ name, methods: [...methods].sort() });
     for (const m of actual) expect(typeof (proto as Record<string, unknown>)[m]).toBe('function');
   }
+});
+
+test('setErrorClasses wants every class: a missing one is a TypeError, and the classes in place stay', async () => {
+  const addon = nativeBinding();
+  expect(() => addon.setErrorClasses(undefined as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+  expect(() => addon.setErrorClasses({ Pkcs11Error } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: 'classes.ClosedError must be a function' }));
+  // Still this package's classes: a load failure is a ModuleLoadError (an HsmJwksError).
+  const e = await addon.load('/nonexistent/libpkcs11.so').catch((x: unknown) => x);
+  expect(e).toBeInstanceOf(HsmJwksError);
+  expect(e).toMatchObject({ name: 'ModuleLoadError', code: 'ERR_MODULE_NOT_FOUND', path: '/nonexistent/libpkcs11.so' });
 });
 
 test('binding.d.ts declares nothing as any', () => {
@@ -112,14 +124,12 @@ describe('createObject and setAttributes (SoftHSM2)', () => {
     await native.destroyObject(session, handle);
   });
 
-  test('failures carry rv, ckr and fn', async () => {
+  test('failures are Pkcs11Errors (the class lib/ handed over at load) carrying rv, ckr and fn', async () => {
     const stray = () => native.findObjects(session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, false], [CKA.LABEL, '']], 10);
     expect(await stray()).toEqual([]);
-    await expect(native.createObject(session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, true], [CKA.KEY_TYPE, 0]])).rejects.toMatchObject({
-      ckr: 'CKR_ATTRIBUTE_TYPE_INVALID',
-      fn: 'C_CreateObject',
-      rv: 0x12,
-    });
+    const refused = await native.createObject(session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, true], [CKA.KEY_TYPE, 0]]).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Pkcs11Error);
+    expect(refused).toMatchObject({ code: 'ERR_PKCS11_ATTRIBUTE_TYPE_INVALID', ckr: 'CKR_ATTRIBUTE_TYPE_INVALID', fn: 'C_CreateObject', rv: 0x12, category: 'bad-input' });
     // SoftHSM 2.6.1 quirk (docs/vendors.md): the refused object stays, blank (no label, CKA_TOKEN
     // false), in the token's store. findDataObjects never sees it (it asks for token objects of an application).
     expect(await stray()).toHaveLength(1);
@@ -130,8 +140,10 @@ describe('createObject and setAttributes (SoftHSM2)', () => {
   });
 
   test('templates and handles are checked on the JS thread, before anything is queued', () => {
-    const typeError = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }); // the addon's realm, not jest's
+    // Made by lib/errors.ts argTypeError/argValueError, in this realm.
+    const typeError = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     const rangeError = expect.objectContaining({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE' });
+    expect(() => native.createObject(session, 'x' as never)).toThrow(TypeError);
     expect(() => native.createObject(session, [[0x7fff_0001, Buffer.alloc(1)]])).toThrow(rangeError); // not in the codec table
     expect(() => native.createObject(session, [[CKA.VALUE, 'text']] as never)).toThrow(typeError);
     expect(() => native.createObject(session, [[CKA.ALLOWED_MECHANISMS, [1, 'x']]] as never)).toThrow(typeError);
@@ -141,16 +153,16 @@ describe('createObject and setAttributes (SoftHSM2)', () => {
 
   test('one operation per session: a second one on a busy session is refused at once', async () => {
     const first = native.createObject(session, template());
-    expect(() => native.setAttributes(session, 1n, [[CKA.LABEL, 'x']])).toThrow(expect.objectContaining({ code: 'ERR_HSM_SESSION_BUSY' }));
-    expect(() => native.createObject(session, template())).toThrow(expect.objectContaining({ code: 'ERR_HSM_SESSION_BUSY' }));
+    expect(() => native.setAttributes(session, 1n, [[CKA.LABEL, 'x']])).toThrow(SessionBusyError);
+    expect(() => native.createObject(session, template())).toThrow(expect.objectContaining({ code: 'ERR_SESSION_BUSY' }));
     await native.destroyObject(session, await first);
   });
 
   test('after a re-initialisation, handles of the old generation never reach the module', async () => {
     const handle = await native.createObject(session, template());
     await native.reinitialize();
-    await expect(native.createObject(session, template())).rejects.toMatchObject({ code: 'ERR_HSM_REINITIALIZED' });
-    await expect(native.setAttributes(session, handle, [[CKA.LABEL, 'x']])).rejects.toMatchObject({ code: 'ERR_HSM_REINITIALIZED' });
+    await expect(native.createObject(session, template())).rejects.toBeInstanceOf(ModuleReinitializedError);
+    await expect(native.setAttributes(session, handle, [[CKA.LABEL, 'x']])).rejects.toMatchObject({ code: 'ERR_MODULE_REINITIALIZED' });
     const fresh = await native.share();
     try {
       const s = await fresh.openSession((await fresh.getSlots(true)).find((x) => x.token?.label === 'surface')!.slot, CKF_SESSION.RW_SESSION);

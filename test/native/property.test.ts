@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 
 import { Pkcs11Module, type Token } from '../../lib';
+import { HsmJwksError, isErrorCode } from '../../lib/errors';
 import { validatePrivateJwk } from '../../lib/jose/import';
 import { CKA, CKM } from '../../lib/pkcs11/constants';
 import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
@@ -21,12 +22,15 @@ function typed(e: unknown): boolean {
   return x?.name === 'TypeError' || x?.name === 'RangeError' || (typeof x?.rv === 'number' && typeof x?.fn === 'string') || typeof x?.code === 'string';
 }
 
-/** What the addon itself may throw: the same, with every argument error carrying its code. */
+/**
+ * What the addon itself may throw: an argument error with its code, or an instance of the classes
+ * lib/ handed it at load (nativeBinding() sets them) with a code of lib/errors.ts.
+ */
 function typedNative(e: unknown): boolean {
   const x = e as { name?: string; code?: unknown };
   if (x?.name === 'TypeError') return x.code === 'ERR_INVALID_ARG_TYPE';
   if (x?.name === 'RangeError') return x.code === 'ERR_INVALID_ARG_VALUE';
-  return typed(e);
+  return e instanceof HsmJwksError && isErrorCode(e.code);
 }
 
 async function settle(f: () => unknown, accept: (e: unknown) => boolean = typed): Promise<boolean> {

@@ -154,18 +154,25 @@ test('a token deleted under load and re-created: ERR_TOKEN_UNAVAILABLE while gon
   }
 });
 
-test('probe() reads the token at most once a second and reports a missing token', async () => {
+test('probe() answers at once, asks the token at most once a second in the background, and sees a missing token', async () => {
   softHsm().initToken('probed');
   const mod = await Pkcs11Module.load(SOFTHSM_MODULE);
   try {
     const token = await mod.openToken({ tokenLabel: 'probed' }, { pin: USER_PIN });
-    const first = await token.probe();
-    expect(first.state).toBe('ready');
-    const again = await token.probe();
-    expect(again.lastAnswerAt).toBe(first.lastAnswerAt); // answered from state within the second
+    await sleep(1000);
+    const before = token.health().lastAnswerAt;
+    expect((await token.probe()).state).toBe('ready');
+    await sleep(100);
+    const first = token.health();
+    expect(first.lastAnswerAt).toBeGreaterThan(before); // the background C_GetTokenInfo answered
+    await token.probe();
+    await sleep(100);
+    expect(token.health().lastAnswerAt).toBe(first.lastAnswerAt); // not asked again within the second
     execFileSync('softhsm2-util', ['--delete-token', '--token', 'probed'], { env: process.env, stdio: 'ignore' });
     await sleep(1000);
-    expect((await token.probe()).state).toBe('unavailable');
+    await token.probe();
+    for (const until = Date.now() + 2000; token.health().state !== 'unavailable' && Date.now() < until; ) await sleep(10);
+    expect(token.health().state).toBe('unavailable');
   } finally {
     await mod.close();
   }
@@ -184,6 +191,22 @@ test('a KeyPair of another token is refused before any call; another Token objec
     await expect(b.destroyKeyPair(pair)).rejects.toMatchObject({ code: 'ERR_KEY_FOREIGN' });
     await expect(a.sign(pair, ES256, data)).resolves.toBeInstanceOf(Buffer);
     await expect(a2.sign(pair, ES256, data)).resolves.toBeInstanceOf(Buffer);
+  } finally {
+    await mod.close();
+  }
+});
+
+test('engine options are checked before the login: a bad one costs no C_Login', async () => {
+  softHsm().initToken('checked-first');
+  const mod = await Pkcs11Module.load(FAULT);
+  try {
+    fs.rmSync(logFile, { force: true });
+    for (const engine of [{ workers: 0 }, { maxWorkers: 1.5 }, { batchSize: 'x' }, 'fast'] as const) {
+      await expect(mod.openToken({ tokenLabel: 'checked-first' }, { pin: USER_PIN, engine: engine as never })).rejects.toMatchObject({
+        code: expect.stringMatching(/^ERR_INVALID_ARG_(TYPE|VALUE)$/),
+      });
+    }
+    expect(logins()).toEqual([]);
   } finally {
     await mod.close();
   }

@@ -1,10 +1,12 @@
 // The addon in several JS environments at once: worker_threads load it, share the process-wide
 // module registry (one C_Initialize), and sign concurrently with the main thread.
 import { verify } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { Pkcs11Module, type KeyPair, type Token } from '../../lib';
+import { ClosedError, ModuleLoadError, Pkcs11Module, type KeyPair, type Token } from '../../lib';
+import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
 import { publicKeyObject } from '../helpers/keys';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 import type { NativeModuleDescription } from '../../binding';
@@ -64,4 +66,32 @@ test('a worker that exits without close() releases its reference at teardown; th
   expect(mod.describe().references).toBe(2);
   const sig = await token.sign(pair, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('after'));
   expect(verify('sha256', Buffer.from('after'), { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+});
+
+test('error classes are per environment: a worker gets plain errors raw, its own classes once it loads the package', async () => {
+  const built = path.join(__dirname, '..', '..', 'dist', 'lib', 'pkcs11', 'native.js');
+  if (!fs.existsSync(built)) throw new Error('dist/lib is missing: run `npm run build` (npm test does) before this test');
+  const worker = new Worker(path.join(__dirname, '..', 'fixtures', 'typed-errors-worker.js'), { workerData: { modulePath: SOFTHSM_MODULE } });
+  const result = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    worker.on('message', resolve);
+    worker.on('error', reject);
+  });
+  await worker.terminate();
+  expect(result).toEqual({
+    // The main thread (this file) had set its classes already: the worker's environment has none.
+    before: {
+      load: { name: 'Error', code: undefined, reason: 'not-found', typed: undefined },
+      closed: { name: 'Error', code: 'ERR_HSM_CLOSED', reason: undefined, typed: undefined },
+    },
+    after: {
+      sameExports: true,
+      load: { name: 'ModuleLoadError', code: 'ERR_MODULE_NOT_FOUND', reason: undefined, typed: true, isModuleLoadError: true },
+      closed: { name: 'ClosedError', code: 'ERR_CLOSED', reason: undefined, typed: true, isClosedError: true },
+    },
+  });
+  // And the main thread still gets its own classes, not the worker's.
+  await expect(nativeBinding().load('/nonexistent/libpkcs11.so')).rejects.toBeInstanceOf(ModuleLoadError);
+  const closing = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() });
+  await closing.close();
+  expect(() => closing.getInfo()).toThrow(ClosedError);
 });

@@ -1,5 +1,6 @@
-// Error codes and categories are stable; native failures become typed errors.
-import { ClosedError, fromNative, HsmJwksError, Pkcs11Error } from '../../lib/pkcs11/errors';
+// Error codes and categories are stable; the PKCS#11 layer's classes are those of the one error model.
+import * as root from '../../lib/errors';
+import { ClosedError, HsmJwksError, invalidArgType, invalidArgValue, Pkcs11Error, quietly } from '../../lib/pkcs11/errors';
 
 test.each([
   [0xb3, 'session-lost'],
@@ -27,22 +28,29 @@ test('codes are ERR_PKCS11_ + the CKR name', () => {
   expect(new Pkcs11Error(0x80000042, 'C_Sign').code).toBe('ERR_PKCS11_VENDOR_DEFINED');
 });
 
-test('fromNative maps addon failures and leaves other errors alone', () => {
-  const native = Object.assign(new Error('C_Sign failed'), { rv: 0x60, ckr: 'CKR_KEY_HANDLE_INVALID', fn: 'C_SignInit' });
-  expect(fromNative(native)).toMatchObject({ code: 'ERR_PKCS11_KEY_HANDLE_INVALID', fn: 'C_SignInit', category: 'object-stale' });
-  expect(fromNative(Object.assign(new Error('closed'), { code: 'ERR_HSM_CLOSED' }))).toBeInstanceOf(ClosedError);
-  const plain = new TypeError('x');
-  expect(fromNative(plain)).toBe(plain);
+test('the PKCS#11 layer re-exports the root vocabulary (one class, not a copy)', () => {
+  expect([HsmJwksError, ClosedError, invalidArgType, invalidArgValue]).toEqual([root.HsmJwksError, root.ClosedError, root.invalidArgType, root.invalidArgValue]);
+  const closed = new ClosedError('the key store');
+  expect(closed).toBeInstanceOf(root.HsmJwksError);
+  expect([closed.code, closed.name, closed.message]).toEqual(['ERR_CLOSED', 'ClosedError', 'the key store is closed']);
 });
 
-test.each([
-  ['ERR_HSM_REINITIALIZED', 'ERR_MODULE_REINITIALIZED'],
-  ['ERR_HSM_QUEUE_FULL', 'ERR_QUEUE_FULL'],
-  ['ERR_HSM_NOT_OWNER', 'ERR_MODULE_NOT_OWNER'],
-  ['ERR_HSM_CLOSED', 'ERR_CLOSED'],
-  ['ERR_HSM_BUSY', 'ERR_MODULE_BUSY'],
-])('the binding’s %s becomes a typed %s', (native, code) => {
-  const e = fromNative(Object.assign(new Error('x'), { code: native }));
-  expect(e).toBeInstanceOf(HsmJwksError);
-  expect(e).toMatchObject({ code });
+test('argument errors are a TypeError or RangeError with their code', () => {
+  expect(invalidArgType('x', 'a string', 42)).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: 'x must be a string, received 42' });
+  expect(invalidArgValue('n', 'positive', -1)).toMatchObject({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE' });
+  expect(root.argTypeError('claims must be a JSON object')).toBeInstanceOf(TypeError);
+  expect(root.argValueError('limit out of range')).toBeInstanceOf(RangeError);
+});
+
+test('quietly: a failure, synchronous or not, is ignored (closing what may be gone)', async () => {
+  const typed = new Pkcs11Error(0x60, 'C_SignInit');
+  await expect(quietly(() => Promise.reject(typed))).resolves.toBeUndefined();
+  await expect(
+    quietly(() => {
+      throw typed;
+    }),
+  ).resolves.toBeUndefined();
+  let ran = false;
+  await quietly(async () => void (ran = true));
+  expect(ran).toBe(true);
 });
