@@ -46,6 +46,11 @@ export function checkKeyPairQuery(query: unknown, withId = true): KeyPairQuery {
   };
 }
 
+/** Public key objects by CKA_ID and key type, from one listing (see findKeyPairs). */
+type PublicIndex = Map<string, bigint[]>;
+
+const indexKey = (id: Buffer, ckk: number | undefined) => `${id.toString('hex')}:${ckk ?? ''}`;
+
 /** A public key object whose CKA_ID no private key on the token has. */
 export interface OrphanPublicKey {
   id: Buffer;
@@ -113,11 +118,30 @@ export class KeyReader {
     if (query.label !== undefined) template.push([CKA.LABEL, query.label]);
     if (query.id !== undefined) template.push([CKA.ID, query.id]);
     const pairs: KeyPair[] = [];
-    for (const handle of await this.find(template)) {
-      const pair = await this.readKeyPair(handle, undefined);
+    const handles = await this.find(template);
+    // For more than a couple of keys, one listing of the public objects (their CKA_ID and key type)
+    // instead of a search per key: each search scans every object on the token (SoftHSM: 130 ms a
+    // search with 2,000 objects, so a set of 50 keys took 6 s to read).
+    const index = handles.length > 2 ? await this.#publicIndex() : undefined;
+    for (const handle of handles) {
+      const pair = await this.readKeyPair(handle, undefined, undefined, index);
       if (pair) pairs.push(pair);
     }
     return pairs;
+  }
+
+  /** Every public key object's handle, by CKA_ID and key type (one search, two attributes an object). */
+  async #publicIndex(): Promise<PublicIndex> {
+    const index: PublicIndex = new Map();
+    for (const handle of await this.find([[CKA.CLASS, CKO.PUBLIC_KEY]])) {
+      const a = await this.attributesIfPresent(handle, [CKA.ID, CKA.KEY_TYPE]);
+      if (!a) continue;
+      const key = indexKey(a.bytes(CKA.ID) ?? Buffer.alloc(0), a.number(CKA.KEY_TYPE));
+      const list = index.get(key) ?? [];
+      list.push(handle);
+      index.set(key, list);
+    }
+    return index;
   }
 
   /**
@@ -125,7 +149,7 @@ export class KeyReader {
    * Undefined when the private object is of a key type we do not handle (DSA, DH, …).
    * `wantedMechanisms`: the CKA_ALLOWED_MECHANISMS the pair was generated with, if any.
    */
-  async readKeyPair(privateHandle: bigint, publicHandle: bigint | undefined, wantedMechanisms?: readonly number[]): Promise<KeyPair | undefined> {
+  async readKeyPair(privateHandle: bigint, publicHandle: bigint | undefined, wantedMechanisms?: readonly number[], index?: PublicIndex): Promise<KeyPair | undefined> {
     const priv = await this.attributesIfPresent(privateHandle, PRIVATE_ATTRIBUTES);
     if (!priv) return undefined; // destroyed since it was found
     const ckk = priv.number(CKA.KEY_TYPE);
@@ -134,7 +158,7 @@ export class KeyReader {
     const id = priv.bytes(CKA.ID) ?? Buffer.alloc(0);
     const half: PublicHalf =
       publicHandle === undefined
-        ? await this.#publicHalf(keyType, ckk!, id, priv)
+        ? await this.#publicHalf(keyType, ckk!, id, priv, index)
         : { handle: publicHandle, attributes: await this.attributes(publicHandle, PUBLIC_ATTRIBUTES), derive: true, problems: [] };
     const problems = [...half.problems];
     const shape = publicShape(keyType, priv, half.attributes, half.derive);
@@ -164,15 +188,17 @@ export class KeyReader {
    * certainly belongs to another key; of several, only the one that matches the private key (never
    * the first found), or none.
    */
-  async #publicHalf(keyType: KeyType, ckk: number, id: Buffer, priv: Attributes): Promise<PublicHalf> {
-    const found = await this.find(
-      [
-        [CKA.CLASS, CKO.PUBLIC_KEY],
-        [CKA.ID, id],
-        [CKA.KEY_TYPE, ckk],
-      ],
-      MAX_PUBLIC_CANDIDATES,
-    );
+  async #publicHalf(keyType: KeyType, ckk: number, id: Buffer, priv: Attributes, index?: PublicIndex): Promise<PublicHalf> {
+    const found = index
+      ? (index.get(indexKey(id, ckk)) ?? []).slice(0, MAX_PUBLIC_CANDIDATES)
+      : await this.find(
+          [
+            [CKA.CLASS, CKO.PUBLIC_KEY],
+            [CKA.ID, id],
+            [CKA.KEY_TYPE, ckk],
+          ],
+          MAX_PUBLIC_CANDIDATES,
+        );
     const candidates: Array<{ handle: bigint; attributes: Attributes; fit: ReturnType<typeof publicFit> }> = [];
     for (const handle of found) {
       const attributes = await this.attributesIfPresent(handle, PUBLIC_ATTRIBUTES);

@@ -153,3 +153,17 @@ test('findOrphanPublicKeys without a login: ERR_LOGIN_REQUIRED (every public key
     await nobody.close();
   }
 });
+
+test('listing many keys at once (one index of the public objects) reads every pair as a search per key does', async () => {
+  const all = await token.findKeyPairs({}); // more than two private keys: the indexed path
+  expect(all.length).toBeGreaterThan(2);
+  const view = (p: KeyPair) => ({ id: p.id.toString('hex'), priv: p.privateKey, pub: p.publicKey, problems: p.problems, data: p.publicKeyData });
+  const oneByOne: ReturnType<typeof view>[] = [];
+  for (const idHex of [...new Set(all.map((p) => p.id.toString('hex')))]) {
+    const found = await token.findKeyPairs({ id: Buffer.from(idHex, 'hex') });
+    if (found.length <= 2) oneByOne.push(...found.map(view)); // at most two: the per-key search path
+  }
+  const byHandle = new Map(all.map((p) => [p.privateKey, view(p)]));
+  expect(oneByOne.length).toBeGreaterThan(2);
+  for (const v of oneByOne) expect(byHandle.get(v.priv)).toEqual(v);
+});
