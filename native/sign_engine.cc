@@ -288,7 +288,12 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
     // every running worker gets some (a full batch on one would leave the others idle); with
     // many, batches amortise the hand-offs between threads.
     size_t share = (queue_.size() + limit_ - 1) / limit_;
-    size_t n = std::min(batchSize_, std::max<size_t>(1, share));
+    // ...and no longer than about kBatchBudgetNs: on a slow device (a network HSM: milliseconds a
+    // signature) a batch of 16 would hold 15 requests back behind the first for tens of ms while
+    // other workers could have run them, and would make the latency figures arrive in bursts.
+    uint64_t perSign = recentSignNs_.load(std::memory_order_relaxed);
+    size_t byTime = perSign == 0 ? batchSize_ : static_cast<size_t>(std::max<uint64_t>(1, kBatchBudgetNs / perSign));
+    size_t n = std::min({batchSize_, std::max<size_t>(1, share), byTime});
     batch->assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     worker->busy = true;
@@ -326,6 +331,10 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
       if (!batch->front()->stale) {
         signNs_ += signNs;
         signs_ += batch->size();
+        // A moving average of one signature's time, for the batch size (TakeBatch).
+        uint64_t mean = signNs / batch->size();
+        uint64_t prev = recentSignNs_.load(std::memory_order_relaxed);
+        recentSignNs_.store(prev == 0 ? mean : (prev * 7 + mean) / 8, std::memory_order_relaxed);
       }
     }
     if (notify) {
@@ -399,6 +408,8 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   size_t batches_ = 0;
   uint64_t signNs_ = 0;  // sum of every request's C_SignInit+C_Sign, measured on its worker
   uint64_t signs_ = 0;   // requests measured (those that reached the module, failed or not)
+  std::atomic<uint64_t> recentSignNs_{0};  // moving average of one request's time (written under doneMutex_)
+  static constexpr uint64_t kBatchBudgetNs = 1'000'000;  // a batch should take about 1 ms at most
 
   // JS thread only.
   size_t outstanding_ = 0;

@@ -3,11 +3,13 @@
 // latency seen recently is the device's own (no queue); a window whose mean latency is higher says
 // how many requests waited inside the device: queue = limit × (1 − minLatency / latency).
 //   queue < alpha   → the device has room: grow (doubling until the first sign of a queue, then +10 %)
-//   queue > beta    → concurrency only adds latency: shrink by the excess
-// A network HSM of capacity C settles at C plus a few; a CPU-bound module (SoftHSM) settles near
-// its cores, because every extra thread only stretches every signature. Windows in which callers
-// asked for less than the limit ("app-limited") neither grow it nor move the baseline; after a long
-// idle stretch the limit decays, so unused sessions can be handed back.
+//   queue > beta    → concurrency only adds latency: shrink by half the excess
+// with alpha a twentieth of the limit (at least half a request) and beta twice that. A network HSM
+// of capacity C settles a few above C; a CPU-bound module (SoftHSM) near its cores, because every
+// extra thread only stretches every signature. Windows in which callers asked for less than the
+// limit, or in which the limit's workers spent less than 75 % of the window inside the token (the
+// bottleneck is elsewhere: the JS thread, the callers), neither grow it nor move the baseline; after
+// a long idle stretch the limit decays, so unused sessions can be handed back.
 // See docs/performance.md ("Adaptive concurrency") for the constants and the measurements behind them.
 
 export interface LimitOptions {
@@ -50,6 +52,8 @@ const MIN_SAMPLES = 16;
  * window at half speed every 10 s under saturation.
  */
 const MIN_LATENCY_WINDOWS = 100;
+/** The standing queue the limit aims at, as a share of the limit (alpha; beta is twice it). */
+const ALPHA_SHARE = 0.05;
 /** Below this share of the window spent inside the token, the limit's workers are not what holds throughput back. */
 const BUSY_ENOUGH = 0.75;
 /** Windows without demand before the limit starts to decay (at 100 ms a window: 30 s). */
@@ -66,10 +70,8 @@ export class ConcurrencyLimit {
   #minAt = 0;
   /** While a probe window runs at half the limit: the limit to go back to. */
   #probeFrom: number | undefined;
-  /** The throughput of the last judged window and the limit it ran at (a doubling that does not raise it ends slow start). */
-  #lastRate = 0;
-  #lastLimit = 0;
-  #lastAt = 0;
+  /** When the last judged window ended (ms); undefined before the first update. */
+  #lastAt: number | undefined;
   #last: EngineSample = { latencyCount: 0, latencyUsSum: 0, queued: 0, running: 0 };
   #latencyUs = 0;
   #queue = 0;
@@ -116,9 +118,11 @@ export class ConcurrencyLimit {
     const latency = (sample.latencyUsSum - this.#last.latencyUsSum) / n;
     this.#last = sample;
     this.#latencyUs = latency;
+    if (this.#lastAt === undefined) {
+      this.#lastAt = nowMs; // the first window has no beginning: nothing to judge yet
+      return this.#limit;
+    }
     const elapsedMs = Math.max(1, nowMs - this.#lastAt);
-    const rate = n / elapsedMs;
-    const previous = { rate: this.#lastRate, limit: this.#lastLimit };
     this.#lastAt = nowMs;
     // The share of the window the limit's workers spent inside the token: well below 1, the
     // bottleneck is elsewhere (callers, the JS thread) and more concurrency would buy nothing.
@@ -140,25 +144,18 @@ export class ConcurrencyLimit {
       this.#minAt = this.#windows;
     }
     const limit = this.#limit;
-    this.#lastRate = rate;
-    this.#lastLimit = limit;
     if (this.#windows - this.#minAt > MIN_LATENCY_WINDOWS && limit > this.min) {
       this.#probeFrom = limit;
       this.#limit = clamp(Math.floor(limit / 2), this.min, this.#max);
       return this.#limit;
     }
-    // A doubling that bought less than a quarter more throughput: the device was full already
-    // (a CPU-bound module): go back, and grow only by small steps from here.
-    if (this.#slowStart && previous.limit > 0 && limit >= previous.limit * 2 && rate < previous.rate * 1.25) {
-      this.#slowStart = false;
-      this.#limit = clamp(previous.limit, this.min, this.#max);
-      return this.#limit;
-    }
     const queue = Math.max(0, limit * (1 - this.#minLatencyUs / latency));
     this.#queue = queue;
-    // Vegas's thresholds grow with log10(limit): a few waiting requests at a small limit, a dozen at 256.
-    const alpha = Math.max(0.5, 3 * Math.log10(limit));
-    const beta = Math.max(1, 6 * Math.log10(limit));
+    // The standing queue allowed: a twentieth of the limit (at least half a request), twice that
+    // before shrinking. Small at small limits, where one extra thread on a CPU-bound module already
+    // takes a core's share from the JS thread; a few at 128, enough for a network device's jitter.
+    const alpha = Math.max(0.5, limit * ALPHA_SHARE);
+    const beta = Math.max(1, limit * ALPHA_SHARE * 2);
     let next = limit;
     if (queue < alpha) {
       next = this.#slowStart ? limit * 2 : limit + Math.max(1, limit * 0.1);
