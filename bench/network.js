@@ -9,7 +9,7 @@
 //   pkcs11js      C_SignInit + C_SignAsync (its default promise API) at 2× capacity
 // Warm-up, --reps repetitions in a new shuffled order each, one process per measurement, medians.
 // Progress on stderr; the Markdown table on stdout and, with the raw figures, in bench/results/.
-//   node bench/network.js [--profiles 0.5/16,2/32,20/128] [--seconds 1] [--reps 3]
+//   node bench/network.js [--profiles 0.5/16,2/32,20/128] [--seconds 1] [--warmup 0.5] [--reps 3]
 //                         [--call-latency-us 0] [--quick] [--out DIR]
 // A profile is <latency ms>/<capacity>. The token is always a fresh SoftHSM2 one.
 const { execFileSync, spawnSync } = require('node:child_process');
@@ -40,7 +40,7 @@ function options(argv) {
     quick,
     profiles,
     seconds: Number(get('--seconds', quick ? '0.3' : '1')),
-    warmup: quick ? 0.1 : 0.5,
+    warmup: Number(get('--warmup', quick ? '0.1' : '0.5')),
     reps: Number(get('--reps', quick ? '1' : '3')),
     callLatencyUs: Number(get('--call-latency-us', '0')),
     out: path.resolve(get('--out', path.join(root, 'bench', 'results'))),

@@ -4,7 +4,7 @@
 // how many requests waited inside the device: queue = limit × (1 − minLatency / latency).
 //   queue < alpha   → the device has room: grow (doubling until the first sign of a queue, then +10 %)
 //   queue > beta    → concurrency only adds latency: shrink by half the excess
-// with alpha a twentieth of the limit (at least half a request) and beta twice that. A network HSM
+// with alpha a tenth of the limit (at least one request) and beta twice that (at least two). A network HSM
 // of capacity C settles a few above C; a CPU-bound module (SoftHSM) near its cores, because every
 // extra thread only stretches every signature. Windows in which callers asked for less than the
 // limit, or in which the limit's workers spent less than 75 % of the window inside the token (the
@@ -53,7 +53,7 @@ const MIN_SAMPLES = 16;
  */
 const MIN_LATENCY_WINDOWS = 100;
 /** The standing queue the limit aims at, as a share of the limit (alpha; beta is twice it). */
-const ALPHA_SHARE = 0.05;
+const ALPHA_SHARE = 0.1;
 /** Below this share of the window spent inside the token, the limit's workers are not what holds throughput back. */
 const BUSY_ENOUGH = 0.75;
 /** Windows without demand before the limit starts to decay (at 100 ms a window: 30 s). */
@@ -151,11 +151,11 @@ export class ConcurrencyLimit {
     }
     const queue = Math.max(0, limit * (1 - this.#minLatencyUs / latency));
     this.#queue = queue;
-    // The standing queue allowed: a twentieth of the limit (at least half a request), twice that
-    // before shrinking. Small at small limits, where one extra thread on a CPU-bound module already
+    // The standing queue allowed: a tenth of the limit (at least one request), twice that before
+    // shrinking. Small at small limits, where one extra thread on a CPU-bound module already
     // takes a core's share from the JS thread; a few at 128, enough for a network device's jitter.
-    const alpha = Math.max(0.5, limit * ALPHA_SHARE);
-    const beta = Math.max(1, limit * ALPHA_SHARE * 2);
+    const alpha = Math.max(1, limit * ALPHA_SHARE);
+    const beta = Math.max(2, limit * ALPHA_SHARE * 2);
     let next = limit;
     if (queue < alpha) {
       next = this.#slowStart ? limit * 2 : limit + Math.max(1, limit * 0.1);
