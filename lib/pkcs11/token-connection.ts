@@ -29,6 +29,8 @@ export type TokenResolver = (native: NativeModule) => Promise<{ slot: bigint; in
 
 /** How often a probe may reach the token (C_GetTokenInfo) at most. */
 const PROBE_INTERVAL_MS = 1000;
+/** Waits before asking again after a C_GetTokenInfo that failed without saying the token is gone. */
+const PROBE_RETRIES_MS = [20, 60, 150];
 
 /** Where a failed operation ran, so recovery knows what it used. */
 export interface Attempt {
@@ -338,18 +340,26 @@ export class TokenConnection {
 
   async #probeOnce(): Promise<void> {
     const { native } = this.#sessions;
-    try {
-      const info = await native.getTokenInfo(this.#slot);
-      this.#probedAt = Date.now();
-      if (info.serialNumber !== this.#info.serialNumber) {
-        this.#goDown('ERR_TOKEN_REPLACED');
+    // A token another process is writing can fail one C_GetTokenInfo (SoftHSM: CKR_GENERAL_ERROR
+    // while its files change), and a deleted one fails them all with the same code: gone only when
+    // the token says so or still fails after PROBE_RETRIES_MS.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const info = await native.getTokenInfo(this.#slot);
+        this.#probedAt = Date.now();
+        if (info.serialNumber !== this.#info.serialNumber) this.#goDown('ERR_TOKEN_REPLACED');
+        else this.state.answered();
         return;
+      } catch (e) {
+        this.#probedAt = Date.now();
+        if (e instanceof ClosedError || this.#closed) return;
+        const certain = e instanceof Pkcs11Error && e.category === 'device-gone';
+        if (certain || attempt >= PROBE_RETRIES_MS.length) {
+          this.#goDown(e);
+          return;
+        }
+        await sleep(PROBE_RETRIES_MS[attempt]!);
       }
-      this.state.answered();
-    } catch (e) {
-      this.#probedAt = Date.now();
-      if (e instanceof ClosedError) return;
-      this.#goDown(e);
     }
   }
 
