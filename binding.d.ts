@@ -189,6 +189,11 @@ export declare class NativeModule {
   /** C_FindObjectsInit + C_FindObjects (up to maxObjects) + C_FindObjectsFinal. */
   findObjects(session: bigint, template: NativeTemplate, maxObjects: number): Promise<bigint[]>;
   getAttributes(session: bigint, object: bigint, types: readonly number[]): Promise<NativeAttributeReading[]>;
+  /**
+   * The same attributes of many objects (at most 100000) in one call off the JS thread: null for an
+   * object that is gone (CKR_OBJECT_HANDLE_INVALID); any other failure rejects the whole call.
+   */
+  getAttributesMany(session: bigint, objects: readonly bigint[], types: readonly number[]): Promise<Array<NativeAttributeReading[] | null>>;
   /** C_SetAttributeValue with the whole template in one call. */
   setAttributes(session: bigint, object: bigint, template: NativeTemplate): Promise<void>;
   /** C_CreateObject: the new object's handle. */

@@ -130,6 +130,7 @@ Napi::Function ModuleObject::DefineClass(Napi::Env env) {
           InstanceMethod<&ModuleObject::Logout>("logout"),
           InstanceMethod<&ModuleObject::FindObjects>("findObjects"),
           InstanceMethod<&ModuleObject::GetAttributes>("getAttributes"),
+          InstanceMethod<&ModuleObject::GetAttributesMany>("getAttributesMany"),
           InstanceMethod<&ModuleObject::SetAttributes>("setAttributes"),
           InstanceMethod<&ModuleObject::CreateObject>("createObject"),
           InstanceMethod<&ModuleObject::GenerateKeyPair>("generateKeyPair"),

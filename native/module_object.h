@@ -59,6 +59,7 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   // ops_objects.cc
   Napi::Value FindObjects(const Napi::CallbackInfo& info);
   Napi::Value GetAttributes(const Napi::CallbackInfo& info);
+  Napi::Value GetAttributesMany(const Napi::CallbackInfo& info);
   Napi::Value SetAttributes(const Napi::CallbackInfo& info);
   Napi::Value CreateObject(const Napi::CallbackInfo& info);
   Napi::Value GenerateKeyPair(const Napi::CallbackInfo& info);

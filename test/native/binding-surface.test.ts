@@ -124,6 +124,23 @@ describe('createObject and setAttributes (SoftHSM2)', () => {
     await native.destroyObject(session, handle);
   });
 
+  test('getAttributesMany: many objects in one call, null for one destroyed since it was found', async () => {
+    const a = await native.createObject(session, template());
+    const b = await native.createObject(session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, false], [CKA.LABEL, 'second']]);
+    const gone = await native.createObject(session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, false], [CKA.LABEL, 'gone']]);
+    await native.destroyObject(session, gone);
+    const read = await native.getAttributesMany(session, [a, gone, b], [CKA.LABEL, CKA.CLASS]);
+    expect(read).toEqual([
+      [{ type: CKA.LABEL, value: 'surface' }, { type: CKA.CLASS, value: CKO.DATA }],
+      null,
+      [{ type: CKA.LABEL, value: 'second' }, { type: CKA.CLASS, value: CKO.DATA }],
+    ]);
+    expect(await native.getAttributesMany(session, [], [CKA.LABEL])).toEqual([]);
+    await expect(native.getAttributesMany(session, [a], [CKA.LABEL]).then(() => native.getAttributesMany(session, 'x' as never, []))).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await native.destroyObject(session, a);
+    await native.destroyObject(session, b);
+  });
+
   test('failures are Pkcs11Errors (the class lib/ handed over at load) carrying rv, ckr and fn', async () => {
     const stray = () => native.findObjects(session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, false], [CKA.LABEL, '']], 10);
     expect(await stray()).toEqual([]);
