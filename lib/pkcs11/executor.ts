@@ -7,7 +7,7 @@
 // Nothing above this layer retries (the key manager has no retry layer of its own).
 import { ClosedError, KeyDestroyedError, KeyGoneError } from './errors';
 import { KeyHandles, sameKey, type Handles } from './key-handles';
-import type { KeyPair } from './key-pair';
+import { handlesAtBirth, type KeyPair } from './key-pair';
 import { KeyReader } from './key-reader';
 import type { Generation, TokenConnection } from './token-connection';
 
@@ -113,6 +113,6 @@ export class Executor {
     this.#c.counters.keyLookups++;
     if (same.length !== 1) return undefined; // gone, or ambiguous: never sign with a key we cannot tell apart
     this.#c.event({ kind: 'key-found-again' });
-    return { privateKey: same[0]!.privateKey, publicKey: same[0]!.publicKey };
+    return handlesAtBirth(same[0]);
   }
 }

@@ -3,7 +3,7 @@
 // KeyPair made before it is resolved again by CKA_ID (and checked to be the same key) before it is
 // used. A handle that went stale without a re-initialisation (CKR_OBJECT_HANDLE_INVALID) is
 // resolved the same way.
-import type { KeyPair, PublicKeyData } from './key-pair';
+import { handlesAtBirth, type KeyPair, type PublicKeyData } from './key-pair';
 
 export interface Handles {
   privateKey: bigint;
@@ -28,10 +28,10 @@ export class KeyHandles {
 
   /** The handles valid in `generation`, or undefined when they must be looked up first. */
   current(keyPair: KeyPair, generation: number): Handles | undefined {
-    if (!this.#anyResolved && generation === 0) return keyPair; // the common case: nothing ever moved
+    if (!this.#anyResolved && generation === 0) return handlesAtBirth(keyPair); // the common case: nothing ever moved
     const r = this.#resolved.get(keyPair);
     if (r !== undefined && r.generation === generation) return r;
-    return (this.#born.get(keyPair) ?? 0) === generation && r === undefined ? keyPair : undefined;
+    return (this.#born.get(keyPair) ?? 0) === generation && r === undefined ? handlesAtBirth(keyPair) : undefined;
   }
 
   /**

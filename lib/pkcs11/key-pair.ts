@@ -50,6 +50,17 @@ export interface KeyPairFields {
   problems: KeyPairProblem[];
 }
 
+/** The handles a KeyPair was found or made with (valid in that module generation only). */
+const birth = new WeakMap<KeyPair, { privateKey: bigint; publicKey: bigint | null }>();
+
+/**
+ * @internal The handles `keyPair` was found or made with, in the module generation of that moment
+ * (the Token's executor decides whether they still hold); undefined for anything not a KeyPair.
+ */
+export function handlesAtBirth(keyPair: unknown): { privateKey: bigint; publicKey: bigint | null } | undefined {
+  return typeof keyPair === 'object' && keyPair !== null ? birth.get(keyPair as KeyPair) : undefined;
+}
+
 export class KeyPair {
   /** CKA_ID, shared by both halves (the kid's bytes in the JOSE layer). */
   readonly id: Buffer;
@@ -60,9 +71,13 @@ export class KeyPair {
   readonly curve?: CurveName;
   /** Modulus size of an RSA key. */
   readonly bits?: number;
-  /** Object handles: valid for this module instance only. */
-  readonly privateKey: bigint;
-  readonly publicKey: bigint | null;
+  /**
+   * Whether a public key object was paired with the private one (verify() needs it). The object
+   * handles themselves are not part of a KeyPair: they are valid in one module generation only, and
+   * the Token resolves them for the generation it runs in (a KeyPair is an identity, never a stale
+   * handle a caller could hold).
+   */
+  readonly hasPublicObject: boolean;
   /** CKA_SIGN / CKA_DECRYPT of the private object, exactly as the token reports them. */
   readonly canSign: boolean;
   readonly canDecrypt: boolean;
@@ -81,8 +96,8 @@ export class KeyPair {
     this.keyType = f.keyType;
     if (f.curve !== undefined) this.curve = f.curve;
     if (f.bits !== undefined) this.bits = f.bits;
-    this.privateKey = f.privateKey;
-    this.publicKey = f.publicKey;
+    this.hasPublicObject = f.publicKey !== null;
+    birth.set(this, { privateKey: f.privateKey, publicKey: f.publicKey });
     this.canSign = f.canSign;
     this.canDecrypt = f.canDecrypt;
     this.allowedMechanisms = f.allowedMechanisms;

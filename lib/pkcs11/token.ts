@@ -18,7 +18,7 @@ import {
   quietly,
 } from './errors';
 import { Executor } from './executor';
-import type { KeyPair } from './key-pair';
+import { handlesAtBirth, type KeyPair } from './key-pair';
 import { checkKeyPairQuery, KeyReader, type KeyPairQuery, type OrphanPublicKey } from './key-reader';
 import { generateKeyPairOn } from './keygen';
 import { checkKeyPairOptions, checkKeySpec, keyPairTemplates, type KeyPairOptions, type KeySpec } from './key-spec';
@@ -309,7 +309,7 @@ export class Token {
   async verify(keyPair: KeyPair, mechanism: SignMechanism, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
     this.#checkOpen();
     this.#checkKeyPair(keyPair);
-    if (keyPair.publicKey === null) throw invalidArgType('keyPair.publicKey', 'a public key handle', null);
+    if (!keyPair.hasPublicObject) throw invalidArgType('keyPair', 'a key pair with a public key object', 'one without');
     if (!(signature instanceof Uint8Array)) throw invalidArgType('signature', 'a Buffer or Uint8Array', signature);
     const prepared = prepareSignature(mechanism, keyPair, this.#available, data);
     return this.#x.onPool(keyPair, true, (session, h, { native }) => {
@@ -384,7 +384,7 @@ export class Token {
 }
 
 function checkKeyPair(keyPair: unknown): asserts keyPair is KeyPair {
-  if (typeof keyPair !== 'object' || keyPair === null || typeof (keyPair as KeyPair).privateKey !== 'bigint') {
+  if (handlesAtBirth(keyPair) === undefined) {
     throw invalidArgType('keyPair', 'a KeyPair from findKeyPairs or generateKeyPair', keyPair);
   }
 }

@@ -10,6 +10,7 @@ import { constants, type KeyPair, type KeySpec, type MechanismInfo, type SignMec
 import { checkKeyPairOptions, keyPairTemplates } from '../../lib/pkcs11/key-spec';
 import type { NativeModule } from '../../binding';
 import { publicKeyObject } from './keys';
+import { handlesOf } from './handles';
 
 const { CKM } = constants;
 export type CkmName = keyof typeof CKM;
@@ -132,7 +133,7 @@ export async function conformancePass(
   }
   const made = await token.generateKeyPair(spec, { label: target.label, id });
   const found = await token.findKeyPairs({ label: target.label, id });
-  expect(found.map((p) => p.privateKey)).toEqual([made.privateKey]);
+  expect(found.map((p) => handlesOf(p).privateKey)).toEqual([handlesOf(made).privateKey]);
   expect(found[0]!.publicKeyData).toEqual(made.publicKeyData);
   const data = Buffer.from(`eyJhbGciOiJ0ZXN0In0.${name}`);
   for (const m of mechanismsFor(spec)) {
@@ -246,7 +247,7 @@ export async function allowedMechanismsPass(
   const pair = await token.generateKeyPair(spec, { label: target.label, id, allowedMechanisms: allowed });
   try {
     const found = await token.findKeyPairs({ id });
-    expect(found.map((p) => p.privateKey)).toEqual([pair.privateKey]); // a refused attempt left nothing behind
+    expect(found.map((p) => handlesOf(p).privateKey)).toEqual([handlesOf(pair).privateKey]); // a refused attempt left nothing behind
     expect(softwareVerify(pair, RS256, data, await token.sign(pair, RS256, data))).toBe(true);
     const other = token.sign(pair, PS256, data);
     const c = caps.allowedMechanisms;

@@ -9,6 +9,7 @@ import { CKA, CKM } from '../../lib/pkcs11/constants';
 import { allowedMechanismsPass, SOFTHSM2_OBJECTS, softwareVerify } from '../helpers/conformance';
 import { rawSession, valuesOf, type RawSession } from '../helpers/raw';
 import { softHsm, USER_PIN } from '../helpers/softhsm';
+import { handlesOf } from '../helpers/handles';
 
 const FAULT = path.join(__dirname, '..', '..', 'build', 'fault-module', 'libfault_pkcs11.so');
 const control = (text: string) => fs.writeFileSync(process.env.FAULT_CONTROL!, text);
@@ -43,7 +44,7 @@ const allowedOf = async (handle: bigint) => valuesOf(await raw.native.getAttribu
 test('kept on both halves and read back; SoftHSM refuses every other mechanism at C_SignInit (CKR_MECHANISM_INVALID)', async () => {
   const pair = await token.generateKeyPair({ type: 'rsa', bits: 2048 }, { label: 'p', id: Buffer.from('rsa-pinned'), allowedMechanisms: [CKM.SHA256_RSA_PKCS] });
   expect([pair.allowedMechanisms, pair.problems]).toEqual([[CKM.SHA256_RSA_PKCS], []]);
-  expect([await allowedOf(pair.privateKey), await allowedOf(pair.publicKey!)]).toEqual([[CKM.SHA256_RSA_PKCS], [CKM.SHA256_RSA_PKCS]]);
+  expect([await allowedOf(handlesOf(pair).privateKey), await allowedOf(handlesOf(pair).publicKey!)]).toEqual([[CKM.SHA256_RSA_PKCS], [CKM.SHA256_RSA_PKCS]]);
   const [found] = await token.findKeyPairs({ id: Buffer.from('rsa-pinned') });
   expect(found!.allowedMechanisms).toEqual([CKM.SHA256_RSA_PKCS]);
   expect(softwareVerify(pair, RS256, data, await token.sign(found!, RS256, data))).toBe(true);
@@ -74,7 +75,7 @@ test('EC and Ed25519 keys pinned to CKM_ECDSA / CKM_EDDSA sign as before', async
 
 test('a key without the attribute: allowedMechanisms is undefined (SoftHSM reports an empty list)', async () => {
   const pair = await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'p', id: Buffer.from('unpinned') });
-  expect(await allowedOf(pair.privateKey)).toEqual([]);
+  expect(await allowedOf(handlesOf(pair).privateKey)).toEqual([]);
   expect([pair.allowedMechanisms, pair.problems]).toEqual([undefined, []]);
   await token.destroyKeyPair(pair);
 });
@@ -92,8 +93,8 @@ test.each([
   control(`C_GenerateKeyPair=${rv} once\n`);
   const pair = await token.generateKeyPair({ type: 'rsa', bits: 2048 }, { label: 'p', id, allowedMechanisms: [CKM.SHA256_RSA_PKCS] });
   expect([pair.allowedMechanisms, pair.problems]).toEqual([undefined, ['allowed-mechanisms-not-set']]);
-  expect(await allowedOf(pair.privateKey)).toEqual([]); // the second call had no CKA_ALLOWED_MECHANISMS
-  expect((await token.findKeyPairs({ id })).map((p) => p.privateKey)).toEqual([pair.privateKey]);
+  expect(await allowedOf(handlesOf(pair).privateKey)).toEqual([]); // the second call had no CKA_ALLOWED_MECHANISMS
+  expect((await token.findKeyPairs({ id })).map((p) => handlesOf(p).privateKey)).toEqual([handlesOf(pair).privateKey]);
   expect(softwareVerify(pair, PS256, data, await token.sign(pair, PS256, data))).toBe(true);
   await token.destroyKeyPair(pair);
 });

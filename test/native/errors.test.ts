@@ -2,7 +2,7 @@
 // in a message.
 import * as fs from 'node:fs';
 
-import { Pkcs11Module, type KeyPair, type Token } from '../../lib';
+import { KeyPair, Pkcs11Module, type Token } from '../../lib';
 import { CKA, CKM } from '../../lib/pkcs11/constants';
 import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
@@ -154,14 +154,12 @@ describe('operations', () => {
   });
 
   test('every argument error of the addon carries its code: ERR_INVALID_ARG_TYPE (TypeError) or ERR_INVALID_ARG_VALUE (RangeError)', async () => {
-    // Through the library: a KeyPair of this token whose handle (altered) does not fit a CK_ULONG.
-    const [huge] = await token.findKeyPairs({ id: Buffer.from('ec') });
-    (huge as { privateKey: bigint }).privateKey = 1n << 70n;
-    await expect(token.sign(huge!, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('x'))).rejects.toMatchObject({
-      name: 'RangeError',
-      code: 'ERR_INVALID_ARG_VALUE',
-      message: 'key is out of range', // the addon's
-    });
+    // Through the library, a hand-made KeyPair with a handle that does not fit a CK_ULONG never
+    // reaches the addon: it is not this token's (a KeyPair carries no handle a caller could alter).
+    const [ec] = await token.findKeyPairs({ id: Buffer.from('ec') });
+    const forged = new KeyPair({ ...ec!, privateKey: 1n << 70n, publicKey: null, problems: [...ec!.problems] });
+    await expect(token.sign(forged, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('x'))).rejects.toMatchObject({ code: 'ERR_KEY_FOREIGN' });
+    expect(Object.keys(ec!)).not.toContain('privateKey');
 
     const native = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() });
     try {

@@ -12,6 +12,7 @@ import { SoftwareKeySource } from '../../lib/keys/software-source';
 import { openKeyStore } from '../../lib/store/open-store';
 import { publicKeyObject } from '../helpers/keys';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import { handlesOf } from '../helpers/handles';
 
 const FAULT = path.join(__dirname, '..', '..', 'build', 'fault-module', 'libfault_pkcs11.so');
 const control = (text: string) => fs.writeFileSync(process.env.FAULT_CONTROL!, text);
@@ -60,9 +61,9 @@ test('64-bit handles and raw EC points: found, decoded and used like any others'
   const { mod, token } = await open();
   try {
     const made = await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'f', id: Buffer.from('wide') });
-    expect(made.privateKey).toBeGreaterThan(1n << 40n);
+    expect(handlesOf(made).privateKey).toBeGreaterThan(1n << 40n);
     const [found] = await token.findKeyPairs({ id: Buffer.from('wide') });
-    expect(found!.privateKey).toBeGreaterThan(1n << 40n);
+    expect(handlesOf(found!).privateKey).toBeGreaterThan(1n << 40n);
     expect(found!.publicKeyData).toEqual(made.publicKeyData);
     expect(found!.problems).toEqual([]);
     expect(verifies(found!, await token.sign(found!, ES256, data))).toBe(true);

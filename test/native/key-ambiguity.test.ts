@@ -7,6 +7,7 @@ import { CKA, CKK, CKO } from '../../lib/pkcs11/constants';
 import { softwareVerify } from '../helpers/conformance';
 import { rawSession, type RawSession } from '../helpers/raw';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import { handlesOf } from '../helpers/handles';
 
 let mod: Pkcs11Module;
 let token: Token;
@@ -26,7 +27,7 @@ const only = async (name: string): Promise<KeyPair> => {
 async function copyPublic(pair: KeyPair, newId: string, label = 'copy'): Promise<bigint> {
   const ec = pair.keyType !== 'rsa';
   const types = ec ? [CKA.EC_PARAMS, CKA.EC_POINT] : [CKA.MODULUS, CKA.PUBLIC_EXPONENT];
-  const values = (await raw.native.getAttributes(raw.session, pair.publicKey!, types)).map((r) => ('value' in r ? r.value : undefined) as Buffer);
+  const values = (await raw.native.getAttributes(raw.session, handlesOf(pair).publicKey!, types)).map((r) => ('value' in r ? r.value : undefined) as Buffer);
   return raw.native.createObject(raw.session, [
     [CKA.CLASS, CKO.PUBLIC_KEY],
     [CKA.KEY_TYPE, ec ? CKK.EC : CKK.RSA],
@@ -57,7 +58,7 @@ describe('RSA: the private object carries the modulus, so candidates are told ap
     await copyPublic(await rsa('rsa-stranger'), 'rsa-two');
     const found = await only('rsa-two');
     expect(found.problems).toEqual(['public-key-ambiguous']);
-    expect([found.publicKey, found.publicKeyData]).toEqual([own.publicKey, own.publicKeyData]);
+    expect([handlesOf(found).publicKey, found.publicKeyData]).toEqual([handlesOf(own).publicKey, own.publicKeyData]);
     expect(softwareVerify(found, RS256, data, await token.sign(found, RS256, data))).toBe(true);
   });
 
@@ -65,25 +66,25 @@ describe('RSA: the private object carries the modulus, so candidates are told ap
     const own = await rsa('rsa-twice');
     await copyPublic(own, 'rsa-twice');
     const found = await only('rsa-twice');
-    expect([found.problems, found.publicKey, found.publicKeyData, found.bits]).toEqual([['public-key-ambiguous'], null, null, 2048]);
+    expect([found.problems, handlesOf(found).publicKey, found.publicKeyData, found.bits]).toEqual([['public-key-ambiguous'], null, null, 2048]);
   });
 
   test('the only public object is of another key: mismatch; the public part comes from the private object', async () => {
     const own = await rsa('rsa-wrong');
-    await raw.native.destroyObject(raw.session, own.publicKey!);
+    await raw.native.destroyObject(raw.session, handlesOf(own).publicKey!);
     await copyPublic(await only('rsa-stranger'), 'rsa-wrong');
     const found = await only('rsa-wrong');
-    expect([found.problems, found.publicKey, found.publicKeyData]).toEqual([['public-key-mismatch'], null, own.publicKeyData]);
+    expect([found.problems, handlesOf(found).publicKey, found.publicKeyData]).toEqual([['public-key-mismatch'], null, own.publicKeyData]);
     expect(softwareVerify(found, RS256, data, await token.sign(found, RS256, data))).toBe(true);
   });
 
   test('several public objects and none matches: ambiguous and mismatch, no public part', async () => {
     const own = await rsa('rsa-none');
-    await raw.native.destroyObject(raw.session, own.publicKey!);
+    await raw.native.destroyObject(raw.session, handlesOf(own).publicKey!);
     await copyPublic(await only('rsa-stranger'), 'rsa-none');
     await copyPublic(await only('rsa-two'), 'rsa-none');
     const found = await only('rsa-none');
-    expect([found.problems, found.publicKey, found.publicKeyData, found.bits]).toEqual([['public-key-ambiguous', 'public-key-mismatch'], null, null, 2048]);
+    expect([found.problems, handlesOf(found).publicKey, found.publicKeyData, found.bits]).toEqual([['public-key-ambiguous', 'public-key-mismatch'], null, null, 2048]);
   });
 });
 
@@ -92,7 +93,7 @@ describe('EC: the private object names only the curve', () => {
     const own = await p256('ec-two');
     await copyPublic(await p256('ec-stranger'), 'ec-two', 'amb');
     const found = await only('ec-two');
-    expect([found.problems, found.publicKey, found.publicKeyData, found.curve]).toEqual([['public-key-ambiguous'], null, null, 'P-256']);
+    expect([found.problems, handlesOf(found).publicKey, found.publicKeyData, found.curve]).toEqual([['public-key-ambiguous'], null, null, 'P-256']);
     expect(own.publicKeyData).not.toBeNull();
   });
 
@@ -100,15 +101,15 @@ describe('EC: the private object names only the curve', () => {
     const own = await p256('ec-labelled');
     await copyPublic(await p256('ec-elsewhere'), 'ec-labelled', 'another-set');
     const found = await only('ec-labelled');
-    expect([found.problems, found.publicKey, found.publicKeyData]).toEqual([['public-key-ambiguous'], own.publicKey, own.publicKeyData]);
+    expect([found.problems, handlesOf(found).publicKey, found.publicKeyData]).toEqual([['public-key-ambiguous'], handlesOf(own).publicKey, own.publicKeyData]);
   });
 
   test('the only public object is on another curve: mismatch, no public part', async () => {
     const own = await p256('ec-wrong');
-    await raw.native.destroyObject(raw.session, own.publicKey!);
+    await raw.native.destroyObject(raw.session, handlesOf(own).publicKey!);
     await copyPublic(await token.generateKeyPair({ type: 'ec', curve: 'P-384' }, { label: 'amb', id: id('ec-384') }), 'ec-wrong');
     const found = await only('ec-wrong');
-    expect([found.problems, found.publicKey, found.publicKeyData, found.curve]).toEqual([['public-key-mismatch'], null, null, 'P-256']);
+    expect([found.problems, handlesOf(found).publicKey, found.publicKeyData, found.curve]).toEqual([['public-key-mismatch'], null, null, 'P-256']);
   });
 
   test('one public object on its curve and one on another, with its label: ambiguous, and neither is used (the first is not proven)', async () => {
@@ -123,19 +124,19 @@ describe('EC: the private object names only the curve', () => {
 test('two private keys with one CKA_ID: two KeyPairs with equal ids, each with its own public part', async () => {
   const first = await rsa('twin');
   const second = await rsa('twin-to-be');
-  for (const h of [second.privateKey, second.publicKey!]) await raw.native.setAttributes(raw.session, h, [[CKA.ID, id('twin')]]);
+  for (const h of [handlesOf(second).privateKey, handlesOf(second).publicKey!]) await raw.native.setAttributes(raw.session, h, [[CKA.ID, id('twin')]]);
   const found = await token.findKeyPairs({ id: id('twin') });
   expect(found.map((p) => p.id.toString())).toEqual(['twin', 'twin']);
-  const byHandle = new Map(found.map((p) => [p.privateKey, p]));
-  expect(byHandle.get(first.privateKey)!.publicKeyData).toEqual(first.publicKeyData);
-  expect(byHandle.get(second.privateKey)!.publicKeyData).toEqual(second.publicKeyData);
+  const byHandle = new Map(found.map((p) => [handlesOf(p).privateKey, p]));
+  expect(byHandle.get(handlesOf(first).privateKey)!.publicKeyData).toEqual(first.publicKeyData);
+  expect(byHandle.get(handlesOf(second).privateKey)!.publicKeyData).toEqual(second.publicKeyData);
   expect(found.map((p) => p.problems)).toEqual([['public-key-ambiguous'], ['public-key-ambiguous']]);
   await expect(token.generateKeyPair({ type: 'rsa', bits: 2048 }, { label: 'amb', id: id('twin') })).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
 });
 
 test('findOrphanPublicKeys: public objects whose CKA_ID no private key has', async () => {
   const gone = await p256('orphan');
-  await raw.native.destroyObject(raw.session, gone.privateKey); // a half-deleted pair
+  await raw.native.destroyObject(raw.session, handlesOf(gone).privateKey); // a half-deleted pair
   await copyPublic(await only('ec-stranger'), 'no-such-key', 'strays');
   expect(await token.findOrphanPublicKeys({ label: 'amb' })).toEqual([{ id: id('orphan'), label: 'amb', keyType: 'ec' }]);
   expect(await token.findOrphanPublicKeys({ label: 'strays' })).toEqual([{ id: id('no-such-key'), label: 'strays', keyType: 'ec' }]);
@@ -157,13 +158,13 @@ test('findOrphanPublicKeys without a login: ERR_LOGIN_REQUIRED (every public key
 test('listing many keys at once (one index of the public objects) reads every pair as a search per key does', async () => {
   const all = await token.findKeyPairs({}); // more than two private keys: the indexed path
   expect(all.length).toBeGreaterThan(2);
-  const view = (p: KeyPair) => ({ id: p.id.toString('hex'), priv: p.privateKey, pub: p.publicKey, problems: p.problems, data: p.publicKeyData });
+  const view = (p: KeyPair) => ({ id: p.id.toString('hex'), priv: handlesOf(p).privateKey, pub: handlesOf(p).publicKey, problems: p.problems, data: p.publicKeyData });
   const oneByOne: ReturnType<typeof view>[] = [];
   for (const idHex of [...new Set(all.map((p) => p.id.toString('hex')))]) {
     const found = await token.findKeyPairs({ id: Buffer.from(idHex, 'hex') });
     if (found.length <= 2) oneByOne.push(...found.map(view)); // at most two: the per-key search path
   }
-  const byHandle = new Map(all.map((p) => [p.privateKey, view(p)]));
+  const byHandle = new Map(all.map((p) => [handlesOf(p).privateKey, view(p)]));
   expect(oneByOne.length).toBeGreaterThan(2);
   for (const v of oneByOne) expect(byHandle.get(v.priv)).toEqual(v);
 });

@@ -9,6 +9,7 @@ import { mechanismsFor as joseMechanisms, softwareVerify, SPECS } from '../helpe
 import { publicKeyObject } from '../helpers/keys';
 import { rawSession, valuesOf, type RawSession } from '../helpers/raw';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import { handlesOf } from '../helpers/handles';
 
 let mod: Pkcs11Module;
 let token: Token;
@@ -46,7 +47,7 @@ describe.each(SPECS)('%s', (name, spec) => {
     if (spec.type === 'rsa') expect(pair.bits).toBe(spec.bits);
     if (spec.type === 'ec') expect(pair.curve).toBe(spec.curve);
     const priv = valuesOf(
-      await raw.native.getAttributes(raw.session, pair.privateKey, [
+      await raw.native.getAttributes(raw.session, handlesOf(pair).privateKey, [
         CKA.TOKEN, CKA.PRIVATE, CKA.SENSITIVE, CKA.EXTRACTABLE, CKA.SIGN, CKA.DECRYPT, CKA.LABEL, CKA.ID, CKA.NEVER_EXTRACTABLE,
       ]),
     );
@@ -57,7 +58,7 @@ describe.each(SPECS)('%s', (name, spec) => {
     expect(priv.get(CKA.NEVER_EXTRACTABLE)).toBe(true);
     expect(priv.get(CKA.SIGN)).toBe(true);
     expect(priv.get(CKA.DECRYPT)).toBe(false);
-    const pub = valuesOf(await raw.native.getAttributes(raw.session, pair.publicKey!, [CKA.TOKEN, CKA.VERIFY, CKA.LABEL, CKA.ID]));
+    const pub = valuesOf(await raw.native.getAttributes(raw.session, handlesOf(pair).publicKey!, [CKA.TOKEN, CKA.VERIFY, CKA.LABEL, CKA.ID]));
     expect(pub.get(CKA.TOKEN)).toBe(true);
     expect(pub.get(CKA.VERIFY)).toBe(true);
     expect(pub.get(CKA.LABEL)).toBe(priv.get(CKA.LABEL));
@@ -77,7 +78,7 @@ describe.each(SPECS)('%s', (name, spec) => {
 
   test('is found again by label and id', async () => {
     const [found] = await token.findKeyPairs({ label: `set.${name}`, id: Buffer.from(`kid-${name}`) });
-    expect(found?.privateKey).toBe(pairs.get(name)!.privateKey);
+    expect(handlesOf(found!).privateKey).toBe(handlesOf(pairs.get(name)!).privateKey);
     expect(found?.publicKeyData).toEqual(pairs.get(name)!.publicKeyData);
   });
 });
@@ -92,7 +93,7 @@ test('without CKM_SHAxxx_RSA_PKCS(_PSS), RSA signs over a host DigestInfo / host
   ] as const) {
     const prepared = prepareSignature(m, pair, onlyRaw, data);
     expect([CKM.RSA_PKCS, CKM.RSA_PKCS_PSS]).toContain(prepared.mechanism.type);
-    const sig = await raw.native.sign(raw.session, pair.privateKey, prepared.mechanism, prepared.data, 0);
+    const sig = await raw.native.sign(raw.session, handlesOf(pair).privateKey, prepared.mechanism, prepared.data, 0);
     expect(softwareVerify(pair, m, data, sig)).toBe(true);
   }
 });

@@ -13,6 +13,7 @@ import type { NativeModule, NativeSignEngine } from '../../binding';
 import { publicKeyObject } from '../helpers/keys';
 import { spawnSync } from '../helpers/leak-collector';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import { handlesOf } from '../helpers/handles';
 
 let mod: Pkcs11Module;
 let token: Token;
@@ -139,7 +140,7 @@ describe('the native engine: limit, workers and latency figures', () => {
   const message = (i: number) => Buffer.from(`native-${i}`);
   const valid = (i: number, sig: Buffer) => verify('sha256', message(i), { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig);
   const signOne = (engine: NativeSignEngine, i: number, length = SIG) =>
-    engine.sign(pair.privateKey, CKM.ECDSA, createHash('sha256').update(message(i)).digest(), length).then((sig) => valid(i, sig));
+    engine.sign(handlesOf(pair).privateKey, CKM.ECDSA, createHash('sha256').update(message(i)).digest(), length).then((sig) => valid(i, sig));
   const signAll = (engine: NativeSignEngine, from: number, n: number) => Promise.all(Array.from({ length: n }, (_, k) => signOne(engine, from + k)));
   const allTrue = (n: number) => Array<boolean>(n).fill(true);
   const busy = expect.objectContaining({ name: 'SessionBusyError', code: 'ERR_SESSION_BUSY' });
@@ -264,12 +265,12 @@ describe('the native engine: limit, workers and latency figures', () => {
     const digest = (i: number) => createHash('sha256').update(message(i)).digest();
     // A signatureLength of 8 for a 64-byte signature: C_Sign answers CKR_BUFFER_TOO_SMALL and
     // keeps the operation active; it is finished into a buffer of the right size.
-    const viaSign = await native.sign(session!, pair.privateKey, { type: CKM.ECDSA }, digest(1), 8);
+    const viaSign = await native.sign(session!, handlesOf(pair).privateKey, { type: CKM.ECDSA }, digest(1), 8);
     expect(valid(1, viaSign)).toBe(true);
-    const viaSync = native.signSync(session!, pair.privateKey, CKM.ECDSA, digest(2), 8);
+    const viaSync = native.signSync(session!, handlesOf(pair).privateKey, CKM.ECDSA, digest(2), 8);
     expect(valid(2, viaSync)).toBe(true);
     // The session has no operation left active: a normal signature on it works.
-    expect(valid(3, native.signSync(session!, pair.privateKey, CKM.ECDSA, digest(3), SIG))).toBe(true);
+    expect(valid(3, native.signSync(session!, handlesOf(pair).privateKey, CKM.ECDSA, digest(3), SIG))).toBe(true);
     const engine = native.createSignEngine([s1!]);
     expect(await Promise.all([signOne(engine, 4, 8), signOne(engine, 5), signOne(engine, 6, 8), signOne(engine, 7)])).toEqual(allTrue(4));
     await engine.close();
@@ -312,7 +313,7 @@ describe('the native engine: limit, workers and latency figures', () => {
     expect(() => engine.retireWorkers(1025)).toThrow(value);
     expect(() => engine.retireWorkers('1' as never)).toThrow(type);
     expect(() => engine.sign(1n << 70n, CKM.ECDSA, Buffer.alloc(32), SIG)).toThrow(value);
-    expect(() => engine.sign(pair.privateKey, CKM.ECDSA, Buffer.alloc(32), 0)).toThrow(value);
+    expect(() => engine.sign(handlesOf(pair).privateKey, CKM.ECDSA, Buffer.alloc(32), 0)).toThrow(value);
     expect(engine.stats()).toMatchObject({ workers: 1, limit: 1, outstanding: 0 });
 
     await engine.close();
