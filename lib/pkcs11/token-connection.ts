@@ -18,6 +18,7 @@ import {
 } from './recovery';
 import { closeSessions, openSessions, type Generation, type LogIn, type Sizes } from './generation';
 import { Engine } from './sign-engine';
+import { PROBE_INTERVAL_MS, TokenProbe } from './token-probe';
 import { login, RW_SERIAL, type TokenOptions } from './token-setup';
 import { isPinFailure, TokenState, type TokenHealth } from './token-state';
 import type { NativeModule, NativeTokenInfo } from '../../binding';
@@ -27,10 +28,6 @@ export type { Generation, Sizes };
 /** Finds the token again by the selector it was opened with (after a re-initialisation it may sit in another slot). */
 export type TokenResolver = (native: NativeModule) => Promise<{ slot: bigint; info: NativeTokenInfo }>;
 
-/** How often a probe may reach the token (C_GetTokenInfo) at most. */
-const PROBE_INTERVAL_MS = 1000;
-/** Waits before asking again after a C_GetTokenInfo that failed without saying the token is gone. */
-const PROBE_RETRIES_MS = [20, 60, 150];
 
 /** Where a failed operation ran, so recovery knows what it used. */
 export interface Attempt {
@@ -64,8 +61,13 @@ export class TokenConnection {
   /** Refused logins, an unavailable token, the last answer: what requests and probes read without a call. */
   readonly state = new TokenState();
   #reconnectTimer: NodeJS.Timeout | undefined;
-  #probing: Promise<void> | undefined;
-  #probedAt = 0;
+  readonly #probe = new TokenProbe({
+    ask: () => this.#sessions.native.getTokenInfo(this.#slot),
+    serial: () => this.#info.serialNumber,
+    mayAsk: () => !this.#closed && !this.state.down && !this.state.refused && !this.#resyncing,
+    answered: () => this.state.answered(),
+    gone: (cause) => void this.#goDown(cause),
+  });
   /** A NativeModule made by a failed reconnection attempt: the basis of the next one. */
   #spare: NativeModule | undefined;
 
@@ -287,7 +289,7 @@ export class TokenConnection {
     }
     this.counters.reinitializations++;
     this.state.up();
-    this.#probedAt = Date.now();
+    this.#probe.answered();
     this.event({ kind: 'reinitialized', cause: codeOf(cause), attempt });
   }
 
@@ -325,42 +327,13 @@ export class TokenConnection {
   }
 
   /**
-   * Asks the token whether it is still there, at most once per `maxAgeMs` (C_GetTokenInfo on its
-   * slot; a token with another serial there counts as gone). With `wait`, returns the health after
-   * the answer; without, the health known now, the question running in the background (a readiness
-   * probe never waits for the token: a slow device or a busy module would make it time out).
+   * Asks the token whether it is still there, at most once per `maxAgeMs` (token-probe.ts). With
+   * `wait`, returns the health after the answer; without, the health known now, the question
+   * running in the background (a readiness probe never waits for the token).
    */
   async probe(maxAgeMs = PROBE_INTERVAL_MS, wait = false): Promise<TokenHealth> {
-    if (!this.#closed && !this.state.down && !this.state.refused && !this.#resyncing && Date.now() - this.#probedAt >= maxAgeMs) {
-      this.#probing ??= this.#probeOnce().finally(() => (this.#probing = undefined));
-    }
-    if (wait) await this.#probing;
+    await this.#probe.run(maxAgeMs, wait);
     return this.state.health();
-  }
-
-  async #probeOnce(): Promise<void> {
-    const { native } = this.#sessions;
-    // A token another process is writing can fail one C_GetTokenInfo (SoftHSM: CKR_GENERAL_ERROR
-    // while its files change), and a deleted one fails them all with the same code: gone only when
-    // the token says so or still fails after PROBE_RETRIES_MS.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const info = await native.getTokenInfo(this.#slot);
-        this.#probedAt = Date.now();
-        if (info.serialNumber !== this.#info.serialNumber) this.#goDown('ERR_TOKEN_REPLACED');
-        else this.state.answered();
-        return;
-      } catch (e) {
-        this.#probedAt = Date.now();
-        if (e instanceof ClosedError || this.#closed) return;
-        const certain = e instanceof Pkcs11Error && e.category === 'device-gone';
-        if (certain || attempt >= PROBE_RETRIES_MS.length) {
-          this.#goDown(e);
-          return;
-        }
-        await sleep(PROBE_RETRIES_MS[attempt]!);
-      }
-    }
   }
 
   /**
