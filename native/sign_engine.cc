@@ -152,14 +152,19 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   // JS thread: whether another request would exceed the bound on requests not yet settled.
   bool Full() const { return outstanding_ >= maxPending_; }
 
-  // JS thread.
+  // JS thread. A worker is woken only when one may run now: with every place under the limit
+  // taken, the request waits for a worker that ends its batch (it looks at the queue before it
+  // waits), and a wake-up would only rouse a worker parked above the limit, which goes back to
+  // sleep, after costing the JS thread a futex call and, on few cores, its CPU.
   void Submit(SignRequest* r) {
     if (outstanding_++ == 0) tsfn_.Ref(env_);
+    bool room;
     {
       std::lock_guard<std::mutex> g(mutex_);
       queue_.push_back(r);
+      room = running_ < limit_;
     }
-    wake_.notify_one();
+    if (room) wake_.notify_one();
   }
 
   // JS thread (stopping_ is written on the JS thread only).
