@@ -48,4 +48,14 @@ const buildRawSign = (say) => cmakeBuild(path.join(__dirname, 'native'), 'bench'
 /** The network HSM simulator (test/netsim) in build/netsim, as npm run build:test-tools builds it. */
 const buildNetsim = (say) => cmakeBuild(path.join(root, 'test', 'netsim'), 'netsim', 'libnetsim_pkcs11.so', say);
 
-module.exports = { arg, makeSoftHsmToken, buildRawSign, buildNetsim, SOFTHSM_MODULE };
+/** The list in a random order (measurements interleaved, so drift hits every configuration alike). */
+function shuffle(list) {
+  const a = [...list];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+module.exports = { arg, makeSoftHsmToken, buildRawSign, buildNetsim, shuffle, SOFTHSM_MODULE };

@@ -18,7 +18,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { buildNetsim, buildRawSign, makeSoftHsmToken } = require('./common');
+const { buildNetsim, buildRawSign, makeSoftHsmToken, shuffle } = require('./common');
 const { KEYS } = require('./keys');
 
 const root = path.join(__dirname, '..');
@@ -109,15 +109,6 @@ function measure(c, o, t) {
   if (r.status !== 0) return { skipped: (r.stderr || '').trim().split('\n').pop() || `exit ${r.status}` };
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   return { rate: out.rate, elDelayP99Ms: out.elDelayP99Ms, cpuCores: out.cpuCores, rssAfterMb: out.rssAfterMb, peakInFlight: device?.peakInFlight, waited: device?.waited };
-}
-
-function shuffle(list) {
-  const a = [...list];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
 }
 
 const median = (xs) => {

@@ -16,7 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 const util = require('node:util');
 
-const { buildRawSign, makeSoftHsmToken } = require('./common');
+const { buildRawSign, makeSoftHsmToken, shuffle } = require('./common');
 const { KEYS } = require('./keys');
 const { table } = require('./report');
 
@@ -107,15 +107,6 @@ function measure(c, o, t, raw) {
   const r = spawnSync(process.execPath, [path.join(__dirname, 'measure.js'), JSON.stringify(args)], { env: t.env, encoding: 'utf8' });
   if (r.status !== 0) return { skipped: r.stderr.trim().split('\n').pop() };
   return JSON.parse(r.stdout.trim().split('\n').pop());
-}
-
-function shuffle(list) {
-  const a = [...list];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
 }
 
 /** RSS growth over `n` signatures after a warm-up of n/10, with the engine at concurrency 64. */

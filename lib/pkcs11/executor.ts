@@ -61,7 +61,7 @@ export class Executor {
     if (onEngine && !g.engine) return Promise.reject(new ClosedError('the signing engine'));
     // (A pool lane checks this itself: destroyKeyPair's own operation runs on a destroyed KeyPair.)
     if (onEngine && keyPair !== undefined && this.#destroyed.has(keyPair)) return Promise.reject(new KeyDestroyedError());
-    const retry = idempotent ? () => this.run(keyPair, idempotent, onEngine, lane, false) : undefined;
+    const retry = idempotent && first ? () => this.run(keyPair, idempotent, onEngine, lane, false) : undefined;
     let h: Handles | undefined;
     if (keyPair !== undefined) {
       h = this.#handles.current(keyPair, g.generation);

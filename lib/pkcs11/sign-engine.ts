@@ -124,7 +124,7 @@ export class Engine {
       st.queued + st.running,
     );
     const workers = this.#sessions.length;
-    this.native.setLimit(Math.min(want, workers));
+    this.#applyLimit(Math.min(want, workers), st.limit);
     this.#belowWindows = want < workers ? this.#belowWindows + 1 : 0;
     if (this.#changing) return;
     if (want > workers) this.#changing = this.#grow(want - workers).finally(() => (this.#changing = undefined));
@@ -134,6 +134,11 @@ export class Engine {
     }
   }
 
+  /** setLimit takes the engine's lock and wakes every parked worker: only when the limit moves. */
+  #applyLimit(limit: number, current = this.native.stats().limit): void {
+    if (limit !== current) this.native.setLimit(limit);
+  }
+
   async #grow(n: number): Promise<void> {
     let fresh: bigint[] = [];
     try {
@@ -141,7 +146,7 @@ export class Engine {
       if (this.#closed) throw new Error('closed');
       this.native.addSessions(fresh);
       this.#sessions.push(...fresh);
-      this.native.setLimit(Math.min(this.#limit!.limit, this.#sessions.length));
+      this.#applyLimit(Math.min(this.#limit!.limit, this.#sessions.length));
     } catch {
       // The token would not give more sessions (CKR_SESSION_COUNT, a full device): stay at what works.
       await closeAll(this.#module, fresh);

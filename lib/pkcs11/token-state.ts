@@ -37,18 +37,15 @@ export class TokenState {
 
   /** Throws the typed error for a state in which nothing may reach the token; cheap (the hot path calls it). */
   check(): void {
-    if (this.#refused) throw new LoginRefusedError(this.#refused.ckr);
-    if (this.#down) throw new TokenUnavailableError(this.#down.cause, this.#down.since);
+    const f = this.failure();
+    if (f) throw f;
   }
 
   /** The error to answer with instead of a failure seen while refused or unavailable; undefined when ready. */
   failure(): LoginRefusedError | TokenUnavailableError | undefined {
-    try {
-      this.check();
-      return undefined;
-    } catch (e) {
-      return e as LoginRefusedError | TokenUnavailableError;
-    }
+    if (this.#refused) return new LoginRefusedError(this.#refused.ckr);
+    if (this.#down) return new TokenUnavailableError(this.#down.cause, this.#down.since);
+    return undefined;
   }
 
   get refused(): boolean {
@@ -60,7 +57,7 @@ export class TokenState {
   }
 
   refuse(e: Pkcs11Error | PinMismatchError): LoginRefusedError {
-    const ckr = e instanceof Pkcs11Error ? e.ckr : 'CKR_PIN_INCORRECT';
+    const ckr = e instanceof Pkcs11Error ? e.ckr : e.code; // ERR_PIN_MISMATCH: refused here, before the token
     this.#refused ??= { ckr, since: Date.now() };
     return new LoginRefusedError(ckr);
   }
