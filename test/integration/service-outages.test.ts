@@ -119,6 +119,10 @@ test('a new PIN written to HSM_PIN_FILE is the operator act: one login with it',
     for (const until = Date.now() + 8000; r.status !== 200 && Date.now() < until; r = await signJwt(svc)) await sleep(100);
     expect(r).toEqual({ status: 200 });
     expect(logins()).toEqual(['C_Login 0xa0', 'C_Login 0x0']);
+    // A confused operator removes the file and asks for a login: told why (503, the file named), no login tried.
+    fs.rmSync(pinFile);
+    expect(await post(svc, '/hsm/login')).toEqual({ status: 503, code: 'ERR_CONFIG' });
+    expect(logins()).toHaveLength(2);
   } finally {
     control('');
     await svc.close();
