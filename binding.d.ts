@@ -120,13 +120,21 @@ export interface NativeLoadOptions {
  */
 export interface NativeErrorClasses {
   /** A PKCS#11 function returned something other than CKR_OK (`code` ERR_PKCS11_<CKR name>). */
-  Pkcs11Error: new (rv: number, fn: string, ckr: string) => Error;
+  Pkcs11Error: new (
+    rv: number,
+    fn: string,
+    ckr: string,
+  ) => Error;
   /** A closed module or signing engine (raw: ERR_HSM_CLOSED); `what` names it. */
-  ClosedError: new (what: string) => Error;
+  ClosedError: new (
+    what: string,
+  ) => Error;
   /** Handles from before a re-initialisation (raw: ERR_HSM_REINITIALIZED). */
   ModuleReinitializedError: new () => Error;
   /** The signing engine has maxPending requests unsettled (raw: ERR_HSM_QUEUE_FULL). */
-  QueueFullError: new (what: string) => Error;
+  QueueFullError: new (
+    what: string,
+  ) => Error;
   /** reinitialize() of a module another component initialised (raw: ERR_HSM_NOT_OWNER). */
   ModuleNotOwnedError: new () => Error;
   /** reinitialize() gave up: calls in flight outlasted drainTimeoutMs (raw: ERR_HSM_BUSY). */
@@ -134,9 +142,16 @@ export interface NativeErrorClasses {
   /** A second operation on a session that carries one (raw: ERR_HSM_SESSION_BUSY). */
   SessionBusyError: new () => Error;
   /** load() failed; `cause` is the Pkcs11Error of C_Initialize for ERR_MODULE_INIT_FAILED (raw: NativeLoadFailure). */
-  ModuleLoadError: new (code: NativeLoadErrorCode, path: string, detail: string, cause?: unknown) => Error;
+  ModuleLoadError: new (
+    code: NativeLoadErrorCode,
+    path: string,
+    detail: string,
+    cause?: unknown,
+  ) => Error;
   /** The addon's own failure: out of memory, no thread could be started (raw: a plain Error). */
-  AddonFailureError: new (detail: string) => Error;
+  AddonFailureError: new (
+    detail: string,
+  ) => Error;
   /** Makes the TypeError (code ERR_INVALID_ARG_TYPE) of an argument of the wrong type. */
   invalidArgType: (message: string) => TypeError;
   /** Makes the RangeError (code ERR_INVALID_ARG_VALUE) of an argument of a wrong value. */
@@ -144,7 +159,11 @@ export interface NativeErrorClasses {
 }
 
 /** The code of the ModuleLoadError a failed load() rejects with. */
-export type NativeLoadErrorCode = 'ERR_MODULE_NOT_FOUND' | 'ERR_MODULE_NOT_PKCS11' | 'ERR_MODULE_LOAD_FAILED' | 'ERR_MODULE_INIT_FAILED';
+export type NativeLoadErrorCode =
+  | 'ERR_MODULE_NOT_FOUND'
+  | 'ERR_MODULE_NOT_PKCS11'
+  | 'ERR_MODULE_LOAD_FAILED'
+  | 'ERR_MODULE_INIT_FAILED';
 
 /** Raw binding: properties set on errors from PKCS#11 calls (the promise rejects with an Error carrying them). */
 export interface NativePkcs11Failure {
@@ -169,7 +188,13 @@ export interface NativeLoadFailure {
 export type NativeArgumentErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE';
 
 /** Raw binding: codes of the plain errors thrown for misuse (NativeErrorClasses says what each becomes). */
-export type NativeBindingErrorCode = 'ERR_HSM_CLOSED' | 'ERR_HSM_SESSION_BUSY' | 'ERR_HSM_REINITIALIZED' | 'ERR_HSM_QUEUE_FULL' | 'ERR_HSM_NOT_OWNER' | 'ERR_HSM_BUSY';
+export type NativeBindingErrorCode =
+  | 'ERR_HSM_CLOSED'
+  | 'ERR_HSM_SESSION_BUSY'
+  | 'ERR_HSM_REINITIALIZED'
+  | 'ERR_HSM_QUEUE_FULL'
+  | 'ERR_HSM_NOT_OWNER'
+  | 'ERR_HSM_BUSY';
 
 /** One loaded PKCS#11 module (a reference on the process-wide registry entry). */
 export declare class NativeModule {
@@ -193,7 +218,11 @@ export declare class NativeModule {
    * The same attributes of many objects (at most 100000) in one call off the JS thread: null for an
    * object that is gone (CKR_OBJECT_HANDLE_INVALID); any other failure rejects the whole call.
    */
-  getAttributesMany(session: bigint, objects: readonly bigint[], types: readonly number[]): Promise<Array<NativeAttributeReading[] | null>>;
+  getAttributesMany(
+    session: bigint,
+    objects: readonly bigint[],
+    types: readonly number[],
+  ): Promise<Array<NativeAttributeReading[] | null>>;
   /** C_SetAttributeValue with the whole template in one call. */
   setAttributes(session: bigint, object: bigint, template: NativeTemplate): Promise<void>;
   /** C_CreateObject: the new object's handle. */
@@ -209,14 +238,32 @@ export declare class NativeModule {
    * C_SignInit + C_Sign. `signatureLength` > 0 sizes the output from key metadata (one C_Sign);
    * 0 uses the length query. `data` is pinned and used in place.
    */
-  sign(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array, signatureLength: number): Promise<Buffer>;
+  sign(
+    session: bigint,
+    key: bigint,
+    mechanism: NativeMechanism,
+    data: Uint8Array,
+    signatureLength: number,
+  ): Promise<Buffer>;
   /**
    * C_SignInit + C_Sign on the JS thread: blocks the event loop for the whole signature. For a
    * lone caller on a local module (the token layer's signSync); `signatureLength` must be > 0.
    */
-  signSync(session: bigint, key: bigint, mechanism: NativeMechanismArg, data: Uint8Array, signatureLength: number): Buffer;
+  signSync(
+    session: bigint,
+    key: bigint,
+    mechanism: NativeMechanismArg,
+    data: Uint8Array,
+    signatureLength: number,
+  ): Buffer;
   /** C_VerifyInit + C_Verify; an invalid signature resolves false. */
-  verify(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  verify(
+    session: bigint,
+    key: bigint,
+    mechanism: NativeMechanism,
+    data: Uint8Array,
+    signature: Uint8Array,
+  ): Promise<boolean>;
   /** C_DecryptInit + C_Decrypt (length query). */
   decrypt(session: bigint, key: bigint, mechanism: NativeMechanism, data: Uint8Array): Promise<Buffer>;
   generateRandom(session: bigint, length: number): Promise<Buffer>;
@@ -226,7 +273,10 @@ export declare class NativeModule {
    * `batchSize` (default 16): requests a worker takes at once. `limit` (default: one per session):
    * workers allowed to sign at once (see NativeSignEngine.setLimit).
    */
-  createSignEngine(sessions: readonly bigint[], options?: { batchSize?: number; maxPending?: number; limit?: number }): NativeSignEngine;
+  createSignEngine(
+    sessions: readonly bigint[],
+    options?: { batchSize?: number; maxPending?: number; limit?: number },
+  ): NativeSignEngine;
   /** Another NativeModule on the same loaded module (one more registry reference), with its own generation and close. */
   share(): Promise<NativeModule>;
   /**

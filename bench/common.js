@@ -18,9 +18,15 @@ const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[proc
 function makeSoftHsmToken({ prefix = 'hsm-jwks-bench-', dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix)), label }) {
   fs.mkdirSync(path.join(dir, 'tokens'));
   const conf = path.join(dir, 'softhsm2.conf');
-  fs.writeFileSync(conf, `directories.tokendir = ${path.join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+  fs.writeFileSync(
+    conf,
+    `directories.tokendir = ${path.join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
+  );
   const env = { ...process.env, SOFTHSM2_CONF: conf };
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', '0000', '--pin', '1234'], { env, stdio: 'ignore' });
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', '0000', '--pin', '1234'], {
+    env,
+    stdio: 'ignore',
+  });
   return { module: SOFTHSM_MODULE, label, pin: '1234', dir, conf, env };
 }
 

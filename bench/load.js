@@ -35,13 +35,18 @@ async function startService(dir) {
     JWKS_DEFAULT_ALG: 'ES256',
     LOG_LEVEL: 'warn',
   };
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'lib', 'cli', 'main.js'), 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'lib', 'cli', 'main.js'), 'serve'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   const urls = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the service did not start:\n${stderr}`)), 60_000);
     child.stderr.on('data', (c) => {
       stderr += c;
-      const m = /serving (http:\/\/[^/]+)\/\.well-known\/jwks\.json \(admin API at (http:\/\/[^/]+)\/admin\)/.exec(stderr);
+      const m = /serving (http:\/\/[^/]+)\/\.well-known\/jwks\.json \(admin API at (http:\/\/[^/]+)\/admin\)/.exec(
+        stderr,
+      );
       if (m) {
         clearTimeout(timer);
         resolve({ public: m[1], admin: m[2] });
@@ -55,7 +60,11 @@ async function startService(dir) {
 function run(opts) {
   return new Promise((resolve, reject) => {
     const instance = autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
-    autocannon.track(instance, { outputStream: process.stderr, renderProgressBar: process.stderr.isTTY === true, renderResultsTable: false });
+    autocannon.track(instance, {
+      outputStream: process.stderr,
+      renderProgressBar: process.stderr.isTTY === true,
+      renderResultsTable: false,
+    });
   });
 }
 
@@ -110,7 +119,8 @@ async function main() {
     fs.mkdirSync(out, { recursive: true });
     const file = path.join(out, `load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     fs.writeFileSync(file, JSON.stringify(result, null, 2));
-    const row = (name, r) => `| ${name} | ${Math.round(r.requestsPerSecond)} | ${r.latencyP50Ms} | ${r.latencyP99Ms} | ${r.requests} | ${r.errors + r.timeouts + r.non2xx} |`;
+    const row = (name, r) =>
+      `| ${name} | ${Math.round(r.requestsPerSecond)} | ${r.latencyP50Ms} | ${r.latencyP99Ms} | ${r.requests} | ${r.errors + r.timeouts + r.non2xx} |`;
     process.stdout.write(
       [
         `Loopback, ${connections} connections, ${seconds} s each, service and load generator on the same ${result.machine.cpus}-core machine (Node ${result.machine.node}), SoftHSM2.`,
@@ -125,7 +135,8 @@ async function main() {
       ].join('\n'),
     );
     say(`[load] wrote ${file}`);
-    if (invalid > 0 || result.jwt.errors + result.jwt.non2xx + result.jwks.errors + result.jwks.non2xx > 0) process.exitCode = 1;
+    if (invalid > 0 || result.jwt.errors + result.jwt.non2xx + result.jwks.errors + result.jwks.non2xx > 0)
+      process.exitCode = 1;
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.on('exit', r));

@@ -42,7 +42,13 @@ async function measureAsync(op, conc) {
   delay.disable();
   stop = true;
   await Promise.all(loops);
-  return { rate: count / elapsed, count, elapsed, elDelayP99Ms: delay.percentile(99) / 1e6, cpuCores: (cpu.user + cpu.system) / 1e6 / elapsed };
+  return {
+    rate: count / elapsed,
+    count,
+    elapsed,
+    elDelayP99Ms: delay.percentile(99) / 1e6,
+    cpuCores: (cpu.user + cpu.system) / 1e6 / elapsed,
+  };
 }
 
 /** A synchronous loop (it blocks the event loop by design), timed in slices. */
@@ -61,7 +67,13 @@ function measureSync(op) {
   const count = until(t0 + BigInt(Math.round(o.seconds * 1e9)));
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
-  return { rate: count / elapsed, count, elapsed, elDelayP99Ms: null, cpuCores: (cpu.user + cpu.system) / 1e6 / elapsed };
+  return {
+    rate: count / elapsed,
+    count,
+    elapsed,
+    elDelayP99Ms: null,
+    cpuCores: (cpu.user + cpu.system) / 1e6 / elapsed,
+  };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -70,11 +82,15 @@ async function hsmJwks() {
   const lib = require(path.join(__dirname, '..', 'dist', 'lib'));
   const mod = await lib.Pkcs11Module.load(o.module, o.kind === 'hsm-sign-nodeepbind' ? { deepBind: false } : {});
   const engine = o.workers ? { workers: o.workers, batchSize: o.batchSize } : undefined;
-  const token = await mod.openToken({ tokenLabel: o.label }, { pin: o.pin, signSync: o.kind === 'hsm-sign-sync', ...(engine ? { engine } : {}) });
+  const token = await mod.openToken(
+    { tokenLabel: o.label },
+    { pin: o.pin, signSync: o.kind === 'hsm-sign-sync', ...(engine ? { engine } : {}) },
+  );
   const [pair] = await token.findKeyPairs({ id: Buffer.from(key.id) });
   if (!pair) throw new Error(`key ${key.id} is missing: bench/run.js generates it`);
   try {
-    if (o.kind === 'hsm-sign' || o.kind === 'hsm-sign-nodeepbind') return await measureAsync(() => token.sign(pair, key.mechanism, message), o.conc);
+    if (o.kind === 'hsm-sign' || o.kind === 'hsm-sign-nodeepbind')
+      return await measureAsync(() => token.sign(pair, key.mechanism, message), o.conc);
     if (o.kind === 'hsm-sign-sync') return measureSync(() => token.signSync(pair, key.mechanism, message));
     const signer = lib.hsmSigner(token, pair, { alg: key.alg });
     let i = 0;
@@ -87,7 +103,15 @@ async function hsmJwks() {
 /** The service's path: a key manager made as the service makes it (loadConfig defaults), then km.signJwt. */
 async function keyManager() {
   const lib = require(path.join(__dirname, '..', 'dist', 'lib'));
-  const env = { HSM_ENABLED: 'true', HSM_LIBRARY: o.module, HSM_TOKEN_LABEL: o.label, HSM_PIN: o.pin, DSN: o.dsn, SECRETS_SYSTEM: o.secret, LOG_LEVEL: 'warn' };
+  const env = {
+    HSM_ENABLED: 'true',
+    HSM_LIBRARY: o.module,
+    HSM_TOKEN_LABEL: o.label,
+    HSM_PIN: o.pin,
+    DSN: o.dsn,
+    SECRETS_SYSTEM: o.secret,
+    LOG_LEVEL: 'warn',
+  };
   const km = await lib.createKeyManager(lib.loadConfig(env));
   const set = o.set ?? 'bench';
   try {
@@ -111,13 +135,18 @@ async function pkcs11js() {
   p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
   try {
     const slot = p11.C_GetSlotList(true).find((s) => p11.C_GetTokenInfo(s).label.trim() === o.label);
-    const sessions = Array.from({ length: Math.max(1, o.conc) }, () => p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
+    const sessions = Array.from({ length: Math.max(1, o.conc) }, () =>
+      p11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION),
+    );
     try {
       p11.C_Login(sessions[0], pkcs11js.CKU_USER, o.pin);
     } catch (e) {
       if (!String(e.message).includes('CKR_USER_ALREADY_LOGGED_IN')) throw e;
     }
-    p11.C_FindObjectsInit(sessions[0], [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_ID, value: Buffer.from(key.id) }]);
+    p11.C_FindObjectsInit(sessions[0], [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+      { type: pkcs11js.CKA_ID, value: Buffer.from(key.id) },
+    ]);
     const [handle] = p11.C_FindObjects(sessions[0], 1);
     p11.C_FindObjectsFinal(sessions[0]);
     const mech = { mechanism: key.p11.mechanism };
@@ -144,19 +173,47 @@ async function software() {
   const { privateKey } = crypto.generateKeyPairSync(...key.node);
   if (o.kind === 'node-crypto') {
     const hash = key.node[0] === 'ed25519' ? null : key.nodeHash;
-    return measureAsync(() => new Promise((resolve, reject) => crypto.sign(hash, message, privateKey, (e, s) => (e ? reject(e) : resolve(s)))), o.conc);
+    return measureAsync(
+      () =>
+        new Promise((resolve, reject) =>
+          crypto.sign(hash, message, privateKey, (e, s) => (e ? reject(e) : resolve(s))),
+        ),
+      o.conc,
+    );
   }
   const jose = require('jose');
   const cryptoKey = await jose.importPKCS8(privateKey.export({ format: 'pem', type: 'pkcs8' }), key.alg);
   let i = 0;
-  return measureAsync(() => new jose.SignJWT({ sub: 'bench', jti: i++, iat: 1700000000 }).setProtectedHeader({ alg: key.alg, kid: 'k' }).sign(cryptoKey), o.conc);
+  return measureAsync(
+    () =>
+      new jose.SignJWT({ sub: 'bench', jti: i++, iat: 1700000000 })
+        .setProtectedHeader({ alg: key.alg, kid: 'k' })
+        .sign(cryptoKey),
+    o.conc,
+  );
 }
 
 (async () => {
   const rss0 = process.memoryUsage().rss;
-  const run = o.kind === 'km-jwt' ? keyManager : o.kind.startsWith('hsm-') ? hsmJwks : o.kind.startsWith('p11js-') ? pkcs11js : software;
+  const run =
+    o.kind === 'km-jwt'
+      ? keyManager
+      : o.kind.startsWith('hsm-')
+        ? hsmJwks
+        : o.kind.startsWith('p11js-')
+          ? pkcs11js
+          : software;
   const result = await run();
-  console.log(JSON.stringify({ ...o, pin: undefined, secret: undefined, ...result, rssBeforeMb: rss0 / 2 ** 20, rssAfterMb: process.memoryUsage().rss / 2 ** 20 }));
+  console.log(
+    JSON.stringify({
+      ...o,
+      pin: undefined,
+      secret: undefined,
+      ...result,
+      rssBeforeMb: rss0 / 2 ** 20,
+      rssAfterMb: process.memoryUsage().rss / 2 ** 20,
+    }),
+  );
 })().catch((e) => {
   console.error(`measure ${o.kind} ${o.key}: ${e.code ? `${e.code}: ` : ''}${e.message}`);
   process.exit(1);

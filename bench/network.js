@@ -33,7 +33,8 @@ function options(argv) {
     .split(',')
     .map((p) => {
       const m = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(\d+)\s*$/.exec(p);
-      if (!m || !(Number(m[1]) > 0) || !(Number(m[2]) >= 1)) throw new Error(`--profiles: "${p}" is not <latency ms>/<capacity>, e.g. 2/32`);
+      if (!m || !(Number(m[1]) > 0) || !(Number(m[2]) >= 1))
+        throw new Error(`--profiles: "${p}" is not <latency ms>/<capacity>, e.g. 2/32`);
       return { name: `${m[1]}/${m[2]}`, latencyUs: Math.round(Number(m[1]) * 1000), capacity: Number(m[2]) };
     });
   return {
@@ -53,7 +54,8 @@ function configs(o) {
   for (const p of o.profiles) {
     const c = p.capacity;
     list.push({ profile: p.name, kind: 'raw', threads: c });
-    for (const conc of [2 * c, 4 * c]) list.push({ profile: p.name, kind: 'km-jwt', conc }, { profile: p.name, kind: 'hsm-sign', conc });
+    for (const conc of [2 * c, 4 * c])
+      list.push({ profile: p.name, kind: 'km-jwt', conc }, { profile: p.name, kind: 'hsm-sign', conc });
     list.push({ profile: p.name, kind: 'p11js-promise', conc: 2 * c });
   }
   return list;
@@ -75,7 +77,10 @@ function setup(t) {
       await km.generateAndPersistKeySet(set, undefined, key.alg, 'sig');
       await km.close();
     })().catch((e) => { console.error(e.message); process.exit(1); });`;
-  execFileSync(process.execPath, ['-e', script, t.module, t.label, t.pin, t.dsn, t.secret, SET], { env: t.env, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, ['-e', script, t.module, t.label, t.pin, t.dsn, t.secret, SET], {
+    env: t.env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** One measurement in a process of its own, the simulator set to the profile; with the device's counters. */
@@ -94,10 +99,38 @@ function measure(c, o, t) {
   if (c.kind === 'raw') {
     if (!t.raw) return { skipped: 'no raw C baseline' };
     const k = KEYS[KEY];
-    r = spawnSync(t.raw, [t.netsim, t.label, t.pin, Buffer.from(k.id).toString('hex'), k.raw[0], String(k.raw[1]), String(c.threads), String(o.seconds)], { env, encoding: 'utf8' });
+    r = spawnSync(
+      t.raw,
+      [
+        t.netsim,
+        t.label,
+        t.pin,
+        Buffer.from(k.id).toString('hex'),
+        k.raw[0],
+        String(k.raw[1]),
+        String(c.threads),
+        String(o.seconds),
+      ],
+      { env, encoding: 'utf8' },
+    );
   } else {
-    const args = { kind: c.kind, key: KEY, conc: c.conc, seconds: o.seconds, warmup: o.warmup, module: t.netsim, label: t.label, pin: t.pin, dsn: t.dsn, secret: t.secret, set: SET };
-    r = spawnSync(process.execPath, [path.join(__dirname, 'measure.js'), JSON.stringify(args)], { env, encoding: 'utf8' });
+    const args = {
+      kind: c.kind,
+      key: KEY,
+      conc: c.conc,
+      seconds: o.seconds,
+      warmup: o.warmup,
+      module: t.netsim,
+      label: t.label,
+      pin: t.pin,
+      dsn: t.dsn,
+      secret: t.secret,
+      set: SET,
+    };
+    r = spawnSync(process.execPath, [path.join(__dirname, 'measure.js'), JSON.stringify(args)], {
+      env,
+      encoding: 'utf8',
+    });
   }
   let device;
   try {
@@ -108,14 +141,30 @@ function measure(c, o, t) {
   fs.rmSync(stats, { force: true });
   if (r.status !== 0) return { skipped: (r.stderr || '').trim().split('\n').pop() || `exit ${r.status}` };
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
-  return { rate: out.rate, elDelayP99Ms: out.elDelayP99Ms, cpuCores: out.cpuCores, rssAfterMb: out.rssAfterMb, peakInFlight: device?.peakInFlight, waited: device?.waited };
+  return {
+    rate: out.rate,
+    elDelayP99Ms: out.elDelayP99Ms,
+    cpuCores: out.cpuCores,
+    rssAfterMb: out.rssAfterMb,
+    peakInFlight: device?.peakInFlight,
+    waited: device?.waited,
+  };
 }
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? undefined : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length === 0
+    ? undefined
+    : s.length % 2
+      ? s[(s.length - 1) / 2]
+      : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const fmt = (n) => (n === undefined || n === null || Number.isNaN(n) ? '–' : n >= 10000 ? `${(n / 1000).toFixed(1)}k` : `${Math.round(n)}`);
+const fmt = (n) =>
+  n === undefined || n === null || Number.isNaN(n)
+    ? '–'
+    : n >= 10000
+      ? `${(n / 1000).toFixed(1)}k`
+      : `${Math.round(n)}`;
 const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : '–');
 const id = (c) => `${c.profile}|${c.kind}|${c.kind === 'raw' ? `${c.threads}T` : `c${c.conc}`}`;
 
@@ -131,7 +180,15 @@ function summarize(results) {
   for (const [k, rs] of groups) {
     const of = (f) => median(rs.map(f).filter((x) => typeof x === 'number'));
     const rates = rs.map((r) => r.rate);
-    out.set(k, { rate: median(rates), min: Math.min(...rates), max: Math.max(...rates), peak: of((r) => r.peakInFlight), el: of((r) => r.elDelayP99Ms), cpu: of((r) => r.cpuCores), rss: of((r) => r.rssAfterMb) });
+    out.set(k, {
+      rate: median(rates),
+      min: Math.min(...rates),
+      max: Math.max(...rates),
+      peak: of((r) => r.peakInFlight),
+      el: of((r) => r.elDelayP99Ms),
+      cpu: of((r) => r.cpuCores),
+      rss: of((r) => r.rssAfterMb),
+    });
   }
   return out;
 }
@@ -146,7 +203,9 @@ const LABEL = {
 function table(results, o, machine) {
   const m = summarize(results);
   const lines = [];
-  lines.push(`Machine: ${machine.cpus} × ${machine.model}, ${machine.memoryGb} GiB, Node ${machine.node}; SoftHSM2 behind the network HSM simulator (test/netsim), ES256 (P-256).`);
+  lines.push(
+    `Machine: ${machine.cpus} × ${machine.model}, ${machine.memoryGb} GiB, Node ${machine.node}; SoftHSM2 behind the network HSM simulator (test/netsim), ES256 (P-256).`,
+  );
   lines.push(
     `${o.reps} repetitions × ${o.seconds} s windows (warm-up ${o.warmup} s), configurations of every profile shuffled in each repetition, one process per measurement; medians. ` +
       `Profile = C_Sign latency (ms) / device capacity (signatures at once); other device calls ${o.callLatencyUs} µs. hsm-jwks with default settings (createKeyManager from loadConfig: HSM_POOL_SIZE 4, default signing engine); pkcs11js with one session per caller and the default libuv pool (UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'unset: 4'}).`,
@@ -168,8 +227,15 @@ function table(results, o, machine) {
       `| ${p.latencyUs / 1000} ms / ${c} | ${fmt(theory)} | ${fmt(limit)} | ${fmt(jwt2)} | ${ratio(jwt2, limit)} | ${fmt(jwt4)} | ${ratio(jwt4, limit)} | ${fmt(get('hsm-sign', `c${2 * c}`))} | ${fmt(get('hsm-sign', `c${4 * c}`))} | ${fmt(p11)} | ${ratio(jwt2, p11)} |`,
     );
   }
-  lines.push('', 'Signatures per second. Details (peak = most signatures the simulated device held at once during the process):', '');
-  lines.push('| profile | implementation | conc | ops/s (median) | [min–max] | × limit | peak at device | event-loop p99 ms | CPU cores | RSS MB |', '|---|---|---:|---:|---|---:|---:|---:|---:|---:|');
+  lines.push(
+    '',
+    'Signatures per second. Details (peak = most signatures the simulated device held at once during the process):',
+    '',
+  );
+  lines.push(
+    '| profile | implementation | conc | ops/s (median) | [min–max] | × limit | peak at device | event-loop p99 ms | CPU cores | RSS MB |',
+    '|---|---|---:|---:|---|---:|---:|---:|---:|---:|',
+  );
   for (const p of o.profiles) {
     const limit = m.get(`${p.name}|raw|${p.capacity}T`)?.rate;
     for (const c of configs({ profiles: [p] })) {
@@ -177,20 +243,29 @@ function table(results, o, machine) {
       if (!v) continue;
       const par = c.kind === 'raw' ? `${c.threads}T` : `c${c.conc}`;
       const opt = (x, d) => (x === undefined ? '' : x.toFixed(d));
-      lines.push(`| ${p.latencyUs / 1000} ms / ${p.capacity} | ${LABEL[c.kind]} | ${par} | ${fmt(v.rate)} | ${fmt(v.min)}–${fmt(v.max)} | ${c.kind === 'raw' ? '' : ratio(v.rate, limit)} | ${opt(v.peak, 0)} | ${opt(v.el, 1)} | ${opt(v.cpu, 2)} | ${opt(v.rss, 0)} |`);
+      lines.push(
+        `| ${p.latencyUs / 1000} ms / ${p.capacity} | ${LABEL[c.kind]} | ${par} | ${fmt(v.rate)} | ${fmt(v.min)}–${fmt(v.max)} | ${c.kind === 'raw' ? '' : ratio(v.rate, limit)} | ${opt(v.peak, 0)} | ${opt(v.el, 1)} | ${opt(v.cpu, 2)} | ${opt(v.rss, 0)} |`,
+      );
     }
   }
   const skipped = results.filter((r) => r.skipped);
-  if (skipped.length) lines.push('', `Skipped: ${[...new Set(skipped.map((r) => `${r.profile} ${r.kind}: ${r.skipped}`))].join('; ')}`);
+  if (skipped.length)
+    lines.push('', `Skipped: ${[...new Set(skipped.map((r) => `${r.profile} ${r.kind}: ${r.skipped}`))].join('; ')}`);
   return `${lines.join('\n')}\n`;
 }
 
 function main(argv = process.argv.slice(2)) {
   const o = options(argv);
-  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'index.js'))) throw new Error('dist/ is missing: run npm run build:ts first');
+  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'index.js')))
+    throw new Error('dist/ is missing: run npm run build:ts first');
   const netsim = buildNetsim(say);
-  if (!netsim || !fs.existsSync(netsim)) throw new Error('the network HSM simulator is missing: npm run build:test-tools builds it');
-  const t = { ...makeSoftHsmToken({ prefix: 'hsm-jwks-netbench-', label: 'netbench' }), netsim, raw: buildRawSign(say) };
+  if (!netsim || !fs.existsSync(netsim))
+    throw new Error('the network HSM simulator is missing: npm run build:test-tools builds it');
+  const t = {
+    ...makeSoftHsmToken({ prefix: 'hsm-jwks-netbench-', label: 'netbench' }),
+    netsim,
+    raw: buildRawSign(say),
+  };
   t.dsn = `sqlite://${path.join(t.dir, 'keys.sqlite')}`;
   t.secret = crypto.randomBytes(24).toString('base64url');
   try {
@@ -202,16 +277,29 @@ function main(argv = process.argv.slice(2)) {
     for (let rep = 1; rep <= o.reps; rep++) {
       const order = shuffle(list);
       order.forEach((c, i) => {
-        process.stderr.write(`\r[network] repetition ${rep}/${o.reps}: ${i + 1}/${order.length} ${c.profile} ${c.kind} ${c.conc ? `c${c.conc}` : `${c.threads}T`}          `);
+        process.stderr.write(
+          `\r[network] repetition ${rep}/${o.reps}: ${i + 1}/${order.length} ${c.profile} ${c.kind} ${c.conc ? `c${c.conc}` : `${c.threads}T`}          `,
+        );
         results.push({ rep, ...c, ...measure(c, o, t) });
       });
     }
-    process.stderr.write(`\n[network] ${results.length} measurements in ${Math.round((Date.now() - started) / 1000)} s\n`);
-    const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, module: `${netsim} → ${t.module}` };
+    process.stderr.write(
+      `\n[network] ${results.length} measurements in ${Math.round((Date.now() - started) / 1000)} s\n`,
+    );
+    const machine = {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      module: `${netsim} → ${t.module}`,
+    };
     const markdown = table(results, o, machine);
     fs.mkdirSync(o.out, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    fs.writeFileSync(path.join(o.out, `network-${stamp}.json`), JSON.stringify({ options: o, machine, results }, null, 2));
+    fs.writeFileSync(
+      path.join(o.out, `network-${stamp}.json`),
+      JSON.stringify({ options: o, machine, results }, null, 2),
+    );
     fs.writeFileSync(path.join(o.out, `network-${stamp}.md`), markdown);
     process.stdout.write(markdown);
     say(`[network] wrote ${path.join(o.out, `network-${stamp}.{md,json}`)}`);

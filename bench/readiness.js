@@ -45,7 +45,15 @@ const ADMIN = 'readiness-bench-admin-token-0123456789';
 const now = () => performance.timeOrigin + performance.now(); // ms since the epoch, sub-ms, comparable across processes
 
 /** Nearest-rank percentile of an ascending list. */
-const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
+const pct = (sorted, p) =>
+  sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+const countBy = (items, keyOf) => {
+  const counts = {};
+  for (const item of items) counts[keyOf(item)] = (counts[keyOf(item)] ?? 0) + 1;
+  return counts;
+};
 const r2 = (x) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : x);
 
 // ---------------------------------------------------------------------------------------------
@@ -84,7 +92,7 @@ function monitor() {
       get(target, name) {
         const v = Reflect.get(target, name, target);
         if (typeof v !== 'function' || name === 'constructor') return v;
-        return function (...a) {
+        return (...a) => {
           const r = v.apply(target, a);
           if (typeof r?.then !== 'function') return r;
           if (READS.has(name)) {
@@ -118,14 +126,14 @@ function monitor() {
   };
 
   const emit = http.Server.prototype.emit;
-  http.Server.prototype.emit = function (event, req, res) {
+  http.Server.prototype.emit = function (event, req, res, ...rest) {
     if (recording && event === 'request' && req.url === '/health/ready' && req.headers['x-probe'] !== undefined) {
       const arrived = now();
       const t0 = process.hrtime.bigint();
       const id = Number(req.headers['x-probe']);
       res.once('finish', () => probes.push({ id, arrived, serverMs: Number(process.hrtime.bigint() - t0) / 1e6 }));
     }
-    return emit.apply(this, arguments);
+    return emit.call(this, event, req, res, ...rest);
   };
 
   new PerformanceObserver((list) => {
@@ -152,10 +160,19 @@ function monitor() {
     try {
       for (const tid of fs.readdirSync('/proc/self/task')) {
         try {
-          const [runNs, waitNs] = fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+          const [runNs, waitNs] = fs
+            .readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8')
+            .trim()
+            .split(/\s+/)
+            .map(Number);
           const status = fs.readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
           const comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
-          out.set(tid, { comm, runNs, waitNs, preempted: Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0) });
+          out.set(tid, {
+            comm,
+            runNs,
+            waitNs,
+            preempted: Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0),
+          });
         } catch {
           // the thread ended
         }
@@ -168,7 +185,10 @@ function monitor() {
   let threads0 = new Map();
   const threadDelta = () => {
     const main = String(process.pid);
-    const acc = { main: { runMs: 0, waitMs: 0, preempted: 0 }, others: { runMs: 0, waitMs: 0, preempted: 0, count: 0 } };
+    const acc = {
+      main: { runMs: 0, waitMs: 0, preempted: 0 },
+      others: { runMs: 0, waitMs: 0, preempted: 0, count: 0 },
+    };
     for (const [tid, t] of threads()) {
       const b = threads0.get(tid) ?? { runNs: 0, waitNs: 0, preempted: 0 };
       const a = tid === main ? acc.main : acc.others;
@@ -203,7 +223,12 @@ function monitor() {
       const cpu = process.cpuUsage(cpu0);
       const seconds = elu.idle / 1000 + elu.active / 1000;
       process.send({
-        loop: { delayP50Ms: delay.percentile(50) / 1e6, delayP99Ms: delay.percentile(99) / 1e6, delayMaxMs: delay.max / 1e6, utilization: elu.utilization },
+        loop: {
+          delayP50Ms: delay.percentile(50) / 1e6,
+          delayP99Ms: delay.percentile(99) / 1e6,
+          delayMaxMs: delay.max / 1e6,
+          utilization: elu.utilization,
+        },
         cpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
         threads: threadDelta(),
         gc,
@@ -232,9 +257,13 @@ async function prober(url, hz, seconds) {
       const t0 = process.hrtime.bigint();
       const req = http.get(url, { agent, headers: { 'x-probe': String(id) } }, (res) => {
         res.resume();
-        res.on('end', () => resolve({ id, sent, ms: Number(process.hrtime.bigint() - t0) / 1e6, status: res.statusCode }));
+        res.on('end', () =>
+          resolve({ id, sent, ms: Number(process.hrtime.bigint() - t0) / 1e6, status: res.statusCode }),
+        );
       });
-      req.on('error', (e) => resolve({ id, sent, ms: Number(process.hrtime.bigint() - t0) / 1e6, status: 0, error: e.code ?? e.message }));
+      req.on('error', (e) =>
+        resolve({ id, sent, ms: Number(process.hrtime.bigint() - t0) / 1e6, status: 0, error: e.code ?? e.message }),
+      );
     });
   await get(-1); // the connection is open before the window starts
   const delay = monitorEventLoopDelay({ resolution: 1 });
@@ -251,7 +280,13 @@ async function prober(url, hz, seconds) {
   delay.disable();
   const cpu = process.cpuUsage(cpu0);
   agent.destroy();
-  process.stdout.write(JSON.stringify({ samples, cpuCores: (cpu.user + cpu.system) / 1e6 / ((performance.now() - start) / 1000), clientLoop: { delayP99Ms: delay.percentile(99) / 1e6, delayMaxMs: delay.max / 1e6 } }));
+  process.stdout.write(
+    JSON.stringify({
+      samples,
+      cpuCores: (cpu.user + cpu.system) / 1e6 / ((performance.now() - start) / 1000),
+      clientLoop: { delayP99Ms: delay.percentile(99) / 1e6, delayMaxMs: delay.max / 1e6 },
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,10 +321,15 @@ async function fillToken(token, o) {
     const t = await mod.openToken({ tokenLabel: token.label }, { pin: token.pin, engine: false });
     const t0 = Date.now();
     for (let i = 0; i < o.keys; i++) {
-      await t.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: setName(i, o), id: Buffer.from(`rdy-key-${String(i).padStart(5, '0')}`) });
+      await t.generateKeyPair(
+        { type: 'ec', curve: 'P-256' },
+        { label: setName(i, o), id: Buffer.from(`rdy-key-${String(i).padStart(5, '0')}`) },
+      );
       if ((i + 1) % 100 === 0 || i + 1 === o.keys) {
         const s = (Date.now() - t0) / 1000;
-        process.stderr.write(`\r[readiness] generated ${i + 1}/${o.keys} key pairs in ${s.toFixed(1)} s (${Math.round((i + 1) / s)}/s)   `);
+        process.stderr.write(
+          `\r[readiness] generated ${i + 1}/${o.keys} key pairs in ${s.toFixed(1)} s (${Math.round((i + 1) / s)}/s)   `,
+        );
       }
     }
     process.stderr.write('\n');
@@ -320,8 +360,15 @@ async function startService(token, dir, o) {
     LOG_LEVEL: 'info',
     [MONITOR_ENV]: '1',
   };
-  const flags = ['--require', __filename, ...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', path.resolve(o.cpuProf)] : [])];
-  const child = spawn(process.execPath, [...flags, path.join(root, 'dist', 'lib', 'cli', 'main.js'), 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const flags = [
+    '--require',
+    __filename,
+    ...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', path.resolve(o.cpuProf)] : []),
+  ];
+  const child = spawn(process.execPath, [...flags, path.join(root, 'dist', 'lib', 'cli', 'main.js'), 'serve'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   let stderr = '';
   let grace;
   // The health URL: from the pino line (one JSON document a line) 'readiness listens on a port of its own'.
@@ -341,7 +388,9 @@ async function startService(token, dir, o) {
     const timer = setTimeout(() => reject(new Error(`the service did not start:\n${stderr}`)), 120_000);
     child.stderr.on('data', (c) => {
       stderr += c;
-      const m = /serving (http:\/\/[^/]+)\/\.well-known\/jwks\.json \(admin API at (http:\/\/[^/]+)\/admin\)/.exec(stderr);
+      const m = /serving (http:\/\/[^/]+)\/\.well-known\/jwks\.json \(admin API at (http:\/\/[^/]+)\/admin\)/.exec(
+        stderr,
+      );
       if (!m) return;
       // pino writes asynchronously: its line may come after the CLI's 'serving' line.
       const health = healthUrl();
@@ -349,7 +398,15 @@ async function startService(token, dir, o) {
         clearTimeout(timer);
         resolve({ public: m[1], admin: m[2], health });
       } else {
-        grace ??= setTimeout(() => reject(new Error(`the service logged no HEALTH_PORT listener (dist/ older than lib/server/health-port.ts? npm run build:ts):\n${stderr}`)), 5000);
+        grace ??= setTimeout(
+          () =>
+            reject(
+              new Error(
+                `the service logged no HEALTH_PORT listener (dist/ older than lib/server/health-port.ts? npm run build:ts):\n${stderr}`,
+              ),
+            ),
+          5000,
+        );
       }
     });
     child.on('exit', (code) => reject(new Error(`the service exited (${code}):\n${stderr}`)));
@@ -399,7 +456,9 @@ async function noRefreshAhead(svc, o) {
   let s = await svc.ask('status');
   if (s.inFlight === 0 && s.now - s.burstStart + o.seconds * 1000 + 2000 < VIEW_TTL_MS) return;
   if (o.seconds * 1000 + 2000 >= VIEW_TTL_MS) {
-    say(`[readiness] --seconds ${o.seconds}: a window this long cannot avoid the set view's refresh (every ${VIEW_TTL_MS / 1000} s)`);
+    say(
+      `[readiness] --seconds ${o.seconds}: a window this long cannot avoid the set view's refresh (every ${VIEW_TTL_MS / 1000} s)`,
+    );
     return;
   }
   while (s.inFlight > 0 || s.now - s.lastEnd < VIEW_TTL_MS + 200) {
@@ -432,10 +491,14 @@ async function refreshDue(svc) {
 
 function runProber(url, o) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [__filename, '--probe', url, String(o.probeHz), String(o.seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [__filename, '--probe', url, String(o.probeHz), String(o.seconds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`the prober exited with ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`the prober exited with ${code}`)),
+    );
   });
 }
 
@@ -480,7 +543,9 @@ function probeSummary(samples, server, o, inService) {
   for (const s of samples) {
     if (s.serverMs === undefined) continue;
     const from = s.sent + s.arrivedAfterMs;
-    s.tokenInfoMs = infos.filter((c) => c.at < from + s.serverMs && c.at + c.ms > from).reduce((a, c) => Math.max(a, c.ms), 0);
+    s.tokenInfoMs = infos
+      .filter((c) => c.at < from + s.serverMs && c.at + c.ms > from)
+      .reduce((a, c) => Math.max(a, c.ms), 0);
   }
   // Probes sent while the service read keys from the token (C_FindObjects/C_GetAttributeValue in
   // flight: a key-set view being loaded or refreshed, every 30 s while a set is used).
@@ -504,7 +569,11 @@ function probeSummary(samples, server, o, inService) {
       arrivedAfterMs: r2(s.arrivedAfterMs),
       tokenInfoMs: r2(s.tokenInfoMs),
       gcMs: r2(server.gc.filter((g) => g.at < s.sent + s.ms && g.at + g.ms > s.sent).reduce((a, g) => a + g.ms, 0)),
-      stallMs: r2(server.stalls.filter((g) => g.at < s.sent + s.ms && g.at + g.ms + 5 > s.sent).reduce((a, g) => Math.max(a, g.ms), 0)),
+      stallMs: r2(
+        server.stalls
+          .filter((g) => g.at < s.sent + s.ms && g.at + g.ms + 5 > s.sent)
+          .reduce((a, g) => Math.max(a, g.ms), 0),
+      ),
     }));
   return {
     count: samples.length,
@@ -541,7 +610,11 @@ async function scenario(name, svc, o, { signing, loops, loopsOn = 'health', refr
     loops ? cannon({ url: `${svc.urls[loopsOn]}/health/ready`, connections: loops, duration: o.seconds }) : undefined,
   ];
   // Both ports at once, one prober process each.
-  const [pub, health, signed, looped] = await Promise.all([runProber(`${svc.urls.public}/health/ready`, o), runProber(`${svc.urls.health}/health/ready`, o), ...loads]);
+  const [pub, health, signed, looped] = await Promise.all([
+    runProber(`${svc.urls.public}/health/ready`, o),
+    runProber(`${svc.urls.health}/health/ready`, o),
+    ...loads,
+  ]);
   const server = await svc.ask('stop');
   const cpu1 = machineCpu();
   const wall = (Date.now() - wall0) / 1000;
@@ -556,7 +629,10 @@ async function scenario(name, svc, o, { signing, loops, loopsOn = 'health', refr
     loadGeneratorCores: (own.user + own.system) / 1e6 / wall,
     proberCores: pub.cpuCores + health.cpuCores,
   };
-  machine.otherCores = machine.busyCores === undefined ? undefined : Math.max(0, machine.busyCores - machine.serviceCores - machine.loadGeneratorCores - machine.proberCores);
+  machine.otherCores =
+    machine.busyCores === undefined
+      ? undefined
+      : Math.max(0, machine.busyCores - machine.serviceCores - machine.loadGeneratorCores - machine.proberCores);
   const byId = new Map(server.probes.map((p) => [p.id, p]));
   const samples = {
     public: pub.samples.map((s) => {
@@ -566,9 +642,15 @@ async function scenario(name, svc, o, { signing, loops, loopsOn = 'health', refr
     }),
     health: health.samples,
   };
-  const probes = { public: probeSummary(samples.public, server, o, true), health: probeSummary(samples.health, server, o, false) };
+  const probes = {
+    public: probeSummary(samples.public, server, o, true),
+    health: probeSummary(samples.health, server, o, false),
+  };
   const native = {};
-  for (const c of server.calls) (native[c.name] ??= []).push(c.ms);
+  for (const c of server.calls) {
+    native[c.name] ??= [];
+    native[c.name].push(c.ms);
+  }
   for (const [k, v] of Object.entries(native)) {
     v.sort((a, b) => a - b);
     native[k] = { count: v.length, p50Ms: r2(pct(v, 50)), maxMs: r2(v[v.length - 1]) };
@@ -577,11 +659,23 @@ async function scenario(name, svc, o, { signing, loops, loopsOn = 'health', refr
   const gcMs = server.gc.map((g) => g.ms).sort((a, b) => a - b);
   const keyReads = {
     calls: reads.length,
-    seconds: reads.length ? (Math.max(...reads.map((c) => c.at + c.ms)) - Math.min(...reads.map((c) => c.at))) / 1000 : 0,
+    seconds: reads.length
+      ? (Math.max(...reads.map((c) => c.at + c.ms)) - Math.min(...reads.map((c) => c.at))) / 1000
+      : 0,
   };
-  if (refresh && reads.length === 0) say(`[readiness] ${name}: no key read fell in the window (the refresh did not start?)`);
+  if (refresh && reads.length === 0)
+    say(`[readiness] ${name}: no key read fell in the window (the refresh did not start?)`);
   // [ms after the window's start, latency ms, status, ms in the service, ms before the service saw it, C_GetTokenInfo ms overlapped, during a key read 0/1]
-  const rows = (list) => list.map((s) => [r2(s.sent - list[0].sent), r2(s.ms), s.status, r2(s.serverMs), r2(s.arrivedAfterMs), r2(s.tokenInfoMs), s.duringKeyRead ? 1 : 0]);
+  const rows = (list) =>
+    list.map((s) => [
+      r2(s.sent - list[0].sent),
+      r2(s.ms),
+      s.status,
+      r2(s.serverMs),
+      r2(s.arrivedAfterMs),
+      r2(s.tokenInfoMs),
+      s.duringKeyRead ? 1 : 0,
+    ]);
   return {
     name,
     keyReads,
@@ -594,7 +688,13 @@ async function scenario(name, svc, o, { signing, loops, loopsOn = 'health', refr
       threads: server.threads,
       cpuCores: server.cpuCores,
       rssMb: server.rssMb,
-      gc: { count: gcMs.length, byKind: server.gc.reduce((a, g) => ({ ...a, [g.kind]: (a[g.kind] ?? 0) + 1 }), {}), totalMs: gcMs.reduce((a, b) => a + b, 0), maxMs: gcMs[gcMs.length - 1] ?? 0, over2Ms: gcMs.filter((x) => x > 2).length },
+      gc: {
+        count: gcMs.length,
+        byKind: countBy(server.gc, (g) => g.kind),
+        totalMs: gcMs.reduce((a, b) => a + b, 0),
+        maxMs: gcMs[gcMs.length - 1] ?? 0,
+        over2Ms: gcMs.filter((x) => x > 2).length,
+      },
       stalls: { count: server.stalls.length, maxMs: Math.max(0, ...server.stalls.map((s) => s.ms)) },
     },
     signing: signed ? cannonSummary(signed) : undefined,
@@ -624,7 +724,10 @@ function markdown(result) {
     '',
     ...result.scenarios
       .filter((s) => s.readinessLoops)
-      .map((s) => `The ${s.readinessLoops.connections} readiness loops on the ${s.readinessLoops.port} port answered ${Math.round(s.readinessLoops.perSecond)} requests/s (p99 ${s.readinessLoops.latencyP99Ms} ms); signing throughput with them: ${s.readinessLoops.signingRatio === undefined ? '?' : `${Math.round(s.readinessLoops.signingRatio * 100)} %`} of without.`),
+      .map(
+        (s) =>
+          `The ${s.readinessLoops.connections} readiness loops on the ${s.readinessLoops.port} port answered ${Math.round(s.readinessLoops.perSecond)} requests/s (p99 ${s.readinessLoops.latencyP99Ms} ms); signing throughput with them: ${s.readinessLoops.signingRatio === undefined ? '?' : `${Math.round(s.readinessLoops.signingRatio * 100)} %`} of without.`,
+      ),
     '',
     `**Acceptance (p99 of /health/ready on the health port ≤ ${o.limitMs} ms while signing at full speed, ${result.keysOnToken} keys): ${pf(result.pass)}** — p99 ${f(result.acceptanceP99Ms)} ms over ${result.acceptanceProbes} probes on the HEALTH_PORT listener (the signing window, no set-view refresh in it). Beside it, same window, the public port (shares the event loop with signing): p99 ${f(pub.acceptanceP99Ms)} ms (${pf(pub.pass)} against the same limit).`,
     `Over every signing window, the one with the set view's refresh (every ${VIEW_TTL_MS / 1000} s while a set signs; it took ${f1(result.refreshSeconds)} s here) included: health port ${pf(result.passAllSigning)} — worst p99 ${f(result.worstSigning.p99Ms)} ms (${result.worstSigning.name}); public port (shares the event loop): worst p99 ${f(pub.worstSigning.p99Ms)} ms (${pub.worstSigning.name}).`,
@@ -642,7 +745,7 @@ function markdown(result) {
       return `| ${s.name} | ${f(p.serverP50Ms)} / ${f(p.serverP99Ms)} | ${f(p.arrivalP99Ms)} | ${p.duringTokenInfo} | ${f(p.p99WithoutTokenInfoMs)} | ${info ? `${info.count}, ${f(info.p50Ms)} / ${f(info.maxMs)}` : '0'} | ${s.keyReads.calls}, ${f1(s.keyReads.seconds)} | ${f(s.service.loop.delayP99Ms)} / ${f(s.service.loop.delayMaxMs)} | ${Math.round(s.service.loop.utilization * 100)} % | ${s.service.gc.count} (${s.service.gc.over2Ms}), ${Math.round(s.service.gc.totalMs)} / ${f1(s.service.gc.maxMs)} | ${f1(m.busyCores)} / ${f1(m.serviceCores)} / ${f1(m.loadGeneratorCores)} / ${f1(m.proberCores)} / ${f1(m.otherCores)} |`;
     }),
     '',
-    'The service\'s threads during each window (Linux schedstat): the event-loop thread\'s time on a CPU, its time runnable but waiting for a CPU, and how often it was preempted; the same summed over its other threads (signing engine, libuv pool, V8 helpers, the health listener\'s worker).',
+    "The service's threads during each window (Linux schedstat): the event-loop thread's time on a CPU, its time runnable but waiting for a CPU, and how often it was preempted; the same summed over its other threads (signing engine, libuv pool, V8 helpers, the health listener's worker).",
     '',
     '| scenario | loop thread on CPU ms | loop thread waiting for a CPU ms | loop thread preemptions | other threads on CPU / waiting ms |',
     '|---|---:|---:|---:|---:|',
@@ -655,12 +758,22 @@ function markdown(result) {
       ['health', 'public']
         .map((port) => [port, s.probes[port]])
         .filter(([, p]) => p.duringKeyRead.count > 0)
-        .map(([port, p]) => `${s.name}, ${port} port: ${p.duringKeyRead.count} probes while the service read keys from the token (a key-set view loaded or refreshed), p50 ${f(p.duringKeyRead.p50Ms)} / p99 ${f(p.duringKeyRead.p99Ms)} ms; ${p.withoutKeyRead.count} without, p50 ${f(p.withoutKeyRead.p50Ms)} / p99 ${f(p.withoutKeyRead.p99Ms)} ms.`),
+        .map(
+          ([port, p]) =>
+            `${s.name}, ${port} port: ${p.duringKeyRead.count} probes while the service read keys from the token (a key-set view loaded or refreshed), p50 ${f(p.duringKeyRead.p50Ms)} / p99 ${f(p.duringKeyRead.p99Ms)} ms; ${p.withoutKeyRead.count} without, p50 ${f(p.withoutKeyRead.p50Ms)} / p99 ${f(p.withoutKeyRead.p99Ms)} ms.`,
+        ),
     ),
     '',
     ...result.scenarios
       .filter((s) => s.signing)
-      .map((s) => `Native calls during "${s.name}" (count, p50 / max ms): ${Object.entries(s.nativeCalls).map(([k, v]) => `${k} ${v.count}, ${f(v.p50Ms)} / ${f(v.maxMs)}`).join('; ') || 'none'}.`),
+      .map(
+        (s) =>
+          `Native calls during "${s.name}" (count, p50 / max ms): ${
+            Object.entries(s.nativeCalls)
+              .map(([k, v]) => `${k} ${v.count}, ${f(v.p50Ms)} / ${f(v.maxMs)}`)
+              .join('; ') || 'none'
+          }.`,
+      ),
     '',
     "Slowest probes of each signing window, per port (ms; in service: from the request event to the response's end; before: from the client's send to that event; C_GetTokenInfo: the longest one overlapping its time in the service — these three on the public port only; GC: GC pauses of the service's main thread overlapping; stall: the longest main-loop stall overlapping):",
     '',
@@ -668,7 +781,14 @@ function markdown(result) {
     '|---|---|---:|---:|---:|---:|---:|---:|',
     ...result.scenarios
       .filter((x) => x.signing)
-      .flatMap((x) => ['health', 'public'].flatMap((port) => x.probes[port].slowest.map((s) => `| ${x.name} | ${port} | ${s.ms} | ${s.serverMs ?? ''} | ${s.arrivedAfterMs ?? ''} | ${s.tokenInfoMs ?? ''} | ${s.gcMs} | ${s.stallMs} |`))),
+      .flatMap((x) =>
+        ['health', 'public'].flatMap((port) =>
+          x.probes[port].slowest.map(
+            (s) =>
+              `| ${x.name} | ${port} | ${s.ms} | ${s.serverMs ?? ''} | ${s.arrivedAfterMs ?? ''} | ${s.tokenInfoMs ?? ''} | ${s.gcMs} | ${s.stallMs} |`,
+          ),
+        ),
+      ),
     '',
   ];
   return lines.join('\n');
@@ -676,7 +796,8 @@ function markdown(result) {
 
 async function main() {
   const o = options();
-  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build:ts (and the native build) first');
+  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'cli', 'main.js')))
+    throw new Error('dist/ is missing: run npm run build:ts (and the native build) first');
   const { makeSoftHsmToken } = require('./common');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-readiness-'));
   let svc;
@@ -688,18 +809,25 @@ async function main() {
     say('[readiness] starting hsm-jwks serve');
     const t0 = Date.now();
     svc = await startService(token, dir, o);
-    say(`[readiness] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${svc.urls.public} (health port: ${svc.urls.health})`);
+    say(
+      `[readiness] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${svc.urls.public} (health port: ${svc.urls.health})`,
+    );
     // The service sees every key, adopted in the set its label names.
     let seen = 0;
     const checked = o.verify ? Math.min(o.sets, o.keys) : 1;
     for (let i = 0; i < checked; i++) {
-      const r = await fetch(`${svc.urls.admin}/admin/keys/${setName(i, o)}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      const r = await fetch(`${svc.urls.admin}/admin/keys/${setName(i, o)}`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
       if (r.status !== 200) throw new Error(`GET /admin/keys/${setName(i, o)}: ${r.status} ${await r.text()}`);
       seen += (await r.json()).keys.length;
     }
     const expected = o.verify ? o.keys : Math.ceil(o.keys / o.sets);
-    if (seen !== expected) throw new Error(`the service publishes ${seen} keys over ${checked} set(s), not ${expected}`);
-    say(`[readiness] the service publishes ${seen} keys in ${checked === 1 ? `set ${setName(0, o)}` : `all ${checked} sets`}; signing warm-up ${o.warmup} s`);
+    if (seen !== expected)
+      throw new Error(`the service publishes ${seen} keys over ${checked} set(s), not ${expected}`);
+    say(
+      `[readiness] the service publishes ${seen} keys in ${checked === 1 ? `set ${setName(0, o)}` : `all ${checked} sets`}; signing warm-up ${o.warmup} s`,
+    );
     const warm = await cannon(sign(svc, o, o.warmup));
     if (warm['2xx'] === 0) throw new Error('the warm-up signed nothing');
     const scenarios = [];
@@ -709,21 +837,41 @@ async function main() {
     if (o.loops > 0) {
       for (const port of ['health', 'public']) {
         await noRefreshAhead(svc, o);
-        scenarios.push(await scenario(`signing + ${o.loops} readiness loops on the ${port} port`, svc, o, { signing: true, loops: o.loops, loopsOn: port }));
+        scenarios.push(
+          await scenario(`signing + ${o.loops} readiness loops on the ${port} port`, svc, o, {
+            signing: true,
+            loops: o.loops,
+            loopsOn: port,
+          }),
+        );
       }
     }
     // Steady signing refreshes the set's view every 30 s: one window that starts with a refresh.
     say(`[readiness] waiting (no signing) until the set view is due for its refresh`);
     await refreshDue(svc);
-    scenarios.push(await scenario(`signing, set view refreshing (${o.connections} connections)`, svc, o, { signing: true, refresh: true }));
+    scenarios.push(
+      await scenario(`signing, set view refreshing (${o.connections} connections)`, svc, o, {
+        signing: true,
+        refresh: true,
+      }),
+    );
     const acceptance = scenarios[1];
     const refreshing = scenarios[scenarios.length - 1];
     const worst = (port) => {
-      const w = scenarios.filter((x) => x.signing).reduce((a, b) => (b.probes[port].p99Ms > a.probes[port].p99Ms ? b : a));
+      const w = scenarios
+        .filter((x) => x.signing)
+        .reduce((a, b) => (b.probes[port].p99Ms > a.probes[port].p99Ms ? b : a));
       return { name: w.name, p99Ms: w.probes[port].p99Ms };
     };
-    for (const s of scenarios) if (s.readinessLoops && acceptance.signing) s.readinessLoops.signingRatio = s.signing.perSecond / acceptance.signing.perSecond;
-    const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+    for (const s of scenarios)
+      if (s.readinessLoops && acceptance.signing)
+        s.readinessLoops.signingRatio = s.signing.perSecond / acceptance.signing.perSecond;
+    const machine = {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    };
     const result = {
       o: { ...o, out: undefined },
       machine,
@@ -736,7 +884,11 @@ async function main() {
       passAllSigning: worst('health').p99Ms <= o.limitMs,
       worstSigning: worst('health'),
       // The public port's /health/ready in the same windows (it shares the event loop with signing).
-      publicPort: { acceptanceP99Ms: acceptance.probes.public.p99Ms, pass: acceptance.probes.public.p99Ms <= o.limitMs, worstSigning: worst('public') },
+      publicPort: {
+        acceptanceP99Ms: acceptance.probes.public.p99Ms,
+        pass: acceptance.probes.public.p99Ms <= o.limitMs,
+        worstSigning: worst('public'),
+      },
       refreshSeconds: refreshing.keyReads.seconds,
       scenarios,
     };
@@ -747,7 +899,15 @@ async function main() {
     fs.writeFileSync(path.join(o.out, `readiness-${stamp}.md`), md);
     process.stdout.write(md);
     say(`[readiness] wrote ${path.join(o.out, `readiness-${stamp}.{md,json}`)}`);
-    const failed = scenarios.reduce((a, s) => a + s.probes.public.failed + s.probes.health.failed + (s.signing?.failed ?? 0) + (s.readinessLoops?.failed ?? 0), 0);
+    const failed = scenarios.reduce(
+      (a, s) =>
+        a +
+        s.probes.public.failed +
+        s.probes.health.failed +
+        (s.signing?.failed ?? 0) +
+        (s.readinessLoops?.failed ?? 0),
+      0,
+    );
     if (failed > 0) {
       say(`[readiness] ${failed} requests failed`);
       process.exitCode = 1;

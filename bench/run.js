@@ -41,7 +41,8 @@ function options() {
 /** The module to measure: the configured one, or a fresh SoftHSM2 token. */
 function target() {
   const { HSM_LIBRARY, HSM_TOKEN_LABEL, HSM_PIN } = process.env;
-  if (HSM_LIBRARY && HSM_TOKEN_LABEL && HSM_PIN) return { module: HSM_LIBRARY, label: HSM_TOKEN_LABEL, pin: HSM_PIN, env: process.env };
+  if (HSM_LIBRARY && HSM_TOKEN_LABEL && HSM_PIN)
+    return { module: HSM_LIBRARY, label: HSM_TOKEN_LABEL, pin: HSM_PIN, env: process.env };
   const { module, label, pin, env, dir } = makeSoftHsmToken({ label: 'bench' });
   say(`[bench] made a SoftHSM2 token "bench" in ${dir}`);
   return { module, label, pin, env, dir };
@@ -62,7 +63,10 @@ function ensureKeys(t, keys) {
       }
       await mod.close();
     })().catch((e) => { console.error(e.message); process.exit(1); });`;
-  execFileSync(process.execPath, ['-e', script, t.module, t.label, t.pin, ...keys], { env: t.env, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, ['-e', script, t.module, t.label, t.pin, ...keys], {
+    env: t.env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** Builds the raw C baseline; undefined (with the reason said) when it cannot be built. */
@@ -99,12 +103,38 @@ function measure(c, o, t, raw) {
   if (c.kind === 'raw') {
     if (!raw) return { skipped: 'no raw C baseline' };
     const k = KEYS[c.key];
-    const r = spawnSync(raw, [t.module, t.label, t.pin, Buffer.from(k.id).toString('hex'), k.raw[0], String(k.raw[1]), String(c.threads), String(o.seconds)], { env: t.env, encoding: 'utf8' });
+    const r = spawnSync(
+      raw,
+      [
+        t.module,
+        t.label,
+        t.pin,
+        Buffer.from(k.id).toString('hex'),
+        k.raw[0],
+        String(k.raw[1]),
+        String(c.threads),
+        String(o.seconds),
+      ],
+      { env: t.env, encoding: 'utf8' },
+    );
     if (r.status !== 0) return { skipped: `raw_sign failed: ${r.stderr.trim()}` };
     return JSON.parse(r.stdout);
   }
-  const args = { ...c, seconds: o.seconds, warmup: o.warmup, module: t.module, label: t.label, pin: t.pin, dsn: t.dsn, secret: t.secret, set: `bench-${c.key}` };
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'measure.js'), JSON.stringify(args)], { env: t.env, encoding: 'utf8' });
+  const args = {
+    ...c,
+    seconds: o.seconds,
+    warmup: o.warmup,
+    module: t.module,
+    label: t.label,
+    pin: t.pin,
+    dsn: t.dsn,
+    secret: t.secret,
+    set: `bench-${c.key}`,
+  };
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'measure.js'), JSON.stringify(args)], {
+    env: t.env,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) return { skipped: r.stderr.trim().split('\n').pop() };
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
@@ -125,14 +155,18 @@ function soak(n, t) {
       console.log(JSON.stringify({ signatures: ${n}, rssBeforeMb: before / 2 ** 20, rssAfterMb: process.memoryUsage().rss / 2 ** 20, seconds: (Date.now() - t0) / 1000 }));
       await mod.close();
     })();`;
-  const r = spawnSync(process.execPath, ['--expose-gc', '-e', script, t.module, t.label, t.pin], { env: t.env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', script, t.module, t.label, t.pin], {
+    env: t.env,
+    encoding: 'utf8',
+  });
   return r.status === 0 ? JSON.parse(r.stdout.trim()) : { skipped: r.stderr.trim() };
 }
 
 function main() {
   const o = options();
   for (const k of o.keys) if (!KEYS[k]) throw new Error(`unknown key ${k}; known: ${Object.keys(KEYS).join(', ')}`);
-  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'index.js'))) throw new Error('dist/ is missing: run npm run build first');
+  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'index.js')))
+    throw new Error('dist/ is missing: run npm run build first');
   const t = target();
   ensureKeys(t, [...new Set([...o.keys, ...(o.soak ? ['p-256'] : [])])]);
   const raw = rawSign();
@@ -146,7 +180,9 @@ function main() {
   for (let rep = 1; rep <= o.reps; rep++) {
     const order = shuffle(list);
     order.forEach((c, i) => {
-      process.stderr.write(`\r[bench] repetition ${rep}/${o.reps}: ${i + 1}/${order.length} ${c.kind} ${c.key} ${c.conc ? `c${c.conc}` : `${c.threads}T`}          `);
+      process.stderr.write(
+        `\r[bench] repetition ${rep}/${o.reps}: ${i + 1}/${order.length} ${c.kind} ${c.key} ${c.conc ? `c${c.conc}` : `${c.threads}T`}          `,
+      );
       results.push({ rep, ...c, ...measure(c, o, t, raw) });
     });
   }
@@ -154,11 +190,20 @@ function main() {
   const soaked = o.soak ? soak(o.soak, t) : undefined;
   if (t.dir) fs.rmSync(t.dir, { recursive: true, force: true });
   fs.rmSync(t.storeDir, { recursive: true, force: true });
-  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, module: t.module };
+  const machine = {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    module: t.module,
+  };
   const markdown = table(results, o, machine, soaked);
   fs.mkdirSync(o.out, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  fs.writeFileSync(path.join(o.out, `bench-${stamp}.json`), JSON.stringify({ options: o, machine, results, soak: soaked }, null, 2));
+  fs.writeFileSync(
+    path.join(o.out, `bench-${stamp}.json`),
+    JSON.stringify({ options: o, machine, results, soak: soaked }, null, 2),
+  );
   fs.writeFileSync(path.join(o.out, `bench-${stamp}.md`), markdown);
   process.stdout.write(markdown);
   say(`[bench] wrote ${path.join(o.out, `bench-${stamp}.{md,json}`)}`);

@@ -33,10 +33,15 @@ function args() {
 function softwareVerify(pair, mechanism, data, sig) {
   const b = (x) => x.toString('base64url');
   const d = pair.publicKeyData;
-  if (d.kty === 'RSA') return verify('sha256', data, createPublicKey({ key: { kty: 'RSA', n: b(d.n), e: b(d.e) }, format: 'jwk' }), sig);
-  if (d.kty === 'OKP') return verify(null, data, createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b(d.x) }, format: 'jwk' }), sig);
+  if (d.kty === 'RSA')
+    return verify('sha256', data, createPublicKey({ key: { kty: 'RSA', n: b(d.n), e: b(d.e) }, format: 'jwk' }), sig);
+  if (d.kty === 'OKP')
+    return verify(null, data, createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b(d.x) }, format: 'jwk' }), sig);
   const size = (d.point.length - 1) / 2;
-  const key = createPublicKey({ key: { kty: 'EC', crv: d.crv, x: b(d.point.subarray(1, 1 + size)), y: b(d.point.subarray(1 + size)) }, format: 'jwk' });
+  const key = createPublicKey({
+    key: { kty: 'EC', crv: d.crv, x: b(d.point.subarray(1, 1 + size)), y: b(d.point.subarray(1 + size)) },
+    format: 'jwk',
+  });
   return verify(mechanism.hash.replace('-', '').toLowerCase(), data, { key, dsaEncoding: 'ieee-p1363' }, sig);
 }
 
@@ -88,8 +93,12 @@ async function main() {
     const info = await mod.info();
     const d = mod.describe();
     const token = await mod.openToken({ tokenLabel: HSM_TOKEN_LABEL }, { pin: HSM_PIN, poolSize: o.concurrency });
-    console.log(`module: ${info.manufacturerID} ${info.libraryDescription} ${info.libraryVersion.major}.${info.libraryVersion.minor} (${d.path}, deepBind ${d.deepBind})`);
-    console.log(`token: ${token.label} (${token.model}); ${o.concurrency} signs in flight on a pool of ${o.concurrency}; ${o.seconds} s per key`);
+    console.log(
+      `module: ${info.manufacturerID} ${info.libraryDescription} ${info.libraryVersion.major}.${info.libraryVersion.minor} (${d.path}, deepBind ${d.deepBind})`,
+    );
+    console.log(
+      `token: ${token.label} (${token.model}); ${o.concurrency} signs in flight on a pool of ${o.concurrency}; ${o.seconds} s per key`,
+    );
     console.log('key        alg     signs/s   µs/sign  signs  verified');
     for (const name of o.keys) {
       if (!KEYS[name]) throw new Error(`unknown key ${name}; known: ${Object.keys(KEYS).join(', ')}`);

@@ -13,7 +13,15 @@ const path = require('node:path');
 const { arg, makeSoftHsmToken } = require('./common');
 
 const root = path.join(__dirname, '..');
-const FAULTS = ['C_Sign=0xB3 once', 'C_Sign=0xB0 once', 'C_SignInit=0x101 once', 'C_Sign=0x30 once', 'C_SignInit=0x82 once', 'C_SignInit=0x32 once', 'device_gone'];
+const FAULTS = [
+  'C_Sign=0xB3 once',
+  'C_Sign=0xB0 once',
+  'C_SignInit=0x101 once',
+  'C_Sign=0x30 once',
+  'C_SignInit=0x82 once',
+  'C_SignInit=0x32 once',
+  'device_gone',
+];
 const UNPLUGGED_MS = 200;
 
 async function main() {
@@ -28,7 +36,15 @@ async function main() {
   const token = await mod.openToken({ tokenLabel: 'soak' }, { pin, recovery: { backoffMs: 50 } });
   const pair = await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'soak', id: Buffer.from('soak') });
   const d = pair.publicKeyData;
-  const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: d.point.subarray(1, 33).toString('base64url'), y: d.point.subarray(33).toString('base64url') }, format: 'jwk' });
+  const key = createPublicKey({
+    key: {
+      kty: 'EC',
+      crv: 'P-256',
+      x: d.point.subarray(1, 33).toString('base64url'),
+      y: d.point.subarray(33).toString('base64url'),
+    },
+    format: 'jwk',
+  });
   const data = Buffer.from('soak');
   const counts = { ok: 0, bad: 0, typed: {}, untyped: 0 };
   let stop = false;
@@ -50,7 +66,8 @@ async function main() {
   const injector = setInterval(() => {
     const fault = FAULTS[injected % FAULTS.length];
     fs.writeFileSync(process.env.FAULT_CONTROL, `${fault}\n# ${injected}\n`);
-    if (fault === 'device_gone') setTimeout(() => fs.writeFileSync(process.env.FAULT_CONTROL, `# ${injected} plugged in again\n`), UNPLUGGED_MS);
+    if (fault === 'device_gone')
+      setTimeout(() => fs.writeFileSync(process.env.FAULT_CONTROL, `# ${injected} plugged in again\n`), UNPLUGGED_MS);
     injected++;
   }, every * 1000);
   const rssMb = [];

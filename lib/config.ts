@@ -93,7 +93,10 @@ export function readPinFile(file: string): string {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError('HSM_PIN_FILE', `cannot read ${JSON.stringify(file)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(
+      'HSM_PIN_FILE',
+      `cannot read ${JSON.stringify(file)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   const value = text.replace(/\r?\n$/, '');
   if (value === '') throw new ConfigError('HSM_PIN_FILE', `${JSON.stringify(file)} is empty`);
@@ -102,7 +105,8 @@ export function readPinFile(file: string): string {
 
 function hsmConfig(env: Env): HsmConfig {
   const library = env.HSM_LIBRARY?.trim();
-  if (!library) throw new ConfigError('HSM_LIBRARY', 'is required when HSM_ENABLED is true (path of the PKCS#11 module)');
+  if (!library)
+    throw new ConfigError('HSM_LIBRARY', 'is required when HSM_ENABLED is true (path of the PKCS#11 module)');
   const label = env.HSM_TOKEN_LABEL;
   const serial = env.HSM_TOKEN_SERIAL?.trim();
   const slot = integer(env, 'HSM_SLOT', 0);
@@ -110,11 +114,16 @@ function hsmConfig(env: Env): HsmConfig {
   if (label) selector = { tokenLabel: label, onAmbiguous: 'first' };
   else if (serial) selector = { serial };
   else if (slot !== undefined) selector = { slot };
-  else throw new ConfigError('HSM_TOKEN_LABEL', 'set HSM_TOKEN_LABEL, HSM_TOKEN_SERIAL or HSM_SLOT to select the token');
+  else
+    throw new ConfigError('HSM_TOKEN_LABEL', 'set HSM_TOKEN_LABEL, HSM_TOKEN_SERIAL or HSM_SLOT to select the token');
   const pin = pinOf(env);
   // Without a login the token's private keys are invisible: an HSM that looks empty, and keys
   // generated over existing ones. Fail here instead.
-  if (pin === undefined) throw new ConfigError('HSM_PIN', 'is required when HSM_ENABLED is true (or HSM_PIN_FILE): without a login the token\'s keys cannot be seen');
+  if (pin === undefined)
+    throw new ConfigError(
+      'HSM_PIN',
+      "is required when HSM_ENABLED is true (or HSM_PIN_FILE): without a login the token's keys cannot be seen",
+    );
   return {
     library,
     pin,
@@ -144,7 +153,8 @@ function duration(env: Env, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(v);
   const ms = m ? Number(m[1]) * UNITS[m[2]!]! : NaN;
-  if (!Number.isSafeInteger(ms) || ms <= 0) throw new ConfigError(name, 'must be a duration such as 90s, 15m, 12h or 30d');
+  if (!Number.isSafeInteger(ms) || ms <= 0)
+    throw new ConfigError(name, 'must be a duration such as 90s, 15m, 12h or 30d');
   return ms;
 }
 
@@ -154,28 +164,46 @@ function duration(env: Env, name: string): number | undefined {
  * (JWKS_CACHE_SECONDS), plus 10 s; a retired key stays published at least as long as the longest
  * token lifetime.
  */
-function rotationOf(env: Env, cacheSeconds: number): { publishAheadMs: number; maxTokenLifetimeMs: number; rotation: RotationPolicy } {
+function rotationOf(
+  env: Env,
+  cacheSeconds: number,
+): { publishAheadMs: number; maxTokenLifetimeMs: number; rotation: RotationPolicy } {
   const minAhead = 2 * cacheSeconds * 1000 + 10_000;
   const publishAheadMs = duration(env, 'ROTATE_PUBLISH_AHEAD') ?? 2 * cacheSeconds * 1000 + 30_000;
   if (publishAheadMs < minAhead) {
-    throw new ConfigError('ROTATE_PUBLISH_AHEAD', `must be at least ${minAhead / 1000}s (twice JWKS_CACHE_SECONDS plus 10 s): verifiers holding a cached JWKS would reject tokens of a key that signs sooner`);
+    throw new ConfigError(
+      'ROTATE_PUBLISH_AHEAD',
+      `must be at least ${minAhead / 1000}s (twice JWKS_CACHE_SECONDS plus 10 s): verifiers holding a cached JWKS would reject tokens of a key that signs sooner`,
+    );
   }
   const lifetime = duration(env, 'TOKEN_MAX_LIFETIME') ?? 3_600_000;
   const retireAfterMs = duration(env, 'ROTATE_RETIRE_AFTER') ?? Math.max(86_400_000, lifetime);
-  if (retireAfterMs < lifetime) throw new ConfigError('ROTATE_RETIRE_AFTER', 'must be at least TOKEN_MAX_LIFETIME: tokens signed by a retired key must still verify');
+  if (retireAfterMs < lifetime)
+    throw new ConfigError(
+      'ROTATE_RETIRE_AFTER',
+      'must be at least TOKEN_MAX_LIFETIME: tokens signed by a retired key must still verify',
+    );
   const removed = env.ROTATE_REMOVED?.trim() || 'destroy';
   if (removed !== 'destroy' && removed !== 'keep') throw new ConfigError('ROTATE_REMOVED', 'must be destroy or keep');
-  return { publishAheadMs, maxTokenLifetimeMs: lifetime, rotation: { everyMs: duration(env, 'ROTATE_EVERY'), retireAfterMs, removed } };
+  return {
+    publishAheadMs,
+    maxTokenLifetimeMs: lifetime,
+    rotation: { everyMs: duration(env, 'ROTATE_EVERY'), retireAfterMs, removed },
+  };
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 function serviceConfig(env: Env): ServiceConfig {
   const adminToken = env.ADMIN_TOKEN || undefined;
-  if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters');
+  if (adminToken !== undefined && adminToken.length < 16)
+    throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters');
   const host = env.SERVE_HOST?.trim() || '127.0.0.1';
   if (!adminToken && !LOOPBACK.test(host)) {
-    throw new ConfigError('SERVE_HOST', 'the service listens beyond loopback only with ADMIN_TOKEN set (the admin API would be open)');
+    throw new ConfigError(
+      'SERVE_HOST',
+      'the service listens beyond loopback only with ADMIN_TOKEN set (the admin API would be open)',
+    );
   }
   const publicPort = integer(env, 'PUBLIC_PORT', 0) ?? 4444;
   const adminPort = integer(env, 'ADMIN_PORT', 0) ?? 4445;
@@ -189,14 +217,25 @@ function serviceConfig(env: Env): ServiceConfig {
   const { rotation } = rotationOf(env, jwksCacheSeconds);
   const healthPort = integer(env, 'HEALTH_PORT', 0);
   if (healthPort !== undefined && healthPort > 65535) throw new ConfigError('HEALTH_PORT', 'must be a TCP port');
-  return { adminToken, host, publicPort, adminPort, ...(healthPort !== undefined ? { healthPort } : {}), publicSets, defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256', jwksCacheSeconds, rotation };
+  return {
+    adminToken,
+    host,
+    publicPort,
+    adminPort,
+    ...(healthPort !== undefined ? { healthPort } : {}),
+    publicSets,
+    defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256',
+    jwksCacheSeconds,
+    rotation,
+  };
 }
 
 export function loadConfig(env: Env = process.env): Config {
   const level = (env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   const dsn = env.DSN?.trim() || DEFAULT_DSN;
-  if (!/^(sqlite|postgres|postgresql):\/\//.test(dsn)) throw new ConfigError('DSN', 'must start with sqlite:// or postgres://');
+  if (!/^(sqlite|postgres|postgresql):\/\//.test(dsn))
+    throw new ConfigError('DSN', 'must start with sqlite:// or postgres://');
   const service = serviceConfig(env);
   const { publishAheadMs, maxTokenLifetimeMs } = rotationOf(env, service.jwksCacheSeconds);
   return {

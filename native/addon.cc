@@ -102,8 +102,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace hsm
 
-static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
-  return hsm::Init(env, exports);
-}
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return hsm::Init(env, exports); }
 
 NODE_API_MODULE(hsm_jwks, InitAddon)

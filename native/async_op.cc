@@ -76,7 +76,8 @@ void AsyncOp::OnError(const Napi::Error& error) {
     return;
   }
   // fn_ is unset when Run threw a C++ exception (std::bad_alloc): the addon's own failure.
-  deferred_.Reject(fn_ != nullptr ? Pkcs11Failure(Env(), rv_, fn_).Value() : AddonFailure(Env(), error.Message()).Value());
+  deferred_.Reject(fn_ != nullptr ? Pkcs11Failure(Env(), rv_, fn_).Value()
+                                  : AddonFailure(Env(), error.Message()).Value());
 }
 
 }  // namespace hsm

@@ -102,8 +102,7 @@ CK_RV ReadEachAlone(CK_FUNCTION_LIST* fl, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE 
 }
 
 bool IsPerAttributeError(CK_RV rv) {
-  return rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-         rv == CKR_BUFFER_TOO_SMALL;
+  return rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL;
 }
 
 }  // namespace
@@ -127,8 +126,7 @@ AttributeTemplate AttributeTemplate::FromJs(const Napi::Value& value, const char
     AttrKind kind = KindOrThrow(env, type);
     t.storage_.push_back(Encode(pair.Get(1u), type, kind));
     std::vector<unsigned char>& bytes = t.storage_.back();
-    t.attrs_.push_back({type, bytes.empty() ? nullptr : bytes.data(),
-                        static_cast<CK_ULONG>(bytes.size())});
+    t.attrs_.push_back({type, bytes.empty() ? nullptr : bytes.data(), static_cast<CK_ULONG>(bytes.size())});
   }
   return t;
 }
@@ -192,16 +190,25 @@ Napi::Value ReadingsToJs(Napi::Env env, const std::vector<AttributeReading>& rea
     AttributeKind(r.type, &kind);
     const char* absent = nullptr;
     switch (r.status) {
-      case AttributeReading::kSensitive: absent = "sensitive"; break;
-      case AttributeReading::kInvalid: absent = "invalid"; break;
-      case AttributeReading::kUnavailable: absent = "unavailable"; break;
-      case AttributeReading::kValue: break;
+      case AttributeReading::kSensitive:
+        absent = "sensitive";
+        break;
+      case AttributeReading::kInvalid:
+        absent = "invalid";
+        break;
+      case AttributeReading::kUnavailable:
+        absent = "unavailable";
+        break;
+      case AttributeReading::kValue:
+        break;
     }
     if (absent == nullptr) {
       switch (kind) {
         case AttrKind::kBool:
-          if (r.value.size() != 1) absent = "unavailable";
-          else o.Set("value", Napi::Boolean::New(env, r.value[0] != CK_FALSE));
+          if (r.value.size() != 1)
+            absent = "unavailable";
+          else
+            o.Set("value", Napi::Boolean::New(env, r.value[0] != CK_FALSE));
           break;
         case AttrKind::kUlong: {
           CK_ULONG n = 0;
@@ -210,16 +217,17 @@ Napi::Value ReadingsToJs(Napi::Env env, const std::vector<AttributeReading>& rea
             break;
           }
           std::memcpy(&n, r.value.data(), sizeof n);
-          if (n == CK_UNAVAILABLE_INFORMATION) absent = "unavailable";
-          else o.Set("value", UlongToJs(env, n));
+          if (n == CK_UNAVAILABLE_INFORMATION)
+            absent = "unavailable";
+          else
+            o.Set("value", UlongToJs(env, n));
           break;
         }
         case AttrKind::kBytes:
           o.Set("value", Napi::Buffer<unsigned char>::Copy(env, r.value.data(), r.value.size()));
           break;
         case AttrKind::kUtf8:
-          o.Set("value", Napi::String::New(env, reinterpret_cast<const char*>(r.value.data()),
-                                           r.value.size()));
+          o.Set("value", Napi::String::New(env, reinterpret_cast<const char*>(r.value.data()), r.value.size()));
           break;
         case AttrKind::kUlongArray: {
           size_t n = r.value.size() / sizeof(CK_ULONG);

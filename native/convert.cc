@@ -6,9 +6,7 @@
 
 namespace hsm {
 
-Napi::Value HandleToJs(Napi::Env env, CK_ULONG handle) {
-  return Napi::BigInt::New(env, static_cast<uint64_t>(handle));
-}
+Napi::Value HandleToJs(Napi::Env env, CK_ULONG handle) { return Napi::BigInt::New(env, static_cast<uint64_t>(handle)); }
 
 CK_ULONG HandleFromJs(const Napi::Value& value, const char* what) {
   if (!value.IsBigInt()) {
@@ -37,15 +35,13 @@ CK_ULONG UlongFromJs(const Napi::Value& value, const char* what) {
 CK_ULONG UlongFromJs(const Napi::Value& value, const char* what, CK_ULONG min, CK_ULONG max) {
   CK_ULONG n = UlongFromJs(value, what);
   if (n < min || n > max) {
-    throw InvalidArgValue(value.Env(), std::string(what) + " must be " + std::to_string(min) + " to " +
-                                           std::to_string(max));
+    throw InvalidArgValue(value.Env(),
+                          std::string(what) + " must be " + std::to_string(min) + " to " + std::to_string(max));
   }
   return n;
 }
 
-Napi::Value UlongToJs(Napi::Env env, CK_ULONG value) {
-  return Napi::Number::New(env, static_cast<double>(value));
-}
+Napi::Value UlongToJs(Napi::Env env, CK_ULONG value) { return Napi::Number::New(env, static_cast<double>(value)); }
 
 Napi::String PaddedToJs(Napi::Env env, const CK_UTF8CHAR* text, size_t width) {
   size_t len = width;
@@ -61,8 +57,7 @@ Napi::Object VersionToJs(Napi::Env env, const CK_VERSION& version) {
 }
 
 Napi::Uint8Array BytesFromJs(const Napi::Value& value, const char* what) {
-  if (!value.IsTypedArray() ||
-      value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw InvalidArgType(value.Env(), std::string(what) + " must be a Buffer or Uint8Array");
   }
   return value.As<Napi::Uint8Array>();

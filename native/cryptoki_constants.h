@@ -5,6 +5,8 @@
 #ifndef HSM_JWKS_CRYPTOKI_CONSTANTS_H_
 #define HSM_JWKS_CRYPTOKI_CONSTANTS_H_
 
+// clang-format off
+// (one X(...) per line, as scripts/gen-constants.js reads them)
 // X-macro lists: X(NAME, VALUE) or, for attributes, X(NAME, VALUE, KIND).
 
 // Return values.
@@ -321,5 +323,7 @@ CKF_MECHANISM_LIST(CK_DECLARE_CONSTANT)
 #undef CK_DECLARE_CONSTANT
 
 static constexpr CK_ULONG CKF_ARRAY_ATTRIBUTE = 0x40000000UL;
+
+// clang-format on
 
 #endif  // HSM_JWKS_CRYPTOKI_CONSTANTS_H_

@@ -40,14 +40,14 @@ Napi::Value SetErrorClasses(const Napi::CallbackInfo& info);
 
 // Misuse of the binding, refused by the addon itself.
 enum class Misuse {
-  kModuleClosed,         // ClosedError('the PKCS#11 module'); raw: ERR_HSM_CLOSED
-  kEngineClosed,         // ClosedError('the signing engine'); raw: ERR_HSM_CLOSED
-  kEngineClosedQueued,   // the same, for a request still queued at close()
-  kSessionBusy,          // SessionBusyError; raw: ERR_HSM_SESSION_BUSY
-  kQueueFull,            // QueueFullError; raw: ERR_HSM_QUEUE_FULL
-  kReinitialized,        // ModuleReinitializedError; raw: ERR_HSM_REINITIALIZED
-  kNotOwner,             // ModuleNotOwnedError; raw: ERR_HSM_NOT_OWNER
-  kDrainTimeout,         // ModuleBusyError; raw: ERR_HSM_BUSY
+  kModuleClosed,        // ClosedError('the PKCS#11 module'); raw: ERR_HSM_CLOSED
+  kEngineClosed,        // ClosedError('the signing engine'); raw: ERR_HSM_CLOSED
+  kEngineClosedQueued,  // the same, for a request still queued at close()
+  kSessionBusy,         // SessionBusyError; raw: ERR_HSM_SESSION_BUSY
+  kQueueFull,           // QueueFullError; raw: ERR_HSM_QUEUE_FULL
+  kReinitialized,       // ModuleReinitializedError; raw: ERR_HSM_REINITIALIZED
+  kNotOwner,            // ModuleNotOwnedError; raw: ERR_HSM_NOT_OWNER
+  kDrainTimeout,        // ModuleBusyError; raw: ERR_HSM_BUSY
 };
 
 Napi::Error Pkcs11Failure(Napi::Env env, CK_RV rv, const char* fn);

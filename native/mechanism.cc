@@ -8,9 +8,7 @@
 namespace hsm {
 namespace {
 
-Napi::Value Member(const Napi::Object& o, const char* name) {
-  return o.Has(name) ? o.Get(name) : o.Env().Undefined();
-}
+Napi::Value Member(const Napi::Object& o, const char* name) { return o.Has(name) ? o.Get(name) : o.Env().Undefined(); }
 
 std::vector<unsigned char> CopyBytes(const Napi::Value& v, const char* what) {
   Napi::Uint8Array b = BytesFromJs(v, what);

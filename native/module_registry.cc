@@ -37,8 +37,7 @@ std::string ResolvedKey(const std::string& path, void* dl) {
 #if defined(__GLIBC__)
   if (dl != nullptr && path.find('/') == std::string::npos) {
     struct link_map* map = nullptr;
-    if (dlinfo(dl, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr &&
-        map->l_name[0] != '\0') {
+    if (dlinfo(dl, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr && map->l_name[0] != '\0') {
       char real[PATH_MAX];
       if (realpath(map->l_name, real) != nullptr) return real;
       return map->l_name;
@@ -55,8 +54,7 @@ bool ResolveFunctionList(LoadedModule* m, LoadFailure* failure) {
   if (getInterface != nullptr) {
     CK_INTERFACE* iface = nullptr;
     static CK_UTF8CHAR kName[] = "PKCS 11";
-    if (getInterface(kName, nullptr, &iface, 0) == CKR_OK && iface != nullptr &&
-        iface->pFunctionList != nullptr) {
+    if (getInterface(kName, nullptr, &iface, 0) == CKR_OK && iface != nullptr && iface->pFunctionList != nullptr) {
       m->fl = static_cast<CK_FUNCTION_LIST*>(iface->pFunctionList);
       m->viaGetInterface = true;
     }
@@ -125,8 +123,7 @@ bool Initialize(LoadedModule* m, const LoadOptions& options, LoadFailure* failur
 
 }  // namespace
 
-LoadedModule* AcquireModule(const std::string& path, const LoadOptions& options,
-                            LoadFailure* failure) {
+LoadedModule* AcquireModule(const std::string& path, const LoadOptions& options, LoadFailure* failure) {
   std::lock_guard<std::mutex> guard(RegistryLock());
   std::string key = path;
   if (path.find('/') != std::string::npos) {
@@ -160,8 +157,7 @@ LoadedModule* AcquireModule(const std::string& path, const LoadOptions& options,
   dlerror();
   void* dl = dlopen(key.c_str(), flags);
   if (dl == nullptr) {
-    failure->kind = path.find('/') == std::string::npos ? LoadFailure::kNotFound
-                                                         : LoadFailure::kDlopen;
+    failure->kind = path.find('/') == std::string::npos ? LoadFailure::kNotFound : LoadFailure::kDlopen;
     failure->detail = DlError();
     return nullptr;
   }

@@ -16,10 +16,10 @@
 namespace hsm {
 
 struct LoadOptions {
-  bool deepBind = true;     // RTLD_DEEPBIND where the C library has it (glibc)
-  bool osLocking = true;    // CKF_OS_LOCKING_OK, retried without it on CKR_CANT_LOCK
+  bool deepBind = true;   // RTLD_DEEPBIND where the C library has it (glibc)
+  bool osLocking = true;  // CKF_OS_LOCKING_OK, retried without it on CKR_CANT_LOCK
   bool hasInitArgs = false;
-  std::string initArgs;     // CK_C_INITIALIZE_ARGS.pReserved (NSS softokn's configuration)
+  std::string initArgs;  // CK_C_INITIALIZE_ARGS.pReserved (NSS softokn's configuration)
 };
 
 // Every call into a module passes this gate (shared); re-initialisation closes it (exclusive): it
@@ -73,17 +73,17 @@ class GateHold {
 };
 
 struct LoadedModule {
-  std::string key;                 // real path (or the name the dynamic linker resolved)
+  std::string key;  // real path (or the name the dynamic linker resolved)
   void* dl = nullptr;
   CK_FUNCTION_LIST* fl = nullptr;  // 2.40 prefix of the function list (3.0 lists extend it)
   CK_VERSION version = {0, 0};     // version of the function list in use
   bool viaGetInterface = false;
-  bool ownsInit = false;           // false: someone else initialised it; we never finalize
+  bool ownsInit = false;  // false: someone else initialised it; we never finalize
   bool deepBind = false;
-  bool osLocking = false;          // CKF_OS_LOCKING_OK was accepted
+  bool osLocking = false;  // CKF_OS_LOCKING_OK was accepted
   int refs = 0;
   bool hasInitArgs = false;
-  std::string initArgs;            // kept alive for the module's lifetime (pReserved points here)
+  std::string initArgs;  // kept alive for the module's lifetime (pReserved points here)
   // Set when the module refused OS locking: it then relies on the caller to serialise calls, so
   // every call into it takes this lock.
   bool serialize = false;
@@ -93,7 +93,7 @@ struct LoadedModule {
   // Counts re-initialisations: session and object handles of an earlier generation are invalid
   // (the module may hand the same numbers out again for other objects).
   std::atomic<uint64_t> generation{0};
-  bool initialized = true;         // false after a re-initialisation whose C_Initialize failed
+  bool initialized = true;  // false after a re-initialisation whose C_Initialize failed
 };
 
 // Everything a call into a module must hold, for one scope: the call gate (so that a
@@ -127,8 +127,7 @@ struct LoadFailure {
 };
 
 // Loads (or finds) the module and takes one reference. Blocking: call off the JS thread.
-LoadedModule* AcquireModule(const std::string& path, const LoadOptions& options,
-                            LoadFailure* failure);
+LoadedModule* AcquireModule(const std::string& path, const LoadOptions& options, LoadFailure* failure);
 
 // Takes one more reference on a module already held (for another JS handle on it).
 void ShareModule(LoadedModule* module);

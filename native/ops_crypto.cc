@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "async_op.h"
-#include "errors.h"
 #include "convert.h"
+#include "errors.h"
 #include "mechanism.h"
 #include "sign_call.h"
 
@@ -116,9 +116,7 @@ class DecryptOp : public KeyOp {
       plainLen_ = need;
     }
   }
-  Napi::Value Result(Napi::Env env) override {
-    return Napi::Buffer<CK_BYTE>::Copy(env, plain_.data(), plainLen_);
-  }
+  Napi::Value Result(Napi::Env env) override { return Napi::Buffer<CK_BYTE>::Copy(env, plain_.data(), plainLen_); }
   std::vector<CK_BYTE> plain_;
   CK_ULONG plainLen_ = 0;
 };
@@ -172,8 +170,9 @@ Napi::Value ModuleObject::SignSync(const Napi::CallbackInfo& info) {
   {
     ModuleCall call(*module, generation_);
     if (call.stale()) throw StaleGeneration(env);
-    outcome = SignCall(module->fl, args.session, args.mechanism.get(), args.key, args.data.Data(),
-                       static_cast<CK_ULONG>(args.data.ByteLength()), out.Data(), static_cast<CK_ULONG>(length), &spill);
+    outcome =
+        SignCall(module->fl, args.session, args.mechanism.get(), args.key, args.data.Data(),
+                 static_cast<CK_ULONG>(args.data.ByteLength()), out.Data(), static_cast<CK_ULONG>(length), &spill);
   }
   if (!outcome.ok()) throw Pkcs11Failure(env, outcome.rv, outcome.fn);
   if (outcome.spilled) return Napi::Buffer<CK_BYTE>::Copy(env, spill.data(), outcome.length);

@@ -12,16 +12,15 @@ namespace {
 
 class FindObjectsOp : public AsyncOp {
  public:
-  FindObjectsOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
-                AttributeTemplate tmpl, CK_ULONG max)
+  FindObjectsOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, AttributeTemplate tmpl,
+                CK_ULONG max)
       : AsyncOp(owner, env, "hsm-jwks:findObjects"), template_(std::move(tmpl)), max_(max) {
     UseSession(session);
   }
 
  private:
   void Run(CK_FUNCTION_LIST* fl) override {
-    if (!Ok(fl->C_FindObjectsInit(session_, template_.data(), template_.size()),
-            "C_FindObjectsInit")) {
+    if (!Ok(fl->C_FindObjectsInit(session_, template_.data(), template_.size()), "C_FindObjectsInit")) {
       return;
     }
     // Init/Find/Final in one call: Final runs whatever C_FindObjects did.
@@ -49,8 +48,8 @@ class FindObjectsOp : public AsyncOp {
 
 class GetAttributesOp : public AsyncOp {
  public:
-  GetAttributesOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
-                  CK_OBJECT_HANDLE object, const std::vector<CK_ATTRIBUTE_TYPE>& types)
+  GetAttributesOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                  const std::vector<CK_ATTRIBUTE_TYPE>& types)
       : AsyncOp(owner, env, "hsm-jwks:getAttributes"), object_(object), readings_(types.size()) {
     for (size_t i = 0; i < types.size(); i++) readings_[i].type = types[i];
     UseSession(session);
@@ -73,8 +72,10 @@ class GetAttributesManyOp : public AsyncOp {
  public:
   GetAttributesManyOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
                       std::vector<CK_OBJECT_HANDLE> objects, const std::vector<CK_ATTRIBUTE_TYPE>& types)
-      : AsyncOp(owner, env, "hsm-jwks:getAttributesMany"), objects_(std::move(objects)),
-        readings_(objects_.size(), std::vector<AttributeReading>(types.size())), present_(objects_.size(), true) {
+      : AsyncOp(owner, env, "hsm-jwks:getAttributesMany"),
+        objects_(std::move(objects)),
+        readings_(objects_.size(), std::vector<AttributeReading>(types.size())),
+        present_(objects_.size(), true) {
     for (auto& list : readings_) {
       for (size_t i = 0; i < types.size(); i++) list[i].type = types[i];
     }
@@ -106,8 +107,8 @@ class GetAttributesManyOp : public AsyncOp {
 
 class GenerateKeyPairOp : public AsyncOp {
  public:
-  GenerateKeyPairOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
-                    Mechanism mechanism, AttributeTemplate pub, AttributeTemplate priv)
+  GenerateKeyPairOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, Mechanism mechanism,
+                    AttributeTemplate pub, AttributeTemplate priv)
       : AsyncOp(owner, env, "hsm-jwks:generateKeyPair"),
         mechanism_(std::move(mechanism)),
         public_(std::move(pub)),
@@ -117,8 +118,8 @@ class GenerateKeyPairOp : public AsyncOp {
 
  private:
   void Run(CK_FUNCTION_LIST* fl) override {
-    Ok(fl->C_GenerateKeyPair(session_, mechanism_.get(), public_.data(), public_.size(),
-                             private_.data(), private_.size(), &publicKey_, &privateKey_),
+    Ok(fl->C_GenerateKeyPair(session_, mechanism_.get(), public_.data(), public_.size(), private_.data(),
+                             private_.size(), &publicKey_, &privateKey_),
        "C_GenerateKeyPair");
   }
   Napi::Value Result(Napi::Env env) override {
@@ -136,16 +137,15 @@ class GenerateKeyPairOp : public AsyncOp {
 
 class SetAttributesOp : public AsyncOp {
  public:
-  SetAttributesOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
-                  CK_OBJECT_HANDLE object, AttributeTemplate tmpl)
+  SetAttributesOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                  AttributeTemplate tmpl)
       : AsyncOp(owner, env, "hsm-jwks:setAttributes"), object_(object), template_(std::move(tmpl)) {
     UseSession(session);
   }
 
  private:
   void Run(CK_FUNCTION_LIST* fl) override {
-    Ok(fl->C_SetAttributeValue(session_, object_, template_.data(), template_.size()),
-       "C_SetAttributeValue");
+    Ok(fl->C_SetAttributeValue(session_, object_, template_.data(), template_.size()), "C_SetAttributeValue");
   }
   Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
   CK_OBJECT_HANDLE object_;
@@ -154,16 +154,14 @@ class SetAttributesOp : public AsyncOp {
 
 class CreateObjectOp : public AsyncOp {
  public:
-  CreateObjectOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
-                 AttributeTemplate tmpl)
+  CreateObjectOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, AttributeTemplate tmpl)
       : AsyncOp(owner, env, "hsm-jwks:createObject"), template_(std::move(tmpl)) {
     UseSession(session);
   }
 
  private:
   void Run(CK_FUNCTION_LIST* fl) override {
-    Ok(fl->C_CreateObject(session_, template_.data(), template_.size(), &object_),
-       "C_CreateObject");
+    Ok(fl->C_CreateObject(session_, template_.data(), template_.size(), &object_), "C_CreateObject");
   }
   Napi::Value Result(Napi::Env env) override { return HandleToJs(env, object_); }
   AttributeTemplate template_;
@@ -172,16 +170,13 @@ class CreateObjectOp : public AsyncOp {
 
 class DestroyObjectOp : public AsyncOp {
  public:
-  DestroyObjectOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
-                  CK_OBJECT_HANDLE object)
+  DestroyObjectOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object)
       : AsyncOp(owner, env, "hsm-jwks:destroyObject"), object_(object) {
     UseSession(session);
   }
 
  private:
-  void Run(CK_FUNCTION_LIST* fl) override {
-    Ok(fl->C_DestroyObject(session_, object_), "C_DestroyObject");
-  }
+  void Run(CK_FUNCTION_LIST* fl) override { Ok(fl->C_DestroyObject(session_, object_), "C_DestroyObject"); }
   Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
   CK_OBJECT_HANDLE object_;
 };
@@ -232,8 +227,7 @@ Napi::Value ModuleObject::GenerateKeyPair(const Napi::CallbackInfo& info) {
   Mechanism mechanism = Mechanism::FromJs(info[1]);
   AttributeTemplate pub = AttributeTemplate::FromJs(info[2], "publicTemplate");
   AttributeTemplate priv = AttributeTemplate::FromJs(info[3], "privateTemplate");
-  return (new GenerateKeyPairOp(this, info.Env(), session, std::move(mechanism), std::move(pub),
-                                std::move(priv)))
+  return (new GenerateKeyPairOp(this, info.Env(), session, std::move(mechanism), std::move(pub), std::move(priv)))
       ->Start();
 }
 

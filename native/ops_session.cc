@@ -13,8 +13,7 @@ class OpenSessionOp : public AsyncOp {
  private:
   void Run(CK_FUNCTION_LIST* fl) override {
     // Always serial (the spec requires the flag); no notification callback.
-    Ok(fl->C_OpenSession(slot_, flags_ | CKF_SERIAL_SESSION, nullptr, nullptr, &opened_),
-       "C_OpenSession");
+    Ok(fl->C_OpenSession(slot_, flags_ | CKF_SERIAL_SESSION, nullptr, nullptr, &opened_), "C_OpenSession");
   }
   Napi::Value Result(Napi::Env env) override { return HandleToJs(env, opened_); }
   CK_SLOT_ID slot_;
@@ -26,8 +25,7 @@ class OpenSessionOp : public AsyncOp {
 class SessionCallOp : public AsyncOp {
  public:
   using Call = CK_RV (*)(CK_FUNCTION_LIST*, CK_SESSION_HANDLE);
-  SessionCallOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, Call call,
-                const char* fn)
+  SessionCallOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, Call call, const char* fn)
       : AsyncOp(owner, env, fn), call_(call), name_(fn) {
     UseSession(session);
   }
@@ -47,9 +45,7 @@ class SessionInfoOp : public AsyncOp {
   }
 
  private:
-  void Run(CK_FUNCTION_LIST* fl) override {
-    Ok(fl->C_GetSessionInfo(session_, &info_), "C_GetSessionInfo");
-  }
+  void Run(CK_FUNCTION_LIST* fl) override { Ok(fl->C_GetSessionInfo(session_, &info_), "C_GetSessionInfo"); }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
     o.Set("slot", HandleToJs(env, info_.slotID));
@@ -63,12 +59,9 @@ class SessionInfoOp : public AsyncOp {
 
 class LoginOp : public AsyncOp {
  public:
-  LoginOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session,
-          CK_USER_TYPE userType, Napi::Uint8Array pin)
-      : AsyncOp(owner, env, "hsm-jwks:login"),
-        userType_(userType),
-        pin_(pin.Data()),
-        pinLen_(pin.ByteLength()) {
+  LoginOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, CK_USER_TYPE userType,
+          Napi::Uint8Array pin)
+      : AsyncOp(owner, env, "hsm-jwks:login"), userType_(userType), pin_(pin.Data()), pinLen_(pin.ByteLength()) {
     Pin(pin);  // the caller's buffer is used in place (never copied) and may be zeroed afterwards
     UseSession(session);
   }
@@ -95,16 +88,14 @@ Napi::Value ModuleObject::CloseSession(const Napi::CallbackInfo& info) {
   CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
   return (new SessionCallOp(
               this, info.Env(), session,
-              [](CK_FUNCTION_LIST* fl, CK_SESSION_HANDLE s) { return fl->C_CloseSession(s); },
-              "C_CloseSession"))
+              [](CK_FUNCTION_LIST* fl, CK_SESSION_HANDLE s) { return fl->C_CloseSession(s); }, "C_CloseSession"))
       ->Start();
 }
 
 Napi::Value ModuleObject::Logout(const Napi::CallbackInfo& info) {
   CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
   return (new SessionCallOp(
-              this, info.Env(), session,
-              [](CK_FUNCTION_LIST* fl, CK_SESSION_HANDLE s) { return fl->C_Logout(s); },
+              this, info.Env(), session, [](CK_FUNCTION_LIST* fl, CK_SESSION_HANDLE s) { return fl->C_Logout(s); },
               "C_Logout"))
       ->Start();
 }

@@ -39,8 +39,7 @@ class GetInfoOp : public AsyncOp {
     o.Set("cryptokiVersion", VersionToJs(env, info_.cryptokiVersion));
     o.Set("manufacturerID", PaddedToJs(env, info_.manufacturerID, sizeof info_.manufacturerID));
     o.Set("flags", UlongToJs(env, info_.flags));
-    o.Set("libraryDescription",
-          PaddedToJs(env, info_.libraryDescription, sizeof info_.libraryDescription));
+    o.Set("libraryDescription", PaddedToJs(env, info_.libraryDescription, sizeof info_.libraryDescription));
     o.Set("libraryVersion", VersionToJs(env, info_.libraryVersion));
     return o;
   }
@@ -110,9 +109,7 @@ class GetTokenInfoOp : public AsyncOp {
 
  private:
   bool UsesHandles() const override { return false; }  // slot-level: no handles
-  void Run(CK_FUNCTION_LIST* fl) override {
-    Ok(fl->C_GetTokenInfo(slot_, &info_), "C_GetTokenInfo");
-  }
+  void Run(CK_FUNCTION_LIST* fl) override { Ok(fl->C_GetTokenInfo(slot_, &info_), "C_GetTokenInfo"); }
   Napi::Value Result(Napi::Env env) override { return TokenInfoToJs(env, info_); }
   CK_SLOT_ID slot_;
   CK_TOKEN_INFO info_{};

@@ -79,8 +79,12 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
  public:
   EngineCore(std::shared_ptr<Lease> lease, LoadedModule* module, size_t batchSize, size_t maxPending, size_t limit,
              uint64_t generation)
-      : lease_(std::move(lease)), module_(module), batchSize_(batchSize), maxPending_(maxPending),
-        generation_(generation), limit_(limit) {}
+      : lease_(std::move(lease)),
+        module_(module),
+        batchSize_(batchSize),
+        maxPending_(maxPending),
+        generation_(generation),
+        limit_(limit) {}
 
   // JS thread, once, before AddWorkers.
   void Start(Napi::Env env) {
@@ -317,7 +321,8 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
     uint64_t ns = 0;
     for (SignRequest* r : batch) {
       auto t0 = std::chrono::steady_clock::now();
-      r->outcome = SignCall(module_->fl, session, r->mechanism.get(), r->key, r->in, r->inLen, r->out, r->cap, &r->spill);
+      r->outcome =
+          SignCall(module_->fl, session, r->mechanism.get(), r->key, r->in, r->inLen, r->out, r->cap, &r->spill);
       ns += NanosSince(t0);
     }
     return ns;
@@ -411,8 +416,8 @@ class EngineCore : public std::enable_shared_from_this<EngineCore> {
   std::vector<SignRequest*> done_;
   bool notifyPending_ = false;
   size_t batches_ = 0;
-  uint64_t signNs_ = 0;  // sum of every request's C_SignInit+C_Sign, measured on its worker
-  uint64_t signs_ = 0;   // requests measured (those that reached the module, failed or not)
+  uint64_t signNs_ = 0;                    // sum of every request's C_SignInit+C_Sign, measured on its worker
+  uint64_t signs_ = 0;                     // requests measured (those that reached the module, failed or not)
   std::atomic<uint64_t> recentSignNs_{0};  // moving average of one request's time (written under doneMutex_)
   static constexpr uint64_t kBatchBudgetNs = 1'000'000;  // a batch should take about 1 ms at most
 
@@ -514,8 +519,11 @@ class JoinOp : public Napi::AsyncWorker {
  protected:
   JoinOp(const Napi::Env& env, const char* name, std::shared_ptr<EngineCore> core,
          std::shared_ptr<SessionClaims> claims, WorkerList workers)
-      : Napi::AsyncWorker(env, name), core_(std::move(core)), claims_(std::move(claims)),
-        workers_(std::move(workers)), deferred_(Napi::Promise::Deferred::New(env)) {}
+      : Napi::AsyncWorker(env, name),
+        core_(std::move(core)),
+        claims_(std::move(claims)),
+        workers_(std::move(workers)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
 
   void Execute() override {
     for (auto& w : workers_) w->Join();
@@ -574,15 +582,16 @@ class RetireOp : public JoinOp {
 }  // namespace
 
 Napi::Function SignEngineObject::DefineClass(Napi::Env env) {
-  return ObjectWrap<SignEngineObject>::DefineClass(env, "NativeSignEngine",
-                                                   {
-                                                       InstanceMethod<&SignEngineObject::Sign>("sign"),
-                                                       InstanceMethod<&SignEngineObject::Stats>("stats"),
-                                                       InstanceMethod<&SignEngineObject::SetLimit>("setLimit"),
-                                                       InstanceMethod<&SignEngineObject::AddSessions>("addSessions"),
-                                                       InstanceMethod<&SignEngineObject::RetireWorkers>("retireWorkers"),
-                                                       InstanceMethod<&SignEngineObject::Close>("close"),
-                                                   });
+  return ObjectWrap<SignEngineObject>::DefineClass(
+      env, "NativeSignEngine",
+      {
+          InstanceMethod<&SignEngineObject::Sign>("sign"),
+          InstanceMethod<&SignEngineObject::Stats>("stats"),
+          InstanceMethod<&SignEngineObject::SetLimit>("setLimit"),
+          InstanceMethod<&SignEngineObject::AddSessions>("addSessions"),
+          InstanceMethod<&SignEngineObject::RetireWorkers>("retireWorkers"),
+          InstanceMethod<&SignEngineObject::Close>("close"),
+      });
 }
 
 Napi::Value SignEngineObject::Create(ModuleObject* owner, const Napi::CallbackInfo& info) {
@@ -676,7 +685,8 @@ Napi::Value SignEngineObject::AddSessions(const Napi::CallbackInfo& info) {
   CheckOpen(env);
   claims_->owner()->OpenModule(env);  // ClosedError once the NativeModule is closing
   size_t room = kMaxWorkers - core_->WorkerCount();
-  if (room == 0) throw InvalidArgValue(env, "the signing engine already has " + std::to_string(kMaxWorkers) + " workers");
+  if (room == 0)
+    throw InvalidArgValue(env, "the signing engine already has " + std::to_string(kMaxWorkers) + " workers");
   std::vector<CK_SESSION_HANDLE> sessions = SessionsFromJs(info[0], room);
   claims_->Claim(env, sessions);
   try {

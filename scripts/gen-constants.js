@@ -33,7 +33,8 @@ function parseHeader(text) {
   for (const line of text.split('\n')) {
     const start = /^#define (\w+_LIST)\(X\)/.exec(line);
     if (start) {
-      current = LISTS[start[1]] ? (lists[start[1]] = []) : null;
+      current = LISTS[start[1]] ? [] : null;
+      if (current) lists[start[1]] = current;
       continue;
     }
     if (!current) continue;
@@ -52,7 +53,7 @@ function parseHeader(text) {
 }
 
 function hex(n) {
-  return '0x' + n.toString(16).padStart(8, '0');
+  return `0x${n.toString(16).padStart(8, '0')}`;
 }
 
 function render(lists) {
@@ -77,16 +78,20 @@ function render(lists) {
   out.push('export function ckrName(rv: number): string {');
   out.push('  const known = CKR_NAMES.get(rv);');
   out.push('  if (known !== undefined) return known;');
-  out.push("  return rv >= CKR.VENDOR_DEFINED ? 'CKR_VENDOR_DEFINED' : `CKR_UNKNOWN_0x${rv.toString(16).padStart(8, '0')}`;");
+  out.push(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: this writes a template literal into the generated file.
+    "  return rv >= CKR.VENDOR_DEFINED ? 'CKR_VENDOR_DEFINED' : `CKR_UNKNOWN_0x${rv.toString(16).padStart(8, '0')}`;",
+  );
   out.push('}');
   out.push('const CKR_NAMES = new Map<number, string>(');
-  out.push("  Object.entries(CKR).map(([name, value]) => [value, `CKR_${name}`]),");
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: this writes a template literal into the generated file.
+  out.push('  Object.entries(CKR).map(([name, value]) => [value, `CKR_${name}`]),');
   out.push(');');
   out.push('');
   out.push('/** Constants that are not in a list. */');
   out.push('export const CK_UNAVAILABLE_INFORMATION = 0xffffffffffffffffn;');
   out.push('export const CK_EFFECTIVELY_INFINITE = 0;');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 function generate() {

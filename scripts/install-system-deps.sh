@@ -2,6 +2,7 @@
 # Installs the Debian/Ubuntu packages hsm-jwks needs to build and test, when they are missing:
 # SoftHSM2 (the reference token), OpenSC (pkcs11-tool), cmake and a C++ compiler, NSS
 # (libsoftokn3 + certutil: a second PKCS#11 implementation, PKCS#11 3.0 with init args),
+# clang-format (the C++ formatter `npm run lint` checks with),
 # p11-kit-proxy (a proxy module in front of SoftHSM2) and openCryptoki (a software token with
 # cryptoki 2.20 and no EC; its daemon is started by scripts/opencryptoki-token.sh, not here).
 # Run as root (or through sudo). Progress goes to stderr.
@@ -12,12 +13,13 @@ command -v pkcs11-tool >/dev/null 2>&1 || need+=(opensc)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
+command -v clang-format >/dev/null 2>&1 || need+=(clang-format)
 ls /usr/lib/*/libsoftokn3.so >/dev/null 2>&1 || need+=(libnss3)
 command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
 ls /usr/lib/*/p11-kit-proxy.so >/dev/null 2>&1 || need+=(p11-kit-modules)
 { [ -x /usr/sbin/pkcsslotd ] && ls /usr/lib/*/pkcs11/libopencryptoki.so >/dev/null 2>&1; } || need+=(opencryptoki)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "[deps] softhsm2, opensc, cmake, g++, nss, p11-kit-modules, opencryptoki present" >&2
+  echo "[deps] softhsm2, opensc, cmake, g++, clang-format, nss, p11-kit-modules, opencryptoki present" >&2
   exit 0
 fi
 SUDO=

@@ -21,7 +21,9 @@ if (found) {
   console.log(`hsm-jwks: using ${path.relative(root, found)}`);
   process.exit(0);
 }
-console.log(`hsm-jwks: no prebuild for ${process.platform}-${process.arch}; compiling with cmake-js (needs cmake and a C++17 compiler)`);
+console.log(
+  `hsm-jwks: no prebuild for ${process.platform}-${process.arch}; compiling with cmake-js (needs cmake and a C++17 compiler)`,
+);
 let cmakeJs;
 try {
   cmakeJs = require.resolve('cmake-js/bin/cmake-js');
@@ -29,5 +31,8 @@ try {
   console.error('hsm-jwks: cmake-js is not installed, cannot compile the native addon');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, [cmakeJs, 'rebuild', '--log-level', 'warn'], { cwd: root, stdio: 'inherit' });
+const result = spawnSync(process.execPath, [cmakeJs, 'rebuild', '--log-level', 'warn'], {
+  cwd: root,
+  stdio: 'inherit',
+});
 process.exit(result.status === null ? 1 : result.status);

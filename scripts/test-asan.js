@@ -27,5 +27,9 @@ const env = {
 const ignore = ['deepbind', 'package', 'bench'];
 const selection = process.argv.length > 2 ? process.argv.slice(2) : ['test/native', 'test/unit'];
 const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
-const r = spawnSync(process.execPath, [jest, ...selection, '--testPathIgnorePatterns', ...ignore], { cwd: root, env, stdio: 'inherit' });
+const r = spawnSync(process.execPath, [jest, ...selection, '--testPathIgnorePatterns', ...ignore], {
+  cwd: root,
+  env,
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

@@ -39,7 +39,8 @@ std::string Trim(const CK_UTF8CHAR* s, size_t n) {
 
 std::vector<unsigned char> FromHex(const std::string& hex) {
   std::vector<unsigned char> out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<unsigned char>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<unsigned char>(std::stoul(hex.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -47,7 +48,9 @@ std::vector<unsigned char> FromHex(const std::string& hex) {
 
 int main(int argc, char** argv) {
   if (argc != 9) {
-    std::fprintf(stderr, "usage: raw_sign <module> <label> <pin> <key-id-hex> <ecdsa|rsa-pkcs-sha256|eddsa> <input-bytes> <threads> <seconds>\n");
+    std::fprintf(stderr,
+                 "usage: raw_sign <module> <label> <pin> <key-id-hex> <ecdsa|rsa-pkcs-sha256|eddsa> <input-bytes> "
+                 "<threads> <seconds>\n");
     return 2;
   }
   const std::string label = argv[2], pin = argv[3], mech = argv[5];
@@ -103,7 +106,8 @@ int main(int argc, char** argv) {
     pool.emplace_back([&, t] {
       CK_SESSION_HANDLE session;
       Check(fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session), "C_OpenSession");
-      CK_RV rv = fl->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.data())), pin.size());
+      CK_RV rv =
+          fl->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.data())), pin.size());
       if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) Die("C_Login", rv);
       CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
       CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_ID, const_cast<unsigned char*>(id.data()), id.size()}};
@@ -146,7 +150,8 @@ int main(int argc, char** argv) {
   for (auto& th : pool) th.join();
   unsigned long long total = 0;
   for (auto c : counts) total += c;
-  std::printf("{\"ops\":%llu,\"seconds\":%.4f,\"rate\":%.1f,\"threads\":%d}\n", total, elapsed, total / elapsed, threads);
+  std::printf("{\"ops\":%llu,\"seconds\":%.4f,\"rate\":%.1f,\"threads\":%d}\n", total, elapsed, total / elapsed,
+              threads);
   fl->C_Finalize(nullptr);
   return 0;
 }

@@ -30,7 +30,10 @@ async function checkKeys(config: Config, problems: string[]): Promise<unknown> {
     try {
       const [keys, found] = await Promise.all([km.list(), km.problems()]);
       for (const p of found) {
-        const what = p.kid === '' ? `an object of set ${JSON.stringify(p.set)} (${p.where})` : `key ${JSON.stringify(p.kid)} of set ${JSON.stringify(p.set)} (${p.where}) is not published:`;
+        const what =
+          p.kid === ''
+            ? `an object of set ${JSON.stringify(p.set)} (${p.where})`
+            : `key ${JSON.stringify(p.kid)} of set ${JSON.stringify(p.set)} (${p.where}) is not published:`;
         problems.push(`${what} ${p.kind}: ${p.detail}${p.repair ? `; repair: ${p.repair}` : ''}`);
       }
       return { count: keys.length, sets: [...new Set(keys.map((k) => k.set))], problems: found };
@@ -43,7 +46,11 @@ async function checkKeys(config: Config, problems: string[]): Promise<unknown> {
   }
 }
 
-async function checkToken(hsm: NonNullable<Config['hsm']>, report: Record<string, unknown>, problems: string[]): Promise<void> {
+async function checkToken(
+  hsm: NonNullable<Config['hsm']>,
+  report: Record<string, unknown>,
+  problems: string[],
+): Promise<void> {
   report.hsm = { enabled: true, library: hsm.library, selector: hsm.selector, keySetPrefix: hsm.keySetPrefix };
   let mod: Pkcs11Module;
   try {
@@ -65,12 +72,21 @@ async function checkToken(hsm: NonNullable<Config['hsm']>, report: Record<string
         loginRequired: (s.token.flags & CKF_TOKEN.LOGIN_REQUIRED) !== 0,
       },
     }));
-    const token = await mod.openToken(hsm.selector, { ...(hsm.pin === undefined ? {} : { pin: hsm.pin }), poolSize: 1 });
+    const token = await mod.openToken(hsm.selector, {
+      ...(hsm.pin === undefined ? {} : { pin: hsm.pin }),
+      poolSize: 1,
+    });
     const algorithms = algorithmsAvailable(new Set((await token.mechanisms()).map((m) => m.type)));
-    report.token = { label: token.label, serialNumber: token.serialNumber, slot: token.slot.toString(), login: hsm.pin === undefined ? 'no PIN configured' : 'ok' };
+    report.token = {
+      label: token.label,
+      serialNumber: token.serialNumber,
+      slot: token.slot.toString(),
+      login: hsm.pin === undefined ? 'no PIN configured' : 'ok',
+    };
     report.algorithms = algorithms;
     report.keyPairs = (await token.findKeyPairs()).length;
-    if (algorithms.available.length === 0) problems.push('the token offers no mechanism for any supported JWS algorithm');
+    if (algorithms.available.length === 0)
+      problems.push('the token offers no mechanism for any supported JWS algorithm');
   } catch (e) {
     problems.push(`${describeToken(hsm)}: ${(e as { code?: string }).code ?? ''} ${(e as Error).message}`);
   } finally {

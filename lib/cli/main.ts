@@ -66,7 +66,9 @@ async function keys(config: Config, sub: string | undefined, args: string[], o: 
       const use = (o.use ?? 'sig') as KeyUse;
       const where = config.hsm ? 'on the HSM' : 'in software';
       const jwks = await withManager(config, (km) =>
-        withProgress(`generating a ${alg} key pair ${where}`, () => km.generateAndPersistKeySet(set, o.kid, alg, use, { activateNow: o['activate-now'] === true })),
+        withProgress(`generating a ${alg} key pair ${where}`, () =>
+          km.generateAndPersistKeySet(set, o.kid, alg, use, { activateNow: o['activate-now'] === true }),
+        ),
       );
       printJson(jwks);
       return EXIT.ok;
@@ -74,7 +76,9 @@ async function keys(config: Config, sub: string | undefined, args: string[], o: 
     case 'get': {
       const set = need(args[0], '<set>');
       const options = { includePrivate: o.private === true };
-      printJson(await withManager(config, (km) => (args[1] ? km.getKey(set, args[1], options) : km.getKeySet(set, options))));
+      printJson(
+        await withManager(config, (km) => (args[1] ? km.getKey(set, args[1], options) : km.getKeySet(set, options))),
+      );
       return EXIT.ok;
     }
     case 'import': {
@@ -101,15 +105,24 @@ async function keys(config: Config, sub: string | undefined, args: string[], o: 
     }
     case 'list': {
       // Keys that exist but cannot be used (a wrong secret, damaged objects) are not in the list: say so, and fail.
-      const { keys, problems } = await withManager(config, async (km) => ({ keys: await km.list(), problems: await km.problems() }));
+      const { keys, problems } = await withManager(config, async (km) => ({
+        keys: await km.list(),
+        problems: await km.problems(),
+      }));
       printJson(keys);
-      for (const p of problems) say(`hsm-jwks: not listed: ${p.kid === '' ? 'an object' : `key ${JSON.stringify(p.kid)}`} of set ${JSON.stringify(p.set)} (${p.where}): ${p.kind}: ${p.detail}`);
-      if (problems.length > 0) say(`hsm-jwks: ${problems.length} key(s) or object(s) cannot be used; hsm-jwks doctor says how to repair them`);
+      for (const p of problems)
+        say(
+          `hsm-jwks: not listed: ${p.kid === '' ? 'an object' : `key ${JSON.stringify(p.kid)}`} of set ${JSON.stringify(p.set)} (${p.where}): ${p.kind}: ${p.detail}`,
+        );
+      if (problems.length > 0)
+        say(`hsm-jwks: ${problems.length} key(s) or object(s) cannot be used; hsm-jwks doctor says how to repair them`);
       return problems.length === 0 ? EXIT.ok : EXIT.failed;
     }
     case 'rotate': {
       const set = need(args[0], '<set>');
-      const result = await withManager(config, (km) => rotate(km, set, config.service.rotation, o.alg ? { alg: o.alg } : {}));
+      const result = await withManager(config, (km) =>
+        rotate(km, set, config.service.rotation, o.alg ? { alg: o.alg } : {}),
+      );
       say(
         result.created
           ? `key ${result.kid} is published now and signs from ${result.activateAt.toISOString()}; ${result.retiring.length} key(s) retire then`
@@ -136,7 +149,7 @@ interface Options {
 
 async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'bench') return runBench(argv);
-  let parsed;
+  let parsed: { values: unknown; positionals: string[] };
   try {
     parsed = parseArgs({
       args: argv,
@@ -176,8 +189,13 @@ async function run(argv: string[]): Promise<number> {
         if (e instanceof UsageError) throw e;
         throw new UsageError(`--claims is not JSON: ${(e as Error).message}`);
       }
-      if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new UsageError('--claims must be a JSON object');
-      printText(await withManager(config, (km) => km.signJwt(set, claims as Record<string, unknown>, o.kid ? { kid: o.kid } : {})));
+      if (typeof claims !== 'object' || claims === null || Array.isArray(claims))
+        throw new UsageError('--claims must be a JSON object');
+      printText(
+        await withManager(config, (km) =>
+          km.signJwt(set, claims as Record<string, unknown>, o.kid ? { kid: o.kid } : {}),
+        ),
+      );
       return EXIT.ok;
     }
     case 'secrets': {

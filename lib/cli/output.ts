@@ -22,7 +22,9 @@ export async function withProgress<T>(label: string, work: () => Promise<T>): Pr
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
   let frame = 0;
   const seconds = () => ((Date.now() - started) / 1000).toFixed(1);
-  const timer = tty ? setInterval(() => process.stderr.write(`\r${frames[frame++ % frames.length]} ${label} ${seconds()} s`), 100) : undefined;
+  const timer = tty
+    ? setInterval(() => process.stderr.write(`\r${frames[frame++ % frames.length]} ${label} ${seconds()} s`), 100)
+    : undefined;
   if (!tty) say(`${label}…`);
   try {
     const result = await work();

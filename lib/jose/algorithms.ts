@@ -55,13 +55,23 @@ export const ALGORITHMS: Readonly<Record<JwsAlg, AlgInfo>> = {
   ES256: ecdsa('ES256', 'P-256', 'SHA-256', 32),
   ES384: ecdsa('ES384', 'P-384', 'SHA-384', 48),
   ES512: ecdsa('ES512', 'P-521', 'SHA-512', 66),
-  EdDSA: { alg: 'EdDSA', kty: 'OKP', crv: 'Ed25519', mechanism: { type: 'EdDSA' }, generate: { type: 'ed25519' }, signatureBytes: 64 },
+  EdDSA: {
+    alg: 'EdDSA',
+    kty: 'OKP',
+    crv: 'Ed25519',
+    mechanism: { type: 'EdDSA' },
+    generate: { type: 'ed25519' },
+    signatureBytes: 64,
+  },
 };
 
 /** The table entry for `alg`, or ERR_JOSE_ALG_UNSUPPORTED. */
 export function algInfo(alg: unknown): AlgInfo {
-  if (typeof alg === 'string' && Object.prototype.hasOwnProperty.call(ALGORITHMS, alg)) return ALGORITHMS[alg as JwsAlg];
-  throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `unsupported JWS alg ${JSON.stringify(alg)}; supported: ${Object.keys(ALGORITHMS).join(', ')}`);
+  if (typeof alg === 'string' && Object.hasOwn(ALGORITHMS, alg)) return ALGORITHMS[alg as JwsAlg];
+  throw new JoseError(
+    'ERR_JOSE_ALG_UNSUPPORTED',
+    `unsupported JWS alg ${JSON.stringify(alg)}; supported: ${Object.keys(ALGORITHMS).join(', ')}`,
+  );
 }
 
 /** The alg a key pair on the token is published with: RS256 for RSA, ES* by curve, EdDSA. */

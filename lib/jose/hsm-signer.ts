@@ -9,7 +9,10 @@ import { ecdsaToJws, type Signer } from './signer';
 export function hsmSigner(token: Token, pair: KeyPair, options: { kid?: string; alg?: JwsAlg } = {}): Signer {
   const publicJwk = publicJwkFromKeyPair(pair, options);
   if (publicJwk.use !== 'sig' || publicJwk.alg === 'RSA-OAEP-256') {
-    throw new JoseError('ERR_JWK_USE_MISMATCH', `key ${JSON.stringify(publicJwk.kid)} is for ${publicJwk.use}, not for signing`);
+    throw new JoseError(
+      'ERR_JWK_USE_MISMATCH',
+      `key ${JSON.stringify(publicJwk.kid)} is for ${publicJwk.use}, not for signing`,
+    );
   }
   const info = algInfo(publicJwk.alg);
   return {

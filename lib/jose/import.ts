@@ -32,7 +32,11 @@ const PRIVATE_MEMBERS: Record<PublicJwk['kty'], readonly string[]> = {
   EC: ['crv', 'x', 'y', 'd'],
   OKP: ['crv', 'x', 'd'],
 };
-const PUBLIC_MEMBERS: Record<PublicJwk['kty'], readonly string[]> = { RSA: ['n', 'e'], EC: ['crv', 'x', 'y'], OKP: ['crv', 'x'] };
+const PUBLIC_MEMBERS: Record<PublicJwk['kty'], readonly string[]> = {
+  RSA: ['n', 'e'],
+  EC: ['crv', 'x', 'y'],
+  OKP: ['crv', 'x'],
+};
 const CURVES: Record<string, readonly string[]> = { EC: ['P-256', 'P-384', 'P-521'], OKP: ['Ed25519'] };
 
 const invalid = (why: string) => new JoseError('ERR_JWK_INVALID', `invalid JWK: ${why}`);
@@ -49,33 +53,53 @@ export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> 
   if (kty !== 'RSA' && !CURVES[kty]!.includes(jwk.crv as string)) {
     throw new JoseError('ERR_JWK_CURVE_UNSUPPORTED', `curve ${JSON.stringify(jwk.crv)} is not supported for ${kty}`);
   }
-  for (const m of PUBLIC_MEMBERS[kty]) if (typeof jwk[m] !== 'string' || jwk[m] === '') throw invalid(`"${m}" is missing`);
+  for (const m of PUBLIC_MEMBERS[kty])
+    if (typeof jwk[m] !== 'string' || jwk[m] === '') throw invalid(`"${m}" is missing`);
   for (const m of PRIVATE_MEMBERS[kty]) {
     if (typeof jwk[m] !== 'string' || jwk[m] === '') {
-      throw new JoseError('ERR_JWK_PRIVATE_MISSING', `the private member "${m}" is missing: only private keys can be imported`);
+      throw new JoseError(
+        'ERR_JWK_PRIVATE_MISSING',
+        `the private member "${m}" is missing: only private keys can be imported`,
+      );
     }
   }
   const alg = jwk.alg;
   if (typeof alg !== 'string') throw invalid('"alg" is required');
   const use = jwk.use ?? (alg === ENC_ALG ? 'enc' : 'sig');
   if (use !== 'sig' && use !== 'enc') throw invalid(`"use" must be "sig" or "enc", not ${JSON.stringify(use)}`);
-  if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || jwk.kid === '')) throw invalid('"kid" must be a non-empty string');
+  if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || jwk.kid === ''))
+    throw invalid('"kid" must be a non-empty string');
   const rsaBits = kty === 'RSA' ? bitLength(Buffer.from(jwk.n as string, 'base64url')) : undefined;
   if (use === 'enc') {
-    if (alg !== ENC_ALG || kty !== 'RSA') throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `an enc key must be RSA with alg ${ENC_ALG}`);
-    if (rsaBits! < 2048) throw new JoseError('ERR_JWK_RSA_TOO_SHORT', `the RSA modulus has ${rsaBits} bits; at least 2048 are required`);
+    if (alg !== ENC_ALG || kty !== 'RSA')
+      throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `an enc key must be RSA with alg ${ENC_ALG}`);
+    if (rsaBits! < 2048)
+      throw new JoseError('ERR_JWK_RSA_TOO_SHORT', `the RSA modulus has ${rsaBits} bits; at least 2048 are required`);
   } else {
     const info = ALGORITHMS[alg as JwsAlg];
     if (!info) throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `unsupported alg ${JSON.stringify(alg)}`);
     if (info.minRsaBits !== undefined && kty === 'RSA' && rsaBits! < info.minRsaBits) {
-      throw new JoseError('ERR_JWK_RSA_TOO_SHORT', `the RSA modulus has ${rsaBits} bits; ${alg} needs at least ${info.minRsaBits}`);
+      throw new JoseError(
+        'ERR_JWK_RSA_TOO_SHORT',
+        `the RSA modulus has ${rsaBits} bits; ${alg} needs at least ${info.minRsaBits}`,
+      );
     }
-    if (!algFitsKey(info, { kty, ...(typeof jwk.crv === 'string' ? { crv: jwk.crv } : {}), ...(rsaBits ? { rsaBits } : {}) })) {
-      throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `alg ${alg} does not fit a ${kty} key${jwk.crv ? ` on ${String(jwk.crv)}` : ''}`);
+    if (
+      !algFitsKey(info, {
+        kty,
+        ...(typeof jwk.crv === 'string' ? { crv: jwk.crv } : {}),
+        ...(rsaBits ? { rsaBits } : {}),
+      })
+    ) {
+      throw new JoseError(
+        'ERR_JOSE_ALG_UNSUPPORTED',
+        `alg ${alg} does not fit a ${kty} key${jwk.crv ? ` on ${String(jwk.crv)}` : ''}`,
+      );
     }
   }
   // Every member is base64url (RFC 7518 §6: Base64urlUInt and octet strings, no padding).
-  for (const m of PRIVATE_MEMBERS[kty]) if (m !== 'crv' && !/^[A-Za-z0-9_-]+$/.test(jwk[m] as string)) throw invalid(`"${m}" is not base64url`);
+  for (const m of PRIVATE_MEMBERS[kty])
+    if (m !== 'crv' && !/^[A-Za-z0-9_-]+$/.test(jwk[m] as string)) throw invalid(`"${m}" is not base64url`);
   // The key must parse, and its public members must be those of its private part.
   const members = Object.fromEntries(PRIVATE_MEMBERS[kty].map((m) => [m, jwk[m]]));
   let derived: Record<string, unknown>;
@@ -84,17 +108,32 @@ export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> 
   } catch {
     throw invalid('the key material does not parse');
   }
-  for (const m of PUBLIC_MEMBERS[kty]) if (derived[m] !== jwk[m]) throw invalid(`"${m}" does not belong to the private key`);
+  for (const m of PUBLIC_MEMBERS[kty])
+    if (derived[m] !== jwk[m]) throw invalid(`"${m}" does not belong to the private key`);
   const publicMembers = Object.fromEntries(PUBLIC_MEMBERS[kty].map((m) => [m, jwk[m]]));
   // node:crypto takes an EC or RSA JWK's public members as given, without checking them against
   // "d" (or p, q, dp, dq, qi): a signature made with the private members must verify with the
   // public members alone, or what we publish would not verify what we sign.
-  if (!signsWithItsPublicPart(createPrivateKey({ key: { kty, ...members }, format: 'jwk' }), createPublicKey({ key: { kty, ...publicMembers }, format: 'jwk' }), kty)) {
-    throw invalid('the private members do not belong to the public members: a signature made with them does not verify');
+  if (
+    !signsWithItsPublicPart(
+      createPrivateKey({ key: { kty, ...members }, format: 'jwk' }),
+      createPublicKey({ key: { kty, ...publicMembers }, format: 'jwk' }),
+      kty,
+    )
+  ) {
+    throw invalid(
+      'the private members do not belong to the public members: a signature made with them does not verify',
+    );
   }
   const kid = (jwk.kid as string | undefined) ?? (await calculateJwkThumbprint({ kty, ...publicMembers }));
   const publicJwk = { kty, ...publicMembers, kid, alg, use } as PublicJwk;
-  return { kid, alg: alg as ValidatedKey['alg'], use, privateJwk: { ...publicJwk, ...members } as PrivateJwk, publicJwk };
+  return {
+    kid,
+    alg: alg as ValidatedKey['alg'],
+    use,
+    privateJwk: { ...publicJwk, ...members } as PrivateJwk,
+    publicJwk,
+  };
 }
 
 /** Whether a signature made with `priv` verifies with `pub` (a random message; RSA-PSS, ECDSA or Ed25519). */

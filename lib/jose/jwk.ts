@@ -36,10 +36,17 @@ export function useOf(pair: Pick<KeyPair, 'canSign' | 'canDecrypt'>): KeyUse | u
  * RSA keys made for `enc` publish RSA-OAEP-256. Throws ERR_JWK_UNMAPPABLE for a pair without a
  * public part, and ERR_JOSE_ALG_UNSUPPORTED for an alg that does not fit the key.
  */
-export function publicJwkFromKeyPair(pair: KeyPair, options: { kid?: string; alg?: JwsAlg; use?: KeyUse } = {}): PublicJwk {
+export function publicJwkFromKeyPair(
+  pair: KeyPair,
+  options: { kid?: string; alg?: JwsAlg; use?: KeyUse } = {},
+): PublicJwk {
   const data = pair.publicKeyData;
   const kid = options.kid ?? kidFromId(pair.id);
-  if (!data) throw new JoseError('ERR_JWK_UNMAPPABLE', `key ${JSON.stringify(kid)} has no public part (${pair.problems.join(', ') || 'unknown'})`);
+  if (!data)
+    throw new JoseError(
+      'ERR_JWK_UNMAPPABLE',
+      `key ${JSON.stringify(kid)} has no public part (${pair.problems.join(', ') || 'unknown'})`,
+    );
   const use = options.use ?? useOf(pair);
   if (!use) throw new JoseError('ERR_JWK_UNMAPPABLE', `key ${JSON.stringify(kid)} may neither sign nor decrypt`);
   if ((use === 'sig' && !pair.canSign) || (use === 'enc' && !pair.canDecrypt)) {
@@ -52,13 +59,20 @@ export function publicJwkFromKeyPair(pair: KeyPair, options: { kid?: string; alg
         ? { kty: 'OKP' as const, crv: data.crv, x: b64u(data.x) }
         : ecMembers(data.crv, data.point);
   if (use === 'enc') {
-    if (data.kty !== 'RSA') throw new JoseError('ERR_JWK_UNMAPPABLE', `key ${JSON.stringify(kid)} is for enc but not RSA`);
+    if (data.kty !== 'RSA')
+      throw new JoseError('ERR_JWK_UNMAPPABLE', `key ${JSON.stringify(kid)} is for enc but not RSA`);
     return { ...members, kid, alg: ENC_ALG, use };
   }
   const alg = options.alg ?? defaultAlgFor(pair);
   const info = ALGORITHMS[alg];
-  if (!info || !algFitsKey(info, { kty: members.kty, crv: 'crv' in members ? members.crv : undefined, rsaBits: pair.bits })) {
-    throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `alg ${JSON.stringify(alg)} does not fit key ${JSON.stringify(kid)}`);
+  if (
+    !info ||
+    !algFitsKey(info, { kty: members.kty, crv: 'crv' in members ? members.crv : undefined, rsaBits: pair.bits })
+  ) {
+    throw new JoseError(
+      'ERR_JOSE_ALG_UNSUPPORTED',
+      `alg ${JSON.stringify(alg)} does not fit key ${JSON.stringify(kid)}`,
+    );
   }
   return { ...members, kid, alg, use };
 }
@@ -70,6 +84,11 @@ function ecMembers(crv: 'P-256' | 'P-384' | 'P-521', point: Buffer) {
 
 /** RFC 7638 §3 (synchronous, for comparing keys): SHA-256 over the required members in lexicographic order, base64url. */
 export function thumbprintOf(jwk: Pick<PublicJwk, 'kty' | 'crv' | 'x' | 'y' | 'n' | 'e'>): string {
-  const members = jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  const members =
+    jwk.kty === 'RSA'
+      ? { e: jwk.e, kty: jwk.kty, n: jwk.n }
+      : jwk.kty === 'EC'
+        ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
+        : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
   return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }

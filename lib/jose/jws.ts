@@ -13,10 +13,15 @@ const headers = new WeakMap<Signer, Map<string, string>>();
 function headerSegment(signer: Signer, extras: JwsHeaderExtras): string {
   const id = JSON.stringify(extras);
   let bySigner = headers.get(signer);
-  if (!bySigner) headers.set(signer, (bySigner = new Map()));
+  if (!bySigner) {
+    bySigner = new Map();
+    headers.set(signer, bySigner);
+  }
   let segment = bySigner.get(id);
   if (segment === undefined) {
-    segment = Buffer.from(JSON.stringify({ ...extras, alg: signer.alg, kid: signer.kid }), 'utf8').toString('base64url');
+    segment = Buffer.from(JSON.stringify({ ...extras, alg: signer.alg, kid: signer.kid }), 'utf8').toString(
+      'base64url',
+    );
     if (bySigner.size < 64) bySigner.set(id, segment); // bounded: per-token extras must not grow it
   }
   return segment;
@@ -30,7 +35,11 @@ export async function signCompact(signer: Signer, payload: Uint8Array, extras: J
 }
 
 /** A compact JWT: header { alg, kid, typ: 'JWT', ...extras } and the claims as its payload. */
-export async function signJwt(signer: Signer, claims: Record<string, unknown>, extras: JwsHeaderExtras = {}): Promise<string> {
+export async function signJwt(
+  signer: Signer,
+  claims: Record<string, unknown>,
+  extras: JwsHeaderExtras = {},
+): Promise<string> {
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
     throw argTypeError('claims must be a JSON object');
   }

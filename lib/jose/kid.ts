@@ -21,10 +21,13 @@ export const MAX_ID_BYTES = 255;
 // U+0020; characters that show as nothing (soft hyphen, grapheme joiner, Hangul fillers, Khmer
 // inherent vowels, variation selectors, tags); noncharacters and the specials block (U+FFFD included).
 const NOT_TEXT =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is its purpose.
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: combining marks are listed one by one on purpose.
   /[\u0000-\u001f\u007f-\u009f\u00a0\u00ad\u034f\u115f\u1160\u1680\u17b4\u17b5\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\u3164\ufdd0-\ufdef\ufe00-\ufe0f\ufeff\uffa0\ufff0-\uffff\u{e0000}-\u{e0fff}]/u;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-const invalid = (kid: string, why: string) => new JoseError('ERR_KID_INVALID', `kid ${JSON.stringify(kid)} is not valid: ${why}`);
+const invalid = (kid: string, why: string) =>
+  new JoseError('ERR_KID_INVALID', `kid ${JSON.stringify(kid)} is not valid: ${why}`);
 
 /** The text rule for a decoded string; undefined when it is text, else why not. */
 function whyNotText(s: string): string | undefined {
@@ -32,7 +35,8 @@ function whyNotText(s: string): string | undefined {
   if (NOT_TEXT.test(s)) return 'it contains a control, invisible or non-ASCII space character';
   if (s.normalize('NFC') !== s) return 'it is not in Unicode normalization form C (it would look like another kid)';
   if (s.startsWith(' ') || s.endsWith(' ')) return 'it begins or ends with a space';
-  if (s.startsWith(HEX_KID_PREFIX)) return `it begins with "${HEX_KID_PREFIX}", which is kept for ids that are not text`;
+  if (s.startsWith(HEX_KID_PREFIX))
+    return `it begins with "${HEX_KID_PREFIX}", which is kept for ids that are not text`;
   return undefined;
 }
 
@@ -58,7 +62,8 @@ export function idFromKid(kid: unknown): Buffer {
   if (typeof kid !== 'string') throw new JoseError('ERR_KID_INVALID', 'a kid must be a string');
   if (kid.startsWith(HEX_KID_PREFIX)) {
     const hex = kid.slice(HEX_KID_PREFIX.length);
-    if (!/^(?:[0-9a-f]{2})+$/.test(hex)) throw invalid(kid, `after "${HEX_KID_PREFIX}" it must be lowercase hex of whole bytes`);
+    if (!/^(?:[0-9a-f]{2})+$/.test(hex))
+      throw invalid(kid, `after "${HEX_KID_PREFIX}" it must be lowercase hex of whole bytes`);
     const id = Buffer.from(hex, 'hex');
     if (id.length > MAX_ID_BYTES) throw invalid(kid, `it names ${id.length} bytes, more than ${MAX_ID_BYTES}`);
     if (textOf(id) !== undefined) throw invalid(kid, `those bytes are text: the kid is ${JSON.stringify(textOf(id))}`);

@@ -36,7 +36,8 @@ function leftPad(n: Uint8Array, size: number, alg: string): Buffer {
   let i = 0;
   while (i < n.length - 1 && n[i] === 0) i++;
   const v = n.subarray(i);
-  if (v.length > size) throw new JoseError('ERR_JWS_SIGNATURE_MALFORMED', `an ${alg} signature component of ${v.length} bytes`);
+  if (v.length > size)
+    throw new JoseError('ERR_JWS_SIGNATURE_MALFORMED', `an ${alg} signature component of ${v.length} bytes`);
   return Buffer.concat([Buffer.alloc(size - v.length), v]);
 }
 

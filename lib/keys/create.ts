@@ -37,7 +37,12 @@ export interface KeyManagerSettings {
 
 export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): string {
   const s = hsm.selector;
-  const which = 'tokenLabel' in s ? `token label: ${s.tokenLabel}` : 'serial' in s ? `token serial: ${s.serial}` : `slot: ${String(s.slot)}`;
+  const which =
+    'tokenLabel' in s
+      ? `token label: ${s.tokenLabel}`
+      : 'serial' in s
+        ? `token serial: ${s.serial}`
+        : `slot: ${String(s.slot)}`;
   return `Library path: ${hsm.library}, ${which}`;
 }
 
@@ -45,7 +50,8 @@ export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): s
 function logRecovery(logger: Logger, event: RecoveryEvent): void {
   const fields = { ...event };
   if (event.kind === 'reinitialize-failed') logger.warn(`HSM recovery: ${event.kind}`, fields);
-  else if (event.kind === 'retry') logger.debug(`HSM recovery: ${event.kind}`, fields); // one per operation in flight
+  else if (event.kind === 'retry')
+    logger.debug(`HSM recovery: ${event.kind}`, fields); // one per operation in flight
   else logger.info(`HSM recovery: ${event.kind}`, fields);
 }
 
@@ -63,7 +69,10 @@ export interface CreateOptions {
 async function resealLegacy(store: KeyStore, logger: Logger): Promise<void> {
   const { resealed, failures } = await store.withLock('reseal-legacy-rows', () => store.resealLegacyRows());
   if (resealed > 0) logger.info('software keys sealed again with their metadata under the seal', { resealed });
-  if (failures.length > 0) logger.warn('software keys sealed by an earlier version cannot be opened with SECRETS_SYSTEM', { rows: failures.map((f) => `${f.set}/${f.kid}`) });
+  if (failures.length > 0)
+    logger.warn('software keys sealed by an earlier version cannot be opened with SECRETS_SYSTEM', {
+      rows: failures.map((f) => `${f.set}/${f.kid}`),
+    });
 }
 
 export async function createKeyManager(settings: KeyManagerSettings, options: CreateOptions = {}): Promise<KeyRing> {
@@ -92,14 +101,27 @@ export async function createKeyManager(settings: KeyManagerSettings, options: Cr
       poolSize: hsm.poolSize,
       recovery: { onEvent: (event) => logRecovery(logger, event) },
     });
-    logger.info('Hardware Security Module is configured.', { token: token.label, serial: token.serialNumber, slot: String(token.slot) });
+    logger.info('Hardware Security Module is configured.', {
+      token: token.label,
+      serial: token.serialNumber,
+      slot: String(token.slot),
+    });
     const loaded = mod;
-    const hardware = new HsmKeySource(token, { prefix: hsm.keySetPrefix, store, logger, closeWith: () => loaded.close() });
+    const hardware = new HsmKeySource(token, {
+      prefix: hsm.keySetPrefix,
+      store,
+      logger,
+      closeWith: () => loaded.close(),
+    });
     return new KeyRing(software, hardware, ringOptions);
   } catch (e) {
     await mod?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     const why = (e as { code?: string }).code ?? (e as Error).message;
-    throw new KeyManagerError('ERR_HSM_UNAVAILABLE', `Unable to configure Hardware Security Module. ${describeToken(hsm)} (${why})`, { cause: e });
+    throw new KeyManagerError(
+      'ERR_HSM_UNAVAILABLE',
+      `Unable to configure Hardware Security Module. ${describeToken(hsm)} (${why})`,
+      { cause: e },
+    );
   }
 }

@@ -7,14 +7,22 @@ import type { JwkSet, KeyManager } from './key-manager';
 
 const inflight = new WeakMap<KeyManager, Map<string, Promise<JwkSet>>>();
 
-export async function ensureKeySet(manager: KeyManager, set: string, alg: string, logger: Logger = silentLogger): Promise<JwkSet> {
+export async function ensureKeySet(
+  manager: KeyManager,
+  set: string,
+  alg: string,
+  logger: Logger = silentLogger,
+): Promise<JwkSet> {
   try {
     return await manager.getKeySet(set);
   } catch (e) {
     if (!isNotFound(e)) throw e;
   }
   let bySet = inflight.get(manager);
-  if (!bySet) inflight.set(manager, (bySet = new Map()));
+  if (!bySet) {
+    bySet = new Map();
+    inflight.set(manager, bySet);
+  }
   let pending = bySet.get(set);
   if (!pending) {
     pending = manager
@@ -25,7 +33,10 @@ export async function ensureKeySet(manager: KeyManager, set: string, alg: string
         } catch (e) {
           if (!isNotFound(e)) throw e;
         }
-        logger.warn(`JSON Web Key Set ${JSON.stringify(set)} does not exist yet, generating new key pair...`, { set, alg });
+        logger.warn(`JSON Web Key Set ${JSON.stringify(set)} does not exist yet, generating new key pair...`, {
+          set,
+          alg,
+        });
         await manager.generateAndPersistKeySet(set, undefined, alg, 'sig');
         return manager.getKeySet(set);
       })

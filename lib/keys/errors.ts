@@ -39,7 +39,8 @@ export class KeyManagerError extends HsmJwksError {
 
 export const keyNotFound = (set: string, kid: string) =>
   new KeyManagerError('ERR_KEY_NOT_FOUND', `no key ${JSON.stringify(kid)} in JSON Web Key Set ${JSON.stringify(set)}`);
-export const setNotFound = (set: string) => new KeyManagerError('ERR_KEY_SET_NOT_FOUND', `JSON Web Key Set ${JSON.stringify(set)} does not exist`);
+export const setNotFound = (set: string) =>
+  new KeyManagerError('ERR_KEY_SET_NOT_FOUND', `JSON Web Key Set ${JSON.stringify(set)} does not exist`);
 
 export function isNotFound(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;

@@ -9,7 +9,8 @@ export function checkGeneration(alg: unknown, use: unknown): { spec: KeySpec; us
     throw new KeyManagerError('ERR_KEY_USE_INVALID', `use must be "sig" or "enc", not ${JSON.stringify(use)}`);
   }
   if (use === 'enc') {
-    if (alg !== ENC_ALG) throw new KeyManagerError('ERR_KEY_USE_INVALID', `keys for enc are generated with alg ${ENC_ALG}`);
+    if (alg !== ENC_ALG)
+      throw new KeyManagerError('ERR_KEY_USE_INVALID', `keys for enc are generated with alg ${ENC_ALG}`);
     return { spec: { type: 'rsa', bits: 4096 }, use };
   }
   return { spec: algInfo(alg).generate, use };

@@ -29,7 +29,6 @@ export interface KeyMetadata {
   migrated?: boolean;
 }
 
-
 export function encodeMetadata(m: KeyMetadata): Buffer {
   return Buffer.from(
     JSON.stringify({
@@ -69,16 +68,30 @@ export function decodeMetadata(value: Uint8Array): KeyMetadata | undefined {
   if (typeof j.rev !== 'number' || !Number.isSafeInteger(j.rev) || typeof j.pending !== 'boolean') return undefined;
   if (![j.createdAt, j.activateAt, j.retireAt, j.removeAt].every(instant)) return undefined;
   if (j.migrated !== undefined && j.migrated !== true) return undefined;
-  if (j.thumbprint !== undefined && (typeof j.thumbprint !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(j.thumbprint))) return undefined;
+  if (j.thumbprint !== undefined && (typeof j.thumbprint !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(j.thumbprint)))
+    return undefined;
   const createdAt = typeof j.createdAt === 'number' ? new Date(j.createdAt) : undefined;
   const thumbprint = typeof j.thumbprint === 'string' ? { thumbprint: j.thumbprint } : {};
   const migrated = j.migrated === true ? { migrated: true } : {};
-  return { id: j.id, alg: j.alg as KeyMetadata['alg'], use: j.use, createdAt, lifecycle: lifecycleFromJson(j), rev: j.rev, pending: j.pending, ...thumbprint, ...migrated };
+  return {
+    id: j.id,
+    alg: j.alg as KeyMetadata['alg'],
+    use: j.use,
+    createdAt,
+    lifecycle: lifecycleFromJson(j),
+    rev: j.rev,
+    pending: j.pending,
+    ...thumbprint,
+    ...migrated,
+  };
 }
 
 /** Of several records for one key: the complete one with the highest rev, else the highest pending one. */
 export function currentRecord<T extends { meta: KeyMetadata }>(records: readonly T[]): T | undefined {
   const complete = records.filter((r) => !r.meta.pending);
   const pool = complete.length > 0 ? complete : records;
-  return pool.reduce<T | undefined>((best, r) => (best === undefined || r.meta.rev > best.meta.rev ? r : best), undefined);
+  return pool.reduce<T | undefined>(
+    (best, r) => (best === undefined || r.meta.rev > best.meta.rev ? r : best),
+    undefined,
+  );
 }

@@ -12,10 +12,19 @@ import type { Token } from '../pkcs11/token';
 import type { HsmKeyRecordRead, KeyStore } from '../store/key-store';
 import { decodeMetadata, encodeMetadata, METADATA_APPLICATION, type KeyMetadata } from './hsm-metadata';
 
-export type MetaRecord = { meta: KeyMetadata } & ({ on: 'token'; object: DataObject } | { on: 'store'; set: string; kid: string });
+export type MetaRecord = { meta: KeyMetadata } & (
+  | { on: 'token'; object: DataObject }
+  | { on: 'store'; set: string; kid: string }
+);
 
 /** What a token answers when it does not take CKO_DATA token objects. */
-const REFUSALS = new Set(['CKR_ATTRIBUTE_VALUE_INVALID', 'CKR_ATTRIBUTE_TYPE_INVALID', 'CKR_TEMPLATE_INCONSISTENT', 'CKR_TEMPLATE_INCOMPLETE', 'CKR_FUNCTION_NOT_SUPPORTED']);
+const REFUSALS = new Set([
+  'CKR_ATTRIBUTE_VALUE_INVALID',
+  'CKR_ATTRIBUTE_TYPE_INVALID',
+  'CKR_TEMPLATE_INCONSISTENT',
+  'CKR_TEMPLATE_INCOMPLETE',
+  'CKR_FUNCTION_NOT_SUPPORTED',
+]);
 const PENDING = new Date(0);
 
 export class HsmRecords {
@@ -37,7 +46,15 @@ export class HsmRecords {
    * another secret): their keys must not be published with a guessed alg. `damaged`: records on
    * the token that do not read (edited, another version): which key they describe is unknown.
    */
-  async read(set: string, label: string): Promise<{ byId: Map<string, MetaRecord[]>; unreadable: Map<string, string>; damaged: number; legacy: HsmKeyRecordRead[] }> {
+  async read(
+    set: string,
+    label: string,
+  ): Promise<{
+    byId: Map<string, MetaRecord[]>;
+    unreadable: Map<string, string>;
+    damaged: number;
+    legacy: HsmKeyRecordRead[];
+  }> {
     const out = new Map<string, MetaRecord[]>();
     const unreadable = new Map<string, string>();
     let damaged = 0;
@@ -74,7 +91,14 @@ export class HsmRecords {
         const lifecycle = { ...r.lifecycle };
         if (pending) delete lifecycle.removeAt;
         const createdAt = r.createdAt.getTime() === 0 ? undefined : r.createdAt; // a key made by another tool, adopted
-        out.set(id, [{ meta: { id, alg: r.alg as KeyMetadata['alg'], use: r.use, createdAt, lifecycle, rev: 1, pending }, on: 'store', set, kid: r.kid }]);
+        out.set(id, [
+          {
+            meta: { id, alg: r.alg as KeyMetadata['alg'], use: r.use, createdAt, lifecycle, rev: 1, pending },
+            on: 'store',
+            set,
+            kid: r.kid,
+          },
+        ]);
       }
     }
     return { byId: out, unreadable, damaged, legacy };
@@ -84,17 +108,31 @@ export class HsmRecords {
   async write(set: string, label: string, kid: string, meta: KeyMetadata): Promise<MetaRecord> {
     if (this.#onToken !== false) {
       try {
-        const object = await this.token.createDataObject({ label, application: METADATA_APPLICATION, value: encodeMetadata(meta) });
+        const object = await this.token.createDataObject({
+          label,
+          application: METADATA_APPLICATION,
+          value: encodeMetadata(meta),
+        });
         this.#onToken = true;
         return { meta, on: 'token', object };
       } catch (e) {
         if (!(e instanceof Pkcs11Error && REFUSALS.has(e.ckr)) || !this.store) throw e;
         this.#onToken = false;
-        this.#log.warn('the token does not take CKO_DATA objects: HSM key metadata is kept sealed in the software store', { ckr: e.ckr });
+        this.#log.warn(
+          'the token does not take CKO_DATA objects: HSM key metadata is kept sealed in the software store',
+          { ckr: e.ckr },
+        );
       }
     }
     const lifecycle = meta.pending ? { ...meta.lifecycle, removeAt: PENDING } : meta.lifecycle;
-    await this.store!.recordHsmKey({ set, kid, alg: meta.alg, use: meta.use, createdAt: meta.createdAt ?? new Date(0), lifecycle });
+    await this.store!.recordHsmKey({
+      set,
+      kid,
+      alg: meta.alg,
+      use: meta.use,
+      createdAt: meta.createdAt ?? new Date(0),
+      lifecycle,
+    });
     return { meta, on: 'store', set, kid };
   }
 
@@ -103,12 +141,22 @@ export class HsmRecords {
    * written before the old ones go (a crash leaves both, and the higher rev wins); in the store the
    * row is replaced in one statement.
    */
-  async replace(set: string, label: string, kid: string, old: readonly MetaRecord[], meta: KeyMetadata): Promise<MetaRecord> {
+  async replace(
+    set: string,
+    label: string,
+    kid: string,
+    old: readonly MetaRecord[],
+    meta: KeyMetadata,
+  ): Promise<MetaRecord> {
     const written = await this.write(set, label, kid, meta);
     for (const r of old) {
       if (r.on === 'store' && written.on === 'store') continue; // the same row, already replaced
       await this.remove(r).catch((e: unknown) => {
-        this.#log.warn('a superseded key metadata record could not be removed (the newer one wins)', { set, kid, code: (e as { code?: string }).code });
+        this.#log.warn('a superseded key metadata record could not be removed (the newer one wins)', {
+          set,
+          kid,
+          code: (e as { code?: string }).code,
+        });
       });
     }
     return written;

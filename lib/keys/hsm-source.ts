@@ -33,8 +33,9 @@ export const isHsmEntry = (e: KeyEntry): e is HsmEntry => e.where === 'hsm';
 
 /** The KeyPair no longer names the key: destroyed here, gone after a re-initialisation, or a stale handle. */
 export const isStaleKeyError = (e: unknown) =>
-  e instanceof KeyDestroyedError || e instanceof KeyGoneError || (e instanceof Pkcs11Error && e.category === 'object-stale');
-
+  e instanceof KeyDestroyedError ||
+  e instanceof KeyGoneError ||
+  (e instanceof Pkcs11Error && e.category === 'object-stale');
 
 const HASHED: Record<string, { pkcs: number; pss: number }> = {
   'SHA-256': { pkcs: CKM.SHA256_RSA_PKCS, pss: CKM.SHA256_RSA_PKCS_PSS },
@@ -74,7 +75,10 @@ export class HsmKeySource implements KeySource {
   readonly #closeWith: (() => Promise<void>) | undefined;
   readonly #records: HsmRecords;
 
-  constructor(token: Token, options: { prefix?: string; store?: KeyStore; logger?: Logger; closeWith?: () => Promise<void> } = {}) {
+  constructor(
+    token: Token,
+    options: { prefix?: string; store?: KeyStore; logger?: Logger; closeWith?: () => Promise<void> } = {},
+  ) {
     this.#token = token;
     this.#prefix = options.prefix ?? '';
     this.#store = options.store;
@@ -109,36 +113,72 @@ export class HsmKeySource implements KeySource {
       const kid = kidFromId(same[0]!.id);
       const record = currentRecord(records.get(idHex) ?? []);
       if (same.length > 1) {
-        problem('duplicate-id', kid, `${same.length} private keys have CKA_ID ${idHex}: none is published`, `pkcs11-tool --login --list-objects --type privkey --id ${idHex}, then --delete-object the one that does not belong`);
+        problem(
+          'duplicate-id',
+          kid,
+          `${same.length} private keys have CKA_ID ${idHex}: none is published`,
+          `pkcs11-tool --login --list-objects --type privkey --id ${idHex}, then --delete-object the one that does not belong`,
+        );
         continue;
       }
       const pair = same[0]!;
       const sealFailure = record ? undefined : unreadable.get(idHex);
       if (sealFailure) {
-        problem('metadata-invalid', kid, `its metadata record in the store does not open: ${sealFailure}`, 'check SECRETS_SYSTEM; a record edited outside the seal stays refused');
+        problem(
+          'metadata-invalid',
+          kid,
+          `its metadata record in the store does not open: ${sealFailure}`,
+          'check SECRETS_SYSTEM; a record edited outside the seal stays refused',
+        );
         continue;
       }
       if (!record && damaged > 0) {
-        problem('metadata-invalid', kid, `${damaged} metadata object(s) of this set on the token cannot be read (edited, or of another version), and this key has no readable one: it may be theirs`, REPAIR_DAMAGED);
+        problem(
+          'metadata-invalid',
+          kid,
+          `${damaged} metadata object(s) of this set on the token cannot be read (edited, or of another version), and this key has no readable one: it may be theirs`,
+          REPAIR_DAMAGED,
+        );
         continue;
       }
       const meta = record?.meta;
       if (meta && !meta.pending && meta.thumbprint !== undefined && meta.thumbprint !== pairThumbprint(pair)) {
         // Not the key we made under this id: re-created by another tool, or its public object replaced. Never published as ours.
-        problem('metadata-invalid', kid, 'the key on the token is not the one recorded for this kid (its public key differs): re-created by another tool, or its public object replaced', `hsm-jwks keys delete ${set} ${kid}   (destroys what the token holds under this kid)`);
+        problem(
+          'metadata-invalid',
+          kid,
+          'the key on the token is not the one recorded for this kid (its public key differs): re-created by another tool, or its public object replaced',
+          `hsm-jwks keys delete ${set} ${kid}   (destroys what the token holds under this kid)`,
+        );
         continue;
       }
       if (meta?.pending) {
-        problem('incomplete-generation', kid, 'its generation did not finish; generating the same kid again replaces it', `hsm-jwks keys delete ${set} ${kid}`);
+        problem(
+          'incomplete-generation',
+          kid,
+          'its generation did not finish; generating the same kid again replaces it',
+          `hsm-jwks keys delete ${set} ${kid}`,
+        );
         continue;
       }
       const extra = pair.problems.includes('public-key-ambiguous') || pair.problems.includes('public-key-mismatch');
       const repairPublic = `pkcs11-tool --login --list-objects --type pubkey --id ${idHex}, then --delete-object --type pubkey the one that does not belong`;
       if (extra && !pair.publicKeyData) {
-        problem('public-key-ambiguous', kid, `several public objects have CKA_ID ${idHex}, or its public object belongs to another key: none is used`, repairPublic);
+        problem(
+          'public-key-ambiguous',
+          kid,
+          `several public objects have CKA_ID ${idHex}, or its public object belongs to another key: none is used`,
+          repairPublic,
+        );
         continue;
       }
-      if (extra) problem('extra-public-object', kid, `published with its own public part; another public object has CKA_ID ${idHex}`, repairPublic);
+      if (extra)
+        problem(
+          'extra-public-object',
+          kid,
+          `published with its own public part; another public object has CKA_ID ${idHex}`,
+          repairPublic,
+        );
       try {
         entries.push(this.#entry(set, kid, pair, meta));
       } catch (e) {
@@ -152,14 +192,32 @@ export class HsmKeySource implements KeySource {
       if (byId.has(idHex)) continue;
       const kid = kidFromId(Buffer.from(idHex, 'hex'));
       const pending = list.every((r) => r.meta.pending);
-      problem(pending ? 'incomplete-generation' : 'metadata-without-key', kid, pending ? 'a generation stopped before the key pair existed' : 'metadata of a key that is no longer on the token', `hsm-jwks keys delete ${set} ${kid}`);
+      problem(
+        pending ? 'incomplete-generation' : 'metadata-without-key',
+        kid,
+        pending
+          ? 'a generation stopped before the key pair existed'
+          : 'metadata of a key that is no longer on the token',
+        `hsm-jwks keys delete ${set} ${kid}`,
+      );
     }
-    if (damaged > 0) problem('metadata-invalid', '', `${damaged} metadata object(s) of this set on the token cannot be read (edited, or of another version)`, REPAIR_DAMAGED);
+    if (damaged > 0)
+      problem(
+        'metadata-invalid',
+        '',
+        `${damaged} metadata object(s) of this set on the token cannot be read (edited, or of another version)`,
+        REPAIR_DAMAGED,
+      );
     for (const o of orphans) {
       // The reads are not one snapshot: a public object seen before its private key existed is
       // not an orphan when the pair (or a generation's record) is there now.
       if (byId.has(hex(o.id)) || records.has(hex(o.id))) continue;
-      problem('orphan-public-key', kidFromId(o.id), `a public key object without its private key (CKA_ID ${hex(o.id)})`, `pkcs11-tool --login --delete-object --type pubkey --id ${hex(o.id)}`);
+      problem(
+        'orphan-public-key',
+        kidFromId(o.id),
+        `a public key object without its private key (CKA_ID ${hex(o.id)})`,
+        `pkcs11-tool --login --delete-object --type pubkey --id ${hex(o.id)}`,
+      );
     }
     return { entries, problems };
   }
@@ -168,35 +226,82 @@ export class HsmKeySource implements KeySource {
     if (!meta) {
       // Made by another tool: the key's own default alg, no time, active.
       const publicJwk = publicJwkFromKeyPair(pair, { kid });
-      return { set, kid, where: 'hsm', alg: publicJwk.alg, use: publicJwk.use, createdAt: undefined, lifecycle: {}, origin: 'foreign', publicJwk, pair };
+      return {
+        set,
+        kid,
+        where: 'hsm',
+        alg: publicJwk.alg,
+        use: publicJwk.use,
+        createdAt: undefined,
+        lifecycle: {},
+        origin: 'foreign',
+        publicJwk,
+        pair,
+      };
     }
-    const publicJwk = publicJwkFromKeyPair(pair, meta.use === 'sig' ? { kid, alg: meta.alg as JwsAlg, use: 'sig' } : { kid, use: 'enc' });
-    return { set, kid, where: 'hsm', alg: publicJwk.alg, use: meta.use, createdAt: meta.createdAt, lifecycle: meta.lifecycle, origin: meta.migrated ? 'migrated' : 'ours', publicJwk, pair };
+    const publicJwk = publicJwkFromKeyPair(
+      pair,
+      meta.use === 'sig' ? { kid, alg: meta.alg as JwsAlg, use: 'sig' } : { kid, use: 'enc' },
+    );
+    return {
+      set,
+      kid,
+      where: 'hsm',
+      alg: publicJwk.alg,
+      use: meta.use,
+      createdAt: meta.createdAt,
+      lifecycle: meta.lifecycle,
+      origin: meta.migrated ? 'migrated' : 'ours',
+      publicJwk,
+      pair,
+    };
   }
 
   /**
    * Keys generated by earlier versions had their alg and creation time in the store's hsm_keys
    * table: written to the token once, then forgotten by the store.
    */
-  async #migrateLegacy(set: string, label: string, pairs: KeyPair[], records: Map<string, MetaRecord[]>, legacy: readonly HsmKeyRecordRead[]): Promise<void> {
+  async #migrateLegacy(
+    set: string,
+    label: string,
+    pairs: KeyPair[],
+    records: Map<string, MetaRecord[]>,
+    legacy: readonly HsmKeyRecordRead[],
+  ): Promise<void> {
     if (!this.#store) return;
     const missing = pairs.filter((p) => !records.has(hex(p.id)));
     if (missing.length === 0 || legacy.length === 0) return;
     for (const pair of missing) {
       const kid = kidFromId(pair.id);
-      const old = legacy.find((r) => r.kid === kid || Buffer.from(r.kid, 'utf8').equals(pair.id) || r.kid === hex(pair.id));
+      const old = legacy.find(
+        (r) => r.kid === kid || Buffer.from(r.kid, 'utf8').equals(pair.id) || r.kid === hex(pair.id),
+      );
       if (!old) continue;
       const use: KeyUse = pair.canSign ? 'sig' : 'enc';
       const alg = use === 'enc' ? ENC_ALG : (old.alg as JwsAlg);
       try {
         const jwk = publicJwkFromKeyPair(pair, use === 'sig' ? { kid, alg: alg as JwsAlg } : { kid }); // the recorded alg must fit the key
-        const meta: KeyMetadata = { id: hex(pair.id), alg, use, createdAt: old.createdAt, lifecycle: old.lifecycle, rev: 1, pending: false, thumbprint: thumbprintOf(jwk), migrated: true };
+        const meta: KeyMetadata = {
+          id: hex(pair.id),
+          alg,
+          use,
+          createdAt: old.createdAt,
+          lifecycle: old.lifecycle,
+          rev: 1,
+          pending: false,
+          thumbprint: thumbprintOf(jwk),
+          migrated: true,
+        };
         const written = await this.#records.write(set, label, kid, meta);
         records.set(meta.id, [written]);
         if (written.on === 'token' || old.kid !== kid) await this.#store.forgetHsmKey(set, old.kid); // in the store, the row was sealed in place
         this.#log.info('HSM key metadata moved from the store to the token', { set, kid });
       } catch (e) {
-        this.#log.warn('HSM key metadata could not be moved to the token', { set, kid, code: (e as { code?: string }).code });
+        this.#log.warn('HSM key metadata could not be moved to the token', {
+          set,
+          kid,
+          code: (e as { code?: string }).code,
+        });
       }
     }
   }
@@ -235,20 +340,38 @@ export class HsmKeySource implements KeySource {
   async generate(key: NewKey, onProgress?: (message: string) => void): Promise<KeyEntry> {
     const { spec, use } = checkGeneration(key.alg, key.use);
     const available = new Set((await this.#token.mechanisms()).map((m) => m.type));
-    if (key.alg === 'EdDSA' && !available.has(CKM.EDDSA)) throw new MechanismUnsupportedError('EdDSA signatures (CKM_EDDSA)');
+    if (key.alg === 'EdDSA' && !available.has(CKM.EDDSA))
+      throw new MechanismUnsupportedError('EdDSA signatures (CKM_EDDSA)');
     const id = idFromKid(key.kid);
     const label = this.label(key.set);
     await this.#clearInterrupted(key.set, label, id);
     // A public object left with this id (a crash, a half-deleted pair) would make the new pair ambiguous.
     if ((await this.#token.findOrphanPublicKeys()).some((o) => o.id.equals(id))) {
-      throw new KeyManagerError('ERR_KEY_EXISTS', `a public key object with CKA_ID ${hex(id)} (kid ${JSON.stringify(key.kid)}) is on the token without its private key; remove it first: pkcs11-tool --login --delete-object --type pubkey --id ${hex(id)}`);
+      throw new KeyManagerError(
+        'ERR_KEY_EXISTS',
+        `a public key object with CKA_ID ${hex(id)} (kid ${JSON.stringify(key.kid)}) is on the token without its private key; remove it first: pkcs11-tool --login --delete-object --type pubkey --id ${hex(id)}`,
+      );
     }
-    const meta: KeyMetadata = { id: hex(id), alg: key.alg as KeyMetadata['alg'], use, createdAt: key.createdAt, lifecycle: key.lifecycle, rev: 0, pending: true };
+    const meta: KeyMetadata = {
+      id: hex(id),
+      alg: key.alg as KeyMetadata['alg'],
+      use,
+      createdAt: key.createdAt,
+      lifecycle: key.lifecycle,
+      rev: 0,
+      pending: true,
+    };
     const pending = await this.#records.write(key.set, label, key.kid, meta);
     let pair: KeyPair | undefined;
     try {
-      if (spec.type === 'rsa') onProgress?.(`generating an RSA-${spec.bits} key pair on the token (this takes seconds)...`);
-      pair = await this.#token.generateKeyPair(spec, { label, id, use, allowedMechanisms: allowedMechanismsFor(key.alg, use, available) });
+      if (spec.type === 'rsa')
+        onProgress?.(`generating an RSA-${spec.bits} key pair on the token (this takes seconds)...`);
+      pair = await this.#token.generateKeyPair(spec, {
+        label,
+        id,
+        use,
+        allowedMechanisms: allowedMechanismsFor(key.alg, use, available),
+      });
       const entry = this.#entry(key.set, key.kid, pair, { ...meta, pending: false }); // the alg must fit what the token made
       const complete: KeyMetadata = { ...meta, rev: 1, pending: false, thumbprint: thumbprintOf(entry.publicJwk) };
       await this.#records.replace(key.set, label, key.kid, [pending], complete);
@@ -287,7 +410,11 @@ export class HsmKeySource implements KeySource {
     await this.#token.destroyKeyPair(entry.pair);
     await this.forgetMetadata(entry.set, entry.kid).catch((e: unknown) => {
       // The key is gone; records left behind are reported as metadata-without-key and cleared by a delete.
-      this.#log.warn('key metadata could not be removed after its key', { set: entry.set, kid: entry.kid, code: (e as { code?: string }).code });
+      this.#log.warn('key metadata could not be removed after its key', {
+        set: entry.set,
+        kid: entry.kid,
+        code: (e as { code?: string }).code,
+      });
     });
   }
 
@@ -311,7 +438,12 @@ export class HsmKeySource implements KeySource {
     if (list.length === 0 && pairs.length === 0) return false;
     for (const pair of pairs) await this.#token.destroyKeyPair(pair);
     for (const r of list) await this.#records.remove(r);
-    this.#log.info('removed what the token held under a kid that was not a usable key', { set, kid, pairs: pairs.length, records: list.length });
+    this.#log.info('removed what the token held under a kid that was not a usable key', {
+      set,
+      kid,
+      pairs: pairs.length,
+      records: list.length,
+    });
     return true;
   }
 
@@ -322,14 +454,26 @@ export class HsmKeySource implements KeySource {
     const current = currentRecord(list);
     const meta: KeyMetadata = current
       ? { ...current.meta, lifecycle, rev: current.meta.rev + 1, pending: false }
-      : { id: hex(entry.pair.id), alg: entry.alg, use: entry.use, createdAt: undefined, lifecycle, rev: 1, pending: false, thumbprint: thumbprintOf(entry.publicJwk) }; // a foreign key adopted
+      : {
+          id: hex(entry.pair.id),
+          alg: entry.alg,
+          use: entry.use,
+          createdAt: undefined,
+          lifecycle,
+          rev: 1,
+          pending: false,
+          thumbprint: thumbprintOf(entry.publicJwk),
+        }; // a foreign key adopted
     await this.#records.replace(entry.set, label, entry.kid, list, meta);
   }
 
   signer(entry: KeyEntry): Signer {
     if (!isHsmEntry(entry)) throw new TypeError('not an HSM key');
     if (entry.use !== 'sig' || entry.alg === ENC_ALG) {
-      throw new KeyManagerError('ERR_NO_SIGNING_KEY', `key ${JSON.stringify(entry.kid)} of JSON Web Key Set ${JSON.stringify(entry.set)} is for ${entry.use}`);
+      throw new KeyManagerError(
+        'ERR_NO_SIGNING_KEY',
+        `key ${JSON.stringify(entry.kid)} of JSON Web Key Set ${JSON.stringify(entry.set)} is for ${entry.use}`,
+      );
     }
     return hsmSigner(this.#token, entry.pair, { kid: entry.kid, alg: entry.alg as JwsAlg });
   }
@@ -371,7 +515,12 @@ export class HsmKeySource implements KeySource {
             hsm_jwks_engine_in_flight: engine.running,
             hsm_jwks_engine_sign_latency_seconds_total: engine.signLatencyUsSum / 1e6,
             hsm_jwks_engine_sign_latency_count: engine.signLatencyCount,
-            ...(engine.adaptive ? { hsm_jwks_engine_latency_ms: engine.adaptive.latencyMs, hsm_jwks_engine_min_latency_ms: engine.adaptive.minLatencyMs } : {}),
+            ...(engine.adaptive
+              ? {
+                  hsm_jwks_engine_latency_ms: engine.adaptive.latencyMs,
+                  hsm_jwks_engine_min_latency_ms: engine.adaptive.minLatencyMs,
+                }
+              : {}),
           }
         : {}),
     };

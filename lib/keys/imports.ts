@@ -19,7 +19,8 @@ export async function validateImportSet(jwks: unknown): Promise<ValidatedKey[]> 
   const validated = await Promise.all(keysOf(jwks).map((k) => validateImport(k)));
   const kids = new Set<string>();
   for (const v of validated) {
-    if (kids.has(v.kid)) throw new KeyManagerError('ERR_KEY_NAME_INVALID', `kid ${JSON.stringify(v.kid)} appears twice in the JWK Set`);
+    if (kids.has(v.kid))
+      throw new KeyManagerError('ERR_KEY_NAME_INVALID', `kid ${JSON.stringify(v.kid)} appears twice in the JWK Set`);
     kids.add(v.kid);
   }
   return validated;
@@ -30,7 +31,14 @@ export async function validateImportSet(jwks: unknown): Promise<ValidatedKey[]> 
  * again (it keeps its time and state), but other material, alg or use under a published kid
  * would fail every verifier that cached it, and a row that cannot be opened cannot be compared.
  */
-export function importRows(set: string, keys: readonly ValidatedKey[], view: SetView, mode: 'add' | 'upsert' | 'replace', now: Date, lifecycle: Lifecycle): StoredKey[] {
+export function importRows(
+  set: string,
+  keys: readonly ValidatedKey[],
+  view: SetView,
+  mode: 'add' | 'upsert' | 'replace',
+  now: Date,
+  lifecycle: Lifecycle,
+): StoredKey[] {
   const existing = new Map(view.entries.filter((e) => e.where === 'software').map((e) => [e.kid, e]));
   const unreadable = new Set(view.problems.filter((p) => p.kind === 'unreadable').map((p) => p.kid));
   return keys.map((v) => {
@@ -40,7 +48,11 @@ export function importRows(set: string, keys: readonly ValidatedKey[], view: Set
     const old = existing.get(v.kid);
     if (!old) return { ...fresh, createdAt: now, lifecycle };
     if (thumbprintOf(old.publicJwk) !== thumbprintOf(v.publicJwk) || old.alg !== v.alg || old.use !== v.use) {
-      throw republished(set, v.kid, 'other key material, alg or use under a published kid would fail every verifier that cached it');
+      throw republished(
+        set,
+        v.kid,
+        'other key material, alg or use under a published kid would fail every verifier that cached it',
+      );
     }
     return { ...fresh, createdAt: old.createdAt ?? now, lifecycle: old.lifecycle };
   });

@@ -58,7 +58,13 @@ export interface KeyManager {
    * its public JWK. Never removes keys. In a set that already has a signing key, the new key is
    * published for the publish-ahead time before it signs (unless `activateNow`).
    */
-  generateAndPersistKeySet(set: string, kid: string | undefined, alg: string, use?: KeyUse, options?: GenerateOptions): Promise<JwkSet>;
+  generateAndPersistKeySet(
+    set: string,
+    kid: string | undefined,
+    alg: string,
+    use?: KeyUse,
+    options?: GenerateOptions,
+  ): Promise<JwkSet>;
   addKey(set: string, jwk: unknown): Promise<void>;
   addKeySet(set: string, jwks: unknown): Promise<void>;
   updateKey(set: string, jwk: unknown): Promise<void>;

@@ -20,12 +20,30 @@ import { checkGeneration } from './generation';
 import { isStaleKeyError, type HsmKeySource } from './hsm-source';
 import { importRows, validateImport, validateImportSet } from './imports';
 import type { KeyEntry, KeyProblem } from './key-entry';
-import type { GenerateOptions, GetOptions, JwkSet, KeyInfo, KeyManager, Readiness, SignJwtOptions } from './key-manager';
+import type {
+  GenerateOptions,
+  GetOptions,
+  JwkSet,
+  KeyInfo,
+  KeyManager,
+  Readiness,
+  SignJwtOptions,
+} from './key-manager';
 import type { KeySource } from './key-source';
 import { stateAt } from './lifecycle';
 import { checkSet } from './names';
 import { SetCache } from './set-cache';
-import { LEFTOVERS, maySign, missing, nextTransition, published, readSetView, signingKey, stateOf, type SetView } from './set-view';
+import {
+  LEFTOVERS,
+  maySign,
+  missing,
+  nextTransition,
+  published,
+  readSetView,
+  signingKey,
+  stateOf,
+  type SetView,
+} from './set-view';
 import { isSoftwareEntry, type SoftwareKeySource } from './software-source';
 
 export interface KeyRingOptions {
@@ -90,22 +108,41 @@ export class KeyRing implements KeyManager {
     return this.#hsm ? 'hsm' : 'software';
   }
 
-  async generateAndPersistKeySet(set: string, kid: string | undefined, alg: string, use: KeyUse = 'sig', options: GenerateOptions = {}): Promise<JwkSet> {
+  async generateAndPersistKeySet(
+    set: string,
+    kid: string | undefined,
+    alg: string,
+    use: KeyUse = 'sig',
+    options: GenerateOptions = {},
+  ): Promise<JwkSet> {
     checkSet(set);
     checkGeneration(alg, use);
     const id = kid === undefined ? randomUUID() : checkKid(kid);
     const source: KeySource = this.#hsm ?? this.#software;
-    return this.#write(set, async (view) => {
-      // An interrupted generation of this kid in this set is cleared by the generation itself.
-      const interrupted = view.problems.some((p) => p.kid === id && p.where === 'hsm' && p.kind === 'incomplete-generation');
-      await this.#checkKidsFree([id], interrupted && source.where === 'hsm' ? { set, where: 'hsm' } : undefined);
-      const now = this.#clock();
-      const entry = await source.generate(
-        { set, kid: id, alg, use, createdAt: new Date(now), lifecycle: this.#initialLifecycle(view, now, options.activateNow) },
-        options.onProgress,
-      );
-      return { keys: [{ ...entry.publicJwk }] };
-    }, { newKids: true });
+    return this.#write(
+      set,
+      async (view) => {
+        // An interrupted generation of this kid in this set is cleared by the generation itself.
+        const interrupted = view.problems.some(
+          (p) => p.kid === id && p.where === 'hsm' && p.kind === 'incomplete-generation',
+        );
+        await this.#checkKidsFree([id], interrupted && source.where === 'hsm' ? { set, where: 'hsm' } : undefined);
+        const now = this.#clock();
+        const entry = await source.generate(
+          {
+            set,
+            kid: id,
+            alg,
+            use,
+            createdAt: new Date(now),
+            lifecycle: this.#initialLifecycle(view, now, options.activateNow),
+          },
+          options.onProgress,
+        );
+        return { keys: [{ ...entry.publicJwk }] };
+      },
+      { newKids: true },
+    );
   }
 
   addKey(set: string, jwk: unknown): Promise<void> {
@@ -126,7 +163,11 @@ export class KeyRing implements KeyManager {
     checkKid(kid);
     const entry = published(await this.#view(set), this.#clock()).find((e) => e.kid === kid);
     if (!entry) throw keyNotFound(set, kid);
-    return { keys: [options.includePrivate && isSoftwareEntry(entry) ? { ...entry.stored.privateJwk } : { ...entry.publicJwk }] };
+    return {
+      keys: [
+        options.includePrivate && isSoftwareEntry(entry) ? { ...entry.stored.privateJwk } : { ...entry.publicJwk },
+      ],
+    };
   }
 
   async getKeySet(set: string, options: GetOptions = {}): Promise<JwkSet> {
@@ -134,7 +175,11 @@ export class KeyRing implements KeyManager {
     const view = await this.#view(set);
     const keys = published(view, this.#clock());
     if (keys.length === 0) throw missing(view);
-    return { keys: keys.map((e) => (options.includePrivate && isSoftwareEntry(e) ? { ...e.stored.privateJwk } : { ...e.publicJwk })) };
+    return {
+      keys: keys.map((e) =>
+        options.includePrivate && isSoftwareEntry(e) ? { ...e.stored.privateJwk } : { ...e.publicJwk },
+      ),
+    };
   }
 
   async deleteKey(set: string, kid: string): Promise<void> {
@@ -160,7 +205,13 @@ export class KeyRing implements KeyManager {
     checkSet(set);
     await this.#write(set, async (view) => {
       // What the token holds under the set's kids that is not a usable key goes too (a set with only that is not "missing").
-      const leftovers = this.#hsm ? [...new Set(view.problems.filter((p) => p.where === 'hsm' && p.kid !== '' && LEFTOVERS.has(p.kind)).map((p) => p.kid))] : [];
+      const leftovers = this.#hsm
+        ? [
+            ...new Set(
+              view.problems.filter((p) => p.where === 'hsm' && p.kid !== '' && LEFTOVERS.has(p.kind)).map((p) => p.kid),
+            ),
+          ]
+        : [];
       for (const kid of leftovers) await this.#hsm!.clearLeftovers(set, kid);
       if (view.entries.length === 0) {
         if (leftovers.length > 0) return;
@@ -196,15 +247,25 @@ export class KeyRing implements KeyManager {
       entry = signingKey(view, now);
       if (!entry) {
         if (published(view, now).length === 0) throw missing(view);
-        throw new KeyManagerError('ERR_NO_SIGNING_KEY', `JSON Web Key Set ${JSON.stringify(set)} has no active signing key`);
+        throw new KeyManagerError(
+          'ERR_NO_SIGNING_KEY',
+          `JSON Web Key Set ${JSON.stringify(set)} has no active signing key`,
+        );
       }
     } else {
       checkKid(kid);
       entry = published(view, now).find((e) => e.kid === kid);
       if (!entry) throw keyNotFound(set, kid);
       if (!maySign(entry, now)) {
-        if (entry.use !== 'sig') throw new KeyManagerError('ERR_NO_SIGNING_KEY', `key ${JSON.stringify(kid)} of JSON Web Key Set ${JSON.stringify(set)} is for ${entry.use}`);
-        throw new KeyManagerError('ERR_KEY_NOT_ACTIVE', `key ${JSON.stringify(kid)} of JSON Web Key Set ${JSON.stringify(set)} is ${stateOf(entry, now)}, not active`);
+        if (entry.use !== 'sig')
+          throw new KeyManagerError(
+            'ERR_NO_SIGNING_KEY',
+            `key ${JSON.stringify(kid)} of JSON Web Key Set ${JSON.stringify(set)} is for ${entry.use}`,
+          );
+        throw new KeyManagerError(
+          'ERR_KEY_NOT_ACTIVE',
+          `key ${JSON.stringify(kid)} of JSON Web Key Set ${JSON.stringify(set)} is ${stateOf(entry, now)}, not active`,
+        );
       }
     }
     const signer = this.#dropViewWhenGone(set, entry);
@@ -221,9 +282,13 @@ export class KeyRing implements KeyManager {
     if (this.#maxLifetimeMs === undefined) return claims;
     const latest = Math.floor((this.#clock() + this.#maxLifetimeMs) / 1000);
     if (claims.exp === undefined) return { ...claims, exp: latest };
-    if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw new KeyManagerError('ERR_TOKEN_LIFETIME', '"exp" must be a NumericDate (seconds since the epoch)');
+    if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp))
+      throw new KeyManagerError('ERR_TOKEN_LIFETIME', '"exp" must be a NumericDate (seconds since the epoch)');
     if (claims.exp > latest) {
-      throw new KeyManagerError('ERR_TOKEN_LIFETIME', `"exp" is more than TOKEN_MAX_LIFETIME (${this.#maxLifetimeMs / 1000} s) ahead: retired keys are unpublished on that promise`);
+      throw new KeyManagerError(
+        'ERR_TOKEN_LIFETIME',
+        `"exp" is more than TOKEN_MAX_LIFETIME (${this.#maxLifetimeMs / 1000} s) ahead: retired keys are unpublished on that promise`,
+      );
     }
     return claims;
   }
@@ -233,7 +298,16 @@ export class KeyRing implements KeyManager {
     const out: KeyInfo[] = [];
     for (const set of await this.sets()) {
       for (const e of (await this.#view(set)).entries) {
-        out.push({ set, kid: e.kid, alg: e.alg, use: e.use, where: e.where, state: stateAt(e.lifecycle, now), origin: e.origin, ...(e.createdAt ? { createdAt: e.createdAt } : {}) });
+        out.push({
+          set,
+          kid: e.kid,
+          alg: e.alg,
+          use: e.use,
+          where: e.where,
+          state: stateAt(e.lifecycle, now),
+          origin: e.origin,
+          ...(e.createdAt ? { createdAt: e.createdAt } : {}),
+        });
       }
     }
     return out;
@@ -300,7 +374,13 @@ export class KeyRing implements KeyManager {
       const key = `${p.set}\u0000${p.kid}\u0000${p.kind}\u0000${p.where}`;
       if (this.#reported.has(key)) continue;
       this.#reported.add(key);
-      this.#log.warn(`a key is not published: ${p.kind}`, { set: p.set, kid: p.kid, where: p.where, detail: p.detail, ...(p.repair ? { repair: p.repair } : {}) });
+      this.#log.warn(`a key is not published: ${p.kind}`, {
+        set: p.set,
+        kid: p.kid,
+        where: p.where,
+        detail: p.detail,
+        ...(p.repair ? { repair: p.repair } : {}),
+      });
     }
     return { view, signers: new Map() };
   }
@@ -318,22 +398,44 @@ export class KeyRing implements KeyManager {
         return await (options.newKids ? this.withLock('kids', run) : run());
       } finally {
         this.#views.drop(set);
-        await this.#software.store.touch(set).catch((e: unknown) => this.#log.warn('a key change could not be announced', { set, code: (e as { code?: string }).code }));
+        await this.#software.store
+          .touch(set)
+          .catch((e: unknown) =>
+            this.#log.warn('a key change could not be announced', { set, code: (e as { code?: string }).code }),
+          );
       }
     });
   }
 
-  async #import(set: string, validate: () => Promise<ValidatedKey[]>, mode: 'add' | 'upsert' | 'replace'): Promise<void> {
+  async #import(
+    set: string,
+    validate: () => Promise<ValidatedKey[]>,
+    mode: 'add' | 'upsert' | 'replace',
+  ): Promise<void> {
     const keys = await validate();
-    await this.#write(set, async (view) => {
-      const now = this.#clock();
-      // Keys being replaced do not count as the set's signing key; any other key that signs does.
-      const replaced = new Set(mode === 'replace' ? view.entries.filter((e) => e.where === 'software').map((e) => e.kid) : keys.map((k) => k.kid));
-      const staying: SetView = { ...view, entries: view.entries.filter((e) => !(e.where === 'software' && replaced.has(e.kid))) };
-      await this.#checkKidsFree(keys.map((k) => k.kid), mode === 'add' ? undefined : { set, where: 'software' });
-      const rows = importRows(set, keys, view, mode, new Date(now), this.#initialLifecycle(staying, now, false));
-      await this.#software.write(set, rows, mode);
-    }, { newKids: true });
+    await this.#write(
+      set,
+      async (view) => {
+        const now = this.#clock();
+        // Keys being replaced do not count as the set's signing key; any other key that signs does.
+        const replaced = new Set(
+          mode === 'replace'
+            ? view.entries.filter((e) => e.where === 'software').map((e) => e.kid)
+            : keys.map((k) => k.kid),
+        );
+        const staying: SetView = {
+          ...view,
+          entries: view.entries.filter((e) => !(e.where === 'software' && replaced.has(e.kid))),
+        };
+        await this.#checkKidsFree(
+          keys.map((k) => k.kid),
+          mode === 'add' ? undefined : { set, where: 'software' },
+        );
+        const rows = importRows(set, keys, view, mode, new Date(now), this.#initialLifecycle(staying, now, false));
+        await this.#software.write(set, rows, mode);
+      },
+      { newKids: true },
+    );
   }
 
   /** ERR_KEY_EXISTS when any set, on the token or in the store, has one of these kids (except what the write replaces: `replacing`). */
@@ -342,7 +444,10 @@ export class KeyRing implements KeyManager {
       for (const [kid, held] of await s.setsWithKids(kids)) {
         const sets = held.filter((set) => !(s.where === replacing?.where && set === replacing.set));
         if (sets.length > 0) {
-          throw new KeyManagerError('ERR_KEY_EXISTS', `kid ${JSON.stringify(kid)} is already used by a key ${s.where === 'hsm' ? 'on the token' : 'in the software store'} in JSON Web Key Set ${JSON.stringify(sets[0])}: a kid names one key`);
+          throw new KeyManagerError(
+            'ERR_KEY_EXISTS',
+            `kid ${JSON.stringify(kid)} is already used by a key ${s.where === 'hsm' ? 'on the token' : 'in the software store'} in JSON Web Key Set ${JSON.stringify(sets[0])}: a kid names one key`,
+          );
         }
       }
     }
@@ -378,7 +483,12 @@ export class KeyRing implements KeyManager {
       if (isStaleKeyError(e)) this.#views.drop(set);
       throw e;
     };
-    return { kid: inner.kid, alg: inner.alg, publicJwk: inner.publicJwk, sign: (data: Uint8Array) => inner.sign(data).catch(dropped) };
+    return {
+      kid: inner.kid,
+      alg: inner.alg,
+      publicJwk: inner.publicJwk,
+      sign: (data: Uint8Array) => inner.sign(data).catch(dropped),
+    };
   }
 
   /**
@@ -396,7 +506,8 @@ export class KeyRing implements KeyManager {
    * from HSM_PIN_FILE). Throws ERR_LOGIN_REFUSED when the token refuses it again.
    */
   async resumeLogins(pin?: string): Promise<void> {
-    if (!this.#hsm) throw new KeyManagerError('ERR_HSM_NOT_CONFIGURED', 'there is no Hardware Security Module to log in to');
+    if (!this.#hsm)
+      throw new KeyManagerError('ERR_HSM_NOT_CONFIGURED', 'there is no Hardware Security Module to log in to');
     await this.#hsm.resumeLogins(pin);
   }
 }

@@ -22,8 +22,16 @@ export function stateAt(lifecycle: Lifecycle, now: number): KeyState {
 export const isPublished = (state: KeyState) => state !== 'removed';
 
 /** The lifecycle as plain JSON numbers (ms), for records and logs. */
-export function lifecycleToJson(l: Lifecycle): { activateAt: number | null; retireAt: number | null; removeAt: number | null } {
-  return { activateAt: l.activateAt?.getTime() ?? null, retireAt: l.retireAt?.getTime() ?? null, removeAt: l.removeAt?.getTime() ?? null };
+export function lifecycleToJson(l: Lifecycle): {
+  activateAt: number | null;
+  retireAt: number | null;
+  removeAt: number | null;
+} {
+  return {
+    activateAt: l.activateAt?.getTime() ?? null,
+    retireAt: l.retireAt?.getTime() ?? null,
+    removeAt: l.removeAt?.getTime() ?? null,
+  };
 }
 
 export function lifecycleFromJson(j: { activateAt?: unknown; retireAt?: unknown; removeAt?: unknown }): Lifecycle {

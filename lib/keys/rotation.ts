@@ -38,7 +38,12 @@ export interface RotationResult {
  * after the ring's publish-ahead time, and the current signing keys retiring at that instant.
  * Idempotent while a rotation is pending: the scheduled key is returned, nothing is made.
  */
-export async function rotate(km: KeyRing, set: string, policy: Pick<RotationPolicy, 'retireAfterMs'>, options: { alg?: string; logger?: Logger } = {}): Promise<RotationResult> {
+export async function rotate(
+  km: KeyRing,
+  set: string,
+  policy: Pick<RotationPolicy, 'retireAfterMs'>,
+  options: { alg?: string; logger?: Logger } = {},
+): Promise<RotationResult> {
   const log = options.logger ?? silentLogger;
   return km.withLock(`rotate:${set}`, async () => {
     km.invalidate(set); // another instance may have rotated while we waited
@@ -47,21 +52,40 @@ export async function rotate(km: KeyRing, set: string, policy: Pick<RotationPoli
     const active = keys.filter((k) => k.state === 'active').sort(newestFirst);
     if (pending) return retireFor(km, set, pending, active, policy, false);
     const alg = options.alg ?? active[0]?.alg;
-    if (!alg) throw new KeyManagerError('ERR_NO_SIGNING_KEY', `JSON Web Key Set ${JSON.stringify(set)} has no signing key to rotate; give the alg`);
+    if (!alg)
+      throw new KeyManagerError(
+        'ERR_NO_SIGNING_KEY',
+        `JSON Web Key Set ${JSON.stringify(set)} has no signing key to rotate; give the alg`,
+      );
     const made = (await km.generateAndPersistKeySet(set, undefined, alg, 'sig')).keys[0]!;
     const fresh = (await km.keys(set)).find((k) => k.kid === made.kid)!;
-    log.info('key rotation: a new key is published and will sign after the publish-ahead time', { set, kid: fresh.kid, activateAt: fresh.lifecycle.activateAt?.toISOString() });
+    log.info('key rotation: a new key is published and will sign after the publish-ahead time', {
+      set,
+      kid: fresh.kid,
+      activateAt: fresh.lifecycle.activateAt?.toISOString(),
+    });
     return retireFor(km, set, fresh, active, policy, true);
   });
 }
 
 /** The active keys retire when `next` activates, and are removed retireAfter later. */
-async function retireFor(km: KeyRing, set: string, next: Keyed, active: Keyed[], policy: Pick<RotationPolicy, 'retireAfterMs'>, created: boolean): Promise<RotationResult> {
+async function retireFor(
+  km: KeyRing,
+  set: string,
+  next: Keyed,
+  active: Keyed[],
+  policy: Pick<RotationPolicy, 'retireAfterMs'>,
+  created: boolean,
+): Promise<RotationResult> {
   const activateAt = next.lifecycle.activateAt ?? next.createdAt ?? new Date(km.now());
   const retiring: string[] = [];
   for (const k of active) {
     if (k.kid === next.kid || (k.lifecycle.retireAt && k.lifecycle.retireAt <= activateAt)) continue;
-    await km.setLifecycle(set, k.kid, { ...k.lifecycle, retireAt: activateAt, removeAt: new Date(activateAt.getTime() + policy.retireAfterMs) });
+    await km.setLifecycle(set, k.kid, {
+      ...k.lifecycle,
+      retireAt: activateAt,
+      removeAt: new Date(activateAt.getTime() + policy.retireAfterMs),
+    });
     retiring.push(k.kid);
   }
   return { set, kid: next.kid, activateAt, retiring, created };
@@ -105,7 +129,11 @@ export class Rotator {
       try {
         await this.#checkSet(set);
       } catch (e) {
-        this.#log.warn('key rotation failed for a set; it is tried again at the next check', { set, code: (e as { code?: string }).code, message: (e as Error).message });
+        this.#log.warn('key rotation failed for a set; it is tried again at the next check', {
+          set,
+          code: (e as { code?: string }).code,
+          message: (e as Error).message,
+        });
       }
     }
   }
@@ -128,7 +156,7 @@ export class Rotator {
     const every = this.policy.everyMs;
     if (every === undefined) return;
     const newest = keys.filter((k) => signs(k) && (k.state === 'active' || k.state === 'next')).sort(newestFirst)[0];
-    const since = newest ? (newest.lifecycle.activateAt ?? newest.createdAt)?.getTime() ?? -Infinity : undefined;
+    const since = newest ? ((newest.lifecycle.activateAt ?? newest.createdAt)?.getTime() ?? -Infinity) : undefined;
     if (since === undefined || newest!.state === 'next' || now - since < every) return;
     const r = await rotate(this.km, set, this.policy, { logger: this.#log });
     if (r.created) this.#log.info('key rotation: scheduled rotation done', { set, kid: r.kid, retiring: r.retiring });

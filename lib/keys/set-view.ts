@@ -54,7 +54,13 @@ export async function readSetView(set: string, sources: readonly KeySource[]): P
   for (const e of byKid.values()) {
     const winner = crossSetWinner(e, holders);
     if (winner === undefined) entries.push(e);
-    else problems.push(conflict(e, `set ${JSON.stringify(winner.set)} (${winner.where}) publishes this kid; it wins (HSM over software, then the set name that sorts first)`));
+    else
+      problems.push(
+        conflict(
+          e,
+          `set ${JSON.stringify(winner.set)} (${winner.where}) publishes this kid; it wins (HSM over software, then the set name that sorts first)`,
+        ),
+      );
   }
   return { set, entries, problems };
 }
@@ -69,11 +75,18 @@ const conflict = (e: KeyEntry, why: string): KeyProblem => ({
 });
 
 /** The holder of this kid that wins over `e` in another set, or undefined when `e` is the kid's. */
-function crossSetWinner(e: KeyEntry, bySource: ReadonlyArray<{ where: KeyLocation; sets: Map<string, string[]> }>): { set: string; where: KeyLocation } | undefined {
+function crossSetWinner(
+  e: KeyEntry,
+  bySource: ReadonlyArray<{ where: KeyLocation; sets: Map<string, string[]> }>,
+): { set: string; where: KeyLocation } | undefined {
   const holders: { set: string; where: KeyLocation }[] = [];
-  for (const s of bySource) for (const set of s.sets.get(e.kid) ?? []) if (set !== e.set || s.where !== e.where) holders.push({ set, where: s.where });
+  for (const s of bySource)
+    for (const set of s.sets.get(e.kid) ?? [])
+      if (set !== e.set || s.where !== e.where) holders.push({ set, where: s.where });
   const rank = (h: { set: string; where: KeyLocation }) => (h.where === 'hsm' ? 0 : 1);
-  const best = [...holders, { set: e.set, where: e.where }].sort((a, b) => rank(a) - rank(b) || (a.set < b.set ? -1 : a.set > b.set ? 1 : 0))[0]!;
+  const best = [...holders, { set: e.set, where: e.where }].sort(
+    (a, b) => rank(a) - rank(b) || (a.set < b.set ? -1 : a.set > b.set ? 1 : 0),
+  )[0]!;
   return best.set === e.set && best.where === e.where ? undefined : best;
 }
 
@@ -84,7 +97,8 @@ export function published(view: SetView, now: number): KeyEntry[] {
   return view.entries.filter((e) => isPublished(stateOf(e, now))).sort(newestFirst);
 }
 
-export const maySign = (e: KeyEntry, now: number) => e.use === 'sig' && e.alg !== ENC_ALG && stateOf(e, now) === 'active';
+export const maySign = (e: KeyEntry, now: number) =>
+  e.use === 'sig' && e.alg !== ENC_ALG && stateOf(e, now) === 'active';
 
 /** The key that signs for the set at `now`, if any. */
 export function signingKey(view: SetView, now: number): KeyEntry | undefined {
@@ -104,13 +118,22 @@ export function nextTransition(view: SetView, now: number): number {
 }
 
 /** Problems on the token that `deleteKey(set, kid)` clears: everything under that kid goes. */
-export const LEFTOVERS: ReadonlySet<KeyProblem['kind']> = new Set(['incomplete-generation', 'metadata-without-key', 'metadata-invalid', 'public-key-ambiguous', 'public-key-missing', 'unsupported-key']);
+export const LEFTOVERS: ReadonlySet<KeyProblem['kind']> = new Set([
+  'incomplete-generation',
+  'metadata-without-key',
+  'metadata-invalid',
+  'public-key-ambiguous',
+  'public-key-missing',
+  'unsupported-key',
+]);
 
 /** A set with no published key: not found, or, when keys exist but none can be used, ERR_KEY_SET_UNREADABLE. */
 export function missing(view: SetView): KeyManagerError {
   const blocking = view.problems.filter((p) => BLOCKING.has(p.kind));
   if (blocking.length === 0) return setNotFound(view.set);
   const keys = blocking.map((p) => `${p.kid} (${p.where}: ${p.detail})`).join('; ');
-  return new KeyManagerError('ERR_KEY_SET_UNREADABLE', `JSON Web Key Set ${JSON.stringify(view.set)} has keys that cannot be used: ${keys}`);
+  return new KeyManagerError(
+    'ERR_KEY_SET_UNREADABLE',
+    `JSON Web Key Set ${JSON.stringify(view.set)} has keys that cannot be used: ${keys}`,
+  );
 }
-

@@ -40,7 +40,12 @@ export const isSoftwareEntry = (e: KeyEntry): e is SoftwareEntry => e.where === 
 
 export function entryOf(stored: StoredKey): SoftwareEntry {
   // What the seal covers decides; the JWK's own members are published as the row says.
-  const publicJwk = { ...publicPart(stored.privateJwk), kid: stored.kid, alg: stored.alg, use: stored.use } as PublicJwk;
+  const publicJwk = {
+    ...publicPart(stored.privateJwk),
+    kid: stored.kid,
+    alg: stored.alg,
+    use: stored.use,
+  } as PublicJwk;
   return {
     set: stored.set,
     kid: stored.kid,
@@ -81,7 +86,8 @@ export class SoftwareKeySource implements KeySource {
   async setsWithKids(kids: readonly string[]): Promise<Map<string, string[]>> {
     const wanted = new Set(kids);
     const out = new Map<string, string[]>();
-    for (const r of await this.store.list()) { // one read of the rows' metadata for all the kids
+    for (const r of await this.store.list()) {
+      // one read of the rows' metadata for all the kids
       if (!wanted.has(r.kid)) continue;
       const sets = out.get(r.kid) ?? [];
       if (!sets.includes(r.set)) out.set(r.kid, [...sets, r.set]);
@@ -92,7 +98,12 @@ export class SoftwareKeySource implements KeySource {
   async generate(key: NewKey): Promise<KeyEntry> {
     const { spec } = checkGeneration(key.alg, key.use);
     const privateKey = await newKey(spec);
-    const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid: key.kid, alg: key.alg, use: key.use } as PrivateJwk;
+    const privateJwk = {
+      ...privateKey.export({ format: 'jwk' }),
+      kid: key.kid,
+      alg: key.alg,
+      use: key.use,
+    } as PrivateJwk;
     const stored: StoredKey = { ...key, privateJwk };
     await this.store.add([stored]);
     return entryOf(stored);
@@ -107,7 +118,10 @@ export class SoftwareKeySource implements KeySource {
 
   async delete(entry: KeyEntry): Promise<void> {
     if (!(await this.store.deleteKey(entry.set, entry.kid))) {
-      throw new KeyManagerError('ERR_KEY_NOT_FOUND', `no key ${JSON.stringify(entry.kid)} in JSON Web Key Set ${JSON.stringify(entry.set)}`);
+      throw new KeyManagerError(
+        'ERR_KEY_NOT_FOUND',
+        `no key ${JSON.stringify(entry.kid)} in JSON Web Key Set ${JSON.stringify(entry.set)}`,
+      );
     }
   }
 
@@ -118,10 +132,16 @@ export class SoftwareKeySource implements KeySource {
   signer(entry: KeyEntry): Signer {
     if (!isSoftwareEntry(entry)) throw new TypeError('not a software key');
     if (entry.use !== 'sig' || entry.alg === ENC_ALG) {
-      throw new KeyManagerError('ERR_NO_SIGNING_KEY', `key ${JSON.stringify(entry.kid)} of JSON Web Key Set ${JSON.stringify(entry.set)} is for ${entry.use}`);
+      throw new KeyManagerError(
+        'ERR_NO_SIGNING_KEY',
+        `key ${JSON.stringify(entry.kid)} of JSON Web Key Set ${JSON.stringify(entry.set)} is for ${entry.use}`,
+      );
     }
     let object = this.#keyObjects.get(entry.stored);
-    if (!object) this.#keyObjects.set(entry.stored, (object = createPrivateKey({ key: entry.stored.privateJwk as never, format: 'jwk' })));
+    if (!object) {
+      object = createPrivateKey({ key: entry.stored.privateJwk as never, format: 'jwk' });
+      this.#keyObjects.set(entry.stored, object);
+    }
     return softwareSigner(object, entry.kid, algInfo(entry.alg).alg as JwsAlg);
   }
 

@@ -100,7 +100,12 @@ export class ConcurrencyLimit {
 
   state(): LimitState {
     const ms = (us: number) => Math.round(us) / 1000;
-    return { limit: this.#limit, latencyMs: ms(this.#latencyUs), minLatencyMs: Number.isFinite(this.#minLatencyUs) ? ms(this.#minLatencyUs) : 0, queue: Math.round(this.#queue * 10) / 10 };
+    return {
+      limit: this.#limit,
+      latencyMs: ms(this.#latencyUs),
+      minLatencyMs: Number.isFinite(this.#minLatencyUs) ? ms(this.#minLatencyUs) : 0,
+      queue: Math.round(this.#queue * 10) / 10,
+    };
   }
 
   /**

@@ -49,9 +49,16 @@ export function checkDataObjectSpec(spec: unknown): Required<DataObjectSpec> & {
   checkName('spec.label', s.label);
   checkName('spec.application', s.application);
   if (!(s.value instanceof Uint8Array)) throw invalidArgType('spec.value', 'a Buffer or Uint8Array', s.value);
-  if (s.value.length > MAX_VALUE_BYTES) throw invalidArgValue('spec.value', `at most ${MAX_VALUE_BYTES} bytes`, s.value);
-  if (s.private !== undefined && typeof s.private !== 'boolean') throw invalidArgType('spec.private', 'a boolean', s.private);
-  return { label: s.label as string, application: s.application as string, value: Buffer.from(s.value), private: s.private ?? true };
+  if (s.value.length > MAX_VALUE_BYTES)
+    throw invalidArgValue('spec.value', `at most ${MAX_VALUE_BYTES} bytes`, s.value);
+  if (s.private !== undefined && typeof s.private !== 'boolean')
+    throw invalidArgType('spec.private', 'a boolean', s.private);
+  return {
+    label: s.label as string,
+    application: s.application as string,
+    value: Buffer.from(s.value),
+    private: s.private ?? true,
+  };
 }
 
 export function checkDataObjectQuery(query: unknown): DataObjectQuery {
@@ -59,11 +66,14 @@ export function checkDataObjectQuery(query: unknown): DataObjectQuery {
   const q = query as { application?: unknown; label?: unknown };
   checkName('query.application', q.application);
   if (q.label !== undefined && typeof q.label !== 'string') throw invalidArgType('query.label', 'a string', q.label);
-  return q.label === undefined ? { application: q.application as string } : { application: q.application as string, label: q.label };
+  return q.label === undefined
+    ? { application: q.application as string }
+    : { application: q.application as string, label: q.label };
 }
 
 export function checkDataObject(o: unknown): asserts o is DataObject {
-  if (!(o instanceof DataObject)) throw invalidArgType('object', 'a DataObject from createDataObject or findDataObjects', o);
+  if (!(o instanceof DataObject))
+    throw invalidArgType('object', 'a DataObject from createDataObject or findDataObjects', o);
 }
 
 function checkName(name: string, v: unknown): void {
@@ -105,7 +115,11 @@ export class DataObjectReader {
       const a = await new KeyReader(this.native, this.session).attributesIfPresent(handle, VALUE_ATTRIBUTES);
       if (!a) continue; // destroyed since the search found it
       // A value the token does not report reads as empty (CKA_VALUE defaults to empty for CKO_DATA).
-      const object = new DataObject(a.string(CKA.LABEL) ?? q.label ?? '', a.string(CKA.APPLICATION) ?? q.application, a.bytes(CKA.VALUE) ?? Buffer.alloc(0));
+      const object = new DataObject(
+        a.string(CKA.LABEL) ?? q.label ?? '',
+        a.string(CKA.APPLICATION) ?? q.application,
+        a.bytes(CKA.VALUE) ?? Buffer.alloc(0),
+      );
       out.push({ handle, object });
     }
     return out;
@@ -149,7 +163,8 @@ export class DataObjectHandles {
     const known = this.#known.get(o);
     const identity = known?.identity ?? o;
     if (this.#destroyed.has(o)) throw new DataObjectGoneError(identity.application, identity.label);
-    const handle = known !== undefined && known.generation === generation ? known.handle : await reader.lookUp(identity);
+    const handle =
+      known !== undefined && known.generation === generation ? known.handle : await reader.lookUp(identity);
     try {
       await reader.destroy(handle);
     } catch (e) {

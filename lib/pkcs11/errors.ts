@@ -75,7 +75,10 @@ export class Pkcs11Error extends HsmJwksError {
   readonly fn: string;
   readonly category: Pkcs11ErrorCategory;
   constructor(rv: number, fn: string, ckr: string = ckrName(rv)) {
-    super(`ERR_PKCS11_${ckr.replace(/^CKR_/, '')}` as Pkcs11ErrorCode, `${fn} failed: ${ckr} (0x${rv.toString(16).padStart(8, '0')})`);
+    super(
+      `ERR_PKCS11_${ckr.replace(/^CKR_/, '')}` as Pkcs11ErrorCode,
+      `${fn} failed: ${ckr} (0x${rv.toString(16).padStart(8, '0')})`,
+    );
     this.rv = rv;
     this.ckr = ckr;
     this.fn = fn;
@@ -83,7 +86,9 @@ export class Pkcs11Error extends HsmJwksError {
   }
 }
 
-export type ModuleLoadErrorCode = Codes<'ERR_MODULE_NOT_FOUND' | 'ERR_MODULE_NOT_PKCS11' | 'ERR_MODULE_LOAD_FAILED' | 'ERR_MODULE_INIT_FAILED'>;
+export type ModuleLoadErrorCode = Codes<
+  'ERR_MODULE_NOT_FOUND' | 'ERR_MODULE_NOT_PKCS11' | 'ERR_MODULE_LOAD_FAILED' | 'ERR_MODULE_INIT_FAILED'
+>;
 
 /** The PKCS#11 library could not be loaded; `code` says why. */
 export class ModuleLoadError extends HsmJwksError {
@@ -159,7 +164,10 @@ export class KeyExistsError extends HsmJwksError {
  */
 export class DataObjectGoneError extends HsmJwksError {
   constructor(application: string, label: string) {
-    super('ERR_DATA_OBJECT_GONE', `the data object ${JSON.stringify(label)} of application ${JSON.stringify(application)} is no longer on the token`);
+    super(
+      'ERR_DATA_OBJECT_GONE',
+      `the data object ${JSON.stringify(label)} of application ${JSON.stringify(application)} is no longer on the token`,
+    );
   }
 }
 
@@ -181,7 +189,10 @@ export class DataObjectAmbiguousError extends HsmJwksError {
 /** The operation needs the token's private objects, which are invisible without a login (open the token with a PIN). */
 export class LoginRequiredError extends HsmJwksError {
   constructor(what: string) {
-    super('ERR_LOGIN_REQUIRED', `${what} needs a logged-in token (open it with a PIN): private objects are invisible without a login`);
+    super(
+      'ERR_LOGIN_REQUIRED',
+      `${what} needs a logged-in token (open it with a PIN): private objects are invisible without a login`,
+    );
   }
 }
 
@@ -202,7 +213,10 @@ export class ModuleReinitializedError extends HsmJwksError {
 /** The module was initialised by another component of this process: it is not ours to re-initialise. */
 export class ModuleNotOwnedError extends HsmJwksError {
   constructor() {
-    super('ERR_MODULE_NOT_OWNER', 'the PKCS#11 module was initialised by another component of this process and cannot be re-initialised here');
+    super(
+      'ERR_MODULE_NOT_OWNER',
+      'the PKCS#11 module was initialised by another component of this process and cannot be re-initialised here',
+    );
   }
 }
 
@@ -212,7 +226,10 @@ export class ModuleNotOwnedError extends HsmJwksError {
  */
 export class PinMismatchError extends HsmJwksError {
   constructor() {
-    super('ERR_PIN_MISMATCH', 'the token is already logged in by this process with a different PIN; this PIN was not accepted');
+    super(
+      'ERR_PIN_MISMATCH',
+      'the token is already logged in by this process with a different PIN; this PIN was not accepted',
+    );
   }
 }
 
@@ -226,7 +243,10 @@ export class LoginRefusedError extends HsmJwksError {
   /** The CKR_ name the token answered, e.g. `CKR_PIN_INCORRECT`. */
   readonly ckr: string;
   constructor(ckr: string) {
-    super('ERR_LOGIN_REFUSED', `the token refused the PIN (${ckr}); no login is tried again until an operator supplies a PIN or asks for one more try`);
+    super(
+      'ERR_LOGIN_REFUSED',
+      `the token refused the PIN (${ckr}); no login is tried again until an operator supplies a PIN or asks for one more try`,
+    );
     this.ckr = ckr;
   }
 }
@@ -239,7 +259,10 @@ export class TokenUnavailableError extends HsmJwksError {
   /** The code of the failure that showed it, e.g. `ERR_PKCS11_DEVICE_REMOVED`. */
   readonly causeCode: string | undefined;
   constructor(causeCode: string | undefined, sinceMs: number) {
-    super('ERR_TOKEN_UNAVAILABLE', `the token is unavailable since ${new Date(sinceMs).toISOString()}${causeCode ? ` (${causeCode})` : ''}; reconnecting`);
+    super(
+      'ERR_TOKEN_UNAVAILABLE',
+      `the token is unavailable since ${new Date(sinceMs).toISOString()}${causeCode ? ` (${causeCode})` : ''}; reconnecting`,
+    );
     this.causeCode = causeCode;
   }
 }
@@ -288,7 +311,6 @@ export class AddonFailureError extends HsmJwksError {
     super('ERR_ADDON_FAILURE', `the native addon failed: ${detail}`);
   }
 }
-
 
 /**
  * Runs `fn` and ignores how it fails (a synchronous throw included): for closing what may already

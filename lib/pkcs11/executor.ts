@@ -44,7 +44,11 @@ export class Executor {
   }
 
   /** Runs `lane` on a session lent by the pool (see the file's comment for the steps). */
-  onPool<T>(keyPair: KeyPair | undefined, idempotent: boolean, lane: (session: bigint, handles: Handles | undefined, g: Generation) => Promise<T>): Promise<T> {
+  onPool<T>(
+    keyPair: KeyPair | undefined,
+    idempotent: boolean,
+    lane: (session: bigint, handles: Handles | undefined, g: Generation) => Promise<T>,
+  ): Promise<T> {
     return this.run(keyPair, idempotent, false, (g, h) => g.pool.use((session) => lane(session, h, g)));
   }
 
@@ -53,14 +57,21 @@ export class Executor {
     return this.run(keyPair, true, true, lane);
   }
 
-  run<T>(keyPair: KeyPair | undefined, idempotent: boolean, onEngine: boolean, lane: Lane<T>, first = true): Promise<T> {
+  run<T>(
+    keyPair: KeyPair | undefined,
+    idempotent: boolean,
+    onEngine: boolean,
+    lane: Lane<T>,
+    first = true,
+  ): Promise<T> {
     const c = this.#c;
     const stop = c.state.failure(); // unavailable or login-refused: fail at once, touch nothing
     if (stop) return Promise.reject(stop);
     const g = c.current;
     if (onEngine && !g.engine) return Promise.reject(new ClosedError('the signing engine'));
     // (A pool lane checks this itself: destroyKeyPair's own operation runs on a destroyed KeyPair.)
-    if (onEngine && keyPair !== undefined && this.#destroyed.has(keyPair)) return Promise.reject(new KeyDestroyedError());
+    if (onEngine && keyPair !== undefined && this.#destroyed.has(keyPair))
+      return Promise.reject(new KeyDestroyedError());
     const retry = idempotent && first ? () => this.run(keyPair, idempotent, onEngine, lane, false) : undefined;
     let h: Handles | undefined;
     if (keyPair !== undefined) {

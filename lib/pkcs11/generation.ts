@@ -60,7 +60,6 @@ export async function openSessions(
   }
 }
 
-
 export async function closeSessions(s: Generation): Promise<void> {
   if (s.engine) await s.engine.close();
   if (s.syncSession !== undefined) await quietly(() => s.native.closeSession(s.syncSession!));

@@ -47,7 +47,8 @@ export class KeyHandles {
         .then((h) => {
           if (h !== undefined) {
             const known = this.#resolved.get(keyPair);
-            if (known === undefined || known.generation <= generation) this.#resolved.set(keyPair, { ...h, generation });
+            if (known === undefined || known.generation <= generation)
+              this.#resolved.set(keyPair, { ...h, generation });
             this.#anyResolved = true;
           }
           return h;

@@ -24,10 +24,26 @@ const KEY_TYPES: ReadonlyMap<number, KeyType> = new Map([
 ]);
 
 const PRIVATE_ATTRIBUTES = [
-  CKA.ID, CKA.LABEL, CKA.KEY_TYPE, CKA.SIGN, CKA.DECRYPT, CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS,
-  CKA.EC_POINT, CKA.PUBLIC_KEY_INFO, CKA.ALLOWED_MECHANISMS,
+  CKA.ID,
+  CKA.LABEL,
+  CKA.KEY_TYPE,
+  CKA.SIGN,
+  CKA.DECRYPT,
+  CKA.MODULUS,
+  CKA.PUBLIC_EXPONENT,
+  CKA.EC_PARAMS,
+  CKA.EC_POINT,
+  CKA.PUBLIC_KEY_INFO,
+  CKA.ALLOWED_MECHANISMS,
 ];
-const PUBLIC_ATTRIBUTES = [CKA.MODULUS, CKA.PUBLIC_EXPONENT, CKA.EC_PARAMS, CKA.EC_POINT, CKA.PUBLIC_KEY_INFO, CKA.LABEL];
+const PUBLIC_ATTRIBUTES = [
+  CKA.MODULUS,
+  CKA.PUBLIC_EXPONENT,
+  CKA.EC_PARAMS,
+  CKA.EC_POINT,
+  CKA.PUBLIC_KEY_INFO,
+  CKA.LABEL,
+];
 
 export interface KeyPairQuery {
   label?: string;
@@ -39,7 +55,8 @@ export function checkKeyPairQuery(query: unknown, withId = true): KeyPairQuery {
   if (typeof query !== 'object' || query === null) throw invalidArgType('query', 'an object', query);
   const q = query as { label?: unknown; id?: unknown };
   if (q.label !== undefined && typeof q.label !== 'string') throw invalidArgType('query.label', 'a string', q.label);
-  if (withId && q.id !== undefined && !(q.id instanceof Uint8Array)) throw invalidArgType('query.id', 'a Uint8Array', q.id);
+  if (withId && q.id !== undefined && !(q.id instanceof Uint8Array))
+    throw invalidArgType('query.id', 'a Uint8Array', q.id);
   return {
     ...(q.label === undefined ? {} : { label: q.label }),
     ...(withId && q.id !== undefined ? { id: q.id as Uint8Array } : {}),
@@ -175,7 +192,12 @@ export class KeyReader {
     const half: PublicHalf =
       publicHandle === undefined
         ? await this.#publicHalf(keyType, ckk!, id, priv, index)
-        : { handle: publicHandle, attributes: await this.attributes(publicHandle, PUBLIC_ATTRIBUTES), derive: true, problems: [] };
+        : {
+            handle: publicHandle,
+            attributes: await this.attributes(publicHandle, PUBLIC_ATTRIBUTES),
+            derive: true,
+            problems: [],
+          };
     const problems = [...half.problems];
     const shape = publicShape(keyType, priv, half.attributes, half.derive);
     // A public object that was found and set aside is not "missing": its problem says why.
@@ -204,7 +226,13 @@ export class KeyReader {
    * certainly belongs to another key; of several, only the one that matches the private key (never
    * the first found), or none.
    */
-  async #publicHalf(keyType: KeyType, ckk: number, id: Buffer, priv: Attributes, index?: PublicIndex): Promise<PublicHalf> {
+  async #publicHalf(
+    keyType: KeyType,
+    ckk: number,
+    id: Buffer,
+    priv: Attributes,
+    index?: PublicIndex,
+  ): Promise<PublicHalf> {
     const found = index
       ? (index.get(indexKey(id, ckk)) ?? []).slice(0, MAX_PUBLIC_CANDIDATES)
       : await this.find(
@@ -221,20 +249,44 @@ export class KeyReader {
       if (!attributes) continue;
       candidates.push({ handle, attributes, fit: publicFit(keyType, priv, attributes) });
     }
-    const none = (problems: KeyPairProblem[], derive: boolean): PublicHalf => ({ handle: null, attributes: undefined, derive, problems });
+    const none = (problems: KeyPairProblem[], derive: boolean): PublicHalf => ({
+      handle: null,
+      attributes: undefined,
+      derive,
+      problems,
+    });
     if (candidates.length === 0) return none([], true);
     if (candidates.length === 1) {
       const [only] = candidates;
-      return only!.fit === 'mismatch' ? none(['public-key-mismatch'], true) : { handle: only!.handle, attributes: only!.attributes, derive: true, problems: [] };
+      return only!.fit === 'mismatch'
+        ? none(['public-key-mismatch'], true)
+        : { handle: only!.handle, attributes: only!.attributes, derive: true, problems: [] };
     }
     const matching = candidates.filter((c) => c.fit === 'match');
-    if (matching.length === 1) return { handle: matching[0]!.handle, attributes: matching[0]!.attributes, derive: true, problems: ['public-key-ambiguous'] };
+    if (matching.length === 1)
+      return {
+        handle: matching[0]!.handle,
+        attributes: matching[0]!.attributes,
+        derive: true,
+        problems: ['public-key-ambiguous'],
+      };
     // The private key does not say (EC): of the candidates that may be its half, the one with its
     // label, when exactly one has it (one CKA_ID used in two key sets, as in Hydra's guide); the
     // problem stays, so callers report the other objects. Two with its label stay ambiguous.
     const label = priv.string(CKA.LABEL);
-    const sameLabel = matching.length === 0 ? candidates.filter((c) => c.fit === 'unknown' && label !== undefined && c.attributes.string(CKA.LABEL) === label) : [];
-    if (sameLabel.length === 1) return { handle: sameLabel[0]!.handle, attributes: sameLabel[0]!.attributes, derive: true, problems: ['public-key-ambiguous'] };
+    const sameLabel =
+      matching.length === 0
+        ? candidates.filter(
+            (c) => c.fit === 'unknown' && label !== undefined && c.attributes.string(CKA.LABEL) === label,
+          )
+        : [];
+    if (sameLabel.length === 1)
+      return {
+        handle: sameLabel[0]!.handle,
+        attributes: sameLabel[0]!.attributes,
+        derive: true,
+        problems: ['public-key-ambiguous'],
+      };
     const problems: KeyPairProblem[] = ['public-key-ambiguous'];
     if (candidates.every((c) => c.fit === 'mismatch')) problems.push('public-key-mismatch');
     return none(problems, false);
@@ -246,7 +298,8 @@ export class KeyReader {
    */
   async findOrphanPublicKeys(query: { label?: string }): Promise<OrphanPublicKey[]> {
     const { state } = await this.native.getSessionInfo(this.session);
-    if (state !== CKS.RW_USER_FUNCTIONS && state !== CKS.RO_USER_FUNCTIONS) throw new LoginRequiredError('finding orphan public keys');
+    if (state !== CKS.RW_USER_FUNCTIONS && state !== CKS.RO_USER_FUNCTIONS)
+      throw new LoginRequiredError('finding orphan public keys');
     const template: [number, string | number][] = [[CKA.CLASS, CKO.PUBLIC_KEY]];
     if (query.label !== undefined) template.push([CKA.LABEL, query.label]);
     const hasPrivate = new Map<string, boolean>();
@@ -258,12 +311,25 @@ export class KeyReader {
       const key = id.toString('hex');
       let has = hasPrivate.get(key);
       if (has === undefined) {
-        has = (await this.find([[CKA.CLASS, CKO.PRIVATE_KEY], [CKA.ID, id]], 1)).length > 0;
+        has =
+          (
+            await this.find(
+              [
+                [CKA.CLASS, CKO.PRIVATE_KEY],
+                [CKA.ID, id],
+              ],
+              1,
+            )
+          ).length > 0;
         hasPrivate.set(key, has);
       }
       if (has) continue;
       const ckk = a.number(CKA.KEY_TYPE);
-      orphans.push({ id, label: a.string(CKA.LABEL) ?? '', keyType: ckk === undefined ? undefined : KEY_TYPES.get(ckk) });
+      orphans.push({
+        id,
+        label: a.string(CKA.LABEL) ?? '',
+        keyType: ckk === undefined ? undefined : KEY_TYPES.get(ckk),
+      });
     }
     return orphans;
   }
@@ -302,10 +368,13 @@ function publicShape(keyType: KeyType, priv: Attributes, pub: Attributes | undef
     return { data: null, problem: 'unsupported-parameters' };
   }
   const point = pub?.bytes(CKA.EC_POINT);
-  if (!point) return { data: null, curve: curve.name, ...(pub || derive ? { problem: 'public-key-missing' as const } : {}) };
+  if (!point)
+    return { data: null, curve: curve.name, ...(pub || derive ? { problem: 'public-key-missing' as const } : {}) };
   const decoded = decodeEcPoint(point, curve);
   if (!decoded) return { data: null, curve: curve.name, problem: 'unsupported-parameters' };
   const data: PublicKeyData =
-    curve.name === 'Ed25519' ? { kty: 'OKP', crv: 'Ed25519', x: decoded } : { kty: 'EC', crv: curve.name, point: decoded };
+    curve.name === 'Ed25519'
+      ? { kty: 'OKP', crv: 'Ed25519', x: decoded }
+      : { kty: 'EC', crv: curve.name, point: decoded };
   return { data, curve: curve.name };
 }

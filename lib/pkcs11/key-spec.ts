@@ -76,7 +76,8 @@ function checkMechanismList(list: unknown): number[] | undefined {
   }
   for (const m of list) {
     if (typeof m !== 'number') throw invalidArgType('options.allowedMechanisms[]', 'a number', m);
-    if (!Number.isSafeInteger(m) || m < 0 || m > 0xffffffff) throw invalidArgValue('options.allowedMechanisms[]', 'a CKM_ value (0 to 2^32-1)', m);
+    if (!Number.isSafeInteger(m) || m < 0 || m > 0xffffffff)
+      throw invalidArgValue('options.allowedMechanisms[]', 'a CKM_ value (0 to 2^32-1)', m);
   }
   return [...(list as number[])];
 }
@@ -130,6 +131,10 @@ export function keyPairTemplates(
     [CKA.UNWRAP, false],
     [CKA.DERIVE, false],
   ];
-  const mechanism = rsa ? CKM.RSA_PKCS_KEY_PAIR_GEN : spec.type === 'ec' ? CKM.EC_KEY_PAIR_GEN : CKM.EC_EDWARDS_KEY_PAIR_GEN;
+  const mechanism = rsa
+    ? CKM.RSA_PKCS_KEY_PAIR_GEN
+    : spec.type === 'ec'
+      ? CKM.EC_KEY_PAIR_GEN
+      : CKM.EC_EDWARDS_KEY_PAIR_GEN;
   return { mechanism: { type: mechanism }, publicTemplate, privateTemplate };
 }

@@ -36,18 +36,30 @@ interface HashInfo {
 
 const HASHES: Readonly<Record<HashName, HashInfo>> = {
   'SHA-256': {
-    node: 'sha256', bytes: 32, ckm: CKM.SHA256, mgf: CKG.MGF1_SHA256,
-    rsaPkcs: CKM.SHA256_RSA_PKCS, rsaPss: CKM.SHA256_RSA_PKCS_PSS,
+    node: 'sha256',
+    bytes: 32,
+    ckm: CKM.SHA256,
+    mgf: CKG.MGF1_SHA256,
+    rsaPkcs: CKM.SHA256_RSA_PKCS,
+    rsaPss: CKM.SHA256_RSA_PKCS_PSS,
     digestInfo: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
   },
   'SHA-384': {
-    node: 'sha384', bytes: 48, ckm: CKM.SHA384, mgf: CKG.MGF1_SHA384,
-    rsaPkcs: CKM.SHA384_RSA_PKCS, rsaPss: CKM.SHA384_RSA_PKCS_PSS,
+    node: 'sha384',
+    bytes: 48,
+    ckm: CKM.SHA384,
+    mgf: CKG.MGF1_SHA384,
+    rsaPkcs: CKM.SHA384_RSA_PKCS,
+    rsaPss: CKM.SHA384_RSA_PKCS_PSS,
     digestInfo: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
   },
   'SHA-512': {
-    node: 'sha512', bytes: 64, ckm: CKM.SHA512, mgf: CKG.MGF1_SHA512,
-    rsaPkcs: CKM.SHA512_RSA_PKCS, rsaPss: CKM.SHA512_RSA_PKCS_PSS,
+    node: 'sha512',
+    bytes: 64,
+    ckm: CKM.SHA512,
+    mgf: CKG.MGF1_SHA512,
+    rsaPkcs: CKM.SHA512_RSA_PKCS,
+    rsaPss: CKM.SHA512_RSA_PKCS_PSS,
     digestInfo: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
   },
 };
@@ -122,11 +134,19 @@ export function prepareSignature(
       need(CKM.EDDSA, 'EdDSA (CKM_EDDSA)');
       return { mechanism: { type: CKM.EDDSA }, data };
     default:
-      throw invalidArgValue('mechanism.type', "'ECDSA', 'RSA-PKCS1', 'RSA-PSS' or 'EdDSA'", (mechanism as { type?: unknown }).type);
+      throw invalidArgValue(
+        'mechanism.type',
+        "'ECDSA', 'RSA-PKCS1', 'RSA-PSS' or 'EdDSA'",
+        (mechanism as { type?: unknown }).type,
+      );
   }
 }
 
-export function prepareDecryption(mechanism: DecryptMechanism, key: KeyPair, available: ReadonlySet<number>): NativeMechanism {
+export function prepareDecryption(
+  mechanism: DecryptMechanism,
+  key: KeyPair,
+  available: ReadonlySet<number>,
+): NativeMechanism {
   if (typeof mechanism !== 'object' || mechanism === null) throw invalidArgType('mechanism', 'an object', mechanism);
   if (key.keyType !== 'rsa') throw invalidArgValue('key', 'an RSA key pair', key.keyType);
   if (mechanism.type === 'RSA-PKCS1') {
@@ -137,7 +157,8 @@ export function prepareDecryption(mechanism: DecryptMechanism, key: KeyPair, ava
     const h = mechanism.hash === 'SHA-1' ? OAEP_SHA1 : hashInfo(mechanism.hash, 'mechanism.hash');
     if (!available.has(CKM.RSA_PKCS_OAEP)) throw new MechanismUnsupportedError('RSA-OAEP');
     const label = mechanism.label;
-    if (label !== undefined && !(label instanceof Uint8Array)) throw invalidArgType('mechanism.label', 'a Uint8Array', label);
+    if (label !== undefined && !(label instanceof Uint8Array))
+      throw invalidArgType('mechanism.label', 'a Uint8Array', label);
     return {
       type: CKM.RSA_PKCS_OAEP,
       parameter: { kind: 'oaep', hashAlg: h.ckm, mgf: h.mgf, ...(label ? { label } : {}) },

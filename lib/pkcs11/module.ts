@@ -87,7 +87,14 @@ export class Pkcs11Module {
       const s = await selectSlot(native, selector);
       return { slot: s.slot, info: s.token };
     };
-    const token = await Token.open(this.#native, { slot: slot.slot, info: slot.token }, resolve, options, MECHANISM_NAMES, (t) => this.#tokens.delete(t));
+    const token = await Token.open(
+      this.#native,
+      { slot: slot.slot, info: slot.token },
+      resolve,
+      options,
+      MECHANISM_NAMES,
+      (t) => this.#tokens.delete(t),
+    );
     if (this.#closing) {
       await token.close();
       throw new ClosedError('the PKCS#11 module');
@@ -116,24 +123,37 @@ function checkSelector(selector: TokenSelector): void {
   if (typeof selector !== 'object' || selector === null) throw invalidArgType('selector', 'an object', selector);
   const keys = ['tokenLabel', 'slot', 'serial'].filter((k) => k in selector);
   if (keys.length !== 1) {
-    throw invalidArgValue('selector', 'exactly one of { tokenLabel }, { slot } or { serial }', keys.join(', ') || 'none');
+    throw invalidArgValue(
+      'selector',
+      'exactly one of { tokenLabel }, { slot } or { serial }',
+      keys.join(', ') || 'none',
+    );
   }
 }
 
 /** The slot whose token the selector names, on `native` (C_GetSlotList + C_GetTokenInfo). */
-async function selectSlot(native: NativeModule, selector: TokenSelector): Promise<NativeSlot & { token: NonNullable<NativeSlot['token']> }> {
+async function selectSlot(
+  native: NativeModule,
+  selector: TokenSelector,
+): Promise<NativeSlot & { token: NonNullable<NativeSlot['token']> }> {
   const all = await native.getSlots(true);
   const ready = all.filter(
     (s): s is NativeSlot & { token: NonNullable<NativeSlot['token']> } =>
-      s.token !== null && (s.flags & CKF_SLOT.TOKEN_PRESENT) !== 0 && (s.token.flags & CKF_TOKEN.TOKEN_INITIALIZED) !== 0,
+      s.token !== null &&
+      (s.flags & CKF_SLOT.TOKEN_PRESENT) !== 0 &&
+      (s.token.flags & CKF_TOKEN.TOKEN_INITIALIZED) !== 0,
   );
   const labels = ready.map((s) => s.token.label);
   if ('tokenLabel' in selector) {
-    if (typeof selector.tokenLabel !== 'string') throw invalidArgType('selector.tokenLabel', 'a string', selector.tokenLabel);
+    if (typeof selector.tokenLabel !== 'string')
+      throw invalidArgType('selector.tokenLabel', 'a string', selector.tokenLabel);
     const matches = ready.filter((s) => s.token.label === selector.tokenLabel);
     if (matches.length === 0) throw new TokenNotFoundError(`label ${JSON.stringify(selector.tokenLabel)}`, labels);
     if (matches.length > 1 && selector.onAmbiguous !== 'first') {
-      throw new TokenAmbiguousError(selector.tokenLabel, matches.map((s) => s.token.serialNumber));
+      throw new TokenAmbiguousError(
+        selector.tokenLabel,
+        matches.map((s) => s.token.serialNumber),
+      );
     }
     return matches[0]!;
   }

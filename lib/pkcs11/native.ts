@@ -76,7 +76,9 @@ export function nativeBinding(): NativeBinding {
     );
   }
   if (typeof binding.setErrorClasses !== 'function') {
-    throw new AddonLoadError('the hsm-jwks native addon predates this package (it has no setErrorClasses): rebuild it with `npm run build:native`');
+    throw new AddonLoadError(
+      'the hsm-jwks native addon predates this package (it has no setErrorClasses): rebuild it with `npm run build:native`',
+    );
   }
   binding.setErrorClasses(ERROR_CLASSES);
   cached = binding;

@@ -30,7 +30,10 @@ export function publicFit(keyType: KeyType, priv: Attributes, pub: Attributes): 
   const curve = curveFromParams(privParams ?? pubParams ?? Buffer.alloc(0));
   const privPoint = priv.nonEmptyBytes(CKA.EC_POINT);
   const pubPoint = pub.nonEmptyBytes(CKA.EC_POINT);
-  const point = curve && privPoint && pubPoint ? compare(decodeEcPoint(privPoint, curve), decodeEcPoint(pubPoint, curve)) : 'unknown';
+  const point =
+    curve && privPoint && pubPoint
+      ? compare(decodeEcPoint(privPoint, curve), decodeEcPoint(pubPoint, curve))
+      : 'unknown';
   if (point === 'mismatch') return 'mismatch';
   return point === 'match' || info === 'match' ? 'match' : 'unknown';
 }

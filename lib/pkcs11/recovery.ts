@@ -6,7 +6,14 @@
 //                        sessions, a new login, and every key looked up again
 // then an idempotent operation (sign, find, read attributes, verify, decrypt, random) is retried
 // once. Key generation and destruction are never retried.
-import { ClosedError, invalidArgType, invalidArgValue, ModuleBusyError, ModuleReinitializedError, Pkcs11Error } from './errors';
+import {
+  ClosedError,
+  invalidArgType,
+  invalidArgValue,
+  ModuleBusyError,
+  ModuleReinitializedError,
+  Pkcs11Error,
+} from './errors';
 
 export type RecoveryEventKind =
   | 'relogin'
@@ -72,17 +79,33 @@ export interface Backoff {
 }
 
 export function checkRecoveryOptions(options: RecoveryOptions | undefined): Backoff {
-  if (options === undefined) return { attempts: 5, backoffMs: 100, maxBackoffMs: 2000, drainTimeoutMs: 10_000, reconnectMs: 1000 };
+  if (options === undefined)
+    return { attempts: 5, backoffMs: 100, maxBackoffMs: 2000, drainTimeoutMs: 10_000, reconnectMs: 1000 };
   if (typeof options !== 'object' || options === null) throw invalidArgType('options.recovery', 'an object', options);
-  const { reinitAttempts = 5, backoffMs = 100, maxBackoffMs = 2000, drainTimeoutMs = 10_000, reconnectMs = 1000, onEvent } = options;
+  const {
+    reinitAttempts = 5,
+    backoffMs = 100,
+    maxBackoffMs = 2000,
+    drainTimeoutMs = 10_000,
+    reconnectMs = 1000,
+    onEvent,
+  } = options;
   if (!Number.isSafeInteger(reinitAttempts) || reinitAttempts < 1 || reinitAttempts > 100) {
     throw invalidArgValue('options.recovery.reinitAttempts', 'an integer from 1 to 100', reinitAttempts);
   }
-  for (const [name, v] of [['backoffMs', backoffMs], ['maxBackoffMs', maxBackoffMs], ['drainTimeoutMs', drainTimeoutMs], ['reconnectMs', reconnectMs]] as const) {
-    if (typeof v !== 'number' || !(v >= 0 && v <= 60_000)) throw invalidArgValue(`options.recovery.${name}`, 'a number from 0 to 60000', v);
+  for (const [name, v] of [
+    ['backoffMs', backoffMs],
+    ['maxBackoffMs', maxBackoffMs],
+    ['drainTimeoutMs', drainTimeoutMs],
+    ['reconnectMs', reconnectMs],
+  ] as const) {
+    if (typeof v !== 'number' || !(v >= 0 && v <= 60_000))
+      throw invalidArgValue(`options.recovery.${name}`, 'a number from 0 to 60000', v);
   }
-  if (onEvent !== undefined && typeof onEvent !== 'function') throw invalidArgType('options.recovery.onEvent', 'a function', onEvent);
-  if (!(reconnectMs >= 10)) throw invalidArgValue('options.recovery.reconnectMs', 'a number from 10 to 60000', reconnectMs);
+  if (onEvent !== undefined && typeof onEvent !== 'function')
+    throw invalidArgType('options.recovery.onEvent', 'a function', onEvent);
+  if (!(reconnectMs >= 10))
+    throw invalidArgValue('options.recovery.reconnectMs', 'a number from 10 to 60000', reconnectMs);
   return { attempts: reinitAttempts, backoffMs, maxBackoffMs, drainTimeoutMs: Math.round(drainTimeoutMs), reconnectMs };
 }
 
@@ -110,7 +133,10 @@ export function remedyFor(error: unknown, onEngine: boolean): Remedy | undefined
 export function worthRetrying(e: unknown): boolean {
   if (e instanceof ClosedError) return false;
   if (e instanceof ModuleReinitializedError || e instanceof ModuleBusyError) return true;
-  return e instanceof Pkcs11Error && (e.category === 'device-gone' || e.category === 'session-lost' || e.category === 'fatal');
+  return (
+    e instanceof Pkcs11Error &&
+    (e.category === 'device-gone' || e.category === 'session-lost' || e.category === 'fatal')
+  );
 }
 
 export function emit(onEvent: RecoveryOptions['onEvent'], event: RecoveryEvent): void {

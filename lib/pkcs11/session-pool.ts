@@ -100,7 +100,8 @@ export class SessionPool {
       return idle;
     }
     if (this.#open < this.#opts.size) return this.#openOne();
-    if (this.#waiters.length >= (this.#opts.maxWaiting ?? DEFAULT_MAX_WAITING)) throw new QueueFullError('the session pool wait list');
+    if (this.#waiters.length >= (this.#opts.maxWaiting ?? DEFAULT_MAX_WAITING))
+      throw new QueueFullError('the session pool wait list');
     return new Promise<bigint>((resolve, reject) => {
       const waiter: Waiter = {
         resolve,

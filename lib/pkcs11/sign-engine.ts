@@ -45,14 +45,19 @@ const OPEN_PARALLEL = 16;
  * Checks the engine options (before any login) against the sessions the token leaves for the
  * engine (`budget`); undefined when the engine is off.
  */
-export function checkEngineOptions(options: false | EngineOptions | undefined, budget: number): EngineSettings | undefined {
+export function checkEngineOptions(
+  options: false | EngineOptions | undefined,
+  budget: number,
+): EngineSettings | undefined {
   if (options === false) return undefined;
-  if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalidArgType('options.engine', 'false or an object', options);
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    throw invalidArgType('options.engine', 'false or an object', options);
   const o = options ?? {};
   const int = (name: keyof EngineOptions, lo: number, hi: number, fallback: number): number => {
     const v = o[name] ?? fallback;
     if (typeof v !== 'number') throw invalidArgType(`options.engine.${name}`, 'a number', v);
-    if (!Number.isSafeInteger(v) || v < lo || v > hi) throw invalidArgValue(`options.engine.${name}`, `an integer from ${lo} to ${hi}`, v);
+    if (!Number.isSafeInteger(v) || v < lo || v > hi)
+      throw invalidArgValue(`options.engine.${name}`, `an integer from ${lo} to ${hi}`, v);
     return v;
   };
   const batchSize = int('batchSize', 1, 1024, 16);
@@ -91,7 +96,14 @@ export class Engine {
     }
   }
 
-  private constructor(native: NativeSignEngine, module: NativeModule, slot: bigint, flags: number, sessions: bigint[], s: EngineSettings) {
+  private constructor(
+    native: NativeSignEngine,
+    module: NativeModule,
+    slot: bigint,
+    flags: number,
+    sessions: bigint[],
+    s: EngineSettings,
+  ) {
     this.native = native;
     this.#module = module;
     this.#slot = slot;
@@ -130,7 +142,9 @@ export class Engine {
     if (want > workers) this.#changing = this.#grow(want - workers).finally(() => (this.#changing = undefined));
     else if (this.#belowWindows >= RELEASE_WINDOWS && workers > this.#initial) {
       this.#belowWindows = 0;
-      this.#changing = this.#release(workers - Math.max(want, this.#initial)).finally(() => (this.#changing = undefined));
+      this.#changing = this.#release(workers - Math.max(want, this.#initial)).finally(
+        () => (this.#changing = undefined),
+      );
     }
   }
 
@@ -176,7 +190,9 @@ async function openSessions(module: NativeModule, slot: bigint, flags: number, n
   try {
     while (opened.length < n) {
       const batch = Math.min(OPEN_PARALLEL, n - opened.length);
-      const settled = await Promise.allSettled(Array.from({ length: batch }, async () => module.openSession(slot, flags)));
+      const settled = await Promise.allSettled(
+        Array.from({ length: batch }, async () => module.openSession(slot, flags)),
+      );
       for (const r of settled) if (r.status === 'fulfilled') opened.push(r.value);
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;

@@ -4,7 +4,17 @@
 // operation is; this decides what to do when the token fails under it.
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { ClosedError, KeyGoneError, LoginRefusedError, ModuleNotOwnedError, Pkcs11Error, PinMismatchError, TokenNotFoundError, TokenUnavailableError, quietly } from './errors';
+import {
+  ClosedError,
+  KeyGoneError,
+  type LoginRefusedError,
+  ModuleNotOwnedError,
+  Pkcs11Error,
+  PinMismatchError,
+  TokenNotFoundError,
+  type TokenUnavailableError,
+  quietly,
+} from './errors';
 import {
   checkRecoveryOptions,
   codeOf,
@@ -27,7 +37,6 @@ export type { Generation, Sizes };
 
 /** Finds the token again by the selector it was opened with (after a re-initialisation it may sit in another slot). */
 export type TokenResolver = (native: NativeModule) => Promise<{ slot: bigint; info: NativeTokenInfo }>;
-
 
 /** Where a failed operation ran, so recovery knows what it used. */
 export interface Attempt {
@@ -53,7 +62,13 @@ export class TokenConnection {
   readonly #sizes: Sizes;
   readonly #backoff: Backoff;
   readonly #onEvent: RecoveryOptions['onEvent'];
-  readonly counters: RecoveryCounters = { relogins: 0, engineReplacements: 0, reinitializations: 0, keyLookups: 0, retries: 0 };
+  readonly counters: RecoveryCounters = {
+    relogins: 0,
+    engineReplacements: 0,
+    reinitializations: 0,
+    keyLookups: 0,
+    retries: 0,
+  };
   #relogging: Promise<void> | undefined;
   #replacing: Promise<void> | undefined;
   #resyncing: Promise<void> | undefined;
@@ -159,7 +174,8 @@ export class TokenConnection {
         break;
       case 'find-key-again':
         // Not the same key any more (destroyed, or another key under its id): say so, typed.
-        if (!attempt.findKeyAgain || !(await attempt.findKeyAgain())) throw await this.unlessGone(attempt.keyId ? new KeyGoneError(attempt.keyId.toString('hex')) : e);
+        if (!attempt.findKeyAgain || !(await attempt.findKeyAgain()))
+          throw await this.unlessGone(attempt.keyId ? new KeyGoneError(attempt.keyId.toString('hex')) : e);
         break;
       default:
         throw e instanceof Pkcs11Error && e.category === 'fatal' ? await this.unlessGone(e) : e;

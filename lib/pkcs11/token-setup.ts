@@ -67,7 +67,10 @@ export async function login(native: NativeModule, slot: bigint, session: bigint,
  * settings, within the token's R/W session limit: one anchor session, the pool, the signSync
  * session and the engine's sessions together.
  */
-export function checkTokenOptions(options: TokenOptions, info: NativeTokenInfo): { poolSize: number; engine: EngineSettings | undefined } {
+export function checkTokenOptions(
+  options: TokenOptions,
+  info: NativeTokenInfo,
+): { poolSize: number; engine: EngineSettings | undefined } {
   if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
   const { pin, poolSize: requested = DEFAULT_POOL_SIZE, poolWaitTimeoutMs: wait = DEFAULT_WAIT_MS } = options;
   if (pin !== undefined && typeof pin !== 'string' && !(pin instanceof Uint8Array)) {
@@ -80,19 +83,25 @@ export function checkTokenOptions(options: TokenOptions, info: NativeTokenInfo):
     const { minPinLen: min, maxPinLen: max } = info;
     const sane = (n: number) => n > 0 && n < 1 << 16;
     if ((sane(min) && length < min) || (sane(max) && length > max)) {
-      throw invalidArgValue('options.pin', `a PIN of ${sane(min) ? min : 1} to ${sane(max) ? max : 'any number of'} bytes (the token's limits), by length`, length);
+      throw invalidArgValue(
+        'options.pin',
+        `a PIN of ${sane(min) ? min : 1} to ${sane(max) ? max : 'any number of'} bytes (the token's limits), by length`,
+        length,
+      );
     }
   }
   if (typeof requested !== 'number') throw invalidArgType('options.poolSize', 'a number', requested);
   if (!Number.isSafeInteger(requested) || requested < 1) {
     throw invalidArgValue('options.poolSize', 'a positive integer', requested);
   }
-  if (typeof wait !== 'number' || !(wait > 0)) throw invalidArgValue('options.poolWaitTimeoutMs', 'a positive number', wait);
+  if (typeof wait !== 'number' || !(wait > 0))
+    throw invalidArgValue('options.poolWaitTimeoutMs', 'a positive number', wait);
   const maxWaiting = options.poolMaxWaiting;
   if (maxWaiting !== undefined && (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0)) {
     throw invalidArgValue('options.poolMaxWaiting', 'a non-negative integer', maxWaiting);
   }
-  if (options.signSync !== undefined && typeof options.signSync !== 'boolean') throw invalidArgType('options.signSync', 'a boolean', options.signSync);
+  if (options.signSync !== undefined && typeof options.signSync !== 'boolean')
+    throw invalidArgType('options.signSync', 'a boolean', options.signSync);
   const max = info.maxRwSessionCount;
   const limited = max > 1 && max < Number.MAX_SAFE_INTEGER; // 0 = effectively infinite, ~0 = unknown
   const engineOn = options.engine !== false;

@@ -4,7 +4,7 @@
 //   unavailable    the device or token went away; reconnection runs in the background
 //   login-refused  a login was refused for its PIN; no login is tried until an operator acts
 //   closed         the Token was closed
-import { LoginRefusedError, Pkcs11Error, PinMismatchError, TokenUnavailableError } from './errors';
+import { LoginRefusedError, Pkcs11Error, type PinMismatchError, TokenUnavailableError } from './errors';
 
 export type TokenStateName = 'ready' | 'unavailable' | 'login-refused' | 'closed';
 
@@ -21,7 +21,13 @@ export interface TokenHealth {
   logins: number;
 }
 
-const PIN_FAILURES = new Set(['CKR_PIN_INCORRECT', 'CKR_PIN_LOCKED', 'CKR_PIN_EXPIRED', 'CKR_PIN_LEN_RANGE', 'CKR_PIN_INVALID']);
+const PIN_FAILURES = new Set([
+  'CKR_PIN_INCORRECT',
+  'CKR_PIN_LOCKED',
+  'CKR_PIN_EXPIRED',
+  'CKR_PIN_LEN_RANGE',
+  'CKR_PIN_INVALID',
+]);
 
 /** Whether a login failed because of the PIN itself: trying it again would only count another failure. */
 export function isPinFailure(e: unknown): e is Pkcs11Error {
@@ -92,7 +98,13 @@ export class TokenState {
     const base = { lastAnswerAt: this.lastAnswerAt, logins: this.logins };
     if (this.#closed) return { state: 'closed', ...base };
     if (this.#refused) return { state: 'login-refused', since: this.#refused.since, cause: this.#refused.ckr, ...base };
-    if (this.#down) return { state: 'unavailable', since: this.#down.since, ...(this.#down.cause ? { cause: this.#down.cause } : {}), ...base };
+    if (this.#down)
+      return {
+        state: 'unavailable',
+        since: this.#down.since,
+        ...(this.#down.cause ? { cause: this.#down.cause } : {}),
+        ...base,
+      };
     return { state: 'ready', ...base };
   }
 }

@@ -2,7 +2,14 @@
 // that holds the login, a bounded SessionPool that lends one session per operation, the signing
 // engine) and recovers them when the token fails; the Token checks arguments, resolves key handles
 // for the current module generation, and says which operations may be retried.
-import { checkDataObject, checkDataObjectQuery, checkDataObjectSpec, DataObject, DataObjectHandles, DataObjectReader } from './data-objects';
+import {
+  checkDataObject,
+  checkDataObjectQuery,
+  checkDataObjectSpec,
+  DataObject,
+  DataObjectHandles,
+  DataObjectReader,
+} from './data-objects';
 import type { DataObjectQuery, DataObjectSpec } from './data-objects';
 import {
   ClosedError,
@@ -92,7 +99,12 @@ export class Token {
     }
   }
 
-  private constructor(connection: TokenConnection, home: string, mechanisms: MechanismInfo[], onClose: (t: Token) => void) {
+  private constructor(
+    connection: TokenConnection,
+    home: string,
+    mechanisms: MechanismInfo[],
+    onClose: (t: Token) => void,
+  ) {
     this.#c = connection;
     this.#x = new Executor(connection);
     this.#home = home;
@@ -147,7 +159,8 @@ export class Token {
    */
   async resumeLogins(pin?: string | Uint8Array): Promise<void> {
     this.#checkOpen();
-    if (pin !== undefined && typeof pin !== 'string' && !(pin instanceof Uint8Array)) throw invalidArgType('pin', 'a string or Uint8Array', typeof pin);
+    if (pin !== undefined && typeof pin !== 'string' && !(pin instanceof Uint8Array))
+      throw invalidArgType('pin', 'a string or Uint8Array', typeof pin);
     await this.#c.resumeLogins(pin === undefined ? undefined : Buffer.from(pin));
   }
 
@@ -172,9 +185,12 @@ export class Token {
     this.#checkOpen();
     const s = checkKeySpec(spec);
     const o = checkKeyPairOptions(options, s);
-    if (!this.#available.has(keyPairTemplates(s, o).mechanism.type)) throw new MechanismUnsupportedError(`${s.type} key generation`);
+    if (!this.#available.has(keyPairTemplates(s, o).mechanism.type))
+      throw new MechanismUnsupportedError(`${s.type} key generation`);
     const generate = () =>
-      this.#x.onPool(undefined, false, async (session, _h, { native, generation }) => this.#own(await generateKeyPairOn(native, session, s, o), generation));
+      this.#x.onPool(undefined, false, async (session, _h, { native, generation }) =>
+        this.#own(await generateKeyPairOn(native, session, s, o), generation),
+      );
     const result = this.#keygen.then(generate, generate);
     this.#keygen = result.catch(() => undefined);
     return result;
@@ -208,7 +224,9 @@ export class Token {
    */
   async privateKeyIds(): Promise<Array<{ id: Buffer; label: string }>> {
     this.#checkOpen();
-    const found = await this.#x.onPool(undefined, true, (session, _h, { native }) => new KeyReader(native, session).privateKeyIds());
+    const found = await this.#x.onPool(undefined, true, (session, _h, { native }) =>
+      new KeyReader(native, session).privateKeyIds(),
+    );
     return found.length > 0 ? found : this.#noneUnlessGone(found);
   }
 
@@ -219,7 +237,9 @@ export class Token {
   async findOrphanPublicKeys(query: { label?: string } = {}): Promise<OrphanPublicKey[]> {
     this.#checkOpen();
     const q = checkKeyPairQuery(query, false);
-    return this.#x.onPool(undefined, true, (session, _h, { native }) => new KeyReader(native, session).findOrphanPublicKeys(q));
+    return this.#x.onPool(undefined, true, (session, _h, { native }) =>
+      new KeyReader(native, session).findOrphanPublicKeys(q),
+    );
   }
 
   /**
@@ -230,7 +250,11 @@ export class Token {
     this.#checkOpen();
     const s = checkDataObjectSpec(spec);
     return this.#x.onPool(undefined, false, async (session, _h, { native, generation }) =>
-      this.#data.note(new DataObject(s.label, s.application, s.value), await new DataObjectReader(native, session).create(s), generation),
+      this.#data.note(
+        new DataObject(s.label, s.application, s.value),
+        await new DataObjectReader(native, session).create(s),
+        generation,
+      ),
     );
   }
 
@@ -252,7 +276,9 @@ export class Token {
   async destroyDataObject(object: DataObject): Promise<void> {
     this.#checkOpen();
     checkDataObject(object);
-    await this.#x.onPool(undefined, false, (session, _h, { native, generation }) => this.#data.destroy(object, new DataObjectReader(native, session), generation));
+    await this.#x.onPool(undefined, false, (session, _h, { native, generation }) =>
+      this.#data.destroy(object, new DataObjectReader(native, session), generation),
+    );
   }
 
   /** Signs `data` with the private key; see SignMechanism for what is hashed where. */
@@ -265,7 +291,9 @@ export class Token {
       if (this.#x.isDestroyed(keyPair)) throw new KeyDestroyedError();
       // The hot path: a bare mechanism type when there is no parameter, and no extra async frame.
       const m = prepared.mechanism.parameter ? prepared.mechanism : prepared.mechanism.type;
-      return this.#x.onEngine(keyPair, (g, h) => g.engine!.native.sign(h!.privateKey, m, prepared.data, keyPair.signatureLength));
+      return this.#x.onEngine(keyPair, (g, h) =>
+        g.engine!.native.sign(h!.privateKey, m, prepared.data, keyPair.signatureLength),
+      );
     }
     return this.#x.onPool(keyPair, true, (session, h, { native }) => {
       if (this.#x.isDestroyed(keyPair)) throw new KeyDestroyedError();
@@ -292,7 +320,8 @@ export class Token {
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'a Buffer or Uint8Array', data);
     this.#c.state.check();
     const { native, syncSession } = this.#c.current;
-    if (syncSession === undefined) throw new HsmJwksError('ERR_SIGN_SYNC_DISABLED', 'open the token with { signSync: true } to use signSync');
+    if (syncSession === undefined)
+      throw new HsmJwksError('ERR_SIGN_SYNC_DISABLED', 'open the token with { signSync: true } to use signSync');
     if (this.#x.isDestroyed(keyPair)) throw new KeyDestroyedError();
     const h = this.#x.currentHandles(keyPair);
     if (h === undefined) throw new ModuleReinitializedError();
@@ -342,9 +371,11 @@ export class Token {
     await this.#x.onPool(keyPair, false, async (session, h, { native }) => {
       await native.destroyObject(session, h!.privateKey);
       if (h!.publicKey !== null) {
-        await Promise.resolve(h!.publicKey!).then((handle) => native.destroyObject(session, handle)).catch((e: unknown) => {
-          if (!(e instanceof Pkcs11Error && e.category === 'object-stale')) throw e;
-        });
+        await Promise.resolve(h!.publicKey!)
+          .then((handle) => native.destroyObject(session, handle))
+          .catch((e: unknown) => {
+            if (!(e instanceof Pkcs11Error && e.category === 'object-stale')) throw e;
+          });
       }
     });
   }
@@ -388,4 +419,3 @@ function checkKeyPair(keyPair: unknown): asserts keyPair is KeyPair {
     throw invalidArgType('keyPair', 'a KeyPair from findKeyPairs or generateKeyPair', keyPair);
   }
 }
-

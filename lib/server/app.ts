@@ -41,11 +41,24 @@ const NAME = { type: 'string', minLength: 1, maxLength: 255 } as const;
 
 function newApp(logger: Logger, metrics: Metrics): FastifyInstance {
   // Unknown members are refused, not silently dropped (fastify's default removes them).
-  const app = Fastify({ bodyLimit: BODY_LIMIT, logger: false, return503OnClosing: true, ajv: { customOptions: { removeAdditional: false } } });
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT,
+    logger: false,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttp(error);
-    if (status >= 500) logger.error('request failed', { method: request.method, url: request.url, code: body.error_code, message: (error as Error).message });
-    metrics.count('hsm_jwks_errors_total', 'Requests that failed, by error code.', { code: body.error_code ?? body.error });
+    if (status >= 500)
+      logger.error('request failed', {
+        method: request.method,
+        url: request.url,
+        code: body.error_code,
+        message: (error as Error).message,
+      });
+    metrics.count('hsm_jwks_errors_total', 'Requests that failed, by error code.', {
+      code: body.error_code ?? body.error,
+    });
     void reply.status(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -61,9 +74,15 @@ function bearerCheck(adminToken: string | undefined) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization ?? '';
     const match = /^Bearer (.+)$/.exec(header);
-    const given = createHash('sha256').update(match?.[1] ?? '').digest();
+    const given = createHash('sha256')
+      .update(match?.[1] ?? '')
+      .digest();
     if (!match || !timingSafeEqual(given, expected)) {
-      const { status, body } = httpError(401, 'a valid Bearer token (ADMIN_TOKEN) is required', 'ERR_UNAUTHORIZED' satisfies ErrorCode);
+      const { status, body } = httpError(
+        401,
+        'a valid Bearer token (ADMIN_TOKEN) is required',
+        'ERR_UNAUTHORIZED' satisfies ErrorCode,
+      );
       return reply.status(status).header('www-authenticate', 'Bearer').send(body);
     }
     return undefined;
@@ -94,12 +113,20 @@ export function buildApps(o: AppOptions): Apps {
   // cheap enough for any probe rate, and 503 while the token is gone or refuses logins.
   pub.get('/health/ready', async (_request, reply) => {
     const { ready, hsm } = await o.km.ready();
-    const token = hsm ? { token: hsm.state, ...(hsm.cause ? { cause: hsm.cause } : {}), ...(hsm.since ? { since: new Date(hsm.since).toISOString() } : {}) } : {};
+    const token = hsm
+      ? {
+          token: hsm.state,
+          ...(hsm.cause ? { cause: hsm.cause } : {}),
+          ...(hsm.since ? { since: new Date(hsm.since).toISOString() } : {}),
+        }
+      : {};
     if (ready) return { status: 'ok', ...token };
     return reply.status(503).send({ status: 'unavailable', ...token });
   });
   pub.get('/metrics', async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4').send(metrics.render({ ...o.km.stats(), hsm_jwks_process_resident_memory_bytes: process.memoryUsage().rss })),
+    reply
+      .type('text/plain; version=0.0.4')
+      .send(metrics.render({ ...o.km.stats(), hsm_jwks_process_resident_memory_bytes: process.memoryUsage().rss })),
   );
 
   // Admin routes in their own scope, so the Bearer check covers them and nothing else.
@@ -111,7 +138,9 @@ export function buildApps(o: AppOptions): Apps {
       return reply.status(200).send({ status: 'ok', token: (await o.km.ready()).hsm?.state });
     });
     scope.get<{ Params: { set: string } }>('/admin/keys/:set', async (r) => o.km.getKeySet(r.params.set));
-    scope.get<{ Params: { set: string; kid: string } }>('/admin/keys/:set/:kid', async (r) => o.km.getKey(r.params.set, r.params.kid));
+    scope.get<{ Params: { set: string; kid: string } }>('/admin/keys/:set/:kid', async (r) =>
+      o.km.getKey(r.params.set, r.params.kid),
+    );
     scope.post<{ Params: { set: string }; Body: { alg: string; use?: KeyUse; kid?: string; activate_now?: boolean } }>(
       '/admin/keys/:set',
       {
@@ -120,29 +149,57 @@ export function buildApps(o: AppOptions): Apps {
             type: 'object',
             required: ['alg'],
             additionalProperties: false,
-            properties: { alg: { type: 'string', minLength: 1 }, use: { type: 'string', enum: ['sig', 'enc'] }, kid: NAME, activate_now: { type: 'boolean' } },
+            properties: {
+              alg: { type: 'string', minLength: 1 },
+              use: { type: 'string', enum: ['sig', 'enc'] },
+              kid: NAME,
+              activate_now: { type: 'boolean' },
+            },
           },
         },
       },
       async (r, reply) => {
-        const made = await o.km.generateAndPersistKeySet(r.params.set, r.body.kid, r.body.alg, r.body.use ?? 'sig', { activateNow: r.body.activate_now === true });
+        const made = await o.km.generateAndPersistKeySet(r.params.set, r.body.kid, r.body.alg, r.body.use ?? 'sig', {
+          activateNow: r.body.activate_now === true,
+        });
         changed(r.params.set);
         return reply.status(201).send(made);
       },
     );
     scope.post<{ Params: { set: string }; Body: { alg?: string } | undefined }>(
       '/admin/keys/:set/rotate',
-      { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { alg: { type: 'string', minLength: 1 } } } } },
+      {
+        schema: {
+          body: {
+            type: ['object', 'null'],
+            additionalProperties: false,
+            properties: { alg: { type: 'string', minLength: 1 } },
+          },
+        },
+      },
       async (r, reply) => {
-        const result = await rotate(o.km, r.params.set, o.rotation ?? { retireAfterMs: 86_400_000 }, { ...(r.body?.alg ? { alg: r.body.alg } : {}), logger: o.logger });
+        const result = await rotate(o.km, r.params.set, o.rotation ?? { retireAfterMs: 86_400_000 }, {
+          ...(r.body?.alg ? { alg: r.body.alg } : {}),
+          logger: o.logger,
+        });
         changed(r.params.set);
-        return reply.status(result.created ? 201 : 200).send({ ...result, activateAt: result.activateAt.toISOString() });
+        return reply
+          .status(result.created ? 201 : 200)
+          .send({ ...result, activateAt: result.activateAt.toISOString() });
       },
     );
     const jwkBody = { type: 'object', required: ['kty'], properties: { kty: { type: 'string' } } } as const;
     scope.put<{ Params: { set: string }; Body: { keys: unknown[] } }>(
       '/admin/keys/:set',
-      { schema: { body: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', minItems: 1, items: jwkBody } } } } },
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['keys'],
+            properties: { keys: { type: 'array', minItems: 1, items: jwkBody } },
+          },
+        },
+      },
       async (r) => {
         await o.km.updateKeySet(r.params.set, r.body);
         changed(r.params.set);
@@ -175,14 +232,21 @@ export function buildApps(o: AppOptions): Apps {
       '/admin/jwt/:set',
       {
         schema: {
-          body: { type: 'object', required: ['claims'], additionalProperties: false, properties: { claims: { type: 'object' }, kid: NAME } },
+          body: {
+            type: 'object',
+            required: ['claims'],
+            additionalProperties: false,
+            properties: { claims: { type: 'object' }, kid: NAME },
+          },
         },
       },
       async (r) => {
         const started = process.hrtime.bigint();
         const token = await o.km.signJwt(r.params.set, r.body.claims, r.body.kid ? { kid: r.body.kid } : {});
         metrics.observeSign(Number(process.hrtime.bigint() - started) / 1e9);
-        metrics.count('hsm_jwks_signatures_total', 'JWTs signed through the service, by key set.', { set: r.params.set });
+        metrics.count('hsm_jwks_signatures_total', 'JWTs signed through the service, by key set.', {
+          set: r.params.set,
+        });
         return { token };
       },
     );

@@ -10,7 +10,14 @@ import type { KeyRing } from '../keys/key-ring';
 import type { Logger } from '../logger';
 import type { TokenStateName } from '../pkcs11/token-state';
 
-const STATES: Array<TokenStateName | 'software' | 'starting'> = ['starting', 'ready', 'software', 'unavailable', 'login-refused', 'closed'];
+const STATES: Array<TokenStateName | 'software' | 'starting'> = [
+  'starting',
+  'ready',
+  'software',
+  'unavailable',
+  'login-refused',
+  'closed',
+];
 /** How often the main thread refreshes the shared state (and its heartbeat). */
 const PUBLISH_MS = 200;
 /** A heartbeat older than this: the main loop is not turning; not ready. */
@@ -68,11 +75,16 @@ export class HealthPort {
     await publish();
     const timer = setInterval(() => void publish(), PUBLISH_MS);
     timer.unref();
-    const worker = new Worker(WORKER, { eval: true, workerData: { buffer, port, host, states: STATES, staleMs: HEARTBEAT_STALE_MS } });
+    const worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { buffer, port, host, states: STATES, staleMs: HEARTBEAT_STALE_MS },
+    });
     worker.unref();
     try {
       const bound = await new Promise<number>((resolve, reject) => {
-        worker.once('message', (m: { port?: number; error?: string }) => (m.port !== undefined ? resolve(m.port) : reject(new Error(`HEALTH_PORT: cannot listen (${m.error})`))));
+        worker.once('message', (m: { port?: number; error?: string }) =>
+          m.port !== undefined ? resolve(m.port) : reject(new Error(`HEALTH_PORT: cannot listen (${m.error})`)),
+        );
         worker.once('error', reject);
       });
       const shown = host.includes(':') ? `[${host}]` : host;

@@ -11,7 +11,10 @@ export class Metrics {
   count(name: string, help: string, labels: Record<string, string>, by = 1): void {
     this.#help.set(name, help);
     let series = this.#counters.get(name);
-    if (!series) this.#counters.set(name, (series = new Map()));
+    if (!series) {
+      series = new Map();
+      this.#counters.set(name, series);
+    }
     const key = Object.entries(labels)
       .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
       .join(',');
@@ -33,11 +36,21 @@ export class Metrics {
       lines.push(`# HELP ${name} ${this.#help.get(name)}`, `# TYPE ${name} counter`);
       for (const [labels, v] of series) lines.push(`${name}{${labels}} ${v}`);
     }
-    lines.push('# HELP hsm_jwks_sign_duration_seconds Time to sign one JWT through the service.', '# TYPE hsm_jwks_sign_duration_seconds histogram');
-    BUCKETS.forEach((b, i) => lines.push(`hsm_jwks_sign_duration_seconds_bucket{le="${b}"} ${this.#buckets[i]}`));
-    lines.push(`hsm_jwks_sign_duration_seconds_bucket{le="+Inf"} ${this.#count}`, `hsm_jwks_sign_duration_seconds_sum ${this.#sum}`, `hsm_jwks_sign_duration_seconds_count ${this.#count}`);
+    lines.push(
+      '# HELP hsm_jwks_sign_duration_seconds Time to sign one JWT through the service.',
+      '# TYPE hsm_jwks_sign_duration_seconds histogram',
+    );
+    BUCKETS.forEach((b, i) => {
+      lines.push(`hsm_jwks_sign_duration_seconds_bucket{le="${b}"} ${this.#buckets[i]}`);
+    });
+    lines.push(
+      `hsm_jwks_sign_duration_seconds_bucket{le="+Inf"} ${this.#count}`,
+      `hsm_jwks_sign_duration_seconds_sum ${this.#sum}`,
+      `hsm_jwks_sign_duration_seconds_count ${this.#count}`,
+    );
     // Figures from the key manager: running totals (…_total) are counters, the rest gauges.
-    for (const [name, v] of Object.entries(extra)) lines.push(`# TYPE ${name} ${name.endsWith('_total') ? 'counter' : 'gauge'}`, `${name} ${v}`);
+    for (const [name, v] of Object.entries(extra))
+      lines.push(`# TYPE ${name} ${name.endsWith('_total') ? 'counter' : 'gauge'}`, `${name} ${v}`);
     return `${lines.join('\n')}\n`;
   }
 }

@@ -31,7 +31,10 @@ function url(address: string | AddressInfo | null): string {
   return `http://${host}:${address.port}`;
 }
 
-export async function startService(config: Config, options: { logger: Logger; clock?: () => number; schedule?: boolean }): Promise<Service> {
+export async function startService(
+  config: Config,
+  options: { logger: Logger; clock?: () => number; schedule?: boolean },
+): Promise<Service> {
   const { logger } = options;
   const s = config.service;
   const km = await createKeyManager(config, { logger, ...(options.clock ? { clock: options.clock } : {}) });
@@ -52,7 +55,8 @@ export async function startService(config: Config, options: { logger: Logger; cl
       rotation: s.rotation,
       resumeLogins: () => operator.resume('admin-route'),
     });
-    if (options.schedule !== false) rotator.start(Math.max(1000, Math.min(60_000, (s.rotation.everyMs ?? Infinity) / 10)));
+    if (options.schedule !== false)
+      rotator.start(Math.max(1000, Math.min(60_000, (s.rotation.everyMs ?? Infinity) / 10)));
     if (config.hsm) operator.start();
     await apps.public.listen({ host: s.host, port: s.publicPort });
     if (apps.admin !== apps.public) await apps.admin.listen({ host: s.host, port: s.adminPort });
@@ -60,7 +64,9 @@ export async function startService(config: Config, options: { logger: Logger; cl
     const publicUrl = url(apps.public.server.address());
     const adminUrl = url(apps.admin.server.address());
     if (!s.adminToken) {
-      logger.warn('ADMIN_TOKEN is not set: the admin API has no authentication, so the service listens on loopback only');
+      logger.warn(
+        'ADMIN_TOKEN is not set: the admin API has no authentication, so the service listens on loopback only',
+      );
     }
     logger.info('hsm-jwks is serving', { public: publicUrl, admin: adminUrl, sets: s.publicSets });
     let closing: Promise<void> | undefined;

@@ -37,7 +37,11 @@ export class StoreError extends HsmJwksError {
   readonly set?: string;
   readonly kid?: string;
   constructor(code: StoreErrorCode, message: string, row?: RowRef, options?: { cause?: unknown }) {
-    super(code, row ? `key ${JSON.stringify(row.kid)} of set ${JSON.stringify(row.set)}: ${message}` : message, options);
+    super(
+      code,
+      row ? `key ${JSON.stringify(row.kid)} of set ${JSON.stringify(row.set)}: ${message}` : message,
+      options,
+    );
     if (row) {
       this.set = row.set;
       this.kid = row.kid;
@@ -47,5 +51,8 @@ export class StoreError extends HsmJwksError {
 
 /** Whether `e` is a StoreError (duck-typed on the class name and code: jest may load it twice). */
 export function isStoreError(e: unknown): e is StoreError {
-  return e instanceof StoreError || (e instanceof Error && e.name === 'StoreError' && typeof (e as { code?: unknown }).code === 'string');
+  return (
+    e instanceof StoreError ||
+    (e instanceof Error && e.name === 'StoreError' && typeof (e as { code?: unknown }).code === 'string')
+  );
 }

@@ -39,15 +39,20 @@ export function openRecord(sealer: Sealer, row: HsmRow): HsmKeyRecordRead {
   const ref = { set: row.set, kid: row.kid };
   const use = row.use ?? '';
   const aadFor = (v: number) => {
-    if (v !== ENVELOPE_V2) throw new StoreError('ERR_SEAL_FORMAT', `an HSM key record cannot have envelope version ${v}`, ref);
+    if (v !== ENVELOPE_V2)
+      throw new StoreError('ERR_SEAL_FORMAT', `an HSM key record cannot have envelope version ${v}`, ref);
     return hsmRecordAad({ ...row, use });
   };
   const { plaintext } = sealer.open(row.sealed, aadFor, ref);
-  if (plaintext.length !== 0) throw new StoreError('ERR_SEAL_FORMAT', 'a sealed HSM key record has a non-empty plaintext', ref);
+  if (plaintext.length !== 0)
+    throw new StoreError('ERR_SEAL_FORMAT', 'a sealed HSM key record has a non-empty plaintext', ref);
   return { ...base, use: use as KeyUse, lifecycle: lifecycleOf(row), sealed: true };
 }
 
-export function openRecords(sealer: Sealer, rows: Iterable<HsmRow>): { records: HsmKeyRecordRead[]; failures: RowFailure[] } {
+export function openRecords(
+  sealer: Sealer,
+  rows: Iterable<HsmRow>,
+): { records: HsmKeyRecordRead[]; failures: RowFailure[] } {
   const records: HsmKeyRecordRead[] = [];
   const failures: RowFailure[] = [];
   for (const row of rows) {

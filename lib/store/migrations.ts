@@ -60,8 +60,12 @@ export const MIGRATIONS: readonly Migration[] = [
 export async function migrate(dialect: Dialect): Promise<number> {
   return dialect.transaction(async (tx) => {
     await dialect.lockMigrations(tx);
-    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at ${dialect.types.int64})`);
-    const done = new Set((await tx.all<{ version: unknown }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
+    await tx.exec(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at ${dialect.types.int64})`,
+    );
+    const done = new Set(
+      (await tx.all<{ version: unknown }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)),
+    );
     let applied = 0;
     for (const [i, migration] of MIGRATIONS.entries()) {
       const version = i + 1;

@@ -26,15 +26,22 @@ export function parseDsn(dsn: string): ParsedDsn {
     throw new StoreError('ERR_STORE_DSN', 'the key store DSN has no scheme; expected sqlite://path');
   }
   if (scheme === 'postgres' || scheme === 'postgresql') {
-    if (!/^postgres(ql)?:\/\/[^/]/.test(dsn)) throw new StoreError('ERR_STORE_DSN', 'a PostgreSQL DSN is postgres://user:password@host:port/database');
+    if (!/^postgres(ql)?:\/\/[^/]/.test(dsn))
+      throw new StoreError('ERR_STORE_DSN', 'a PostgreSQL DSN is postgres://user:password@host:port/database');
     return { kind: 'postgres', dsn };
   }
   if (scheme !== 'sqlite') {
-    throw new StoreError('ERR_STORE_DSN', `unsupported key store scheme ${JSON.stringify(scheme)}; expected sqlite://path or postgres://…`);
+    throw new StoreError(
+      'ERR_STORE_DSN',
+      `unsupported key store scheme ${JSON.stringify(scheme)}; expected sqlite://path or postgres://…`,
+    );
   }
   const rest = dsn.slice('sqlite:'.length);
   if (!rest.startsWith('//')) {
-    throw new StoreError('ERR_STORE_DSN', 'a sqlite DSN must start with sqlite:// (sqlite:///absolute/path or sqlite://relative/path)');
+    throw new StoreError(
+      'ERR_STORE_DSN',
+      'a sqlite DSN must start with sqlite:// (sqlite:///absolute/path or sqlite://relative/path)',
+    );
   }
   const path = rest.slice(2);
   if (path === '' || path === '/') throw new StoreError('ERR_STORE_DSN', 'the sqlite DSN names no file');
@@ -50,6 +57,7 @@ export function parseDsn(dsn: string): ParsedDsn {
 export function openKeyStore(dsn: string, secrets: readonly string[], options: StoreOptions = {}): KeyStore {
   const parsed = parseDsn(dsn);
   const sealer = new Sealer(secrets);
-  const dialect = parsed.kind === 'postgres' ? new PgDialect(parsed.dsn, options) : SqliteDialect.open(parsed.path, options);
+  const dialect =
+    parsed.kind === 'postgres' ? new PgDialect(parsed.dsn, options) : SqliteDialect.open(parsed.path, options);
   return new SqlKeyStore(dialect, sealer);
 }

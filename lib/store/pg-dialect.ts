@@ -5,7 +5,12 @@
 // (pg-listener.ts), with a periodic poll of the per-set versions behind it for lost connections.
 import { ClosedError } from '../errors';
 import {
-  DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_POLL_MS, type Dialect, type SqlValue, type StoreOptions, type Tx,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_POLL_MS,
+  type Dialect,
+  type SqlValue,
+  type StoreOptions,
+  type Tx,
 } from './dialect';
 import { StoreError } from './errors';
 import { CHANGE_CHANNEL, PgListener, type PgListenClient } from './pg-listener';
@@ -45,7 +50,8 @@ function numbered(sql: string): string {
   let out = placeholders.get(sql);
   if (out === undefined) {
     let n = 0;
-    placeholders.set(sql, (out = sql.replace(/\?/g, () => `$${++n}`)));
+    out = sql.replace(/\?/g, () => `$${++n}`);
+    placeholders.set(sql, out);
   }
   return out;
 }
@@ -132,14 +138,20 @@ export class PgDialect implements Dialect {
       } catch (e) {
         if ((e as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw e;
         broken = false;
-        throw new StoreError('ERR_STORE_LOCK_TIMEOUT', `waited ${this.#lockTimeoutMs} ms for the store lock ${JSON.stringify(name)}`);
+        throw new StoreError(
+          'ERR_STORE_LOCK_TIMEOUT',
+          `waited ${this.#lockTimeoutMs} ms for the store lock ${JSON.stringify(name)}`,
+        );
       } finally {
         await c.query('RESET lock_timeout').catch(() => undefined);
       }
       try {
         return await fn();
       } finally {
-        await c.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).then(() => (broken = false), () => undefined);
+        await c.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).then(
+          () => (broken = false),
+          () => undefined,
+        );
       }
     } finally {
       c.release(broken);
@@ -149,7 +161,12 @@ export class PgDialect implements Dialect {
   startWatching(poll: () => Promise<void>): () => void {
     const signal = () => void poll().catch(() => undefined); // a failed poll is retried by the next signal or tick
     const listener = new PgListener(
-      () => new this.#pg.Client({ connectionString: this.#dsn, keepAlive: true, connectionTimeoutMillis: LISTEN_CONNECT_TIMEOUT_MS }),
+      () =>
+        new this.#pg.Client({
+          connectionString: this.#dsn,
+          keepAlive: true,
+          connectionTimeoutMillis: LISTEN_CONNECT_TIMEOUT_MS,
+        }),
       signal,
     );
     listener.ensure();

@@ -72,9 +72,14 @@ export function openKey(sealer: Sealer, row: KeyRow): { key: StoredKey; version:
 
 /** A v1 seal covers only set and kid: alg and use are checked against the sealed JWK instead. */
 function checkLegacyColumns(row: KeyRow, jwk: PrivateJwk): void {
-  const fits = typeof jwk === 'object' && jwk !== null && jwk.alg === row.alg && jwk.use === row.use && !hasLifecycle(row);
+  const fits =
+    typeof jwk === 'object' && jwk !== null && jwk.alg === row.alg && jwk.use === row.use && !hasLifecycle(row);
   if (!fits) {
-    throw new StoreError('ERR_SEAL_TAMPERED', "the row's columns disagree with its sealed key (edited outside the seal)", refOf(row));
+    throw new StoreError(
+      'ERR_SEAL_TAMPERED',
+      "the row's columns disagree with its sealed key (edited outside the seal)",
+      refOf(row),
+    );
   }
 }
 

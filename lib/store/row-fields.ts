@@ -13,7 +13,8 @@ export interface LifecycleColumns {
 
 export function millis(date: Date, what: string, row: RowRef): number {
   const ms = date instanceof Date ? date.getTime() : NaN;
-  if (!Number.isFinite(ms)) throw invalidArgValue(`${what} of ${JSON.stringify(row.kid)} in ${JSON.stringify(row.set)}`, 'a valid Date', date);
+  if (!Number.isFinite(ms))
+    throw invalidArgValue(`${what} of ${JSON.stringify(row.kid)} in ${JSON.stringify(row.set)}`, 'a valid Date', date);
   return ms;
 }
 

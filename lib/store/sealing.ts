@@ -80,12 +80,21 @@ export class Sealer {
    * may refuse a version by throwing). Throws ERR_SEAL_FORMAT, ERR_SEAL_UNKNOWN_SECRET or
    * ERR_SEAL_TAMPERED, each naming the row.
    */
-  open(envelope: Buffer, aadFor: (version: EnvelopeVersion) => Buffer, row: RowRef): { version: EnvelopeVersion; plaintext: Buffer } {
+  open(
+    envelope: Buffer,
+    aadFor: (version: EnvelopeVersion) => Buffer,
+    row: RowRef,
+  ): { version: EnvelopeVersion; plaintext: Buffer } {
     if (envelope.length < ENVELOPE_OVERHEAD) {
-      throw new StoreError('ERR_SEAL_FORMAT', `the sealed envelope has ${envelope.length} bytes, fewer than ${ENVELOPE_OVERHEAD}`, row);
+      throw new StoreError(
+        'ERR_SEAL_FORMAT',
+        `the sealed envelope has ${envelope.length} bytes, fewer than ${ENVELOPE_OVERHEAD}`,
+        row,
+      );
     }
     const version = envelopeVersion(envelope);
-    if (version === undefined) throw new StoreError('ERR_SEAL_FORMAT', `the sealed envelope has unknown version ${envelope[0]}`, row);
+    if (version === undefined)
+      throw new StoreError('ERR_SEAL_FORMAT', `the sealed envelope has unknown version ${envelope[0]}`, row);
     const aad = aadFor(version);
     const id = envelope.subarray(1, 1 + SECRET_ID_LENGTH);
     const entry = this.#keys.find((k) => k.id.equals(id));
@@ -109,7 +118,11 @@ export class Sealer {
       tail.fill(0);
       return { version, plaintext };
     } catch {
-      throw new StoreError('ERR_SEAL_TAMPERED', 'the sealed row failed authentication (tampered, moved from another row, or a sealed column edited)', row);
+      throw new StoreError(
+        'ERR_SEAL_TAMPERED',
+        'the sealed row failed authentication (tampered, moved from another row, or a sealed column edited)',
+        row,
+      );
     } finally {
       head.fill(0);
     }

@@ -26,7 +26,10 @@ const shared = new Map<string, { queue: SerialQueue; users: number }>();
 export function queueFor(path: string | undefined): { queue: SerialQueue; release: () => void } {
   if (path === undefined) return { queue: new SerialQueue(), release: () => undefined };
   let entry = shared.get(path);
-  if (!entry) shared.set(path, (entry = { queue: new SerialQueue(), users: 0 }));
+  if (!entry) {
+    entry = { queue: new SerialQueue(), users: 0 };
+    shared.set(path, entry);
+  }
   entry.users++;
   let released = false;
   return {

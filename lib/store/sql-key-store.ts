@@ -7,7 +7,15 @@ import { ChangeFeed, recordChange, recordChanges } from './change-feed';
 import type { Dialect, Tx } from './dialect';
 import { type RowRef, StoreError } from './errors';
 import { openRecords, resealedRecord, sealRecord } from './hsm-codec';
-import type { HsmKeyRecord, HsmKeyRecordRead, KeyRowInfo, KeyStore, Lifecycle, RowFailure, StoredKey } from './key-store';
+import type {
+  HsmKeyRecord,
+  HsmKeyRecordRead,
+  KeyRowInfo,
+  KeyStore,
+  Lifecycle,
+  RowFailure,
+  StoredKey,
+} from './key-store';
 import { migrate } from './migrations';
 import { failureOf, isLegacyKeyRow, type KeyRow, openKey, openKeys, resealedKey, sealKey } from './row-codec';
 import { lifecycleColumns } from './row-fields';
@@ -28,7 +36,9 @@ export class SqlKeyStore implements KeyStore {
     this.#sealer = sealer;
     this.freshnessMs = dialect.freshnessMs;
     // Polls wait for the migrations and the baseline (a failed open polls nothing).
-    this.#feed = new ChangeFeed(dialect, (poll) => dialect.startWatching(() => this.#ready.then(poll, () => undefined)));
+    this.#feed = new ChangeFeed(dialect, (poll) =>
+      dialect.startWatching(() => this.#ready.then(poll, () => undefined)),
+    );
     this.#ready = migrate(dialect).then(() => this.#feed.baseline());
     this.#ready.catch(() => undefined); // reported by the first call
   }
@@ -37,7 +47,10 @@ export class SqlKeyStore implements KeyStore {
     const rows = this.#sealAll(keys);
     await this.#write(async (tx) => {
       for (const row of rows) await this.#insert(tx, row, 'the key already exists; nothing was added');
-      await recordChanges(tx, rows.map((r) => r.set));
+      await recordChanges(
+        tx,
+        rows.map((r) => r.set),
+      );
     });
   }
 
@@ -45,12 +58,16 @@ export class SqlKeyStore implements KeyStore {
     const rows = this.#sealAll(keys);
     await this.#write(async (tx) => {
       for (const row of rows) await tx.run(SQL.upsertKey, rowParams(row));
-      await recordChanges(tx, rows.map((r) => r.set));
+      await recordChanges(
+        tx,
+        rows.map((r) => r.set),
+      );
     });
   }
 
   async replaceSet(set: string, keys: readonly StoredKey[]): Promise<void> {
-    for (const k of keys) if (k.set !== set) throw invalidArgValue('every key of replaceSet', `in set ${JSON.stringify(set)}`, k.set);
+    for (const k of keys)
+      if (k.set !== set) throw invalidArgValue('every key of replaceSet', `in set ${JSON.stringify(set)}`, k.set);
     const rows = this.#sealAll(keys);
     await this.#write(async (tx) => {
       await tx.run(SQL.deleteSet, [set]);

@@ -26,7 +26,8 @@ export const SQL = {
   setLifecycle: `UPDATE jwk_keys SET activate_at = ?, retire_at = ?, remove_at = ?, sealed = ? WHERE set_name = ? AND kid = ?`,
   deleteKey: 'DELETE FROM jwk_keys WHERE set_name = ? AND kid = ?',
   deleteSet: 'DELETE FROM jwk_keys WHERE set_name = ?',
-  setsWithKid: 'SELECT set_name FROM jwk_keys WHERE kid = ? UNION SELECT set_name FROM hsm_keys WHERE kid = ? ORDER BY set_name',
+  setsWithKid:
+    'SELECT set_name FROM jwk_keys WHERE kid = ? UNION SELECT set_name FROM hsm_keys WHERE kid = ? ORDER BY set_name',
 
   upsertRecord: `INSERT INTO hsm_keys (set_name, kid, alg, "use", created_at, ${LIFECYCLE}, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (set_name, kid) DO UPDATE SET ${UPDATE_KEY}`,
@@ -62,7 +63,11 @@ function columns(r: DbRow) {
   };
 }
 
-export const toKeyRow = (r: DbRow): KeyRow => ({ ...columns(r), use: r.use ?? '', sealed: r.sealed ?? Buffer.alloc(0) });
+export const toKeyRow = (r: DbRow): KeyRow => ({
+  ...columns(r),
+  use: r.use ?? '',
+  sealed: r.sealed ?? Buffer.alloc(0),
+});
 export const toHsmRow = (r: DbRow): HsmRow => ({ ...columns(r), use: r.use, sealed: r.sealed });
 
 export const toInfo = (r: DbRow): KeyRowInfo => ({

@@ -13,7 +13,13 @@ import Database from 'better-sqlite3';
 
 import { ClosedError } from '../errors';
 import {
-  DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_POLL_MS, type Dialect, type SqlValue, type StoreOptions, type Tx,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_LOCK_TTL_MS,
+  DEFAULT_POLL_MS,
+  type Dialect,
+  type SqlValue,
+  type StoreOptions,
+  type Tx,
 } from './dialect';
 import { queueFor, type SerialQueue } from './serial-queue';
 import { withLease } from './sqlite-lease-lock';
@@ -140,7 +146,10 @@ export class SqliteDialect implements Dialect {
 
   #statement(sql: string): Database.Statement<SqlValue[]> {
     let s = this.#statements.get(sql);
-    if (!s) this.#statements.set(sql, (s = this.#db.prepare<SqlValue[]>(sql)));
+    if (!s) {
+      s = this.#db.prepare<SqlValue[]>(sql);
+      this.#statements.set(sql, s);
+    }
     return s;
   }
 }

@@ -32,13 +32,20 @@ export async function withLease<T>(db: LeaseDb, name: string, fn: () => Promise<
   const owner = randomUUID();
   await acquire(db, name, owner, options);
   let renewing = false;
-  const renew = setInterval(() => {
-    if (renewing) return;
-    renewing = true;
-    db.run('UPDATE store_locks SET expires_at = ? WHERE name = ? AND owner = ?', [Date.now() + options.ttlMs, name, owner])
-      .catch(() => 0) // busy or closed: the next renewal tries again, well before expiry
-      .finally(() => (renewing = false));
-  }, Math.max(1, Math.floor(options.ttlMs / 3)));
+  const renew = setInterval(
+    () => {
+      if (renewing) return;
+      renewing = true;
+      db.run('UPDATE store_locks SET expires_at = ? WHERE name = ? AND owner = ?', [
+        Date.now() + options.ttlMs,
+        name,
+        owner,
+      ])
+        .catch(() => 0) // busy or closed: the next renewal tries again, well before expiry
+        .finally(() => (renewing = false));
+    },
+    Math.max(1, Math.floor(options.ttlMs / 3)),
+  );
   renew.unref(); // fn's own work keeps the process alive, not the lease
   try {
     return await fn();
@@ -69,7 +76,11 @@ async function acquire(db: LeaseDb, name: string, owner: string, { ttlMs, timeou
       if (taken) return;
     }
     const left = deadline - Date.now();
-    if (left <= 0) throw new StoreError('ERR_STORE_LOCK_TIMEOUT', `waited ${timeoutMs} ms for the store lock ${JSON.stringify(name)}`);
+    if (left <= 0)
+      throw new StoreError(
+        'ERR_STORE_LOCK_TIMEOUT',
+        `waited ${timeoutMs} ms for the store lock ${JSON.stringify(name)}`,
+      );
     await sleep(Math.min(left, wait + Math.random() * wait));
     wait = Math.min(2 * wait, MAX_WAIT_MS);
   }

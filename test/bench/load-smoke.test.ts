@@ -9,11 +9,15 @@ import { spawnSync } from '../helpers/leak-collector';
 test('bench/load.js: a short run, no errors, every token valid', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-load-smoke-'));
   try {
-    const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'bench', 'load.js'), '--seconds', '1', '--connections', '2', '--out', out], {
-      env: process.env,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(__dirname, '..', '..', 'bench', 'load.js'), '--seconds', '1', '--connections', '2', '--out', out],
+      {
+        env: process.env,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });
     const file = fs.readdirSync(out).find((f) => f.startsWith('load-'))!;
     const result = JSON.parse(fs.readFileSync(path.join(out, file), 'utf8'));

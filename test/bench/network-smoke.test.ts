@@ -17,6 +17,7 @@ const NETSIM = path.join(root, 'build', 'netsim', 'libnetsim_pkcs11.so');
 const LABEL = 'netsim';
 
 /** Runs `body` (the text of an async function of (lib, mod, token, arg)) in a child with the simulator set by `env`; returns what it returns. */
+// biome-ignore lint/suspicious/noExplicitAny: the child's JSON answer; each test reads the fields its body returns.
 function inChild(env: Record<string, string>, body: string, arg: unknown = null): any {
   const script = `
     const lib = require(${JSON.stringify(path.join(root, 'dist', 'lib'))});
@@ -45,11 +46,14 @@ beforeAll(() => {
   softHsm().initToken(LABEL);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-netsim-'));
   // The key, made through the simulator (no latency on key generation by default).
-  inChild({}, `async (lib, mod, t) => {
+  inChild(
+    {},
+    `async (lib, mod, t) => {
     const token = await mod.openToken({ tokenLabel: t.label }, { pin: t.pin });
     await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'netsim', id: Buffer.from('netsim') });
     return true;
-  }`);
+  }`,
+  );
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -83,7 +87,9 @@ test('latency 20 ms, capacity 4: one signature takes the latency, 8 at once take
   expect(device.peakInFlight).toBeLessThanOrEqual(4);
   // Eight callers, four slots: some waited (eight workers would need to start 20 ms apart not to).
   expect(device.waited).toBeGreaterThan(0);
-  console.log(`netsim 20 ms / 4: one signature ${out.single.toFixed(1)} ms, eight at once ${out.eight.toFixed(1)} ms, device ${JSON.stringify(device)}`);
+  console.log(
+    `netsim 20 ms / 4: one signature ${out.single.toFixed(1)} ms, eight at once ${out.eight.toFixed(1)} ms, device ${JSON.stringify(device)}`,
+  );
 });
 
 test('NETSIM_MAX_SESSIONS=3: reported by C_GetTokenInfo, a fourth session refused with CKR_SESSION_COUNT, freed on close', () => {
@@ -117,17 +123,23 @@ test('NETSIM_MAX_SESSIONS=3: reported by C_GetTokenInfo, a fourth session refuse
 test('bench/network.js --quick measures every implementation behind the simulator and writes the report', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-network-smoke-'));
   try {
-    const r = spawnSync(process.execPath, [path.join(root, 'bench', 'network.js'), '--quick', '--profiles', '2/4', '--out', out], {
-      env: process.env,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(root, 'bench', 'network.js'), '--quick', '--profiles', '2/4', '--out', out],
+      {
+        env: process.env,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });
     expect(r.stdout).toContain('| 2 ms / 4 |');
     const files = fs.readdirSync(out);
     expect(files.filter((f) => f.endsWith('.md'))).toHaveLength(1);
     const json = JSON.parse(fs.readFileSync(path.join(out, files.find((f) => f.endsWith('.json'))!), 'utf8'));
-    const kinds = new Set(json.results.filter((x: { rate?: number }) => (x.rate ?? 0) > 0).map((x: { kind: string }) => x.kind));
+    const kinds = new Set(
+      json.results.filter((x: { rate?: number }) => (x.rate ?? 0) > 0).map((x: { kind: string }) => x.kind),
+    );
     expect([...kinds].sort()).toEqual(['hsm-sign', 'km-jwt', 'p11js-promise', 'raw']);
   } finally {
     fs.rmSync(out, { recursive: true, force: true });

@@ -12,7 +12,22 @@ import { spawnSync } from '../helpers/leak-collector';
 test('bench/readiness.js: a short run goes through every scenario and writes its report', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-readiness-smoke-'));
   try {
-    const args = ['--keys', '20', '--sets', '2', '--seconds', '1', '--connections', '2', '--loops', '1', '--warmup', '1', '--out', out];
+    const args = [
+      '--keys',
+      '20',
+      '--sets',
+      '2',
+      '--seconds',
+      '1',
+      '--connections',
+      '2',
+      '--loops',
+      '1',
+      '--warmup',
+      '1',
+      '--out',
+      out,
+    ];
     const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'bench', 'readiness.js'), ...args], {
       env: process.env,
       encoding: 'utf8',
@@ -20,10 +35,14 @@ test('bench/readiness.js: a short run goes through every scenario and writes its
     });
     expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });
     // The verdict is the health port's; the public port's figure is printed beside it, labelled.
-    expect(r.stdout).toMatch(/\*\*Acceptance \(p99 of \/health\/ready on the health port ≤ 5 ms .*\): (PASS|FAIL)\*\* .* the public port \(shares the event loop with signing\): p99 /);
+    expect(r.stdout).toMatch(
+      /\*\*Acceptance \(p99 of \/health\/ready on the health port ≤ 5 ms .*\): (PASS|FAIL)\*\* .* the public port \(shares the event loop with signing\): p99 /,
+    );
     const files = fs.readdirSync(out);
     expect(files.filter((f) => /^readiness-.*\.md$/.test(f))).toHaveLength(1);
-    const result = JSON.parse(fs.readFileSync(path.join(out, files.find((f) => /^readiness-.*\.json$/.test(f))!), 'utf8'));
+    const result = JSON.parse(
+      fs.readFileSync(path.join(out, files.find((f) => /^readiness-.*\.json$/.test(f))!), 'utf8'),
+    );
     expect(result.keysOnToken).toBe(20);
     expect(result.scenarios.map((s: { name: string }) => s.name)).toEqual([
       'idle (probes only)',
@@ -42,7 +61,9 @@ test('bench/readiness.js: a short run goes through every scenario and writes its
       expect(s.samples.public.every((x: unknown[]) => typeof x[3] === 'number')).toBe(true);
       if (s.signing) expect({ ok: s.signing.ok > 0, failed: s.signing.failed }).toEqual({ ok: true, failed: 0 });
     }
-    expect([2, 3].map((i) => [result.scenarios[i].readinessLoops.port, result.scenarios[i].readinessLoops.failed])).toEqual([
+    expect(
+      [2, 3].map((i) => [result.scenarios[i].readinessLoops.port, result.scenarios[i].readinessLoops.failed]),
+    ).toEqual([
       ['health', 0],
       ['public', 0],
     ]);

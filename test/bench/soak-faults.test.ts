@@ -6,11 +6,15 @@ import * as path from 'node:path';
 import { spawnSync } from '../helpers/leak-collector';
 
 test('30 s of signing through injected faults: typed errors or recoveries only', () => {
-  const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'bench', 'soak-faults.js'), '--seconds', '30', '--every', '3'], {
-    env: process.env,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(__dirname, '..', '..', 'bench', 'soak-faults.js'), '--seconds', '30', '--every', '3'],
+    {
+      env: process.env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
   expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
   const result = JSON.parse(r.stdout);
   expect(result.untypedFailures).toBe(0);

@@ -41,7 +41,7 @@ namespace {
 CK_FUNCTION_LIST* real = nullptr;
 CK_FUNCTION_LIST wrapped;
 std::mutex controlLock;
-std::string lastControl;         // the control file's text, as last read
+std::string lastControl;  // the control file's text, as last read
 struct timespec lastMtime = {0, 0};
 off_t lastSize = -1;
 std::set<std::string> usedOnce;  // "once" directives already applied for the current control text
@@ -59,7 +59,8 @@ const std::string& Control() {
     st.st_size = 0;
     st.st_mtim = {0, 0};
   }
-  if (st.st_size == lastSize && st.st_mtim.tv_sec == lastMtime.tv_sec && st.st_mtim.tv_nsec == lastMtime.tv_nsec) return lastControl;
+  if (st.st_size == lastSize && st.st_mtim.tv_sec == lastMtime.tv_sec && st.st_mtim.tv_nsec == lastMtime.tv_nsec)
+    return lastControl;
   lastSize = st.st_size;
   lastMtime = st.st_mtim;
   std::string text;

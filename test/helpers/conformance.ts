@@ -43,19 +43,31 @@ export function softwareVerify(pair: KeyPair, m: SignMechanism, data: Buffer, si
   const hash = `sha${BITS[m.hash]}`;
   if (m.type === 'ECDSA') return nodeVerify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, sig);
   if (m.type === 'RSA-PKCS1') return nodeVerify(hash, data, { key, padding: C.RSA_PKCS1_PADDING }, sig);
-  return nodeVerify(hash, data, { key, padding: C.RSA_PKCS1_PSS_PADDING, saltLength: m.saltLength ?? BITS[m.hash] / 8 }, sig);
+  return nodeVerify(
+    hash,
+    data,
+    { key, padding: C.RSA_PKCS1_PSS_PADDING, saltLength: m.saltLength ?? BITS[m.hash] / 8 },
+    sig,
+  );
 }
 
 /** The key-pair generation mechanism of a key spec. */
 export function keygenMechanism(spec: KeySpec): CkmName {
-  return spec.type === 'rsa' ? 'RSA_PKCS_KEY_PAIR_GEN' : spec.type === 'ec' ? 'EC_KEY_PAIR_GEN' : 'EC_EDWARDS_KEY_PAIR_GEN';
+  return spec.type === 'rsa'
+    ? 'RSA_PKCS_KEY_PAIR_GEN'
+    : spec.type === 'ec'
+      ? 'EC_KEY_PAIR_GEN'
+      : 'EC_EDWARDS_KEY_PAIR_GEN';
 }
 
 /**
  * Why `spec` cannot be generated according to the mechanism list, or undefined when it can.
  * missing: the mechanism is not listed at all (the library refuses before asking the token).
  */
-export function keygenGap(spec: KeySpec, mechs: ReadonlyMap<number, MechanismInfo>): { reason: string; missing: boolean } | undefined {
+export function keygenGap(
+  spec: KeySpec,
+  mechs: ReadonlyMap<number, MechanismInfo>,
+): { reason: string; missing: boolean } | undefined {
   const name = keygenMechanism(spec);
   const m = mechs.get(CKM[name]);
   if (!m) return { reason: `CKM_${name} is not in the mechanism list`, missing: true };
@@ -185,11 +197,18 @@ const APPLICATION = 'hsm-jwks/conformance';
  * set through C_SetAttributeValue, and destroyed; or, when the vendor refuses them, the refusal is
  * asserted. Call it inside a test: it asserts with expect.
  */
-export async function dataObjectPass(token: Token, raw: RawAccess, caps: ObjectCapabilities, target: ConformanceTarget): Promise<void> {
+export async function dataObjectPass(
+  token: Token,
+  raw: RawAccess,
+  caps: ObjectCapabilities,
+  target: ConformanceTarget,
+): Promise<void> {
   const label = `${target.idPrefix}record`;
   const value = Buffer.from(JSON.stringify({ kid: `${target.idPrefix}k`, alg: 'ES256' }));
   if (caps.dataObjects !== 'accepted') {
-    console.log(`${target.vendor}: skipping data objects: C_CreateObject refuses CKO_DATA token objects with ${caps.dataObjects.refused}`);
+    console.log(
+      `${target.vendor}: skipping data objects: C_CreateObject refuses CKO_DATA token objects with ${caps.dataObjects.refused}`,
+    );
     await expect(token.createDataObject({ label, application: APPLICATION, value })).rejects.toMatchObject({
       code: codeOf(caps.dataObjects.refused),
       fn: 'C_CreateObject',
@@ -203,9 +222,23 @@ export async function dataObjectPass(token: Token, raw: RawAccess, caps: ObjectC
   expect(found.map((o) => ({ ...o }))).toEqual([{ label, application: APPLICATION, value }]);
   expect(await token.findDataObjects({ application: APPLICATION, label: `${label}-other` })).toEqual([]);
   expect(await token.findDataObjects({ application: `${APPLICATION}-other` })).toEqual([]);
-  const [handle, ...more] = await raw.native.findObjects(raw.session, [[CKA.CLASS, CKO.DATA], [CKA.APPLICATION, APPLICATION], [CKA.LABEL, label]], 10);
+  const [handle, ...more] = await raw.native.findObjects(
+    raw.session,
+    [
+      [CKA.CLASS, CKO.DATA],
+      [CKA.APPLICATION, APPLICATION],
+      [CKA.LABEL, label],
+    ],
+    10,
+  );
   expect(more).toEqual([]);
-  const read = await raw.native.getAttributes(raw.session, handle!, [CKA.CLASS, CKA.TOKEN, CKA.PRIVATE, CKA.MODIFIABLE, CKA.VALUE]);
+  const read = await raw.native.getAttributes(raw.session, handle!, [
+    CKA.CLASS,
+    CKA.TOKEN,
+    CKA.PRIVATE,
+    CKA.MODIFIABLE,
+    CKA.VALUE,
+  ]);
   expect(read.map((r) => ('value' in r ? r.value : r.absent))).toEqual([CKO.DATA, true, true, true, value]);
 
   const updated = Buffer.from(JSON.stringify({ kid: `${target.idPrefix}k`, alg: 'ES256', lifecycle: 'retired' }));
@@ -215,7 +248,9 @@ export async function dataObjectPass(token: Token, raw: RawAccess, caps: ObjectC
     await write;
     expect((await token.findDataObjects({ application: APPLICATION, label })).map((o) => o.value)).toEqual([updated]);
   } else {
-    console.log(`${target.vendor}: CKA_VALUE of a data object is read-only (${writable.refused}): records are replaced, not updated`);
+    console.log(
+      `${target.vendor}: CKA_VALUE of a data object is read-only (${writable.refused}): records are replaced, not updated`,
+    );
     await expect(write).rejects.toMatchObject({ ckr: writable.refused, fn: 'C_SetAttributeValue' });
     expect((await token.findDataObjects({ application: APPLICATION, label })).map((o) => o.value)).toEqual([value]);
   }
@@ -253,11 +288,20 @@ export async function allowedMechanismsPass(
     const c = caps.allowedMechanisms;
     if (typeof c === 'object' && 'refused' in c) {
       console.log(`${target.vendor}: CKA_ALLOWED_MECHANISMS is refused (${c.refused}): keys are generated without it`);
-      expect([pair.allowedMechanisms, found[0]!.allowedMechanisms, pair.problems]).toEqual([undefined, undefined, ['allowed-mechanisms-not-set']]);
+      expect([pair.allowedMechanisms, found[0]!.allowedMechanisms, pair.problems]).toEqual([
+        undefined,
+        undefined,
+        ['allowed-mechanisms-not-set'],
+      ]);
       expect(softwareVerify(pair, PS256, data, await other)).toBe(true);
-      const o = checkKeyPairOptions({ label: target.label, id: Buffer.from(`${target.idPrefix}refused`), allowedMechanisms: allowed }, spec);
+      const o = checkKeyPairOptions(
+        { label: target.label, id: Buffer.from(`${target.idPrefix}refused`), allowedMechanisms: allowed },
+        spec,
+      );
       const t = keyPairTemplates(spec, o);
-      await expect(raw.native.generateKeyPair(raw.session, t.mechanism, t.publicTemplate, t.privateTemplate)).rejects.toMatchObject({ ckr: c.refused });
+      await expect(
+        raw.native.generateKeyPair(raw.session, t.mechanism, t.publicTemplate, t.privateTemplate),
+      ).rejects.toMatchObject({ ckr: c.refused });
       expect(await raw.native.findObjects(raw.session, [[CKA.ID, o.id]], 10)).toEqual([]);
       return;
     }

@@ -12,13 +12,22 @@ import { SO_PIN, USER_PIN } from './softhsm';
 export const EXPORTED_SECRETS: readonly Secret[] = [
   { kind: 'pin', label: 'USER_PIN of test/helpers/softhsm.ts', value: USER_PIN },
   { kind: 'pin', label: 'SO_PIN of test/helpers/softhsm.ts', value: SO_PIN },
-  ...ALL_SECRETS.map((value, i) => ({ kind: 'secret' as const, label: `ALL_SECRETS[${i}] of test/integration/store-helpers.ts`, value })),
+  ...ALL_SECRETS.map((value, i) => ({
+    kind: 'secret' as const,
+    label: `ALL_SECRETS[${i}] of test/integration/store-helpers.ts`,
+    value,
+  })),
 ];
 
 export default async function globalTeardown(globalConfig: { rootDir: string }): Promise<void> {
   const dir = process.env[LEAK_DIR_ENV];
-  if (!dir || !fs.existsSync(dir)) throw new Error(`leak check: ${LEAK_DIR_ENV} names no directory: test/helpers/global-setup.js did not run`);
-  const { summary, problems } = checkCollection(dir, [...EXPORTED_SECRETS, ...registeredSecrets(dir)], globalConfig.rootDir);
+  if (!dir || !fs.existsSync(dir))
+    throw new Error(`leak check: ${LEAK_DIR_ENV} names no directory: test/helpers/global-setup.js did not run`);
+  const { summary, problems } = checkCollection(
+    dir,
+    [...EXPORTED_SECRETS, ...registeredSecrets(dir)],
+    globalConfig.rootDir,
+  );
   console.log(`\n${summary}`);
   if (problems.length > 0) {
     throw new Error(`leak check failed (the collection is kept in ${dir}):\n  ${problems.join('\n  ')}`);

@@ -42,7 +42,11 @@ export function formsOf(value: string): Form[] {
   const hex = bytes.toString('hex');
   const base64 = bytes.toString('base64').replace(/=+$/, '');
   const forms: Form[] = [
-    { name: 'as is', needle: value, ...(value.length < 8 ? { within: /[A-Za-z0-9]/, numeric: /^\d+$/.test(value) } : {}) },
+    {
+      name: 'as is',
+      needle: value,
+      ...(value.length < 8 ? { within: /[A-Za-z0-9]/, numeric: /^\d+$/.test(value) } : {}),
+    },
     { name: 'hex', needle: hex, within: /[0-9a-fA-F]/ },
     { name: 'HEX', needle: hex.toUpperCase(), within: /[0-9a-fA-F]/ },
     { name: 'Buffer hex', needle: hex.match(/../g)!.join(' '), within: /[0-9a-fA-F]/ },
@@ -60,12 +64,18 @@ function standsAlone(text: string, at: number, form: Form): boolean {
   const after = text[at + form.needle.length] ?? '';
   if (form.within.test(before) || form.within.test(after)) return false;
   // A numeric PIN inside a decimal number (0.1234, 1234.5) is a number, not the PIN.
-  if (form.numeric && ((before === '.' && /\d/.test(text[at - 2] ?? '')) || (after === '.' && /\d/.test(text[at + form.needle.length + 1] ?? '')))) return false;
+  if (
+    form.numeric &&
+    ((before === '.' && /\d/.test(text[at - 2] ?? '')) ||
+      (after === '.' && /\d/.test(text[at + form.needle.length + 1] ?? '')))
+  )
+    return false;
   return true;
 }
 
 function firstHit(text: string, form: Form): number {
-  for (let i = text.indexOf(form.needle); i >= 0; i = text.indexOf(form.needle, i + 1)) if (standsAlone(text, i, form)) return i;
+  for (let i = text.indexOf(form.needle); i >= 0; i = text.indexOf(form.needle, i + 1))
+    if (standsAlone(text, i, form)) return i;
   return -1;
 }
 
@@ -95,7 +105,9 @@ export function checkCollection(dir: string, allSecrets: readonly Secret[], root
   const secrets = new Map<string, Secret>();
   for (const s of allSecrets) if (s.value.length >= MIN_SECRET_LENGTH && !secrets.has(s.value)) secrets.set(s.value, s);
   const forms = [...secrets.values()].map((s) => ({ secret: s, forms: formsOf(s.value) }));
-  const needles = forms.flatMap(({ secret, forms: f }) => f.map((x) => ({ needle: x.needle, label: secret.label }))).sort((a, b) => b.needle.length - a.needle.length);
+  const needles = forms
+    .flatMap(({ secret, forms: f }) => f.map((x) => ({ needle: x.needle, label: secret.label })))
+    .sort((a, b) => b.needle.length - a.needle.length);
   const mask = (text: string) => needles.reduce((t, { needle, label }) => t.split(needle).join(`«${label}»`), text);
 
   const relative = (f: string) => (path.isAbsolute(f) ? path.relative(rootDir, f) : f);
@@ -125,7 +137,10 @@ export function checkCollection(dir: string, allSecrets: readonly Secret[], root
   }
 
   const ran = files.filter((f) => f.passed + f.failed > 0);
-  if (ran.length > 0 && records.length === 0) problems.push(`${ran.length} test files ran but nothing was recorded in ${dir}: the leak check would pass vacuously`);
+  if (ran.length > 0 && records.length === 0)
+    problems.push(
+      `${ran.length} test files ran but nothing was recorded in ${dir}: the leak check would pass vacuously`,
+    );
   if (secrets.size === 0) problems.push('no secret to search for: the leak check would pass vacuously');
   for (const f of ran) {
     const file = relative(f.file);
@@ -133,7 +148,9 @@ export function checkCollection(dir: string, allSecrets: readonly Secret[], root
     if (f.skipped > 0 || f.failed > 0) continue;
     for (const cat of EXPECTED[file] ?? []) {
       if (!seen.has(`${file}\0${cat}`)) {
-        problems.push(`${file} passed all its tests but recorded no ${cat} record: its output no longer reaches the leak check (route it through test/helpers/leak-collector.ts)`);
+        problems.push(
+          `${file} passed all its tests but recorded no ${cat} record: its output no longer reaches the leak check (route it through test/helpers/leak-collector.ts)`,
+        );
       }
     }
   }

@@ -35,8 +35,13 @@ function append(kind: 'records' | 'secrets', line: object): void {
 }
 
 function where(): { file: string; test?: string } {
-  const state = (globalThis as { expect?: { getState?: () => { testPath?: string; currentTestName?: string } } }).expect?.getState?.();
-  return { file: state?.testPath ?? '(no test file)', ...(state?.currentTestName ? { test: state.currentTestName } : {}) };
+  const state = (
+    globalThis as { expect?: { getState?: () => { testPath?: string; currentTestName?: string } } }
+  ).expect?.getState?.();
+  return {
+    file: state?.testPath ?? '(no test file)',
+    ...(state?.currentTestName ? { test: state.currentTestName } : {}),
+  };
 }
 
 export function record(cat: Category, source: string, text: string, at = where()): void {
@@ -44,7 +49,8 @@ export function record(cat: Category, source: string, text: string, at = where()
 }
 
 export function registerSecret(kind: SecretRecord['kind'], label: string, value: unknown): void {
-  if (typeof value === 'string' && value.trim()) append('secrets', { kind, label, value: value.trim() } satisfies SecretRecord);
+  if (typeof value === 'string' && value.trim())
+    append('secrets', { kind, label, value: value.trim() } satisfies SecretRecord);
 }
 
 /** HSM_PIN and every SECRETS_SYSTEM entry of an environment handed to the code under test. */
@@ -100,7 +106,15 @@ function recordChild(source: string, streams: Array<[string, unknown]>, at = whe
     const text = typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : String(data);
     const lines = text.split('\n');
     for (const line of lines.filter(isPinoLine)) record('log', `${source} (${name}, pino)`, line, at);
-    record('cli', `${source} (${name})`, lines.filter((l) => !isPinoLine(l)).join('\n').trim(), at);
+    record(
+      'cli',
+      `${source} (${name})`,
+      lines
+        .filter((l) => !isPinoLine(l))
+        .join('\n')
+        .trim(),
+      at,
+    );
   }
 }
 
@@ -110,7 +124,12 @@ const optionsOf = (args: unknown[]): Options => {
   return o && typeof o === 'object' ? (o as Options) : undefined;
 };
 const commandLine = (args: unknown[]) =>
-  [path.basename(String(args[0])), ...(Array.isArray(args[1]) ? (args[1] as unknown[]).map((a) => (String(a).includes('/') ? path.basename(String(a)) : String(a))) : [])].join(' ');
+  [
+    path.basename(String(args[0])),
+    ...(Array.isArray(args[1])
+      ? (args[1] as unknown[]).map((a) => (String(a).includes('/') ? path.basename(String(a)) : String(a)))
+      : []),
+  ].join(' ');
 
 /** Children still running: the environment waits for their output before the file ends. */
 const pending = new Set<Promise<void>>();
@@ -119,7 +138,11 @@ export const pendingChildren = (): Promise<void>[] => [...pending];
 /** `hsm-jwks serve --dev` makes a secret and a PIN under <cwd>/data (lib/cli/dev-defaults.ts). */
 function registerDevSecrets(cwd: string): void {
   const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : undefined);
-  registerSecret('secret', 'the development SECRETS_SYSTEM that serve --dev made', read(path.join(cwd, 'data', 'dev-secret')));
+  registerSecret(
+    'secret',
+    'the development SECRETS_SYSTEM that serve --dev made',
+    read(path.join(cwd, 'data', 'dev-secret')),
+  );
   registerSecret('pin', 'the development PIN that serve --dev made', read(path.join(cwd, 'data', 'softhsm', 'pin')));
 }
 
@@ -129,7 +152,10 @@ type AnyFn = (...args: unknown[]) => unknown;
 export const spawnSync = ((...args: unknown[]) => {
   registerEnvSecrets(optionsOf(args)?.env, 'given to a child process');
   const r = (cp.spawnSync as unknown as AnyFn)(...args) as cp.SpawnSyncReturns<string | Buffer>;
-  recordChild(commandLine(args), [['stdout', r.stdout], ['stderr', r.stderr]]);
+  recordChild(commandLine(args), [
+    ['stdout', r.stdout],
+    ['stderr', r.stderr],
+  ]);
   if (r.error) recordError(r.error, commandLine(args));
   return r;
 }) as typeof cp.spawnSync;
@@ -143,7 +169,10 @@ export const execFileSync = ((...args: unknown[]) => {
     return out;
   } catch (e) {
     const { stdout, stderr } = e as { stdout?: unknown; stderr?: unknown };
-    recordChild(commandLine(args), [['stdout', stdout], ['stderr', stderr]]);
+    recordChild(commandLine(args), [
+      ['stdout', stdout],
+      ['stderr', stderr],
+    ]);
     recordError(e, commandLine(args));
     throw e;
   }
@@ -166,7 +195,14 @@ export const spawn = ((...args: unknown[]) => {
   }
   const closed = new Promise<void>((resolve) => {
     const done = () => {
-      recordChild(source, [['stdout', Buffer.concat(out)], ['stderr', Buffer.concat(err)]], at);
+      recordChild(
+        source,
+        [
+          ['stdout', Buffer.concat(out)],
+          ['stderr', Buffer.concat(err)],
+        ],
+        at,
+      );
       pending.delete(closed);
       resolve();
     };

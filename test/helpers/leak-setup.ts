@@ -11,8 +11,15 @@ import type * as SealingModule from '../../lib/store/sealing';
 
 const isError = (v: unknown) => v instanceof Error || Object.prototype.toString.call(v) === '[object Error]';
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
-  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
-const THROW_MATCHERS = ['toThrow', 'toThrowError', 'toThrowErrorMatchingSnapshot', 'toThrowErrorMatchingInlineSnapshot'];
+  v !== null &&
+  (typeof v === 'object' || typeof v === 'function') &&
+  typeof (v as { then?: unknown }).then === 'function';
+const THROW_MATCHERS = [
+  'toThrow',
+  'toThrowError',
+  'toThrowErrorMatchingSnapshot',
+  'toThrowErrorMatchingInlineSnapshot',
+];
 
 const realExpect = expect;
 (globalThis as unknown as { expect: typeof expect }).expect = new Proxy(realExpect, {
@@ -51,7 +58,9 @@ config.loadConfig = (env?: Parameters<typeof ConfigModule.loadConfig>[0]) => {
   return c;
 };
 
-const sealing = require('../../lib/store/sealing') as { -readonly [K in keyof typeof SealingModule]: (typeof SealingModule)[K] };
+const sealing = require('../../lib/store/sealing') as {
+  -readonly [K in keyof typeof SealingModule]: (typeof SealingModule)[K];
+};
 const RealSealer = sealing.Sealer;
 sealing.Sealer = class Sealer extends RealSealer {
   constructor(secrets: readonly string[]) {

@@ -52,7 +52,13 @@ export function postgresAvailability(): { ok: true } | { ok: false; why: string 
     encoding: 'utf8',
     timeout: 15_000,
   });
-  availability = r.status === 0 ? { ok: true } : { ok: false, why: (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().slice(0, 300) || 'no answer' };
+  availability =
+    r.status === 0
+      ? { ok: true }
+      : {
+          ok: false,
+          why: (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().slice(0, 300) || 'no answer',
+        };
   return availability;
 }
 
@@ -69,11 +75,16 @@ export function describePostgres(name: string, fn: () => void): void {
   } else if (process.env.CI === 'true') {
     describe(name, () => {
       test('a PostgreSQL server answers at PG_TEST_DSN (required when CI=true)', () => {
-        throw new Error(`no PostgreSQL answers at PG_TEST_DSN (${a.why}); .ci/run starts one with scripts/test-postgres.sh`);
+        throw new Error(
+          `no PostgreSQL answers at PG_TEST_DSN (${a.why}); .ci/run starts one with scripts/test-postgres.sh`,
+        );
       });
     });
   } else {
-    if (!warned) console.warn(`skipping the PostgreSQL suites of this file: no server answers at PG_TEST_DSN (${a.why}); scripts/test-postgres.sh starts one`);
+    if (!warned)
+      console.warn(
+        `skipping the PostgreSQL suites of this file: no server answers at PG_TEST_DSN (${a.why}); scripts/test-postgres.sh starts one`,
+      );
     warned = true;
     describe.skip(name, fn);
   }

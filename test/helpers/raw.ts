@@ -15,9 +15,15 @@ export interface RawSession {
  * A logged-in R/W session on `slot` through its own NativeModule reference (on SoftHSM unless
  * `options.module` says otherwise; a module the process has loaded already is not initialised again).
  */
-export async function rawSession(slot: bigint, options: { module?: string; pin?: string; initArgs?: string } = {}): Promise<RawSession> {
+export async function rawSession(
+  slot: bigint,
+  options: { module?: string; pin?: string; initArgs?: string } = {},
+): Promise<RawSession> {
   const { module = SOFTHSM_MODULE, pin = USER_PIN, initArgs } = options;
-  const native = await nativeBinding().load(module, { deepBind: defaultDeepBind(), ...(initArgs === undefined ? {} : { initArgs }) });
+  const native = await nativeBinding().load(module, {
+    deepBind: defaultDeepBind(),
+    ...(initArgs === undefined ? {} : { initArgs }),
+  });
   const session = await native.openSession(slot, CKF_SESSION.RW_SESSION);
   await native.login(session, CKU.USER, Buffer.from(pin)).catch((e: { ckr?: string }) => {
     if (e.ckr !== 'CKR_USER_ALREADY_LOGGED_IN') throw e;

@@ -62,7 +62,8 @@ class SoftHsmEnvironment extends TestEnvironment {
       let pending = '';
       const push = (chunk) => {
         if (typeof chunk === 'string') pending += chunk;
-        else if (ArrayBuffer.isView(chunk)) pending += Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8');
+        else if (ArrayBuffer.isView(chunk))
+          pending += Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8');
         const lines = pending.split('\n');
         pending = lines.pop();
         for (const line of lines) this.record('log', source, line);
@@ -70,7 +71,10 @@ class SoftHsmEnvironment extends TestEnvironment {
       this.restore.push(() => this.record('log', source, pending));
       return push;
     };
-    for (const [name, fd] of [['stdout', 1], ['stderr', 2]]) {
+    for (const [name, fd] of [
+      ['stdout', 1],
+      ['stderr', 2],
+    ]) {
       const stream = process[name];
       const write = stream.write;
       const push = tee(name);
@@ -130,9 +134,14 @@ class SoftHsmEnvironment extends TestEnvironment {
     await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 5000).unref())]);
     for (const undo of this.restore.reverse()) undo();
     // What the file wrote to console (jest buffers it, with the call site, for its report).
-    for (const { type, message } of this.testConsole?.getBuffer?.() ?? []) this.record('log', `console.${type}`, message);
+    for (const { type, message } of this.testConsole?.getBuffer?.() ?? [])
+      this.record('log', `console.${type}`, message);
     const dir = process.env[LEAK_DIR_ENV];
-    if (dir) fs.appendFileSync(path.join(dir, `files-${process.pid}.jsonl`), `${JSON.stringify({ file: this.testPath, ...this.counts })}\n`);
+    if (dir)
+      fs.appendFileSync(
+        path.join(dir, `files-${process.pid}.jsonl`),
+        `${JSON.stringify({ file: this.testPath, ...this.counts })}\n`,
+      );
     fs.rmSync(this.softhsmDir, { recursive: true, force: true });
     await super.teardown();
   }

@@ -22,18 +22,33 @@ export function softHsm(): SoftHsm {
     throw new Error(`${SOFTHSM_MODULE} is missing: install softhsm2 and opensc (apt-get install -y softhsm2 opensc)`);
   }
   const conf = process.env.SOFTHSM2_CONF;
-  if (!conf || !conf.includes('hsm-jwks-test-')) {
+  if (!conf?.includes('hsm-jwks-test-')) {
     throw new Error('SOFTHSM2_CONF is not a per-test directory: run the tests through jest (npm test)');
   }
   const env = { ...process.env, SOFTHSM2_CONF: conf };
   const pkcs11Tool = (args: string[]) =>
-    execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, ...args], {
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   return {
     conf,
     pkcs11Tool,
     initToken(label: string) {
       const tokens = fs.readdirSync(path.join(path.dirname(conf), 'tokens')).length;
-      pkcs11Tool(['--slot-index', String(tokens), '--init-token', '--label', label, '--so-pin', SO_PIN, '--init-pin', '--pin', USER_PIN]);
+      pkcs11Tool([
+        '--slot-index',
+        String(tokens),
+        '--init-token',
+        '--label',
+        label,
+        '--so-pin',
+        SO_PIN,
+        '--init-pin',
+        '--pin',
+        USER_PIN,
+      ]);
     },
   };
 }

@@ -53,12 +53,16 @@ test('keys create, get, list, jwt sign, delete: on the HSM', async () => {
   expect(got.json().keys.map((k: { kid: string }) => k.kid)).toEqual(['k2', 'k1']);
   expect(cli(['keys', 'get', 'id-token', 'k1']).json().keys).toHaveLength(1);
   expect(cli(['keys', 'list']).json()).toEqual(
-    expect.arrayContaining([expect.objectContaining({ set: 'id-token', kid: 'k1', alg: 'ES384', use: 'sig', where: 'hsm' })]),
+    expect.arrayContaining([
+      expect.objectContaining({ set: 'id-token', kid: 'k1', alg: 'ES384', use: 'sig', where: 'hsm' }),
+    ]),
   );
   {
     const signed = cli(['jwt', 'sign', 'id-token', '--claims', '{"sub":"alice","aud":"app"}']);
     expect(signed.code).toBe(0);
-    const { payload, protectedHeader } = await jwtVerify(signed.stdout.trim(), createLocalJWKSet(got.json()), { audience: 'app' });
+    const { payload, protectedHeader } = await jwtVerify(signed.stdout.trim(), createLocalJWKSet(got.json()), {
+      audience: 'app',
+    });
     expect([payload.sub, protectedHeader.kid, protectedHeader.alg]).toEqual(['alice', 'k2', 'PS256']);
     const withKid = cli(['jwt', 'sign', 'id-token', '--claims', '{}', '--kid', 'k1']);
     expect((await jwtVerify(withKid.stdout.trim(), createLocalJWKSet(got.json()))).protectedHeader.kid).toBe('k1');
@@ -71,17 +75,30 @@ test('keys create, get, list, jwt sign, delete: on the HSM', async () => {
 });
 
 test('keys import puts private keys in the software store; secrets rotate re-seals them', () => {
-  const key = (kid: string) => ({ ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid, alg: 'EdDSA' });
+  const key = (kid: string) => ({
+    ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }),
+    kid,
+    alg: 'EdDSA',
+  });
   fs.writeFileSync(path.join(dir, 'one.json'), JSON.stringify(key('imp-1')));
   fs.writeFileSync(path.join(dir, 'set.json'), JSON.stringify({ keys: [key('imp-2'), key('imp-3')] }));
-  expect(cli(['keys', 'import', 'imported', path.join(dir, 'one.json')]).json()).toEqual({ set: 'imported', imported: 1 });
-  expect(cli(['keys', 'import', 'imported', path.join(dir, 'set.json')]).json()).toEqual({ set: 'imported', imported: 2 });
+  expect(cli(['keys', 'import', 'imported', path.join(dir, 'one.json')]).json()).toEqual({
+    set: 'imported',
+    imported: 1,
+  });
+  expect(cli(['keys', 'import', 'imported', path.join(dir, 'set.json')]).json()).toEqual({
+    set: 'imported',
+    imported: 2,
+  });
   const listed = cli(['keys', 'list']).json() as Array<{ set: string; where: string }>;
   expect(listed.filter((k) => k.set === 'imported').map((k) => k.where)).toEqual(['software', 'software', 'software']);
   expect(cli(['keys', 'get', 'imported', 'imp-1']).json().keys[0]).not.toHaveProperty('d');
   expect(cli(['keys', 'get', 'imported', 'imp-1', '--private']).json().keys[0]).toHaveProperty('d');
   // A bad file writes nothing and says why.
-  fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ keys: [key('imp-4'), { ...key('imp-5'), d: undefined }] }));
+  fs.writeFileSync(
+    path.join(dir, 'bad.json'),
+    JSON.stringify({ keys: [key('imp-4'), { ...key('imp-5'), d: undefined }] }),
+  );
   const bad = cli(['keys', 'import', 'imported', path.join(dir, 'bad.json')]);
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain('ERR_JWK_PRIVATE_MISSING');
@@ -89,22 +106,33 @@ test('keys import puts private keys in the software store; secrets rotate re-sea
   // Rotation: the new secret first, the old one kept; then the old one can go.
   const rotated = { SECRETS_SYSTEM: 'second-secret-of-the-cli-tests,first-secret-of-the-cli-tests' };
   expect(cli(['secrets', 'rotate'], rotated).json()).toEqual({ resealed: 3 });
-  expect(cli(['keys', 'get', 'imported'], { SECRETS_SYSTEM: 'second-secret-of-the-cli-tests' }).json().keys).toHaveLength(3);
+  expect(
+    cli(['keys', 'get', 'imported'], { SECRETS_SYSTEM: 'second-secret-of-the-cli-tests' }).json().keys,
+  ).toHaveLength(3);
   const old = cli(['keys', 'get', 'imported'], { SECRETS_SYSTEM: 'first-secret-of-the-cli-tests' });
   expect(old.code).toBe(1);
   expect(old.stderr).toContain('ERR_KEY_SET_UNREADABLE'); // keys exist, but the secret does not open them: never "not found"
   const unlisted = cli(['keys', 'list'], { SECRETS_SYSTEM: 'first-secret-of-the-cli-tests' }); // nor an empty listing
   expect(unlisted.code).toBe(1);
-  expect(unlisted.stderr).toMatch(/not listed: key "imp-1" of set "imported" \(software\): unreadable: ERR_SEAL_UNKNOWN_SECRET/);
+  expect(unlisted.stderr).toMatch(
+    /not listed: key "imp-1" of set "imported" \(software\): unreadable: ERR_SEAL_UNKNOWN_SECRET/,
+  );
 });
 
 test('doctor: healthy, then a wrong PIN and a wrong library (non-zero, reason on stderr, no PIN anywhere)', () => {
   const store = { DSN: `sqlite://${path.join(dir, 'doctor.sqlite')}`, SECRETS_SYSTEM: 'the-doctor-store-secret' };
-  fs.writeFileSync(path.join(dir, 'doc.json'), JSON.stringify({ ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid: 'd', alg: 'EdDSA' }));
+  fs.writeFileSync(
+    path.join(dir, 'doc.json'),
+    JSON.stringify({ ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid: 'd', alg: 'EdDSA' }),
+  );
   expect(cli(['keys', 'import', 'doc', path.join(dir, 'doc.json')], store).code).toBe(0);
   const ok = cli(['doctor'], store);
   expect(ok.code).toBe(0);
-  expect(ok.json()).toMatchObject({ token: { label: 'cli', login: 'ok' }, store: { keys: 1, unreadable: 0 }, problems: [] });
+  expect(ok.json()).toMatchObject({
+    token: { label: 'cli', login: 'ok' },
+    store: { keys: 1, unreadable: 0 },
+    problems: [],
+  });
   const otherSecret = cli(['doctor'], { ...store, SECRETS_SYSTEM: 'not-the-doctor-store-secret' });
   expect(otherSecret.code).toBe(1);
   expect(otherSecret.stderr).toContain('cannot be opened with SECRETS_SYSTEM');
@@ -120,7 +148,7 @@ test('doctor: healthy, then a wrong PIN and a wrong library (non-zero, reason on
   // The key manager fails fast the same way, without the PIN.
   const km = cli(['keys', 'list'], { HSM_PIN: '86420864' });
   expect(km.code).toBe(1);
-  expect(km.stderr).toContain('Unable to configure Hardware Security Module. Library path: ' + SOFTHSM_MODULE);
+  expect(km.stderr).toContain(`Unable to configure Hardware Security Module. Library path: ${SOFTHSM_MODULE}`);
   expect(km.stdout + km.stderr).not.toContain('86420864');
 });
 

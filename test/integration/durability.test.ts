@@ -15,7 +15,17 @@ const SECRET = 'durability-test-secret-0123';
 
 function start(dsn: string): { child: ChildProcess; admin: Promise<string> } {
   const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: { PATH: process.env.PATH, DSN: dsn, SECRETS_SYSTEM: SECRET, ADMIN_TOKEN: ADMIN, PUBLIC_PORT: '0', ADMIN_PORT: '0', JWKS_PUBLIC_SETS: 'durable.public', JWKS_DEFAULT_ALG: 'ES256', LOG_LEVEL: 'error' },
+    env: {
+      PATH: process.env.PATH,
+      DSN: dsn,
+      SECRETS_SYSTEM: SECRET,
+      ADMIN_TOKEN: ADMIN,
+      PUBLIC_PORT: '0',
+      ADMIN_PORT: '0',
+      JWKS_PUBLIC_SETS: 'durable.public',
+      JWKS_DEFAULT_ALG: 'ES256',
+      LOG_LEVEL: 'error',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -36,14 +36,20 @@ function envFor(dsn: string, token: string): Record<string, string | undefined> 
   };
 }
 
-function start(env: Record<string, string | undefined>): { child: ChildProcess; ready: Promise<{ public: string; admin: string }>; stderr: () => string } {
+function start(env: Record<string, string | undefined>): {
+  child: ChildProcess;
+  ready: Promise<{ public: string; admin: string }>;
+  stderr: () => string;
+} {
   const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const ready = new Promise<{ public: string; admin: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no start within 60 s:\n${stderr}`)), 60_000);
     child.stderr!.on('data', (c: Buffer) => {
       stderr += c.toString();
-      const m = /serving (http:\/\/[^/]+)\/\.well-known\/jwks\.json \(admin API at (http:\/\/[^/]+)\/admin\)/.exec(stderr);
+      const m = /serving (http:\/\/[^/]+)\/\.well-known\/jwks\.json \(admin API at (http:\/\/[^/]+)\/admin\)/.exec(
+        stderr,
+      );
       if (m) {
         clearTimeout(timer);
         resolve({ public: m[1]!, admin: m[2]! });
@@ -55,7 +61,9 @@ function start(env: Record<string, string | undefined>): { child: ChildProcess; 
 }
 
 const kids = async (url: string) =>
-  ((await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid).sort();
+  ((await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> }).keys
+    .map((k) => k.kid)
+    .sort();
 
 /** Waits until `url`'s JWKS has `kid`; returns how long it took (ms), or fails after `limit`. */
 async function seenWithin(url: string, kid: string, limit: number): Promise<number> {
@@ -91,11 +99,20 @@ async function twoInstances(dsn: string): Promise<void> {
     await seenWithin(ub.public, 'added-through-a', FRESHNESS_MS + 2000);
 
     // A CLI write (another process) is seen by both running instances.
-    const cli = spawnSync(process.execPath, [CLI, 'keys', 'create', 'shared.b', '--alg', 'ES256', '--kid', 'made-by-the-cli'], { env, encoding: 'utf8' });
+    const cli = spawnSync(
+      process.execPath,
+      [CLI, 'keys', 'create', 'shared.b', '--alg', 'ES256', '--kid', 'made-by-the-cli'],
+      { env, encoding: 'utf8' },
+    );
     expect(cli.status).toBe(0);
-    await Promise.all([seenWithin(ua.public, 'made-by-the-cli', FRESHNESS_MS + 2000), seenWithin(ub.public, 'made-by-the-cli', FRESHNESS_MS + 2000)]);
+    await Promise.all([
+      seenWithin(ua.public, 'made-by-the-cli', FRESHNESS_MS + 2000),
+      seenWithin(ub.public, 'made-by-the-cli', FRESHNESS_MS + 2000),
+    ]);
   } finally {
-    const exits = [a, b].map(({ child }) => new Promise((r) => (child.exitCode === null ? child.on('exit', r) : r(undefined))));
+    const exits = [a, b].map(
+      ({ child }) => new Promise((r) => (child.exitCode === null ? child.on('exit', r) : r(undefined))),
+    );
     a.child.kill('SIGTERM');
     b.child.kill('SIGTERM');
     await Promise.all(exits);

@@ -24,7 +24,12 @@ let hsm: SoftHsm;
 let dir: string;
 let km: KeyRing;
 const warnings: Array<{ message: string; fields?: Record<string, unknown> }> = [];
-const logger: Logger = { debug() {}, info() {}, warn: (message, fields) => warnings.push({ message, ...(fields ? { fields } : {}) }), error() {} };
+const logger: Logger = {
+  debug() {},
+  info() {},
+  warn: (message, fields) => warnings.push({ message, ...(fields ? { fields } : {}) }),
+  error() {},
+};
 
 const env = (extra: Record<string, string | undefined> = {}) => ({
   HSM_ENABLED: 'true',
@@ -38,16 +43,33 @@ const env = (extra: Record<string, string | undefined> = {}) => ({
 const tool = (args: string[]) => hsm.pkcs11Tool(['--token-label', 'identity', '--login', '--pin', USER_PIN, ...args]);
 const hexOf = (s: string) => Buffer.from(s).toString('hex');
 const kids = async (m: KeyRing, set: string) => (await m.getKeySet(set)).keys.map((k) => k.kid);
-const verifiedKid = async (jwt: string, jwks: JwkSet) => (await jwtVerify(jwt, createLocalJWKSet(jwks as never))).protectedHeader.kid;
+const verifiedKid = async (jwt: string, jwks: JwkSet) =>
+  (await jwtVerify(jwt, createLocalJWKSet(jwks as never))).protectedHeader.kid;
 const ecJwk = async (kid: string) => {
   const { generateKeyPairSync } = await import('node:crypto');
-  return { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' };
+  return {
+    ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+    kid,
+    alg: 'ES256',
+    use: 'sig',
+  };
 };
 
 beforeAll(async () => {
   hsm = softHsm();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-identity-'));
-  hsm.pkcs11Tool(['--slot', '0', '--init-token', '--label', 'identity', '--so-pin', '0000', '--pin', USER_PIN, '--init-pin']);
+  hsm.pkcs11Tool([
+    '--slot',
+    '0',
+    '--init-token',
+    '--label',
+    'identity',
+    '--so-pin',
+    '0000',
+    '--pin',
+    USER_PIN,
+    '--init-pin',
+  ]);
   km = await createKeyManager(loadConfig(env()), { logger });
 });
 
@@ -82,7 +104,9 @@ describe('kid <-> CKA_ID is one to one', () => {
   test('unicode kids round-trip; the same kid in another set is refused', async () => {
     await km.generateAndPersistKeySet('uni', 'ключ-🔑', 'EdDSA');
     expect(await kids(km, 'uni')).toEqual(['ключ-🔑']);
-    await expect(km.generateAndPersistKeySet('uni-2', 'ключ-🔑', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
+    await expect(km.generateAndPersistKeySet('uni-2', 'ключ-🔑', 'ES256')).rejects.toMatchObject({
+      code: 'ERR_KEY_EXISTS',
+    });
     await expect(km.addKey('uni-2', await ecJwk('ключ-🔑'))).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
   });
 
@@ -95,7 +119,9 @@ describe('kid <-> CKA_ID is one to one', () => {
         other.addKey('race.c', await ecJwk('samekid')),
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['ERR_KEY_EXISTS', 'ERR_KEY_EXISTS']);
+      expect(
+        results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code),
+      ).toEqual(['ERR_KEY_EXISTS', 'ERR_KEY_EXISTS']);
       expect((await km.list()).filter((k) => k.kid === 'samekid')).toHaveLength(1);
     } finally {
       await other.close();
@@ -103,22 +129,42 @@ describe('kid <-> CKA_ID is one to one', () => {
   });
 
   test('the guide flow (one --id in two sets): one key published for the kid, the other reported', async () => {
-    for (const set of ['guide.b', 'guide.a']) tool(['--keypairgen', '--key-type', 'EC:secp256r1', '--usage-sign', '--label', set, '--id', hexOf('test-key-id')]);
+    for (const set of ['guide.b', 'guide.a'])
+      tool([
+        '--keypairgen',
+        '--key-type',
+        'EC:secp256r1',
+        '--usage-sign',
+        '--label',
+        set,
+        '--id',
+        hexOf('test-key-id'),
+      ]);
     km.invalidate();
     expect(await kids(km, 'guide.a')).toEqual(['test-key-id']);
     await expect(km.getKeySet('guide.b')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
-    expect(await km.problems()).toContainEqual(expect.objectContaining({ kind: 'kid-conflict', set: 'guide.b', kid: 'test-key-id' }));
+    expect(await km.problems()).toContainEqual(
+      expect.objectContaining({ kind: 'kid-conflict', set: 'guide.b', kid: 'test-key-id' }),
+    );
   });
 });
 
 describe('the token holds what decides behaviour', () => {
   test('a PS384 key read through a second, empty store is PS384 with its kid, time and state', async () => {
     const made = (await km.generateAndPersistKeySet('meta', 'meta-ps', 'PS384')).keys[0]!;
-    const other = await createKeyManager(loadConfig(env({ DSN: `sqlite://${path.join(dir, 'empty-store.sqlite')}` })), { logger });
+    const other = await createKeyManager(loadConfig(env({ DSN: `sqlite://${path.join(dir, 'empty-store.sqlite')}` })), {
+      logger,
+    });
     try {
       expect((await other.getKeySet('meta')).keys).toEqual([made]);
       const listed = (await other.list()).find((k) => k.kid === 'meta-ps');
-      expect(listed).toMatchObject({ alg: 'PS384', where: 'hsm', state: 'active', origin: 'ours', createdAt: expect.any(Date) });
+      expect(listed).toMatchObject({
+        alg: 'PS384',
+        where: 'hsm',
+        state: 'active',
+        origin: 'ours',
+        createdAt: expect.any(Date),
+      });
       expect(await verifiedKid(await other.signJwt('meta', {}), await other.getKeySet('meta'))).toBe('meta-ps');
     } finally {
       await other.close();
@@ -126,18 +172,35 @@ describe('the token holds what decides behaviour', () => {
   });
 
   test('keys recorded in the store by earlier versions move to the token', async () => {
-    tool(['--keypairgen', '--key-type', 'rsa:2048', '--usage-sign', '--label', 'legacy', '--id', hexOf('legacy-rs512')]);
+    tool([
+      '--keypairgen',
+      '--key-type',
+      'rsa:2048',
+      '--usage-sign',
+      '--label',
+      'legacy',
+      '--id',
+      hexOf('legacy-rs512'),
+    ]);
     const file = path.join(dir, 'legacy.sqlite');
     const legacy = await createKeyManager(loadConfig(env({ DSN: `sqlite://${file}` })), { logger });
     await legacy.close();
     const db = new Database(file);
-    db.prepare('INSERT INTO hsm_keys (set_name, kid, created_at, alg) VALUES (?, ?, ?, ?)').run('legacy', 'legacy-rs512', Date.UTC(2025, 0, 1), 'RS512');
+    db.prepare('INSERT INTO hsm_keys (set_name, kid, created_at, alg) VALUES (?, ?, ?, ?)').run(
+      'legacy',
+      'legacy-rs512',
+      Date.UTC(2025, 0, 1),
+      'RS512',
+    );
     db.close();
     const migrated = await createKeyManager(loadConfig(env({ DSN: `sqlite://${file}` })), { logger });
     try {
       expect((await migrated.getKeySet('legacy')).keys[0]).toMatchObject({ kid: 'legacy-rs512', alg: 'RS512' });
       // Trusted once, unsealed: listed as migrated, which rotation never destroys.
-      expect((await migrated.list()).find((k) => k.kid === 'legacy-rs512')).toMatchObject({ origin: 'migrated', createdAt: new Date(Date.UTC(2025, 0, 1)) });
+      expect((await migrated.list()).find((k) => k.kid === 'legacy-rs512')).toMatchObject({
+        origin: 'migrated',
+        createdAt: new Date(Date.UTC(2025, 0, 1)),
+      });
     } finally {
       await migrated.close();
     }
@@ -150,15 +213,42 @@ test('a metadata object on the token that does not read (edited, malformed lifec
   await km.generateAndPersistKeySet('damaged', 'd1', 'ES256');
   tool(['--delete-object', '--type', 'data', '--application-label', 'hsm-jwks/key-metadata/v1', '--label', 'damaged']);
   const file = path.join(dir, 'bad-record.bin');
-  fs.writeFileSync(file, JSON.stringify({ v: 1, id: hexOf('d1'), alg: 'ES256', use: 'sig', createdAt: 1, rev: 9, pending: false, activateAt: '2099-01-01' }));
-  tool(['--write-object', file, '--type', 'data', '--application-label', 'hsm-jwks/key-metadata/v1', '--label', 'damaged', '--private']);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      v: 1,
+      id: hexOf('d1'),
+      alg: 'ES256',
+      use: 'sig',
+      createdAt: 1,
+      rev: 9,
+      pending: false,
+      activateAt: '2099-01-01',
+    }),
+  );
+  tool([
+    '--write-object',
+    file,
+    '--type',
+    'data',
+    '--application-label',
+    'hsm-jwks/key-metadata/v1',
+    '--label',
+    'damaged',
+    '--private',
+  ]);
   km.invalidate('damaged');
   await expect(km.getKeySet('damaged')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
   await expect(ensureKeySet(km, 'damaged', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
   expect(await km.problems()).toEqual(
     expect.arrayContaining([
       expect.objectContaining({ kind: 'metadata-invalid', set: 'damaged', kid: 'd1' }),
-      expect.objectContaining({ kind: 'metadata-invalid', set: 'damaged', kid: '', repair: expect.stringContaining('pkcs11-tool') }),
+      expect.objectContaining({
+        kind: 'metadata-invalid',
+        set: 'damaged',
+        kid: '',
+        repair: expect.stringContaining('pkcs11-tool'),
+      }),
     ]),
   );
 });
@@ -169,26 +259,44 @@ test('a key whose private half was deleted behind our back: the set is not "miss
   km.invalidate('halved');
   await expect(ensureKeySet(km, 'halved', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
   await km.deleteKey('halved', 'h1'); // the repair: the record goes (the public object is reported until removed by hand)
-  expect(await km.problems()).not.toContainEqual(expect.objectContaining({ kind: 'metadata-without-key', set: 'halved' }));
+  expect(await km.problems()).not.toContainEqual(
+    expect.objectContaining({ kind: 'metadata-without-key', set: 'halved' }),
+  );
 });
 
 describe('generation is all or nothing', () => {
   test('kill -9 after the token made the pair: never published, reported with its repair; the same kid can be generated again', async () => {
-    const crash = spawnSync(process.execPath, [path.join(__dirname, '..', 'fixtures', 'keygen-crash.js'), 'crashed', 'crash-1'], {
-      env: { ...process.env, HSM_TOKEN_LABEL: 'identity', HSM_PIN: USER_PIN },
-      encoding: 'utf8',
-    });
+    const crash = spawnSync(
+      process.execPath,
+      [path.join(__dirname, '..', 'fixtures', 'keygen-crash.js'), 'crashed', 'crash-1'],
+      {
+        env: { ...process.env, HSM_TOKEN_LABEL: 'identity', HSM_PIN: USER_PIN },
+        encoding: 'utf8',
+      },
+    );
     expect(crash.signal).toBe('SIGKILL');
     expect(tool(['--list-objects', '--type', 'privkey'])).toContain(hexOf('crash-1')); // the pair is there
     km.invalidate();
     await expect(km.getKeySet('crashed')).rejects.toMatchObject({ code: 'ERR_KEY_SET_NOT_FOUND' });
     await expect(km.signJwt('crashed', {}, { kid: 'crash-1' })).rejects.toMatchObject({ code: 'ERR_KEY_NOT_FOUND' });
-    expect(await km.problems()).toContainEqual(expect.objectContaining({ kind: 'incomplete-generation', set: 'crashed', kid: 'crash-1', repair: 'hsm-jwks keys delete crashed crash-1' }));
+    expect(await km.problems()).toContainEqual(
+      expect.objectContaining({
+        kind: 'incomplete-generation',
+        set: 'crashed',
+        kid: 'crash-1',
+        repair: 'hsm-jwks keys delete crashed crash-1',
+      }),
+    );
     // `keys delete <set>` clears it (a set holding only that is not "missing").
     await km.deleteKeySet('crashed');
     expect(tool(['--list-objects', '--type', 'privkey'])).not.toContain(hexOf('crash-1'));
     // Crashed again: this time generating the same kid clears what was left, and makes it.
-    expect(spawnSync(process.execPath, [path.join(__dirname, '..', 'fixtures', 'keygen-crash.js'), 'crashed', 'crash-1'], { env: { ...process.env, HSM_TOKEN_LABEL: 'identity', HSM_PIN: USER_PIN }, encoding: 'utf8' }).signal).toBe('SIGKILL');
+    expect(
+      spawnSync(process.execPath, [path.join(__dirname, '..', 'fixtures', 'keygen-crash.js'), 'crashed', 'crash-1'], {
+        env: { ...process.env, HSM_TOKEN_LABEL: 'identity', HSM_PIN: USER_PIN },
+        encoding: 'utf8',
+      }).signal,
+    ).toBe('SIGKILL');
     km.invalidate('crashed');
     const again = await km.generateAndPersistKeySet('crashed', 'crash-1', 'ES256');
     expect(await kids(km, 'crashed')).toEqual(['crash-1']);
@@ -208,7 +316,14 @@ describe('generation is all or nothing', () => {
         if (++calls === 2) throw Object.assign(new Error('disk full'), { code: 'ERR_PKCS11_DEVICE_MEMORY' });
         return create(o);
       };
-      const key = { set: 'atomic', kid: 'atomic-1', alg: 'ES256', use: 'sig' as const, createdAt: new Date(), lifecycle: {} };
+      const key = {
+        set: 'atomic',
+        kid: 'atomic-1',
+        alg: 'ES256',
+        use: 'sig' as const,
+        createdAt: new Date(),
+        lifecycle: {},
+      };
       await expect(source.generate(key)).rejects.toMatchObject({ code: 'ERR_PKCS11_DEVICE_MEMORY' });
       expect(await token.findKeyPairs({ label: 'atomic' })).toEqual([]);
       expect(await token.findDataObjects({ application: 'hsm-jwks/key-metadata/v1', label: 'atomic' })).toEqual([]);
@@ -224,13 +339,29 @@ describe('generation is all or nothing', () => {
 
 test('two public objects with one CKA_ID: the key is not published, and the problem says how to repair it', async () => {
   tool(['--keypairgen', '--key-type', 'EC:secp256r1', '--usage-sign', '--label', 'twins', '--id', hexOf('twin')]);
-  tool(['--keypairgen', '--key-type', 'EC:secp256r1', '--usage-sign', '--label', 'twins-other', '--id', hexOf('twin-other')]);
+  tool([
+    '--keypairgen',
+    '--key-type',
+    'EC:secp256r1',
+    '--usage-sign',
+    '--label',
+    'twins-other',
+    '--id',
+    hexOf('twin-other'),
+  ]);
   const der = path.join(dir, 'other.der');
   tool(['--read-object', '--type', 'pubkey', '--id', hexOf('twin-other'), '-o', der]);
   tool(['--write-object', der, '--type', 'pubkey', '--id', hexOf('twin'), '--label', 'twins']);
   km.invalidate();
   await expect(km.getKeySet('twins')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
-  expect(await km.problems()).toContainEqual(expect.objectContaining({ kind: 'public-key-ambiguous', set: 'twins', kid: 'twin', repair: expect.stringContaining('pkcs11-tool') }));
+  expect(await km.problems()).toContainEqual(
+    expect.objectContaining({
+      kind: 'public-key-ambiguous',
+      set: 'twins',
+      kid: 'twin',
+      repair: expect.stringContaining('pkcs11-tool'),
+    }),
+  );
 });
 
 test('PUT into a set with HSM keys: the imported key is published and verifies; a kid on the HSM is refused', async () => {
@@ -249,9 +380,14 @@ describe('fail closed at start', () => {
     const right = await createKeyManager(loadConfig(env(soft)), { logger });
     await ensureKeySet(right, 'public.soft', 'ES256');
     await right.close();
-    const wrong = await createKeyManager(loadConfig(env({ ...soft, SECRETS_SYSTEM: 'another-secret-of-32-characters!' })), { logger });
+    const wrong = await createKeyManager(
+      loadConfig(env({ ...soft, SECRETS_SYSTEM: 'another-secret-of-32-characters!' })),
+      { logger },
+    );
     try {
-      await expect(ensureKeySet(wrong, 'public.soft', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
+      await expect(ensureKeySet(wrong, 'public.soft', 'ES256')).rejects.toMatchObject({
+        code: 'ERR_KEY_SET_UNREADABLE',
+      });
       expect((await wrong.list()).length).toBe(0);
     } finally {
       await wrong.close();
@@ -265,7 +401,9 @@ describe('fail closed at start', () => {
   });
 
   test('HSM_ENABLED without HSM_PIN is a configuration error', () => {
-    expect(() => loadConfig(env({ HSM_PIN: undefined }))).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', variable: 'HSM_PIN' }));
+    expect(() => loadConfig(env({ HSM_PIN: undefined }))).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG', variable: 'HSM_PIN' }),
+    );
   });
 
   test('a row whose `use` was edited in SQL fails to open alone, and never signs', async () => {
@@ -284,8 +422,16 @@ describe('fail closed at start', () => {
     const after = await createKeyManager(loadConfig(env(soft)), { logger });
     try {
       expect(await kids(after, 'edited')).toEqual(['other']);
-      expect(await after.problems()).toContainEqual(expect.objectContaining({ kind: 'unreadable', kid: 'enc-key', detail: expect.stringContaining('ERR_SEAL_TAMPERED') }));
-      await expect(after.signJwt('edited', {}, { kid: 'enc-key' })).rejects.toMatchObject({ code: 'ERR_KEY_NOT_FOUND' });
+      expect(await after.problems()).toContainEqual(
+        expect.objectContaining({
+          kind: 'unreadable',
+          kid: 'enc-key',
+          detail: expect.stringContaining('ERR_SEAL_TAMPERED'),
+        }),
+      );
+      await expect(after.signJwt('edited', {}, { kid: 'enc-key' })).rejects.toMatchObject({
+        code: 'ERR_KEY_NOT_FOUND',
+      });
     } finally {
       await after.close();
     }

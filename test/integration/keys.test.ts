@@ -21,7 +21,12 @@ let hsm: SoftHsm;
 let dir: string;
 let km: KeyManager;
 const warnings: Array<{ message: string; fields?: Record<string, unknown> }> = [];
-const logger: Logger = { debug() {}, info() {}, warn: (message, fields) => warnings.push({ message, ...(fields ? { fields } : {}) }), error() {} };
+const logger: Logger = {
+  debug() {},
+  info() {},
+  warn: (message, fields) => warnings.push({ message, ...(fields ? { fields } : {}) }),
+  error() {},
+};
 
 function env(extra: Record<string, string> = {}) {
   return {
@@ -37,7 +42,16 @@ function env(extra: Record<string, string> = {}) {
 
 const tool = (args: string[]) => hsm.pkcs11Tool(['--token-label', 'hydra', '--login', '--pin', USER_PIN, ...args]);
 const keygen = (keyType: string, label: string, kid: string) =>
-  tool(['--keypairgen', '--key-type', keyType, '--usage-sign', '--label', label, '--id', Buffer.from(kid).toString('hex')]);
+  tool([
+    '--keypairgen',
+    '--key-type',
+    keyType,
+    '--usage-sign',
+    '--label',
+    label,
+    '--id',
+    Buffer.from(kid).toString('hex'),
+  ]);
 
 async function verifies(jwt: string, jwks: JwkSet): Promise<string | undefined> {
   const { protectedHeader } = await jwtVerify(jwt, createLocalJWKSet(jwks as never));
@@ -47,7 +61,18 @@ async function verifies(jwt: string, jwks: JwkSet): Promise<string | undefined> 
 beforeAll(async () => {
   hsm = softHsm();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-keys-'));
-  hsm.pkcs11Tool(['--slot', '0', '--init-token', '--label', 'hydra', '--so-pin', '0000', '--pin', USER_PIN, '--init-pin']);
+  hsm.pkcs11Tool([
+    '--slot',
+    '0',
+    '--init-token',
+    '--label',
+    'hydra',
+    '--so-pin',
+    '0000',
+    '--pin',
+    USER_PIN,
+    '--init-pin',
+  ]);
   keygen('rsa:4096', 'hydra.openid.id-token', 'test-key-id');
   keygen('EC:secp256r1', 'hydra.jwt.access-token', 'p256-key');
   keygen('EC:secp521r1', 'p521.set', 'p521-key');
@@ -65,8 +90,17 @@ describe("Hydra's guide, end to end", () => {
     expect(jwks.keys).toHaveLength(1);
     const der = path.join(dir, 'rsa.der');
     tool(['--read-object', '--type', 'pubkey', '--id', Buffer.from('test-key-id').toString('hex'), '-o', der]);
-    const fromTool = createPublicKey({ key: fs.readFileSync(der), format: 'der', type: 'spki' }).export({ format: 'jwk' });
-    expect(jwks.keys[0]).toEqual({ kty: 'RSA', kid: 'test-key-id', alg: 'RS256', use: 'sig', n: fromTool.n, e: fromTool.e });
+    const fromTool = createPublicKey({ key: fs.readFileSync(der), format: 'der', type: 'spki' }).export({
+      format: 'jwk',
+    });
+    expect(jwks.keys[0]).toEqual({
+      kty: 'RSA',
+      kid: 'test-key-id',
+      alg: 'RS256',
+      use: 'sig',
+      n: fromTool.n,
+      e: fromTool.e,
+    });
     const jwt = await km.signJwt('hydra.openid.id-token', { sub: 'alice' });
     expect(await verifies(jwt, jwks)).toBe('test-key-id');
   });
@@ -92,29 +126,44 @@ describe("Hydra's guide, end to end", () => {
 describe.each(['hsm', 'software'] as const)('every alg, %s', (where) => {
   let manager: KeyManager;
   beforeAll(async () => {
-    manager = where === 'hsm' ? km : await createKeyManager(loadConfig({ DSN: `sqlite://${path.join(dir, 'software-only.sqlite')}`, SECRETS_SYSTEM: SECRET }), { logger });
+    manager =
+      where === 'hsm'
+        ? km
+        : await createKeyManager(
+            loadConfig({ DSN: `sqlite://${path.join(dir, 'software-only.sqlite')}`, SECRETS_SYSTEM: SECRET }),
+            { logger },
+          );
   });
   afterAll(async () => {
     if (where === 'software') await manager.close();
   });
 
-  test.each(Object.keys(ALGORITHMS) as JwsAlg[])('%s: generate → getKeySet → importJWK → signJwt → jwtVerify', async (alg) => {
-    const set = `every.${alg}`;
-    const made = await manager.generateAndPersistKeySet(set, undefined, alg, 'sig');
-    const jwks = await manager.getKeySet(set);
-    expect(jwks.keys).toEqual(made.keys);
-    expect(jwks.keys[0]).toMatchObject({ alg, use: 'sig', kty: ALGORITHMS[alg].kty });
-    expect(jwks.keys[0]).not.toHaveProperty('d');
-    await expect(importJWK(jwks.keys[0] as never, alg)).resolves.toBeDefined();
-    expect(await verifies(await manager.signJwt(set, { alg }), jwks)).toBe(jwks.keys[0]!.kid);
-  });
+  test.each(Object.keys(ALGORITHMS) as JwsAlg[])(
+    '%s: generate → getKeySet → importJWK → signJwt → jwtVerify',
+    async (alg) => {
+      const set = `every.${alg}`;
+      const made = await manager.generateAndPersistKeySet(set, undefined, alg, 'sig');
+      const jwks = await manager.getKeySet(set);
+      expect(jwks.keys).toEqual(made.keys);
+      expect(jwks.keys[0]).toMatchObject({ alg, use: 'sig', kty: ALGORITHMS[alg].kty });
+      expect(jwks.keys[0]).not.toHaveProperty('d');
+      await expect(importJWK(jwks.keys[0] as never, alg)).resolves.toBeDefined();
+      expect(await verifies(await manager.signJwt(set, { alg }), jwks)).toBe(jwks.keys[0]!.kid);
+    },
+  );
 });
 
 test('generation validates alg and use first: an unsupported alg leaves the existing keys untouched', async () => {
   const before = await km.getKeySet('hydra.openid.id-token');
-  await expect(km.generateAndPersistKeySet('hydra.openid.id-token', undefined, 'HS256', 'sig')).rejects.toMatchObject({ code: 'ERR_JOSE_ALG_UNSUPPORTED' });
-  await expect(km.generateAndPersistKeySet('hydra.openid.id-token', undefined, 'ES256', 'foo' as never)).rejects.toMatchObject({ code: 'ERR_KEY_USE_INVALID' });
-  await expect(km.generateAndPersistKeySet('hydra.openid.id-token', undefined, 'ES256', 'enc')).rejects.toMatchObject({ code: 'ERR_KEY_USE_INVALID' });
+  await expect(km.generateAndPersistKeySet('hydra.openid.id-token', undefined, 'HS256', 'sig')).rejects.toMatchObject({
+    code: 'ERR_JOSE_ALG_UNSUPPORTED',
+  });
+  await expect(
+    km.generateAndPersistKeySet('hydra.openid.id-token', undefined, 'ES256', 'foo' as never),
+  ).rejects.toMatchObject({ code: 'ERR_KEY_USE_INVALID' });
+  await expect(km.generateAndPersistKeySet('hydra.openid.id-token', undefined, 'ES256', 'enc')).rejects.toMatchObject({
+    code: 'ERR_KEY_USE_INVALID',
+  });
   expect(await km.getKeySet('hydra.openid.id-token')).toEqual(before);
 });
 
@@ -128,7 +177,9 @@ test('generation adds a key next to the existing ones: published at once, signin
   expect((await km.list()).find((k) => k.kid === 'second')).toMatchObject({ state: 'next' });
   await km.generateAndPersistKeySet('rotating', 'third', 'ES256', 'sig', { activateNow: true });
   expect(await verifies(await km.signJwt('rotating', {}), await km.getKeySet('rotating'))).toBe('third');
-  await expect(km.generateAndPersistKeySet('rotating', 'first', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
+  await expect(km.generateAndPersistKeySet('rotating', 'first', 'ES256')).rejects.toMatchObject({
+    code: 'ERR_KEY_EXISTS',
+  });
 });
 
 test('a foreign key that cannot be published is skipped with a warning naming it; the set still works', async () => {
@@ -137,7 +188,9 @@ test('a foreign key that cannot be published is skipped with a warning naming it
   await km.generateAndPersistKeySet('mixed', 'good', 'EdDSA');
   const jwks = await km.getKeySet('mixed');
   expect(jwks.keys.map((k) => k.kid)).toEqual(['good']);
-  expect(warnings).toEqual([expect.objectContaining({ fields: expect.objectContaining({ set: 'mixed', kid: 'short-rsa' }) })]);
+  expect(warnings).toEqual([
+    expect.objectContaining({ fields: expect.objectContaining({ set: 'mixed', kid: 'short-rsa' }) }),
+  ]);
 });
 
 test('imports go to the software store, and are keys of their set like any other; deleting what exists nowhere is not found', async () => {
@@ -150,7 +203,10 @@ test('imports go to the software store, and are keys of their set like any other
   expect(await verifies(await km.signJwt('imports', {}), await km.getKeySet('imports'))).toBe('imported');
   // An import into a set with HSM keys goes to the software store too, and is published with them.
   await km.addKey('hydra.openid.id-token', { ...jwk, kid: 'also-published' });
-  expect((await km.getKeySet('hydra.openid.id-token')).keys.map((k) => k.kid).sort()).toEqual(['also-published', 'test-key-id']);
+  expect((await km.getKeySet('hydra.openid.id-token')).keys.map((k) => k.kid).sort()).toEqual([
+    'also-published',
+    'test-key-id',
+  ]);
   await km.deleteKey('hydra.openid.id-token', 'also-published');
   await km.deleteKey('imports', 'imported');
   await expect(km.getKeySet('imports')).rejects.toMatchObject({ code: 'ERR_KEY_SET_NOT_FOUND' });
@@ -158,7 +214,7 @@ test('imports go to the software store, and are keys of their set like any other
   await expect(km.deleteKeySet('nowhere')).rejects.toMatchObject({ code: 'ERR_KEY_SET_NOT_FOUND' });
 });
 
-test('a key replaced behind the manager\'s back under the same id: ERR_KEY_GONE once (never the other key), then the set is read again', async () => {
+test("a key replaced behind the manager's back under the same id: ERR_KEY_GONE once (never the other key), then the set is read again", async () => {
   keygen('EC:secp256r1', 'stale', 'k'); // made by another tool: re-created by it below
   km.invalidate('stale');
   await km.signJwt('stale', {});
@@ -178,12 +234,16 @@ test('ensureKeySet: concurrent callers on a missing set get one key, logged as H
   const results = await Promise.all(Array.from({ length: 5 }, () => ensureKeySet(km, 'lazy', 'ES256', logger)));
   expect(new Set(results.map((r) => r.keys.map((k) => k.kid).join()))).toEqual(new Set([results[0]!.keys[0]!.kid]));
   expect((await km.getKeySet('lazy')).keys).toHaveLength(1);
-  expect(warnings.map((w) => w.message)).toEqual(['JSON Web Key Set "lazy" does not exist yet, generating new key pair...']);
+  expect(warnings.map((w) => w.message)).toEqual([
+    'JSON Web Key Set "lazy" does not exist yet, generating new key pair...',
+  ]);
   expect((await ensureKeySet(km, 'lazy', 'ES256', logger)).keys).toHaveLength(1);
 });
 
 test('HSM_KEY_SET_PREFIX prefixes labels only', async () => {
-  const prefixed = await createKeyManager(loadConfig(env({ HSM_KEY_SET_PREFIX: 'app1.', DSN: `sqlite://${path.join(dir, 'prefixed.sqlite')}` })));
+  const prefixed = await createKeyManager(
+    loadConfig(env({ HSM_KEY_SET_PREFIX: 'app1.', DSN: `sqlite://${path.join(dir, 'prefixed.sqlite')}` })),
+  );
   try {
     const made = await prefixed.generateAndPersistKeySet('sessions', 'pk', 'ES256');
     expect(made.keys[0]).toMatchObject({ kid: 'pk' });
@@ -204,10 +264,14 @@ test('an HSM that cannot be configured fails fast, naming library and token, nev
     [{ HSM_TOKEN_LABEL: 'no-such-token' }, 'no-such-token', 'ERR_TOKEN_NOT_FOUND'],
   ];
   for (const [vars, named, code] of cases) {
-    const err = await createKeyManager(loadConfig(env({ ...vars, HSM_PIN: '55555555', DSN: `sqlite://${path.join(dir, 'x.sqlite')}` }))).catch((e: unknown) => e);
+    const err = await createKeyManager(
+      loadConfig(env({ ...vars, HSM_PIN: '55555555', DSN: `sqlite://${path.join(dir, 'x.sqlite')}` })),
+    ).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_HSM_UNAVAILABLE', cause: expect.objectContaining({ code }) });
     expect((err as Error).message).toContain(named);
-    expect(JSON.stringify(err, Object.getOwnPropertyNames(err)) + String((err as Error).stack)).not.toContain('55555555');
+    expect(JSON.stringify(err, Object.getOwnPropertyNames(err)) + String((err as Error).stack)).not.toContain(
+      '55555555',
+    );
   }
 });
 
@@ -218,7 +282,9 @@ test('a key of ours re-created under its kid by another tool is not published as
   keygen('EC:secp384r1', 'recreated', 'rk');
   km.invalidate('recreated');
   await expect(km.getKeySet('recreated')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
-  expect(await km.problems()).toContainEqual(expect.objectContaining({ kind: 'metadata-invalid', set: 'recreated', kid: 'rk' }));
+  expect(await km.problems()).toContainEqual(
+    expect.objectContaining({ kind: 'metadata-invalid', set: 'recreated', kid: 'rk' }),
+  );
   await km.deleteKey('recreated', 'rk');
   await expect(km.getKeySet('recreated')).rejects.toMatchObject({ code: 'ERR_KEY_SET_NOT_FOUND' });
   expect(tool(['--list-objects'])).not.toContain('recreated');

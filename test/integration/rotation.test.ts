@@ -54,9 +54,18 @@ async function run(schema: string, tokenLabel: string, publishAheadOverrideMs?: 
   try {
     // The schedule is driven by the test (tick), not by timers.
     for (let i = 0; i < 2; i++) services.push(await startService(config, { logger: silentLogger, schedule: false }));
-    const maxAge = Number(/max-age=(\d+)/.exec((await fetch(`${services[0]!.publicUrl}/.well-known/jwks.json`)).headers.get('cache-control') ?? '')?.[1]);
+    const maxAge = Number(
+      /max-age=(\d+)/.exec(
+        (await fetch(`${services[0]!.publicUrl}/.well-known/jwks.json`)).headers.get('cache-control') ?? '',
+      )?.[1],
+    );
     expect(maxAge).toBe(30);
-    const parties = services.map((s) => createRemoteJWKSet(new URL(`${s.publicUrl}/.well-known/jwks.json`), { cacheMaxAge: maxAge * 1000, cooldownDuration: maxAge * 1000 }));
+    const parties = services.map((s) =>
+      createRemoteJWKSet(new URL(`${s.publicUrl}/.well-known/jwks.json`), {
+        cacheMaxAge: maxAge * 1000,
+        cooldownDuration: maxAge * 1000,
+      }),
+    );
     const outcome: Outcome = { issued: 0, checks: 0, failures: [], kids: new Set(), destroyed: 0 };
     const live: Array<{ jwt: string; exp: number }> = [];
     const end = Date.now() + 35 * MIN;
@@ -80,12 +89,17 @@ async function run(schema: string, tokenLabel: string, publishAheadOverrideMs?: 
           try {
             outcome.kids.add(String((await jwtVerify(jwt, jwks)).protectedHeader.kid));
           } catch (e) {
-            outcome.failures.push(`t+${step * 5}s party ${i}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+            outcome.failures.push(
+              `t+${step * 5}s party ${i}: ${(e as { code?: string }).code ?? (e as Error).message}`,
+            );
           }
         }
       }
     }
-    if (process.env.ROTATION_TEST_REPORT) process.stderr.write(`rotation run ${schema}: issued ${outcome.issued}, checks ${outcome.checks}, failures ${outcome.failures.length}, kids ${outcome.kids.size}\n`);
+    if (process.env.ROTATION_TEST_REPORT)
+      process.stderr.write(
+        `rotation run ${schema}: issued ${outcome.issued}, checks ${outcome.checks}, failures ${outcome.failures.length}, kids ${outcome.kids.size}\n`,
+      );
     outcome.destroyed = outcome.kids.size - (await services[0]!.km.list()).filter((k) => k.set === SET).length;
     return outcome;
   } finally {
@@ -95,7 +109,20 @@ async function run(schema: string, tokenLabel: string, publishAheadOverrideMs?: 
 
 describePostgres('rotation across instances, with a moved clock', () => {
   beforeEach(() => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'queueMicrotask', 'hrtime', 'performance'] });
+    jest.useFakeTimers({
+      doNotFake: [
+        'nextTick',
+        'setImmediate',
+        'clearImmediate',
+        'setTimeout',
+        'clearTimeout',
+        'setInterval',
+        'clearInterval',
+        'queueMicrotask',
+        'hrtime',
+        'performance',
+      ],
+    });
     jest.setSystemTime(Date.UTC(2026, 5, 1, 12));
   });
   afterEach(() => jest.useRealTimers());

@@ -16,7 +16,13 @@ import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 const FAULT = path.join(__dirname, '..', '..', 'build', 'fault-module', 'libfault_pkcs11.so');
 const ADMIN = 'an-admin-token-of-the-outage-tests';
 const control = (text: string) => fs.writeFileSync(process.env.FAULT_CONTROL!, text);
-const logins = () => (fs.existsSync(process.env.FAULT_LOG!) ? fs.readFileSync(process.env.FAULT_LOG!, 'utf8').split('\n').filter((l) => l.startsWith('C_Login')) : []);
+const logins = () =>
+  fs.existsSync(process.env.FAULT_LOG!)
+    ? fs
+        .readFileSync(process.env.FAULT_LOG!, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('C_Login'))
+    : [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let dir: string;
 
@@ -45,7 +51,11 @@ async function start(label: string, env: Record<string, string>): Promise<Servic
 }
 
 async function post(svc: Service, p: string, body: unknown = {}): Promise<{ status: number; code?: string }> {
-  const r = await fetch(`${svc.adminUrl}/admin${p}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch(`${svc.adminUrl}/admin${p}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const answer = (await r.json()) as { error_code?: string };
   return { status: r.status, ...(answer.error_code ? { code: answer.error_code } : {}) };
 }
@@ -77,7 +87,16 @@ test('PIN changed, device gone once: one C_Login, 503 ERR_LOGIN_REFUSED and not 
   try {
     expect(await signJwt(svc)).toEqual({ status: 200 });
     expect(await ready(svc)).toMatchObject({ status: 200, token: 'ready' });
-    softHsm().pkcs11Tool(['--token-label', 'svc-pin', '--login', '--pin', USER_PIN, '--change-pin', '--new-pin', '24680']);
+    softHsm().pkcs11Tool([
+      '--token-label',
+      'svc-pin',
+      '--login',
+      '--pin',
+      USER_PIN,
+      '--change-pin',
+      '--new-pin',
+      '24680',
+    ]);
     fs.rmSync(process.env.FAULT_LOG!, { force: true });
     control('device_gone\n');
     await signJwt(svc);
@@ -91,7 +110,16 @@ test('PIN changed, device gone once: one C_Login, 503 ERR_LOGIN_REFUSED and not 
     // An operator asking before fixing anything costs one more try, no more.
     expect(await post(svc, '/hsm/login')).toEqual({ status: 503, code: 'ERR_LOGIN_REFUSED' });
     expect(logins()).toHaveLength(2);
-    softHsm().pkcs11Tool(['--token-label', 'svc-pin', '--login', '--pin', '24680', '--change-pin', '--new-pin', USER_PIN]);
+    softHsm().pkcs11Tool([
+      '--token-label',
+      'svc-pin',
+      '--login',
+      '--pin',
+      '24680',
+      '--change-pin',
+      '--new-pin',
+      USER_PIN,
+    ]);
     expect(await post(svc, '/hsm/login')).toEqual({ status: 200 });
     expect(await signJwt(svc)).toEqual({ status: 200 });
     expect(await ready(svc)).toMatchObject({ status: 200, token: 'ready' });
@@ -107,7 +135,16 @@ test('a new PIN written to HSM_PIN_FILE is the operator act: one login with it',
   fs.writeFileSync(pinFile, `${USER_PIN}\n`);
   const svc = await start('svc-pinfile', { HSM_LIBRARY: FAULT, HSM_PIN_FILE: pinFile });
   try {
-    softHsm().pkcs11Tool(['--token-label', 'svc-pinfile', '--login', '--pin', USER_PIN, '--change-pin', '--new-pin', '13579']);
+    softHsm().pkcs11Tool([
+      '--token-label',
+      'svc-pinfile',
+      '--login',
+      '--pin',
+      USER_PIN,
+      '--change-pin',
+      '--new-pin',
+      '13579',
+    ]);
     fs.rmSync(process.env.FAULT_LOG!, { force: true });
     control('device_gone\n');
     await signJwt(svc);
@@ -116,7 +153,8 @@ test('a new PIN written to HSM_PIN_FILE is the operator act: one login with it',
     expect(logins()).toEqual(['C_Login 0xa0']);
     fs.writeFileSync(pinFile, '13579\n');
     let r = await signJwt(svc);
-    for (const until = Date.now() + 8000; r.status !== 200 && Date.now() < until; r = await signJwt(svc)) await sleep(100);
+    for (const until = Date.now() + 8000; r.status !== 200 && Date.now() < until; r = await signJwt(svc))
+      await sleep(100);
     expect(r).toEqual({ status: 200 });
     expect(logins()).toEqual(['C_Login 0xa0', 'C_Login 0x0']);
     // A confused operator removes the file and asks for a login: told why (503, the file named), no login tried.
@@ -146,11 +184,27 @@ test('the token deleted under load: 503 ERR_TOKEN_UNAVAILABLE (never 404) and no
     // The readiness listener of its own (HEALTH_PORT, a worker thread) says the same within its 200 ms publishing period.
     await sleep(400);
     expect(await ready(svc, svc.healthUrl)).toMatchObject({ status: 503, token: 'unavailable' });
-    expect(await post(svc, '/keys/jwt.es', { alg: 'ES256' })).toMatchObject({ status: 503, code: 'ERR_TOKEN_UNAVAILABLE' });
+    expect(await post(svc, '/keys/jwt.es', { alg: 'ES256' })).toMatchObject({
+      status: 503,
+      code: 'ERR_TOKEN_UNAVAILABLE',
+    });
 
     // Re-created by an operator with the same label and a key labelled with the set's name.
     softHsm().initToken('svc-gone');
-    softHsm().pkcs11Tool(['--token-label', 'svc-gone', '--login', '--pin', USER_PIN, '--keypairgen', '--key-type', 'EC:prime256v1', '--id', '0102', '--label', 'jwt.es']);
+    softHsm().pkcs11Tool([
+      '--token-label',
+      'svc-gone',
+      '--login',
+      '--pin',
+      USER_PIN,
+      '--keypairgen',
+      '--key-type',
+      'EC:prime256v1',
+      '--id',
+      '0102',
+      '--label',
+      'jwt.es',
+    ]);
     const back = Date.now();
     let r = await signJwt(svc);
     while (r.status !== 200 && Date.now() - back < 5000) {

@@ -20,7 +20,11 @@ let svc: Service;
 async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
   const r = await fetch(url, {
     method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: {
+      authorization: `Bearer ${ADMIN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   const text = await r.text();
@@ -30,7 +34,11 @@ async function call(method: string, url: string, body?: unknown, headers: Record
   } catch {
     json = text;
   }
-  return { status: r.status, headers: r.headers, json: json as Record<string, unknown> & { keys?: Array<Record<string, unknown>> } };
+  return {
+    status: r.status,
+    headers: r.headers,
+    json: json as Record<string, unknown> & { keys?: Array<Record<string, unknown>> },
+  };
 }
 const admin = (p: string) => `${svc.adminUrl}/admin${p}`;
 
@@ -65,12 +73,18 @@ test('the public sets exist from the start; the JWKS has an ETag and answers 304
   const jwks = (await r.json()) as { keys: Array<{ kid: string; alg: string; d?: string }> };
   expect(jwks.keys).toHaveLength(3);
   expect(jwks.keys.every((k) => k.alg === 'ES256' && k.d === undefined)).toBe(true);
-  const again = await fetch(`${svc.publicUrl}/.well-known/jwks.json`, { headers: { 'if-none-match': r.headers.get('etag')! } });
+  const again = await fetch(`${svc.publicUrl}/.well-known/jwks.json`, {
+    headers: { 'if-none-match': r.headers.get('etag')! },
+  });
   expect(again.status).toBe(304);
 });
 
 test('admin routes need the Bearer token', async () => {
-  for (const headers of [{ authorization: '' }, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: 'Basic abc' }]) {
+  for (const headers of [
+    { authorization: '' },
+    { authorization: 'Bearer wrong-token-wrong-token' },
+    { authorization: 'Basic abc' },
+  ]) {
     const r = await call('GET', admin('/keys/jwt.es'), undefined, headers);
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toBe('Bearer');
@@ -80,10 +94,18 @@ test('admin routes need the Bearer token', async () => {
 });
 
 test('a real client verifies tokens the service signs, for RS256, ES256 and EdDSA', async () => {
-  expect((await call('POST', admin('/keys/jwt.rs'), { alg: 'RS256', kid: 'rs-1', activate_now: true })).status).toBe(201);
-  expect((await call('POST', admin('/keys/jwt.ed'), { alg: 'EdDSA', kid: 'ed-1', activate_now: true })).status).toBe(201);
+  expect((await call('POST', admin('/keys/jwt.rs'), { alg: 'RS256', kid: 'rs-1', activate_now: true })).status).toBe(
+    201,
+  );
+  expect((await call('POST', admin('/keys/jwt.ed'), { alg: 'EdDSA', kid: 'ed-1', activate_now: true })).status).toBe(
+    201,
+  );
   const jwks = createRemoteJWKSet(new URL(`${svc.publicUrl}/.well-known/jwks.json`));
-  for (const [set, alg] of [['jwt.rs', 'RS256'], ['jwt.es', 'ES256'], ['jwt.ed', 'EdDSA']]) {
+  for (const [set, alg] of [
+    ['jwt.rs', 'RS256'],
+    ['jwt.es', 'ES256'],
+    ['jwt.ed', 'EdDSA'],
+  ]) {
     const r = await call('POST', admin(`/jwt/${set}`), { claims: { sub: 'app', aud: 'api' } });
     expect(r.status).toBe(200);
     const { payload, protectedHeader } = await jwtVerify(r.json.token as string, jwks, { audience: 'api' });
@@ -91,7 +113,9 @@ test('a real client verifies tokens the service signs, for RS256, ES256 and EdDS
     expect(payload.exp).toBeGreaterThan(Date.now() / 1000 + 3500);
   }
   // TOKEN_MAX_LIFETIME (1 h by default): an exp is added when absent, and a later one is refused.
-  const far = await call('POST', admin('/jwt/jwt.es'), { claims: { sub: 'app', exp: Math.floor(Date.now() / 1000) + 2 * 3600 } });
+  const far = await call('POST', admin('/jwt/jwt.es'), {
+    claims: { sub: 'app', exp: Math.floor(Date.now() / 1000) + 2 * 3600 },
+  });
   expect([far.status, far.json.error_code]).toEqual([400, 'ERR_TOKEN_LIFETIME']);
   const metrics = await (await fetch(`${svc.publicUrl}/metrics`)).text();
   expect(metrics).toMatch(/hsm_jwks_signatures_total\{set="jwt.rs"\} 1/);
@@ -110,14 +134,20 @@ test("Hydra's key routes: create, read, import, delete, with the right statuses"
   expect((await call('POST', admin('/keys/ops'), { alg: 'ES384', kid: 'k1' })).status).toBe(409);
   expect((await call('GET', admin('/keys/ops'))).json.keys!.map((k) => k.kid)).toEqual(['k1']);
   expect((await call('GET', admin('/keys/ops/k1'))).status).toBe(200);
-  const priv = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), alg: 'ES256' };
+  const priv = {
+    ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+    alg: 'ES256',
+  };
   const put = await call('PUT', admin('/keys/imported/i1'), priv);
   expect(put.status).toBe(200);
   expect(put.json.keys![0]).toMatchObject({ kid: 'i1', alg: 'ES256' });
   expect(put.json.keys![0]).not.toHaveProperty('d');
   // The same key again is fine; other material (or alg) under a published kid would fail cached verifiers: 409.
   expect((await call('PUT', admin('/keys/imported/i1'), priv)).status).toBe(200);
-  const other = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), alg: 'ES256' };
+  const other = {
+    ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+    alg: 'ES256',
+  };
   expect((await call('PUT', admin('/keys/imported/i1'), other)).json).toMatchObject({ error_code: 'ERR_KEY_EXISTS' });
   const setPut = await call('PUT', admin('/keys/imported'), { keys: [{ ...other, kid: 'i2' }] });
   expect(setPut.status).toBe(200);
@@ -134,7 +164,14 @@ test.each([
   ['an unknown member', 'POST', '/keys/x', { alg: 'ES256', extra: 1 }, 400, 'ERR_REQUEST_INVALID'],
   ['malformed JSON', 'POST', '/keys/x', '{"alg":', 400, 'FST_ERR_CTP_INVALID_JSON_BODY'],
   ['a body over the limit', 'POST', '/keys/x', { alg: 'x'.repeat(70_000) }, 413, 'FST_ERR_CTP_BODY_TOO_LARGE'],
-  ['a JWK without its private part', 'PUT', '/keys/x/k', { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', alg: 'ES256' }, 400, 'ERR_JWK_PRIVATE_MISSING'],
+  [
+    'a JWK without its private part',
+    'PUT',
+    '/keys/x/k',
+    { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', alg: 'ES256' },
+    400,
+    'ERR_JWK_PRIVATE_MISSING',
+  ],
   ['a kid that differs from the path', 'PUT', '/keys/x/k', { kty: 'EC', kid: 'other' }, 400, 'ERR_KEY_NAME_INVALID'],
   ['a missing set', 'GET', '/keys/nothing-here', undefined, 404, 'ERR_KEY_SET_NOT_FOUND'],
   ['a missing kid', 'DELETE', '/keys/jwt.es/nope', undefined, 404, 'ERR_KEY_NOT_FOUND'],

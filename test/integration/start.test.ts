@@ -30,7 +30,9 @@ test('serve --dev with an empty environment comes up, serves both default sets, 
       });
       child.on('exit', (code) => reject(new Error(`exited ${code}:\n${stderr}`)));
     });
-    const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: Array<{ alg: string; kty: string }> };
+    const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as {
+      keys: Array<{ alg: string; kty: string }>;
+    };
     expect(jwks.keys.map((k) => [k.kty, k.alg])).toEqual([
       ['RSA', 'RS256'],
       ['RSA', 'RS256'],
@@ -50,12 +52,31 @@ test('serve --dev with an empty environment comes up, serves both default sets, 
 test('serve fails closed: a public set whose keys cannot be opened (wrong SECRETS_SYSTEM) stops it, naming set, keys and cause; nothing is generated', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-closed-'));
   try {
-    const base = { PATH: process.env.PATH, DSN: `sqlite://${path.join(dir, 'k.sqlite')}`, PUBLIC_PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'warn', JWKS_PUBLIC_SETS: 'pub.set', JWKS_DEFAULT_ALG: 'ES256' };
+    const base = {
+      PATH: process.env.PATH,
+      DSN: `sqlite://${path.join(dir, 'k.sqlite')}`,
+      PUBLIC_PORT: '0',
+      ADMIN_PORT: '0',
+      LOG_LEVEL: 'warn',
+      JWKS_PUBLIC_SETS: 'pub.set',
+      JWKS_DEFAULT_ALG: 'ES256',
+    };
     const right = { ...base, SECRETS_SYSTEM: 'the-right-secret-of-this-test' };
-    expect(spawnSync(process.execPath, [CLI, 'keys', 'create', 'pub.set', '--alg', 'ES256', '--kid', 'existing'], { env: right, encoding: 'utf8' }).status).toBe(0);
-    const wrong = spawnSync(process.execPath, [CLI, 'serve'], { env: { ...base, SECRETS_SYSTEM: 'a-wrong-secret-of-this-test!' }, encoding: 'utf8', timeout: 60_000 });
+    expect(
+      spawnSync(process.execPath, [CLI, 'keys', 'create', 'pub.set', '--alg', 'ES256', '--kid', 'existing'], {
+        env: right,
+        encoding: 'utf8',
+      }).status,
+    ).toBe(0);
+    const wrong = spawnSync(process.execPath, [CLI, 'serve'], {
+      env: { ...base, SECRETS_SYSTEM: 'a-wrong-secret-of-this-test!' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(wrong.status).toBe(1);
-    expect(wrong.stderr).toMatch(/ERR_KEY_SET_UNREADABLE: JSON Web Key Set "pub.set" has keys that cannot be used: existing \(software: ERR_SEAL_UNKNOWN_SECRET/);
+    expect(wrong.stderr).toMatch(
+      /ERR_KEY_SET_UNREADABLE: JSON Web Key Set "pub.set" has keys that cannot be used: existing \(software: ERR_SEAL_UNKNOWN_SECRET/,
+    );
     expect(wrong.stderr).not.toContain('does not exist yet');
     const listed = spawnSync(process.execPath, [CLI, 'keys', 'list'], { env: right, encoding: 'utf8' });
     expect(JSON.parse(listed.stdout).map((k: { kid: string }) => k.kid)).toEqual(['existing']);

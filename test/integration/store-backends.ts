@@ -99,7 +99,12 @@ class PostgresBackend extends BaseBackend {
     const c = new Client({ connectionString: this.#dsn });
     await c.connect();
     try {
-      return (await c.query(text.replace(/\?/g, () => `$${++n}`), [...params])).rows as R[];
+      return (
+        await c.query(
+          text.replace(/\?/g, () => `$${++n}`),
+          [...params],
+        )
+      ).rows as R[];
     } finally {
       await c.end();
     }

@@ -4,17 +4,36 @@
 // codes. Locks and change notification: store-coordination.test.ts.
 import type { StoredKey } from '../../lib/store/key-store';
 import { type Backend, describeBackends } from './store-backends';
-import { at, caught, expectNoLeak, expectStoreError, makeKey, SECRET_NEW, SECRET_OLD, SECRET_WRONG } from './store-helpers';
+import {
+  at,
+  caught,
+  expectNoLeak,
+  expectStoreError,
+  makeKey,
+  SECRET_NEW,
+  SECRET_OLD,
+  SECRET_WRONG,
+} from './store-helpers';
 
 const kids = (keys: readonly StoredKey[]) => keys.map((k) => k.kid);
 
 async function sealedOf(b: Backend, table: string, set: string, kid: string): Promise<Buffer> {
-  const [row] = await b.sql<{ sealed: Buffer }>(`SELECT sealed FROM ${table} WHERE set_name = ? AND kid = ?`, [set, kid]);
+  const [row] = await b.sql<{ sealed: Buffer }>(`SELECT sealed FROM ${table} WHERE set_name = ? AND kid = ?`, [
+    set,
+    kid,
+  ]);
   if (!row) throw new Error(`no row ${set}/${kid} in ${table}`);
   return row.sealed;
 }
 
-async function setColumn(b: Backend, table: string, set: string, kid: string, column: string, value: unknown): Promise<void> {
+async function setColumn(
+  b: Backend,
+  table: string,
+  set: string,
+  kid: string,
+  column: string,
+  value: unknown,
+): Promise<void> {
   await b.sql(`UPDATE ${table} SET ${column} = ? WHERE set_name = ? AND kid = ?`, [value, set, kid]);
 }
 
@@ -29,7 +48,11 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
   test('keys keep every field across close and reopen; concurrent opens migrate once', async () => {
     const [one, two] = [b.open(), b.open()];
     await Promise.all([one.list(), two.list()]);
-    expect((await b.sql<{ version: unknown }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2]);
+    expect(
+      (await b.sql<{ version: unknown }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) =>
+        Number(r.version),
+      ),
+    ).toEqual([1, 2]);
     const keys = [
       makeKey('s', 'ec', at(1), 'ec', { activateAt: at(5), retireAt: at(50), removeAt: at(60) }),
       makeKey('s', 'rsa', at(2), 'rsa'),
@@ -48,8 +71,14 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
     const first = makeKey('s', 'k1', at(1));
     await store.add([first]);
     const fresh = makeKey('s', 'k2', at(2));
-    expectStoreError(await caught(() => store.add([fresh, makeKey('s', 'k1', at(3))])), 'ERR_KEY_EXISTS', { set: 's', kid: 'k1' });
-    expectStoreError(await caught(() => store.add([fresh, makeKey('s', 'k2', at(4))])), 'ERR_KEY_EXISTS', { set: 's', kid: 'k2' });
+    expectStoreError(await caught(() => store.add([fresh, makeKey('s', 'k1', at(3))])), 'ERR_KEY_EXISTS', {
+      set: 's',
+      kid: 'k1',
+    });
+    expectStoreError(await caught(() => store.add([fresh, makeKey('s', 'k2', at(4))])), 'ERR_KEY_EXISTS', {
+      set: 's',
+      kid: 'k2',
+    });
     expect(await store.get('s', 'k2')).toBeUndefined();
     expect(await store.get('s', 'k1')).toEqual(first);
     expect(kids((await store.getSet('s')).keys)).toEqual(['k1']);
@@ -70,9 +99,15 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
     await store.replaceSet('s', next);
     expect((await store.getSet('s')).keys).toEqual([next[1], next[0]]);
     expect(await store.get('other', 'o1')).toEqual(other);
-    expectStoreError(await caught(() => store.replaceSet('s', [makeKey('s', 'x', at(1)), makeKey('s', 'x', at(2))])), 'ERR_KEY_EXISTS', { set: 's', kid: 'x' });
+    expectStoreError(
+      await caught(() => store.replaceSet('s', [makeKey('s', 'x', at(1)), makeKey('s', 'x', at(2))])),
+      'ERR_KEY_EXISTS',
+      { set: 's', kid: 'x' },
+    );
     expect(kids((await store.getSet('s')).keys)).toEqual(['k2', 'n1']);
-    expect(((await caught(() => store.replaceSet('s', [makeKey('elsewhere', 'e', at(1))]))) as { code?: string }).code).toBe('ERR_INVALID_ARG_VALUE');
+    expect(
+      ((await caught(() => store.replaceSet('s', [makeKey('elsewhere', 'e', at(1))]))) as { code?: string }).code,
+    ).toBe('ERR_INVALID_ARG_VALUE');
     await store.replaceSet('s', []);
     expect((await store.getSet('s')).keys).toEqual([]);
   });
@@ -80,8 +115,12 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
   test('getSet and list order newest first (kid descending on ties); deletes report what they did', async () => {
     const store = b.open();
     await store.add([
-      makeKey('b', 'old', at(1)), makeKey('b', 'new', at(9)), makeKey('b', 'tie-a', at(5)), makeKey('b', 'tie-b', at(5)),
-      makeKey('a', 'a1', at(2)), makeKey('a', 'a2', at(3)),
+      makeKey('b', 'old', at(1)),
+      makeKey('b', 'new', at(9)),
+      makeKey('b', 'tie-a', at(5)),
+      makeKey('b', 'tie-b', at(5)),
+      makeKey('a', 'a1', at(2)),
+      makeKey('a', 'a2', at(3)),
     ]);
     const { keys, failures } = await store.getSet('b');
     expect(failures).toEqual([]);
@@ -100,8 +139,19 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
   });
 
   test('rotation: rows open under [new, old], are re-sealed with HSM records, then [new] alone opens all', async () => {
-    const keys = [makeKey('s', 'k1', at(1)), makeKey('s', 'k2', at(2), 'ec', { retireAt: at(3) }), makeKey('t', 'k3', at(3))];
-    const record = { set: 'h', kid: 'hk', alg: 'RS384', use: 'sig' as const, createdAt: at(4), lifecycle: { activateAt: at(5) } };
+    const keys = [
+      makeKey('s', 'k1', at(1)),
+      makeKey('s', 'k2', at(2), 'ec', { retireAt: at(3) }),
+      makeKey('t', 'k3', at(3)),
+    ];
+    const record = {
+      set: 'h',
+      kid: 'hk',
+      alg: 'RS384',
+      use: 'sig' as const,
+      createdAt: at(4),
+      lifecycle: { activateAt: at(5) },
+    };
     let store = b.open([SECRET_OLD]);
     await store.add(keys);
     await store.recordHsmKey(record);
@@ -122,8 +172,13 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
     store = b.open([SECRET_OLD]);
     const { keys: opened, failures } = await store.getSet('s');
     expect(opened).toEqual([]);
-    expect(failures.map((x) => [x.kid, x.code])).toEqual([['k2', 'ERR_SEAL_UNKNOWN_SECRET'], ['k1', 'ERR_SEAL_UNKNOWN_SECRET']]);
-    expect((await store.hsmKeys('h')).failures.map((x) => [x.kid, x.code])).toEqual([['hk', 'ERR_SEAL_UNKNOWN_SECRET']]);
+    expect(failures.map((x) => [x.kid, x.code])).toEqual([
+      ['k2', 'ERR_SEAL_UNKNOWN_SECRET'],
+      ['k1', 'ERR_SEAL_UNKNOWN_SECRET'],
+    ]);
+    expect((await store.hsmKeys('h')).failures.map((x) => [x.kid, x.code])).toEqual([
+      ['hk', 'ERR_SEAL_UNKNOWN_SECRET'],
+    ]);
   });
 
   test('only a wrong secret: every row reported, metadata still listed, rotation refused without a change', async () => {
@@ -131,7 +186,10 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
     const store = b.open([SECRET_WRONG]);
     const { keys, failures } = await store.getSet('s');
     expect(keys).toEqual([]);
-    expect(failures.map((x) => [x.set, x.kid, x.code])).toEqual([['s', 'k2', 'ERR_SEAL_UNKNOWN_SECRET'], ['s', 'k1', 'ERR_SEAL_UNKNOWN_SECRET']]);
+    expect(failures.map((x) => [x.set, x.kid, x.code])).toEqual([
+      ['s', 'k2', 'ERR_SEAL_UNKNOWN_SECRET'],
+      ['s', 'k1', 'ERR_SEAL_UNKNOWN_SECRET'],
+    ]);
     for (const x of failures) expectNoLeak(x);
     expectStoreError(await caught(() => store.get('s', 'k1')), 'ERR_SEAL_UNKNOWN_SECRET', { set: 's', kid: 'k1' });
     expect((await store.list()).map((r) => r.kid)).toEqual(['k2', 'k1']);
@@ -168,7 +226,10 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
     await setColumn(b, 'jwk_keys', 'u', 'k1', 'sealed', one);
     const { keys: opened, failures } = await store.getSet('s');
     expect(opened).toEqual([keys[2]]);
-    expect(failures.map((x) => [x.kid, x.code])).toEqual([['k2', 'ERR_SEAL_TAMPERED'], ['k1', 'ERR_SEAL_TAMPERED']]);
+    expect(failures.map((x) => [x.kid, x.code])).toEqual([
+      ['k2', 'ERR_SEAL_TAMPERED'],
+      ['k1', 'ERR_SEAL_TAMPERED'],
+    ]);
     expectStoreError(await caught(() => store.get('u', 'k1')), 'ERR_SEAL_TAMPERED', { set: 'u', kid: 'k1' });
   });
 
@@ -192,7 +253,10 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
     expect(keys).toEqual([others[1], others[0]]);
     expect(failures).toEqual([expect.objectContaining({ set: 's', kid: 'edited', code: 'ERR_SEAL_TAMPERED' })]);
     expectStoreError(await caught(() => store.get('s', 'edited')), 'ERR_SEAL_TAMPERED', { set: 's', kid: 'edited' });
-    expectStoreError(await caught(() => store.setLifecycle('s', 'edited', {})), 'ERR_SEAL_TAMPERED', { set: 's', kid: 'edited' });
+    expectStoreError(await caught(() => store.setLifecycle('s', 'edited', {})), 'ERR_SEAL_TAMPERED', {
+      set: 's',
+      kid: 'edited',
+    });
   });
 
   test('setLifecycle re-seals the row with its new lifecycle', async () => {
@@ -210,7 +274,10 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
     await setColumn(b, 'jwk_keys', 's', 'k', 'sealed', before);
     expectStoreError(await caught(() => store.get('s', 'k')), 'ERR_SEAL_TAMPERED', { set: 's', kid: 'k' });
 
-    expectStoreError(await caught(() => store.setLifecycle('s', 'absent', {})), 'ERR_KEY_NOT_FOUND', { set: 's', kid: 'absent' });
+    expectStoreError(await caught(() => store.setLifecycle('s', 'absent', {})), 'ERR_KEY_NOT_FOUND', {
+      set: 's',
+      kid: 'absent',
+    });
     const bad = await caught(() => store.setLifecycle('s', 'other', { retireAt: new Date(NaN) }));
     expect((bad as { code?: string }).code).toBe('ERR_INVALID_ARG_VALUE');
     expect((await store.get('s', 'other'))!.lifecycle).toEqual({});
@@ -219,24 +286,57 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
   test('HSM records: sealed and verified, legacy rows read as legacy, a bad record reported alone', async () => {
     const store = b.open();
     const r1 = { set: 'h', kid: 'r1', alg: 'PS256', use: 'sig' as const, createdAt: at(1), lifecycle: {} };
-    const r2 = { set: 'h', kid: 'r2', alg: 'RSA-OAEP-256', use: 'enc' as const, createdAt: at(2), lifecycle: { activateAt: at(3), retireAt: at(4), removeAt: at(5) } };
+    const r2 = {
+      set: 'h',
+      kid: 'r2',
+      alg: 'RSA-OAEP-256',
+      use: 'enc' as const,
+      createdAt: at(2),
+      lifecycle: { activateAt: at(3), retireAt: at(4), removeAt: at(5) },
+    };
     await store.recordHsmKey(r1);
     await store.recordHsmKey(r2);
     await store.recordHsmKey({ set: 'i', kid: 'r3', alg: 'ES256', use: 'sig', createdAt: at(3), lifecycle: {} });
-    expect(await b.open().hsmKeys('h')).toEqual({ records: [{ ...r2, sealed: true }, { ...r1, sealed: true }], failures: [] });
+    expect(await b.open().hsmKeys('h')).toEqual({
+      records: [
+        { ...r2, sealed: true },
+        { ...r1, sealed: true },
+      ],
+      failures: [],
+    });
     const replaced = { ...r1, alg: 'PS512', createdAt: at(9) };
     await store.recordHsmKey(replaced);
     expect((await store.hsmKeys('h')).records[0]).toEqual({ ...replaced, sealed: true });
 
     // A legacy row (written before records were sealed): its newer columns are not believed.
-    await b.sql('INSERT INTO hsm_keys (set_name, kid, created_at, alg, "use", retire_at) VALUES (?, ?, ?, ?, ?, ?)', ['h', 'old', at(0).getTime(), 'RS384', 'enc', at(1).getTime()]);
+    await b.sql('INSERT INTO hsm_keys (set_name, kid, created_at, alg, "use", retire_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      'h',
+      'old',
+      at(0).getTime(),
+      'RS384',
+      'enc',
+      at(1).getTime(),
+    ]);
     // Edited columns, and a key row's envelope moved into a record, fail alone.
     await setColumn(b, 'hsm_keys', 'h', 'r2', 'alg', 'RS256');
     await store.add([makeKey('h', 'r3', at(1))]);
-    await b.sql('INSERT INTO hsm_keys (set_name, kid, created_at, alg, "use", sealed) VALUES (?, ?, ?, ?, ?, ?)', ['h', 'moved', at(1).getTime(), 'ES256', 'sig', await sealedOf(b, 'jwk_keys', 'h', 'r3')]);
+    await b.sql('INSERT INTO hsm_keys (set_name, kid, created_at, alg, "use", sealed) VALUES (?, ?, ?, ?, ?, ?)', [
+      'h',
+      'moved',
+      at(1).getTime(),
+      'ES256',
+      'sig',
+      await sealedOf(b, 'jwk_keys', 'h', 'r3'),
+    ]);
     const { records, failures } = await store.hsmKeys('h');
-    expect(records).toEqual([{ ...replaced, sealed: true }, { set: 'h', kid: 'old', alg: 'RS384', use: 'sig', createdAt: at(0), lifecycle: {}, sealed: false }]);
-    expect(failures.map((f) => [f.set, f.kid, f.code])).toEqual([['h', 'r2', 'ERR_SEAL_TAMPERED'], ['h', 'moved', 'ERR_SEAL_TAMPERED']]);
+    expect(records).toEqual([
+      { ...replaced, sealed: true },
+      { set: 'h', kid: 'old', alg: 'RS384', use: 'sig', createdAt: at(0), lifecycle: {}, sealed: false },
+    ]);
+    expect(failures.map((f) => [f.set, f.kid, f.code])).toEqual([
+      ['h', 'r2', 'ERR_SEAL_TAMPERED'],
+      ['h', 'moved', 'ERR_SEAL_TAMPERED'],
+    ]);
     for (const f of failures) expectNoLeak(f);
 
     expect(await store.hsmRecordSets()).toEqual(['h', 'i']);
@@ -262,11 +362,19 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
     await store.close();
     await store.close(); // twice is fine
     const calls: Array<() => Promise<unknown>> = [
-      () => store.add([]), () => store.get('s', 'k'), () => store.getSet('s'), () => store.list(), () => store.setsWithKid('k'),
-      () => store.rotateSecrets(), () => store.resealLegacyRows(), () => store.hsmKeys('s'), () => store.touch('s'),
-      () => store.withLock('l', async () => 1), () => store.setLifecycle('s', 'k', {}), () => store.deleteSet('s'),
+      () => store.add([]),
+      () => store.get('s', 'k'),
+      () => store.getSet('s'),
+      () => store.list(),
+      () => store.setsWithKid('k'),
+      () => store.rotateSecrets(),
+      () => store.resealLegacyRows(),
+      () => store.hsmKeys('s'),
+      () => store.touch('s'),
+      () => store.withLock('l', async () => 1),
+      () => store.setLifecycle('s', 'k', {}),
+      () => store.deleteSet('s'),
     ];
     for (const call of calls) expect(((await caught(call)) as { code?: string }).code).toBe('ERR_CLOSED');
   });
 });
-

@@ -21,7 +21,9 @@ describeBackends('the key store coordination contract', 'store_coordination_test
       events.push(`${who}-`);
       return who;
     };
-    const results = await Promise.all([1, 2, 3].flatMap((i) => [one.withLock('ensure', section(`a${i}`)), two.withLock('ensure', section(`b${i}`))]));
+    const results = await Promise.all(
+      [1, 2, 3].flatMap((i) => [one.withLock('ensure', section(`a${i}`)), two.withLock('ensure', section(`b${i}`))]),
+    );
     expect(results.sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2', 'b3']);
     for (let i = 0; i < events.length; i += 2) expect(events[i + 1]).toBe(events[i]!.replace('+', '-')); // never interleaved
 
@@ -44,7 +46,12 @@ describeBackends('the key store coordination contract', 'store_coordination_test
   test('watch: a write by another instance is reported within freshnessMs, for every write method', async () => {
     const [watcher, writer] = [b.open([SECRET_NEW, SECRET_OLD]), b.open([SECRET_NEW, SECRET_OLD])];
     await b.open([SECRET_OLD]).add([makeKey('rotate', 'r', at(1))]); // for rotateSecrets to re-seal
-    await writer.add([makeKey('upsert', 'u', at(1)), makeKey('life', 'l', at(1)), makeKey('del', 'd', at(1)), makeKey('delset', 'd', at(1))]);
+    await writer.add([
+      makeKey('upsert', 'u', at(1)),
+      makeKey('life', 'l', at(1)),
+      makeKey('del', 'd', at(1)),
+      makeKey('delset', 'd', at(1)),
+    ]);
     await writer.recordHsmKey({ set: 'forget', kid: 'f', alg: 'ES256', use: 'sig', createdAt: at(1), lifecycle: {} });
     expect(watcher.freshnessMs).toBeGreaterThan(0);
     expect(watcher.freshnessMs).toBeLessThanOrEqual(1000);
@@ -62,7 +69,11 @@ describeBackends('the key store coordination contract', 'store_coordination_test
       ['life', () => writer.setLifecycle('life', 'l', { retireAt: at(2) })],
       ['del', () => writer.deleteKey('del', 'd')],
       ['delset', () => writer.deleteSet('delset')],
-      ['record', () => writer.recordHsmKey({ set: 'record', kid: 'r', alg: 'ES256', use: 'sig', createdAt: at(1), lifecycle: {} })],
+      [
+        'record',
+        () =>
+          writer.recordHsmKey({ set: 'record', kid: 'r', alg: 'ES256', use: 'sig', createdAt: at(1), lifecycle: {} }),
+      ],
       ['forget', () => writer.forgetHsmKey('forget', 'f')],
       ['rotate', () => writer.rotateSecrets()],
       ['touched', () => writer.touch('touched')],
@@ -71,7 +82,11 @@ describeBackends('the key store coordination contract', 'store_coordination_test
       // A NOTIFY may reach the watcher before the writer's own COMMIT answer reaches this line.
       const started = Date.now();
       await write();
-      const took = await until(() => seen.some((s) => s.set === set && s.at >= started), watcher.freshnessMs + 1000, `${set} reported`);
+      const took = await until(
+        () => seen.some((s) => s.set === set && s.at >= started),
+        watcher.freshnessMs + 1000,
+        `${set} reported`,
+      );
       expect(took).toBeLessThanOrEqual(watcher.freshnessMs + 250);
       expect(seen.filter((s) => s.set !== set).map((s) => s.set)).toEqual([]); // only the set written
       seen.length = 0;
@@ -97,7 +112,11 @@ describeBackends('the key store coordination contract', 'store_coordination_test
       throw new Error('a listener that fails does not stop the others');
     });
     await store.touch('own');
-    await until(() => first.includes('own') && second.includes('own'), store.freshnessMs + 1000, 'own touch reported to both');
+    await until(
+      () => first.includes('own') && second.includes('own'),
+      store.freshnessMs + 1000,
+      'own touch reported to both',
+    );
     stopFirst();
     await store.add([makeKey('own2', 'k', at(1))]);
     await until(() => second.includes('own2'), store.freshnessMs + 1000, 'own add reported');
@@ -115,7 +134,11 @@ describeBackends('the key store coordination contract', 'store_coordination_test
   test('every write records a change of each set it touched, in its own transaction', async () => {
     const store = b.open();
     const versions = async () =>
-      Object.fromEntries((await b.sql<{ set_name: string; version: unknown }>('SELECT set_name, version FROM store_changes')).map((r) => [r.set_name, Number(r.version)]));
+      Object.fromEntries(
+        (await b.sql<{ set_name: string; version: unknown }>('SELECT set_name, version FROM store_changes')).map(
+          (r) => [r.set_name, Number(r.version)],
+        ),
+      );
     await store.add([makeKey('x', 'k1', at(1)), makeKey('y', 'k1', at(1))]);
     expect(await versions()).toEqual({ x: 1, y: 1 });
     await caught(() => store.add([makeKey('z', 'k', at(1)), makeKey('x', 'k1', at(1))])); // rolled back: z not recorded
@@ -126,7 +149,6 @@ describeBackends('the key store coordination contract', 'store_coordination_test
     await store.touch('y');
     expect(await versions()).toEqual({ x: 2, y: 3 });
   });
-
 
   test('a lease outlives its ttl while its holder runs (renewed), and goes when it returns', async () => {
     const options = { lockTtlMs: 300, lockTimeoutMs: 5000 };
@@ -149,29 +171,41 @@ describeBackends('the key store coordination contract', 'store_coordination_test
     if (b.name === 'SQLite') expect(await b.sql('SELECT * FROM store_locks')).toEqual([]); // released, not left to expire
   });
 
-  if (b.name === 'PostgreSQL') test('PostgreSQL: changes are still reported after the LISTEN connection is lost, and it listens again', async () => {
-    const app = `hsm_jwks_listen_loss_${process.pid}`;
-    const watcher: KeyStore = openKeyStore(`${b.dsn}&application_name=${app}`, [SECRET_OLD]);
-    try {
-      const seen: string[] = [];
-      watcher.watch((set) => seen.push(set));
-      const listening = async () =>
-        (await b.sql<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = ? AND query LIKE 'LISTEN%'", [app])).map((r) => r.pid);
-      let pids: number[] = [];
-      for (const t0 = Date.now(); pids.length === 0 && Date.now() - t0 < 5000; await sleep(50)) pids = await listening();
-      expect(pids).toHaveLength(1);
-      await b.sql('SELECT pg_terminate_backend(?)', [pids[0]]);
+  if (b.name === 'PostgreSQL')
+    test('PostgreSQL: changes are still reported after the LISTEN connection is lost, and it listens again', async () => {
+      const app = `hsm_jwks_listen_loss_${process.pid}`;
+      const watcher: KeyStore = openKeyStore(`${b.dsn}&application_name=${app}`, [SECRET_OLD]);
+      try {
+        const seen: string[] = [];
+        watcher.watch((set) => seen.push(set));
+        const listening = async () =>
+          (
+            await b.sql<{ pid: number }>(
+              "SELECT pid FROM pg_stat_activity WHERE application_name = ? AND query LIKE 'LISTEN%'",
+              [app],
+            )
+          ).map((r) => r.pid);
+        let pids: number[] = [];
+        for (const t0 = Date.now(); pids.length === 0 && Date.now() - t0 < 5000; await sleep(50))
+          pids = await listening();
+        expect(pids).toHaveLength(1);
+        await b.sql('SELECT pg_terminate_backend(?)', [pids[0]]);
 
-      const writer = b.open();
-      await writer.touch('after-loss');
-      const took = await until(() => seen.includes('after-loss'), watcher.freshnessMs + 1000, 'reported after the loss');
-      expect(took).toBeLessThanOrEqual(watcher.freshnessMs + 250);
-      let again: number[] = [];
-      for (const t0 = Date.now(); again.length === 0 && Date.now() - t0 < 5000; await sleep(50)) again = await listening();
-      expect(again).toHaveLength(1);
-      expect(again[0]).not.toBe(pids[0]);
-    } finally {
-      await watcher.close();
-    }
-  });
+        const writer = b.open();
+        await writer.touch('after-loss');
+        const took = await until(
+          () => seen.includes('after-loss'),
+          watcher.freshnessMs + 1000,
+          'reported after the loss',
+        );
+        expect(took).toBeLessThanOrEqual(watcher.freshnessMs + 250);
+        let again: number[] = [];
+        for (const t0 = Date.now(); again.length === 0 && Date.now() - t0 < 5000; await sleep(50))
+          again = await listening();
+        expect(again).toHaveLength(1);
+        expect(again[0]).not.toBe(pids[0]);
+      } finally {
+        await watcher.close();
+      }
+    });
 });

@@ -17,7 +17,13 @@ export const ALL_SECRETS = [SECRET_OLD, SECRET_NEW, SECRET_WRONG];
 /** Private `d` values of every key made here, so errors can be checked for key material. */
 const privateValues: string[] = [];
 
-export function makeKey(set: string, kid: string, createdAt: Date, type: 'ec' | 'rsa' | 'ed25519' = 'ec', lifecycle: Lifecycle = {}): StoredKey {
+export function makeKey(
+  set: string,
+  kid: string,
+  createdAt: Date,
+  type: 'ec' | 'rsa' | 'ed25519' = 'ec',
+  lifecycle: Lifecycle = {},
+): StoredKey {
   const { privateKey } =
     type === 'rsa'
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })

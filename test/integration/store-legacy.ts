@@ -49,10 +49,26 @@ export async function createV1Database(b: Backend): Promise<void> {
 export async function insertV1Key(b: Backend, secret: string, key: StoredKey): Promise<void> {
   const sealed = sealV1(secret, key.set, key.kid, Buffer.from(JSON.stringify(key.privateJwk)));
   await b.sql('INSERT INTO jwk_keys (set_name, kid, alg, "use", created_at, sealed) VALUES (?, ?, ?, ?, ?, ?)', [
-    key.set, key.kid, key.alg, key.use, key.createdAt.getTime(), sealed,
+    key.set,
+    key.kid,
+    key.alg,
+    key.use,
+    key.createdAt.getTime(),
+    sealed,
   ]);
 }
 
-export async function insertV1HsmRecord(b: Backend, set: string, kid: string, createdAt: Date, alg: string): Promise<void> {
-  await b.sql('INSERT INTO hsm_keys (set_name, kid, created_at, alg) VALUES (?, ?, ?, ?)', [set, kid, createdAt.getTime(), alg]);
+export async function insertV1HsmRecord(
+  b: Backend,
+  set: string,
+  kid: string,
+  createdAt: Date,
+  alg: string,
+): Promise<void> {
+  await b.sql('INSERT INTO hsm_keys (set_name, kid, created_at, alg) VALUES (?, ?, ?, ?)', [
+    set,
+    kid,
+    createdAt.getTime(),
+    alg,
+  ]);
 }

@@ -7,7 +7,10 @@ import { at, caught, expectStoreError, makeKey, SECRET_NEW, SECRET_OLD } from '.
 import { createV1Database, insertV1HsmRecord, insertV1Key } from './store-legacy';
 
 async function versionOf(b: Backend, set: string, kid: string): Promise<number> {
-  const [row] = await b.sql<{ sealed: Buffer }>('SELECT sealed FROM jwk_keys WHERE set_name = ? AND kid = ?', [set, kid]);
+  const [row] = await b.sql<{ sealed: Buffer }>('SELECT sealed FROM jwk_keys WHERE set_name = ? AND kid = ?', [
+    set,
+    kid,
+  ]);
   return row!.sealed[0]!;
 }
 
@@ -29,10 +32,17 @@ describeBackends('a database of the previous release', 'store_migration_test', (
     const store = b.open();
     const { keys, failures } = await store.getSet('s');
     expect(keys).toEqual([good[1], good[0]]);
-    expect(failures.map((f) => [f.set, f.kid, f.code])).toEqual([['s', 'bad-use', 'ERR_SEAL_TAMPERED'], ['s', 'bad-alg', 'ERR_SEAL_TAMPERED']]);
+    expect(failures.map((f) => [f.set, f.kid, f.code])).toEqual([
+      ['s', 'bad-use', 'ERR_SEAL_TAMPERED'],
+      ['s', 'bad-alg', 'ERR_SEAL_TAMPERED'],
+    ]);
     expectStoreError(await caught(() => store.get('s', 'bad-alg')), 'ERR_SEAL_TAMPERED', { set: 's', kid: 'bad-alg' });
     expect(await store.get('t', 'g3')).toEqual(good[2]);
-    expect((await b.sql<{ version: unknown }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2]);
+    expect(
+      (await b.sql<{ version: unknown }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) =>
+        Number(r.version),
+      ),
+    ).toEqual([1, 2]);
     expect(await store.hsmKeys('h')).toEqual({
       records: [{ set: 'h', kid: 'legacy', alg: 'PS384', use: 'sig', createdAt: at(7), lifecycle: {}, sealed: false }],
       failures: [],
@@ -56,7 +66,10 @@ describeBackends('a database of the previous release', 'store_migration_test', (
     const store = b.open();
     const result = await store.resealLegacyRows();
     expect(result.resealed).toBe(3);
-    expect(result.failures.map((f) => [f.kid, f.code]).sort()).toEqual([['bad-alg', 'ERR_SEAL_TAMPERED'], ['bad-use', 'ERR_SEAL_TAMPERED']]);
+    expect(result.failures.map((f) => [f.kid, f.code]).sort()).toEqual([
+      ['bad-alg', 'ERR_SEAL_TAMPERED'],
+      ['bad-use', 'ERR_SEAL_TAMPERED'],
+    ]);
     for (const k of good) expect(await versionOf(b, k.set, k.kid)).toBe(2);
     expect(await versionOf(b, 's', 'bad-alg')).toBe(1);
     expect(await store.resealLegacyRows()).toEqual({ resealed: 0, failures: expect.any(Array) });
@@ -84,6 +97,9 @@ describeBackends('a database of the previous release', 'store_migration_test', (
     await store.setLifecycle('s', 'g1', { retireAt: at(10) });
     expect(await versionOf(b, 's', 'g1')).toBe(2);
     expect(await store.get('s', 'g1')).toEqual({ ...good[0], lifecycle: { retireAt: at(10) } });
-    expectStoreError(await caught(() => store.setLifecycle('s', 'bad-alg', {})), 'ERR_SEAL_TAMPERED', { set: 's', kid: 'bad-alg' });
+    expectStoreError(await caught(() => store.setLifecycle('s', 'bad-alg', {})), 'ERR_SEAL_TAMPERED', {
+      set: 's',
+      kid: 'bad-alg',
+    });
   });
 });

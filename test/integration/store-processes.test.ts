@@ -22,10 +22,14 @@ interface Child {
 }
 
 function child(mode: string, ...args: string[]): Child {
-  const c = spawn(process.execPath, ['--require', path.join(CHILD_DIR, 'register-ts.js'), path.join(CHILD_DIR, 'child.js'), mode, ...args], {
-    env: { PATH: process.env.PATH, SECRETS_SYSTEM: SECRET_OLD },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const c = spawn(
+    process.execPath,
+    ['--require', path.join(CHILD_DIR, 'register-ts.js'), path.join(CHILD_DIR, 'child.js'), mode, ...args],
+    {
+      env: { PATH: process.env.PATH, SECRETS_SYSTEM: SECRET_OLD },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   const waiting: Array<{ line: string; resolve: () => void }> = [];
@@ -34,8 +38,8 @@ function child(mode: string, ...args: string[]): Child {
     for (const w of waiting) if (out.split('\n').includes(w.line)) w.resolve();
   });
   c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number; stderr: string }>((resolve) =>
-    c.on('exit', (code, signal) => resolve({ code, signal, at: Date.now(), stderr: err })),
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number; stderr: string }>(
+    (resolve) => c.on('exit', (code, signal) => resolve({ code, signal, at: Date.now(), stderr: err })),
   );
   return {
     child: c,
@@ -43,7 +47,9 @@ function child(mode: string, ...args: string[]): Child {
       new Promise<void>((resolve, reject) => {
         if (out.split('\n').includes(line)) return resolve();
         waiting.push({ line, resolve });
-        void exited.then((e) => reject(new Error(`the child exited (${e.code ?? e.signal}) before printing ${line}: ${e.stderr}`)));
+        void exited.then((e) =>
+          reject(new Error(`the child exited (${e.code ?? e.signal}) before printing ${line}: ${e.stderr}`)),
+        );
       }),
     exited,
   };
@@ -103,7 +109,10 @@ describeBackends('the store across processes', 'store_processes_test', (b: Backe
     // Held across processes: another process cannot take it meanwhile.
     const impatient = b.open([SECRET_OLD], { lockTimeoutMs: 300, lockTtlMs: TTL_MS });
     expectStoreError(await caught(() => impatient.withLock('held', async () => 'no')), 'ERR_STORE_LOCK_TIMEOUT');
-    const [lease] = b.name === 'SQLite' ? await b.sql<{ expires_at: number }>('SELECT expires_at FROM store_locks WHERE name = ?', ['held']) : [];
+    const [lease] =
+      b.name === 'SQLite'
+        ? await b.sql<{ expires_at: number }>('SELECT expires_at FROM store_locks WHERE name = ?', ['held'])
+        : [];
     if (b.name === 'SQLite') expect(lease!.expires_at).toBeGreaterThan(Date.now());
 
     const killed = Date.now();
@@ -129,7 +138,8 @@ describeBackends('the store across processes', 'store_processes_test', (b: Backe
     const { code, at: exited, stderr } = await writer.exited;
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const deadline = exited + store.freshnessMs + 250; // the commit happened before the child exited
-    while (!seen.some((s) => s.set === 'from-child') && Date.now() < deadline + 1000) await new Promise((r) => setTimeout(r, 10));
+    while (!seen.some((s) => s.set === 'from-child') && Date.now() < deadline + 1000)
+      await new Promise((r) => setTimeout(r, 10));
     const report = seen.find((s) => s.set === 'from-child');
     expect(report).toBeDefined();
     expect(report!.at).toBeLessThanOrEqual(deadline);

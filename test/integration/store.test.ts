@@ -19,7 +19,8 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const ROW = { set: 'set-a', kid: 'kid-1' };
 const file = (name: string) => path.join(dir, name);
-const derive = (secret: string, info: string, n: number) => Buffer.from(hkdfSync('sha256', secret, 'hsm-jwks/sealing', info, n));
+const derive = (secret: string, info: string, n: number) =>
+  Buffer.from(hkdfSync('sha256', secret, 'hsm-jwks/sealing', info, n));
 
 /** AES-256-GCM decryption written from the documentation alone. */
 function openIndependently(secret: string, envelope: Buffer, aad: Buffer): Buffer {
@@ -52,7 +53,11 @@ describe('Sealer', () => {
   test('the AAD is authenticated; bad envelopes and unknown secrets are refused', async () => {
     const sealer = new Sealer([SECRET_OLD]);
     const env = sealer.seal(plaintext, ENVELOPE_V2, aad);
-    expectStoreError(await caught(() => sealer.open(env, () => Buffer.from('another row'), ROW)), 'ERR_SEAL_TAMPERED', ROW);
+    expectStoreError(
+      await caught(() => sealer.open(env, () => Buffer.from('another row'), ROW)),
+      'ERR_SEAL_TAMPERED',
+      ROW,
+    );
     const flipped = Buffer.from(env);
     flipped[25]! ^= 0x01;
     expectStoreError(await caught(() => sealer.open(flipped, aadFor, ROW)), 'ERR_SEAL_TAMPERED', ROW);
@@ -63,8 +68,16 @@ describe('Sealer', () => {
     // The version byte selects the AAD: a v2 envelope relabelled v1 is checked against the v1 AAD.
     const relabelled = Buffer.from(env);
     relabelled[0] = 0x01;
-    expectStoreError(await caught(() => sealer.open(relabelled, (v) => (v === 1 ? keyRowAadV1(ROW) : aad), ROW)), 'ERR_SEAL_TAMPERED', ROW);
-    expectStoreError(await caught(() => new Sealer([SECRET_WRONG]).open(env, aadFor, ROW)), 'ERR_SEAL_UNKNOWN_SECRET', ROW);
+    expectStoreError(
+      await caught(() => sealer.open(relabelled, (v) => (v === 1 ? keyRowAadV1(ROW) : aad), ROW)),
+      'ERR_SEAL_TAMPERED',
+      ROW,
+    );
+    expectStoreError(
+      await caught(() => new Sealer([SECRET_WRONG]).open(env, aadFor, ROW)),
+      'ERR_SEAL_UNKNOWN_SECRET',
+      ROW,
+    );
   });
 
   test('any listed secret opens; only the first seals', () => {
@@ -106,25 +119,85 @@ describe('the documented v2 formats, read back from what the store wrote', () =>
     const key = makeKey('fmt', 'k1', at(1), 'ec', { activateAt: at(2), removeAt: at(9) });
     const store = openKeyStore(`sqlite://${f}`, [SECRET_OLD]);
     await store.add([key]);
-    await store.recordHsmKey({ set: 'fmt', kid: 'h1', alg: 'PS256', use: 'sig', createdAt: at(3), lifecycle: { retireAt: at(4) } });
+    await store.recordHsmKey({
+      set: 'fmt',
+      kid: 'h1',
+      alg: 'PS256',
+      use: 'sig',
+      createdAt: at(3),
+      lifecycle: { retireAt: at(4) },
+    });
     await store.close();
 
     const row = raw(f, (db) => db.prepare(`SELECT ${cols} FROM jwk_keys`).get()) as Row;
-    expect(row).toMatchObject({ alg: 'ES256', use: 'sig', created_at: at(1).getTime(), activate_at: at(2).getTime(), retire_at: null, remove_at: at(9).getTime() });
-    const label = Buffer.from(JSON.stringify(['hsm-jwks/key-row/v2', 'fmt', 'k1', 'ES256', 'sig', at(1).getTime(), at(2).getTime(), null, at(9).getTime()]));
+    expect(row).toMatchObject({
+      alg: 'ES256',
+      use: 'sig',
+      created_at: at(1).getTime(),
+      activate_at: at(2).getTime(),
+      retire_at: null,
+      remove_at: at(9).getTime(),
+    });
+    const label = Buffer.from(
+      JSON.stringify([
+        'hsm-jwks/key-row/v2',
+        'fmt',
+        'k1',
+        'ES256',
+        'sig',
+        at(1).getTime(),
+        at(2).getTime(),
+        null,
+        at(9).getTime(),
+      ]),
+    );
     const documented = Buffer.concat([Buffer.from([2]), label]);
     expect(row.sealed[0]).toBe(2);
     expect(JSON.parse(openIndependently(SECRET_OLD, row.sealed, documented).toString())).toEqual(key.privateJwk);
-    expect(keyRowAadV2({ set: 'fmt', kid: 'k1', alg: 'ES256', use: 'sig', createdAt: at(1).getTime(), activateAt: at(2).getTime(), retireAt: null, removeAt: at(9).getTime() }).equals(documented)).toBe(true);
+    expect(
+      keyRowAadV2({
+        set: 'fmt',
+        kid: 'k1',
+        alg: 'ES256',
+        use: 'sig',
+        createdAt: at(1).getTime(),
+        activateAt: at(2).getTime(),
+        retireAt: null,
+        removeAt: at(9).getTime(),
+      }).equals(documented),
+    ).toBe(true);
 
     const rec = raw(f, (db) => db.prepare(`SELECT ${cols} FROM hsm_keys`).get()) as Row;
     const recordAad = Buffer.concat([
       Buffer.from([2]),
-      Buffer.from(JSON.stringify(['hsm-jwks/hsm-record/v2', 'fmt', 'h1', 'PS256', 'sig', at(3).getTime(), null, at(4).getTime(), null])),
+      Buffer.from(
+        JSON.stringify([
+          'hsm-jwks/hsm-record/v2',
+          'fmt',
+          'h1',
+          'PS256',
+          'sig',
+          at(3).getTime(),
+          null,
+          at(4).getTime(),
+          null,
+        ]),
+      ),
     ]);
     expect(rec.sealed[0]).toBe(2);
     expect(openIndependently(SECRET_OLD, rec.sealed, recordAad).length).toBe(0); // empty plaintext: the seal authenticates the columns
-    expect(hsmRecordAad({ set: 'fmt', kid: 'h1', alg: 'PS256', use: 'sig', createdAt: at(3).getTime(), activateAt: null, retireAt: at(4).getTime(), removeAt: null }).equals(recordAad)).toBe(true);
+    expect(
+      hsmRecordAad({
+        set: 'fmt',
+        kid: 'h1',
+        alg: 'PS256',
+        use: 'sig',
+        createdAt: at(3).getTime(),
+        activateAt: null,
+        retireAt: at(4).getTime(),
+        removeAt: null,
+      }).equals(recordAad),
+    ).toBe(true);
   });
 });
 
@@ -135,14 +208,18 @@ describe('SQLite files', () => {
     let store = openKeyStore(`sqlite://${f}`, [SECRET_OLD]);
     await store.add(keys);
     await store.close();
-    const migrations = raw(f, (db) => db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all());
+    const migrations = raw(f, (db) =>
+      db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all(),
+    );
     expect(migrations.map((m) => (m as { version: number }).version)).toEqual([1, 2]);
     expect(raw(f, (db) => db.pragma('journal_mode', { simple: true }))).toBe('wal');
 
     store = openKeyStore(`sqlite://${f}`, [SECRET_OLD]);
     for (const k of keys) expect(await store.get(k.set, k.kid)).toEqual(k);
     await store.close();
-    expect(raw(f, (db) => db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all())).toEqual(migrations);
+    expect(
+      raw(f, (db) => db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all()),
+    ).toEqual(migrations);
     expect(((await caught(() => store.get('s', 'ec'))) as { code?: string }).code).toBe('ERR_CLOSED');
   });
 
@@ -165,7 +242,10 @@ describe('openKeyStore', () => {
     expect(parseDsn(DEFAULT_DSN)).toEqual({ kind: 'sqlite', path: path.resolve('data/hsm-jwks.sqlite') });
     expect(parseDsn('sqlite:///var/x.sqlite')).toEqual({ kind: 'sqlite', path: '/var/x.sqlite' });
     expect(parseDsn('sqlite://:memory:')).toEqual({ kind: 'sqlite', path: ':memory:' });
-    expect(parseDsn('postgresql://u:p@db.example/keys')).toEqual({ kind: 'postgres', dsn: 'postgresql://u:p@db.example/keys' });
+    expect(parseDsn('postgresql://u:p@db.example/keys')).toEqual({
+      kind: 'postgres',
+      dsn: 'postgresql://u:p@db.example/keys',
+    });
 
     const cwd = process.cwd();
     process.chdir(dir);

@@ -19,7 +19,8 @@ function declaredSurface(): { functions: string[]; classes: Map<string, string[]
   const functions: string[] = [];
   const classes = new Map<string, string[]>();
   for (const stmt of source.statements) {
-    const exported = ts.canHaveModifiers(stmt) && ts.getModifiers(stmt)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+    const exported =
+      ts.canHaveModifiers(stmt) && ts.getModifiers(stmt)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
     if (!exported) continue;
     if (ts.isFunctionDeclaration(stmt) && stmt.name) functions.push(stmt.name.text);
     if (ts.isClassDeclaration(stmt) && stmt.name) {
@@ -46,8 +47,12 @@ test('the loaded addon exports exactly what binding.d.ts declares', () => {
 
 test('setErrorClasses wants every class: a missing one is a TypeError, and the classes in place stay', async () => {
   const addon = nativeBinding();
-  expect(() => addon.setErrorClasses(undefined as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
-  expect(() => addon.setErrorClasses({ Pkcs11Error } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: 'classes.ClosedError must be a function' }));
+  expect(() => addon.setErrorClasses(undefined as never)).toThrow(
+    expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }),
+  );
+  expect(() => addon.setErrorClasses({ Pkcs11Error } as never)).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: 'classes.ClosedError must be a function' }),
+  );
   // Still this package's classes: a load failure is a ModuleLoadError (an HsmJwksError).
   const e = await addon.load('/nonexistent/libpkcs11.so').catch((x: unknown) => x);
   expect(e).toBeInstanceOf(HsmJwksError);
@@ -60,12 +65,17 @@ test('binding.d.ts declares nothing as any', () => {
 });
 
 test('lib/pkcs11/constants.ts is generated from native/cryptoki_constants.h and up to date', () => {
-  const { generate, outPath } = require(path.join(root, 'scripts', 'gen-constants.js')) as { generate(): string; outPath: string };
+  const { generate, outPath } = require(path.join(root, 'scripts', 'gen-constants.js')) as {
+    generate(): string;
+    outPath: string;
+  };
   expect(fs.readFileSync(outPath, 'utf8')).toBe(generate());
 });
 
 test('the codec table has what data objects and mechanism pins need, with the kinds the specification gives', () => {
-  const { CKA_KIND } = require(path.join(root, 'lib', 'pkcs11', 'constants')) as typeof import('../../lib/pkcs11/constants');
+  const { CKA_KIND } = require(
+    path.join(root, 'lib', 'pkcs11', 'constants'),
+  ) as typeof import('../../lib/pkcs11/constants');
   expect({
     APPLICATION: CKA_KIND.APPLICATION,
     VALUE: CKA_KIND.VALUE,
@@ -86,7 +96,9 @@ test('the codec table has what data objects and mechanism pins need, with the ki
 });
 
 describe('createObject and setAttributes (SoftHSM2)', () => {
-  const { CKA, CKF_SESSION, CKO, CKU } = require(path.join(root, 'lib', 'pkcs11', 'constants')) as typeof import('../../lib/pkcs11/constants');
+  const { CKA, CKF_SESSION, CKO, CKU } = require(
+    path.join(root, 'lib', 'pkcs11', 'constants'),
+  ) as typeof import('../../lib/pkcs11/constants');
   let native: NativeModule;
   let session: bigint;
 
@@ -117,7 +129,11 @@ describe('createObject and setAttributes (SoftHSM2)', () => {
   test('a template round-trips through the codec: each value comes back as its kind', async () => {
     const handle = await native.createObject(session, template());
     expect(typeof handle).toBe('bigint');
-    const read = await native.getAttributes(session, handle, template().map(([t]) => t));
+    const read = await native.getAttributes(
+      session,
+      handle,
+      template().map(([t]) => t),
+    );
     expect(read.map((r) => ('value' in r ? r.value : r.absent))).toEqual(template().map(([, v]) => v));
     await expect(native.setAttributes(session, handle, [[CKA.LABEL, 'renamed']])).resolves.toBeUndefined();
     expect(await native.getAttributes(session, handle, [CKA.LABEL])).toEqual([{ type: CKA.LABEL, value: 'renamed' }]);
@@ -126,27 +142,66 @@ describe('createObject and setAttributes (SoftHSM2)', () => {
 
   test('getAttributesMany: many objects in one call, null for one destroyed since it was found', async () => {
     const a = await native.createObject(session, template());
-    const b = await native.createObject(session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, false], [CKA.LABEL, 'second']]);
-    const gone = await native.createObject(session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, false], [CKA.LABEL, 'gone']]);
+    const b = await native.createObject(session, [
+      [CKA.CLASS, CKO.DATA],
+      [CKA.TOKEN, false],
+      [CKA.LABEL, 'second'],
+    ]);
+    const gone = await native.createObject(session, [
+      [CKA.CLASS, CKO.DATA],
+      [CKA.TOKEN, false],
+      [CKA.LABEL, 'gone'],
+    ]);
     await native.destroyObject(session, gone);
     const read = await native.getAttributesMany(session, [a, gone, b], [CKA.LABEL, CKA.CLASS]);
     expect(read).toEqual([
-      [{ type: CKA.LABEL, value: 'surface' }, { type: CKA.CLASS, value: CKO.DATA }],
+      [
+        { type: CKA.LABEL, value: 'surface' },
+        { type: CKA.CLASS, value: CKO.DATA },
+      ],
       null,
-      [{ type: CKA.LABEL, value: 'second' }, { type: CKA.CLASS, value: CKO.DATA }],
+      [
+        { type: CKA.LABEL, value: 'second' },
+        { type: CKA.CLASS, value: CKO.DATA },
+      ],
     ]);
     expect(await native.getAttributesMany(session, [], [CKA.LABEL])).toEqual([]);
-    await expect(native.getAttributesMany(session, [a], [CKA.LABEL]).then(() => native.getAttributesMany(session, 'x' as never, []))).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(
+      native
+        .getAttributesMany(session, [a], [CKA.LABEL])
+        .then(() => native.getAttributesMany(session, 'x' as never, [])),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await native.destroyObject(session, a);
     await native.destroyObject(session, b);
   });
 
   test('failures are Pkcs11Errors (the class lib/ handed over at load) carrying rv, ckr and fn', async () => {
-    const stray = () => native.findObjects(session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, false], [CKA.LABEL, '']], 10);
+    const stray = () =>
+      native.findObjects(
+        session,
+        [
+          [CKA.CLASS, CKO.DATA],
+          [CKA.TOKEN, false],
+          [CKA.LABEL, ''],
+        ],
+        10,
+      );
     expect(await stray()).toEqual([]);
-    const refused = await native.createObject(session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, true], [CKA.KEY_TYPE, 0]]).catch((e: unknown) => e);
+    const refused = await native
+      .createObject(session, [
+        [CKA.CLASS, CKO.DATA],
+        [CKA.TOKEN, true],
+        [CKA.KEY_TYPE, 0],
+      ])
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(Pkcs11Error);
-    expect(refused).toMatchObject({ code: 'ERR_PKCS11_ATTRIBUTE_TYPE_INVALID', ckr: 'CKR_ATTRIBUTE_TYPE_INVALID', fn: 'C_CreateObject', rv: 0x12, category: 'bad-input' });
+    expect(refused).toMatchObject({
+      code: 'ERR_PKCS11_ATTRIBUTE_TYPE_INVALID',
+      ckr: 'CKR_ATTRIBUTE_TYPE_INVALID',
+      fn: 'C_CreateObject',
+      rv: 0x12,
+      category: 'bad-input',
+    });
     // SoftHSM 2.6.1 quirk (docs/vendors.md): the refused object stays, blank (no label, CKA_TOKEN
     // false), in the token's store. findDataObjects never sees it (it asks for token objects of an application).
     expect(await stray()).toHaveLength(1);
@@ -171,7 +226,9 @@ describe('createObject and setAttributes (SoftHSM2)', () => {
   test('one operation per session: a second one on a busy session is refused at once', async () => {
     const first = native.createObject(session, template());
     expect(() => native.setAttributes(session, 1n, [[CKA.LABEL, 'x']])).toThrow(SessionBusyError);
-    expect(() => native.createObject(session, template())).toThrow(expect.objectContaining({ code: 'ERR_SESSION_BUSY' }));
+    expect(() => native.createObject(session, template())).toThrow(
+      expect.objectContaining({ code: 'ERR_SESSION_BUSY' }),
+    );
     await native.destroyObject(session, await first);
   });
 
@@ -179,14 +236,35 @@ describe('createObject and setAttributes (SoftHSM2)', () => {
     const handle = await native.createObject(session, template());
     await native.reinitialize();
     await expect(native.createObject(session, template())).rejects.toBeInstanceOf(ModuleReinitializedError);
-    await expect(native.setAttributes(session, handle, [[CKA.LABEL, 'x']])).rejects.toMatchObject({ code: 'ERR_MODULE_REINITIALIZED' });
+    await expect(native.setAttributes(session, handle, [[CKA.LABEL, 'x']])).rejects.toMatchObject({
+      code: 'ERR_MODULE_REINITIALIZED',
+    });
     const fresh = await native.share();
     try {
-      const s = await fresh.openSession((await fresh.getSlots(true)).find((x) => x.token?.label === 'surface')!.slot, CKF_SESSION.RW_SESSION);
+      const s = await fresh.openSession(
+        (await fresh.getSlots(true)).find((x) => x.token?.label === 'surface')!.slot,
+        CKF_SESSION.RW_SESSION,
+      );
       await fresh.login(s, CKU.USER, Buffer.from(USER_PIN));
-      const [found] = await fresh.findObjects(s, [[CKA.CLASS, CKO.DATA], [CKA.LABEL, 'surface']], 10);
+      const [found] = await fresh.findObjects(
+        s,
+        [
+          [CKA.CLASS, CKO.DATA],
+          [CKA.LABEL, 'surface'],
+        ],
+        10,
+      );
       await fresh.destroyObject(s, found!);
-      expect(await fresh.findObjects(s, [[CKA.CLASS, CKO.DATA], [CKA.LABEL, 'surface']], 10)).toEqual([]);
+      expect(
+        await fresh.findObjects(
+          s,
+          [
+            [CKA.CLASS, CKO.DATA],
+            [CKA.LABEL, 'surface'],
+          ],
+          10,
+        ),
+      ).toEqual([]);
     } finally {
       await fresh.close();
     }

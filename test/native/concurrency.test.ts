@@ -67,7 +67,10 @@ test('forced garbage collection while signs hold temporary buffers: all verify',
 });
 
 test('a key pair destroyed while signs are queued: earlier signs verify, later ones fail typed', async () => {
-  const victim = await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'victim', id: Buffer.from('victim') });
+  const victim = await token.generateKeyPair(
+    { type: 'ec', curve: 'P-256' },
+    { label: 'victim', id: Buffer.from('victim') },
+  );
   const sameKeyFoundAgain = (await token.findKeyPairs({ id: Buffer.from('victim') }))[0]!;
   const data = Buffer.from('queued');
   const before = Array.from({ length: 40 }, () => token.sign(victim, ES256, data));
@@ -85,10 +88,14 @@ test('a key pair destroyed while signs are queued: earlier signs verify, later o
       // KEY_FUNCTION_NOT_PERMITTED when the object vanishes between C_SignInit and C_Sign (both seen
       // with the signing engine's concurrency, the second under the ASan build in CI).
       // A stale handle is looked for again by CKA_ID first, and then answers ERR_KEY_GONE.
-      const raceAnswers = ['ERR_KEY_GONE', 'ERR_PKCS11_KEY_HANDLE_INVALID', 'ERR_PKCS11_OBJECT_HANDLE_INVALID', 'ERR_PKCS11_GENERAL_ERROR', 'ERR_PKCS11_KEY_FUNCTION_NOT_PERMITTED'];
-      expect(['ERR_KEY_DESTROYED', ...raceAnswers]).toContain(
-        outcomes[i],
-      );
+      const raceAnswers = [
+        'ERR_KEY_GONE',
+        'ERR_PKCS11_KEY_HANDLE_INVALID',
+        'ERR_PKCS11_OBJECT_HANDLE_INVALID',
+        'ERR_PKCS11_GENERAL_ERROR',
+        'ERR_PKCS11_KEY_FUNCTION_NOT_PERMITTED',
+      ];
+      expect(['ERR_KEY_DESTROYED', ...raceAnswers]).toContain(outcomes[i]);
     }
   }
   // Signs issued after destroyKeyPair never reach the token with the dead handle.
@@ -106,7 +113,9 @@ test('the addon refuses a second operation on a session that is busy', async () 
   try {
     const session = await native.openSession(token.slot, 0);
     const first = native.generateRandom(session, 16);
-    expect(() => native.generateRandom(session, 16)).toThrow(expect.objectContaining({ name: 'SessionBusyError', code: 'ERR_SESSION_BUSY' }));
+    expect(() => native.generateRandom(session, 16)).toThrow(
+      expect.objectContaining({ name: 'SessionBusyError', code: 'ERR_SESSION_BUSY' }),
+    );
     expect(await first).toHaveLength(16);
     expect(await native.generateRandom(session, 16)).toHaveLength(16);
     await native.closeSession(session);

@@ -23,7 +23,9 @@ beforeAll(() => {
 beforeEach(() => control(''));
 
 /** Two tokens on one module (the fault module); `reinitialise` makes `a` re-initialise it (a failed random()). */
-async function withTokens(body: (a: Token, b: Token, reinitialise: () => Promise<void>) => Promise<void>): Promise<void> {
+async function withTokens(
+  body: (a: Token, b: Token, reinitialise: () => Promise<void>) => Promise<void>,
+): Promise<void> {
   const mod = await Pkcs11Module.load(FAULT);
   try {
     const a = await mod.openToken({ tokenLabel: 'data' }, { pin: USER_PIN, recovery, poolSize: 2 });
@@ -74,7 +76,9 @@ test('after a re-initialisation: ERR_DATA_OBJECT_AMBIGUOUS when several objects 
     const twin = await a.createDataObject({ label: 'r2', application: APP, value: bytes('same') });
     await a.createDataObject({ label: 'r2', application: APP, value: bytes('same') });
     const lost = await a.createDataObject({ label: 'r2', application: APP, value: bytes('lost') });
-    const [elsewhere] = (await b.findDataObjects({ application: APP, label: 'r2' })).filter((o: DataObject) => o.value.toString() === 'lost');
+    const [elsewhere] = (await b.findDataObjects({ application: APP, label: 'r2' })).filter(
+      (o: DataObject) => o.value.toString() === 'lost',
+    );
     await b.destroyDataObject(elsewhere!);
     await reinitialise();
     await expect(a.destroyDataObject(twin)).rejects.toMatchObject({ code: 'ERR_DATA_OBJECT_AMBIGUOUS', matches: 2 });
@@ -104,7 +108,10 @@ test('destroyDataObject after the device went away: not retried; the next call f
   await withTokens(async (a) => {
     const made = await a.createDataObject({ label: 'd', application: APP, value: bytes('v') });
     control('C_DestroyObject=0x32 once\n');
-    await expect(a.destroyDataObject(made)).rejects.toMatchObject({ code: 'ERR_PKCS11_DEVICE_REMOVED', fn: 'C_DestroyObject' });
+    await expect(a.destroyDataObject(made)).rejects.toMatchObject({
+      code: 'ERR_PKCS11_DEVICE_REMOVED',
+      fn: 'C_DestroyObject',
+    });
     expect(a.stats().recoveries).toMatchObject({ reinitializations: 1, retries: 0 });
     control('');
     await a.destroyDataObject(made);

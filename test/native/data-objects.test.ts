@@ -16,7 +16,11 @@ let raw: RawSession;
 
 /** Handles of the data objects of `application` (and `label`), found under the facade. */
 const handlesOf = (application: string, label?: string) =>
-  raw.native.findObjects(raw.session, [[CKA.CLASS, CKO.DATA], [CKA.APPLICATION, application], ...(label ? ([[CKA.LABEL, label]] as const) : [])], 100);
+  raw.native.findObjects(
+    raw.session,
+    [[CKA.CLASS, CKO.DATA], [CKA.APPLICATION, application], ...(label ? ([[CKA.LABEL, label]] as const) : [])],
+    100,
+  );
 
 beforeAll(async () => {
   softHsm().initToken('data');
@@ -32,13 +36,26 @@ afterAll(async () => {
 
 test('createDataObject makes a CKO_DATA token object, private and modifiable unless asked otherwise', async () => {
   const secret = await token.createDataObject({ label: 'made', application: APP, value: bytes('{"alg":"ES256"}') });
-  const open = await token.createDataObject({ label: 'made-public', application: APP, value: new Uint8Array([0, 1, 2]), private: false });
+  const open = await token.createDataObject({
+    label: 'made-public',
+    application: APP,
+    value: new Uint8Array([0, 1, 2]),
+    private: false,
+  });
   expect(secret).toBeInstanceOf(DataObject);
   expect({ ...open }).toEqual({ label: 'made-public', application: APP, value: Buffer.from([0, 1, 2]) });
   const types = [CKA.CLASS, CKA.TOKEN, CKA.PRIVATE, CKA.MODIFIABLE, CKA.LABEL, CKA.APPLICATION, CKA.VALUE];
   const [h1] = await handlesOf(APP, 'made');
   const [h2] = await handlesOf(APP, 'made-public');
-  expect([...valuesOf(await raw.native.getAttributes(raw.session, h1!, types)).values()]).toEqual([CKO.DATA, true, true, true, 'made', APP, bytes('{"alg":"ES256"}')]);
+  expect([...valuesOf(await raw.native.getAttributes(raw.session, h1!, types)).values()]).toEqual([
+    CKO.DATA,
+    true,
+    true,
+    true,
+    'made',
+    APP,
+    bytes('{"alg":"ES256"}'),
+  ]);
   expect(valuesOf(await raw.native.getAttributes(raw.session, h2!, [CKA.PRIVATE])).get(CKA.PRIVATE)).toBe(false);
   await token.destroyDataObject(secret);
   await token.destroyDataObject(open);
@@ -47,7 +64,11 @@ test('createDataObject makes a CKO_DATA token object, private and modifiable unl
 
 test('findDataObjects finds by application, and label; values are read; destroying one leaves the others', async () => {
   const made = [];
-  for (const [label, value] of [['set-a', 'a1'], ['set-a', 'a2'], ['set-b', 'b1']] as const) {
+  for (const [label, value] of [
+    ['set-a', 'a1'],
+    ['set-a', 'a2'],
+    ['set-b', 'b1'],
+  ] as const) {
     made.push(await token.createDataObject({ label, application: APP, value: bytes(value) }));
   }
   await token.createDataObject({ label: 'set-a', application: `${APP}-other`, value: bytes('x') });
@@ -65,7 +86,11 @@ test('findDataObjects finds by application, and label; values are read; destroyi
 });
 
 test('SoftHSM2 capabilities: data objects accepted, CKA_VALUE read-only once made', async () => {
-  await dataObjectPass(token, raw, SOFTHSM2_OBJECTS, { vendor: 'SoftHSM2', label: 'conformance', idPrefix: 'softhsm-' });
+  await dataObjectPass(token, raw, SOFTHSM2_OBJECTS, {
+    vendor: 'SoftHSM2',
+    label: 'conformance',
+    idPrefix: 'softhsm-',
+  });
 });
 
 test('arguments are checked before the token is asked', async () => {
@@ -83,7 +108,9 @@ test('arguments are checked before the token is asked', async () => {
     await expect(token.createDataObject(spec as never)).rejects.toMatchObject({ code });
   }
   await expect(token.findDataObjects({} as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
-  await expect(token.findDataObjects({ application: APP, label: 3 } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  await expect(token.findDataObjects({ application: APP, label: 3 } as never)).rejects.toMatchObject({
+    code: 'ERR_INVALID_ARG_TYPE',
+  });
   await expect(token.destroyDataObject({ ...good } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   expect(await handlesOf(APP)).toEqual([]);
 });
@@ -92,7 +119,14 @@ test('a handle gone stale: the object is found again by what it is, or ERR_DATA_
   const moved = await token.createDataObject({ label: 'stale', application: APP, value: bytes('same') });
   const [old] = await handlesOf(APP, 'stale');
   await raw.native.destroyObject(raw.session, old!); // destroyed elsewhere, then made again: another handle
-  const again = await raw.native.createObject(raw.session, [[CKA.CLASS, CKO.DATA], [CKA.TOKEN, true], [CKA.PRIVATE, true], [CKA.LABEL, 'stale'], [CKA.APPLICATION, APP], [CKA.VALUE, bytes('same')]]);
+  const again = await raw.native.createObject(raw.session, [
+    [CKA.CLASS, CKO.DATA],
+    [CKA.TOKEN, true],
+    [CKA.PRIVATE, true],
+    [CKA.LABEL, 'stale'],
+    [CKA.APPLICATION, APP],
+    [CKA.VALUE, bytes('same')],
+  ]);
   expect(again).not.toBe(old);
   await token.destroyDataObject(moved);
   expect(await handlesOf(APP)).toEqual([]);
@@ -119,5 +153,7 @@ test('an object destroyed between a search and its read is skipped, not an error
   expect((await reader.attributesIfPresent(handle!, [CKA.VALUE]))?.bytes(CKA.VALUE)).toEqual(bytes('v'));
   await raw.native.destroyObject(raw.session, handle!);
   expect(await reader.attributesIfPresent(handle!, [CKA.VALUE])).toBeUndefined();
-  await expect(reader.attributes(handle!, [CKA.VALUE])).rejects.toMatchObject({ code: 'ERR_PKCS11_OBJECT_HANDLE_INVALID' });
+  await expect(reader.attributes(handle!, [CKA.VALUE])).rejects.toMatchObject({
+    code: 'ERR_PKCS11_OBJECT_HANDLE_INVALID',
+  });
 });

@@ -11,7 +11,9 @@ let mod: Pkcs11Module;
 let token: Token;
 let ec: KeyPair;
 
-const LIBC = ['/lib/x86_64-linux-gnu/libc.so.6', '/lib/aarch64-linux-gnu/libc.so.6', '/usr/lib/libc.so.6'].find((p) => fs.existsSync(p));
+const LIBC = ['/lib/x86_64-linux-gnu/libc.so.6', '/lib/aarch64-linux-gnu/libc.so.6', '/usr/lib/libc.so.6'].find((p) =>
+  fs.existsSync(p),
+);
 
 beforeAll(async () => {
   const hsm = softHsm();
@@ -45,9 +47,14 @@ describe('loading a module', () => {
   });
 
   test('wrong argument types fail before any native call', async () => {
-    await expect(Pkcs11Module.load(42 as unknown as string)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(Pkcs11Module.load(42 as unknown as string)).rejects.toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
     await expect(Pkcs11Module.load('')).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE' });
-    await expect(Pkcs11Module.load(SOFTHSM_MODULE, { deepBind: 'yes' } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(Pkcs11Module.load(SOFTHSM_MODULE, { deepBind: 'yes' } as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
   });
 });
 
@@ -55,8 +62,15 @@ describe('opening a token', () => {
   test('a wrong PIN is ERR_PKCS11_PIN_INCORRECT, and the PIN appears nowhere in the error', async () => {
     const other = await Pkcs11Module.load(SOFTHSM_MODULE);
     try {
-      const err = await other.openToken({ tokenLabel: 'twin', onAmbiguous: 'first' }, { pin: '987654' }).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: 'ERR_PKCS11_PIN_INCORRECT', ckr: 'CKR_PIN_INCORRECT', fn: 'C_Login', category: 'bad-input' });
+      const err = await other
+        .openToken({ tokenLabel: 'twin', onAmbiguous: 'first' }, { pin: '987654' })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({
+        code: 'ERR_PKCS11_PIN_INCORRECT',
+        ckr: 'CKR_PIN_INCORRECT',
+        fn: 'C_Login',
+        category: 'bad-input',
+      });
       const seen = JSON.stringify(err, Object.getOwnPropertyNames(err)) + String((err as Error).stack);
       expect(seen).not.toContain('987654');
     } finally {
@@ -76,7 +90,9 @@ describe('opening a token', () => {
   });
 
   test('a PIN outside the token’s length limits is refused before C_Login (no try used), naming only its length', async () => {
-    const err = await mod.openToken({ tokenLabel: 'twin', onAmbiguous: 'first' }, { pin: '12' }).catch((e: unknown) => e);
+    const err = await mod
+      .openToken({ tokenLabel: 'twin', onAmbiguous: 'first' }, { pin: '12' })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     expect((err as Error).message).toMatch(/by length, received 2$/);
     expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain('"12"');
@@ -90,7 +106,10 @@ describe('opening a token', () => {
   });
 
   test('an ambiguous label lists the serials; a serial or onAmbiguous: first selects one', async () => {
-    const err = (await mod.openToken({ tokenLabel: 'twin' }, { pin: USER_PIN }).catch((e: unknown) => e)) as { code: string; serials: string[] };
+    const err = (await mod.openToken({ tokenLabel: 'twin' }, { pin: USER_PIN }).catch((e: unknown) => e)) as {
+      code: string;
+      serials: string[];
+    };
     expect(err.code).toBe('ERR_TOKEN_AMBIGUOUS');
     expect(err.serials).toHaveLength(2);
     const bySerial = await mod.openToken({ serial: err.serials[1]! }, { pin: USER_PIN });
@@ -105,24 +124,48 @@ describe('opening a token', () => {
 
   test('malformed selectors and options', async () => {
     await expect(mod.openToken({} as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
-    await expect(mod.openToken({ tokenLabel: 'errors', serial: 'x' } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(mod.openToken({ tokenLabel: 'errors', serial: 'x' } as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
     await expect(mod.openToken({ slot: -1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
-    await expect(mod.openToken({ tokenLabel: 'errors' }, { poolSize: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
-    await expect(mod.openToken({ tokenLabel: 'errors' }, { pin: 1234 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(mod.openToken({ tokenLabel: 'errors' }, { poolSize: 0 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+    await expect(mod.openToken({ tokenLabel: 'errors' }, { pin: 1234 as never })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
   });
 });
 
 describe('operations', () => {
   test('wrong argument types and values are TypeError/RangeError with codes', async () => {
     const data = Buffer.from('x');
-    await expect(token.sign('key' as never, { type: 'ECDSA', hash: 'SHA-256' }, data)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
-    await expect(token.sign(ec, { type: 'ECDSA', hash: 'SHA-1' } as never, data)).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE' });
-    await expect(token.sign(ec, { type: 'RSA-PKCS1', hash: 'SHA-256' }, data)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
-    await expect(token.sign(ec, { type: 'ECDSA', hash: 'SHA-256' }, 'text' as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
-    await expect(token.generateKeyPair({ type: 'rsa', bits: 1024 as never }, { label: 'l', id: Buffer.from('i') })).rejects.toMatchObject({ name: 'RangeError' });
-    await expect(token.generateKeyPair({ type: 'ec', curve: 'P-224' as never }, { label: 'l', id: Buffer.from('i') })).rejects.toMatchObject({ name: 'RangeError' });
-    await expect(token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'l', id: Buffer.from('i'), use: 'enc' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
-    await expect(token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'l', id: 'i' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(token.sign('key' as never, { type: 'ECDSA', hash: 'SHA-256' }, data)).rejects.toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+    await expect(token.sign(ec, { type: 'ECDSA', hash: 'SHA-1' } as never, data)).rejects.toMatchObject({
+      name: 'RangeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+    await expect(token.sign(ec, { type: 'RSA-PKCS1', hash: 'SHA-256' }, data)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+    await expect(token.sign(ec, { type: 'ECDSA', hash: 'SHA-256' }, 'text' as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+    await expect(
+      token.generateKeyPair({ type: 'rsa', bits: 1024 as never }, { label: 'l', id: Buffer.from('i') }),
+    ).rejects.toMatchObject({ name: 'RangeError' });
+    await expect(
+      token.generateKeyPair({ type: 'ec', curve: 'P-224' as never }, { label: 'l', id: Buffer.from('i') }),
+    ).rejects.toMatchObject({ name: 'RangeError' });
+    await expect(
+      token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'l', id: Buffer.from('i'), use: 'enc' }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(
+      token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'l', id: 'i' as never }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(token.findKeyPairs({ id: 'abc' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(token.random(-1)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
   });
@@ -139,15 +182,26 @@ describe('operations', () => {
         }
         return 'nothing thrown';
       };
-      expect(thrown(() => native.sign(1 as never, 1n, { type: 0x1041 }, Buffer.alloc(32), 0))).toMatch(/^TypeError: session must be a bigint/);
-      expect(thrown(() => native.sign(1n, 1n, { type: -1 }, Buffer.alloc(32), 0))).toMatch(/^RangeError: mechanism.type/);
-      expect(thrown(() => native.sign(1n, 1n, { type: 1, parameter: { kind: 'pss' } as never }, Buffer.alloc(1), 0))).toMatch(/^TypeError: pss.hashAlg/);
+      expect(thrown(() => native.sign(1 as never, 1n, { type: 0x1041 }, Buffer.alloc(32), 0))).toMatch(
+        /^TypeError: session must be a bigint/,
+      );
+      expect(thrown(() => native.sign(1n, 1n, { type: -1 }, Buffer.alloc(32), 0))).toMatch(
+        /^RangeError: mechanism.type/,
+      );
+      expect(
+        thrown(() => native.sign(1n, 1n, { type: 1, parameter: { kind: 'pss' } as never }, Buffer.alloc(1), 0)),
+      ).toMatch(/^TypeError: pss.hashAlg/);
       expect(() => native.findObjects(1n, [[0x7fff_fff0, true]], 1)).toThrow(/not in the codec table/);
       expect(() => native.findObjects(1n, [[0x3, 42]], 1)).toThrow(/must be a string/);
       expect(thrown(() => native.getAttributes(1n, 1n, 'x' as never))).toMatch(/^TypeError/);
       expect(thrown(() => native.login(1n, 1, 'pin' as never))).toMatch(/^TypeError: pin must be a Buffer/);
-      expect(thrown(() => new (nativeBinding().NativeModule as unknown as new () => unknown)())).toMatch(/^TypeError: NativeModule is created by load/);
-      await expect(native.getTokenInfo(0xdeadn)).rejects.toMatchObject({ ckr: 'CKR_SLOT_ID_INVALID', fn: 'C_GetTokenInfo' });
+      expect(thrown(() => new (nativeBinding().NativeModule as unknown as new () => unknown)())).toMatch(
+        /^TypeError: NativeModule is created by load/,
+      );
+      await expect(native.getTokenInfo(0xdeadn)).rejects.toMatchObject({
+        ckr: 'CKR_SLOT_ID_INVALID',
+        fn: 'C_GetTokenInfo',
+      });
     } finally {
       await native.close();
     }
@@ -158,7 +212,9 @@ describe('operations', () => {
     // reaches the addon: it is not this token's (a KeyPair carries no handle a caller could alter).
     const [ec] = await token.findKeyPairs({ id: Buffer.from('ec') });
     const forged = new KeyPair({ ...ec!, privateKey: 1n << 70n, publicKey: null, problems: [...ec!.problems] });
-    await expect(token.sign(forged, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('x'))).rejects.toMatchObject({ code: 'ERR_KEY_FOREIGN' });
+    await expect(token.sign(forged, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('x'))).rejects.toMatchObject({
+      code: 'ERR_KEY_FOREIGN',
+    });
     expect(Object.keys(ec!)).not.toContain('privateKey');
 
     const native = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() });
@@ -176,7 +232,11 @@ describe('operations', () => {
       const VALUE = 'RangeError ERR_INVALID_ARG_VALUE';
       const rsa = { type: CKM.RSA_PKCS_KEY_PAIR_GEN };
       const cases: Array<[string, () => unknown, string]> = [
-        ['a handle beyond CK_ULONG', () => native.sign(1n, 1n << 70n, { type: CKM.ECDSA }, Buffer.alloc(32), 64), VALUE],
+        [
+          'a handle beyond CK_ULONG',
+          () => native.sign(1n, 1n << 70n, { type: CKM.ECDSA }, Buffer.alloc(32), 64),
+          VALUE,
+        ],
         ['bits: NaN', () => native.generateKeyPair(1n, rsa, [[CKA.MODULUS_BITS, NaN]], []), VALUE],
         ['bits: -1', () => native.generateKeyPair(1n, rsa, [[CKA.MODULUS_BITS, -1]], []), VALUE],
         ['bits: "2048"', () => native.generateKeyPair(1n, rsa, [[CKA.MODULUS_BITS, '2048' as never]], []), TYPE],
@@ -184,8 +244,16 @@ describe('operations', () => {
         ['an attribute not in the codec table', () => native.findObjects(1n, [[0x7fff_fff0, true]], 1), VALUE],
         ['a label that is a number', () => native.findObjects(1n, [[CKA.LABEL, 42 as never]], 1), TYPE],
         ['a template that is not an array', () => native.createObject(1n, 'x' as never), TYPE],
-        ['an unknown mechanism parameter kind', () => native.sign(1n, 1n, { type: 1, parameter: { kind: 'nope' } as never }, Buffer.alloc(1), 0), VALUE],
-        ['a mechanism parameter kind that is not a string', () => native.sign(1n, 1n, { type: 1, parameter: { kind: 1 } as never }, Buffer.alloc(1), 0), TYPE],
+        [
+          'an unknown mechanism parameter kind',
+          () => native.sign(1n, 1n, { type: 1, parameter: { kind: 'nope' } as never }, Buffer.alloc(1), 0),
+          VALUE,
+        ],
+        [
+          'a mechanism parameter kind that is not a string',
+          () => native.sign(1n, 1n, { type: 1, parameter: { kind: 1 } as never }, Buffer.alloc(1), 0),
+          TYPE,
+        ],
         ['a signatureLength too large', () => native.sign(1n, 1n, CKM.ECDSA as never, Buffer.alloc(1), 2 ** 21), VALUE],
         ['signSync without signatureLength', () => native.signSync(1n, 1n, CKM.ECDSA, Buffer.alloc(1), 0), VALUE],
         ['a random length of 1.5', () => native.generateRandom(1n, 1.5), VALUE],
@@ -204,13 +272,19 @@ describe('operations', () => {
   });
 
   test('an existing CKA_ID is not generated over, even by concurrent calls', async () => {
-    await expect(token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'again', id: Buffer.from('ec') })).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
+    await expect(
+      token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'again', id: Buffer.from('ec') }),
+    ).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
     expect(await token.findKeyPairs({ id: Buffer.from('ec') })).toHaveLength(1);
     const race = await Promise.allSettled(
-      Array.from({ length: 5 }, () => token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'race', id: Buffer.from('race') })),
+      Array.from({ length: 5 }, () =>
+        token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'race', id: Buffer.from('race') }),
+      ),
     );
     expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(race.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(Array(4).fill('ERR_KEY_EXISTS'));
+    expect(race.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(
+      Array(4).fill('ERR_KEY_EXISTS'),
+    );
     expect(await token.findKeyPairs({ id: Buffer.from('race') })).toHaveLength(1);
   });
 });
@@ -222,7 +296,9 @@ describe('use after close', () => {
     const t2 = await m.openToken({ tokenLabel: 'errors' }, { pin: USER_PIN });
     const [key] = await t1.findKeyPairs({ id: Buffer.from('ec') });
     await t1.close();
-    await expect(t1.sign(key!, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('x'))).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    await expect(t1.sign(key!, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('x'))).rejects.toMatchObject({
+      code: 'ERR_CLOSED',
+    });
     await expect(t1.findKeyPairs()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     await t1.close(); // idempotent
     const inflight = t2.sign(key!, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('x')).then(

@@ -19,7 +19,8 @@ const control = (text: string) => fs.writeFileSync(process.env.FAULT_CONTROL!, t
 const ES256 = { type: 'ECDSA', hash: 'SHA-256' } as const;
 const data = Buffer.from('faulty');
 /** An ES256 signature of `data` by the key pair, checked in software. */
-const verifies = (pair: KeyPair, sig: Buffer) => verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig);
+const verifies = (pair: KeyPair, sig: Buffer) =>
+  verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig);
 
 beforeAll(() => {
   if (!fs.existsSync(FAULT)) throw new Error(`${FAULT} is missing: run npm run build:test-tools (npm test does)`);
@@ -29,11 +30,14 @@ beforeEach(() => control(''));
 
 /** Waits (up to 5 s) for the background reconnection to bring the token back. */
 async function untilReady(token: Token): Promise<void> {
-  for (const until = Date.now() + 5000; token.health().state !== 'ready' && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+  for (const until = Date.now() + 5000; token.health().state !== 'ready' && Date.now() < until; )
+    await new Promise((r) => setTimeout(r, 20));
   expect(token.health().state).toBe('ready');
 }
 
-async function open(options: Parameters<Pkcs11Module['openToken']>[1] = {}): Promise<{ mod: Pkcs11Module; token: Token }> {
+async function open(
+  options: Parameters<Pkcs11Module['openToken']>[1] = {},
+): Promise<{ mod: Pkcs11Module; token: Token }> {
   const mod = await Pkcs11Module.load(FAULT);
   const token = await mod.openToken({ tokenLabel: 'faults' }, { pin: USER_PIN, ...options });
   return { mod, token };
@@ -129,7 +133,10 @@ test('a fault that persists: one retry, then the typed error; the token works on
   try {
     const [pair] = await token.findKeyPairs({ id: Buffer.from('wide') });
     control('C_Sign=0xB3\n');
-    await expect(token.sign(pair!, ES256, data)).rejects.toMatchObject({ code: 'ERR_PKCS11_SESSION_HANDLE_INVALID', category: 'session-lost' });
+    await expect(token.sign(pair!, ES256, data)).rejects.toMatchObject({
+      code: 'ERR_PKCS11_SESSION_HANDLE_INVALID',
+      category: 'session-lost',
+    });
     expect(token.stats().recoveries.retries).toBe(1);
     control('');
     expect(await token.sign(pair!, ES256, data)).toHaveLength(64);
@@ -142,15 +149,18 @@ test.each([
   ['C_Sign=0x30', 'device error'],
   ['C_SignInit=0x32', 'device removed'],
   ['C_SignInit=0xE0', 'token not present'],
-])('%s once (%s): the module is finalized and initialized again, the sign is retried and verifies', async (directive) => {
-  await withEachSignPath(async (token, pair) => {
-    control(`${directive} once\n`);
-    const sig = await token.sign(pair, ES256, data);
-    expect(verifies(pair, sig)).toBe(true);
-    expect(token.stats().recoveries).toMatchObject({ reinitializations: 1, retries: 1 });
-    expect(await token.sign(pair, ES256, data)).toHaveLength(64);
-  });
-});
+])(
+  '%s once (%s): the module is finalized and initialized again, the sign is retried and verifies',
+  async (directive) => {
+    await withEachSignPath(async (token, pair) => {
+      control(`${directive} once\n`);
+      const sig = await token.sign(pair, ES256, data);
+      expect(verifies(pair, sig)).toBe(true);
+      expect(token.stats().recoveries).toMatchObject({ reinitializations: 1, retries: 1 });
+      expect(await token.sign(pair, ES256, data)).toHaveLength(64);
+    });
+  },
+);
 
 test('C_SignInit=0x82 once (stale object handle): the key is looked up again by CKA_ID, the sign retried', async () => {
   await withEachSignPath(async (token, pair) => {
@@ -204,41 +214,57 @@ test('a slow token: the event loop keeps running, and a full pool refuses after 
 
 describe('the device goes away', () => {
   const events: RecoveryEvent[] = [];
-  const recovery = { reinitAttempts: 6, backoffMs: 50, maxBackoffMs: 200, onEvent: (e: RecoveryEvent) => void events.push(e) };
-  beforeEach(() => void (events.length = 0));
+  const recovery = {
+    reinitAttempts: 6,
+    backoffMs: 50,
+    maxBackoffMs: 200,
+    onEvent: (e: RecoveryEvent) => void events.push(e),
+  };
+  beforeEach(() => {
+    events.length = 0;
+  });
 
   test('for 300 ms under 50 signs in flight: one re-initialisation with backoff, every sign verifies', async () => {
-    await withEachSignPath(async (token, pair) => {
-      events.length = 0;
-      control('device_gone\n');
-      setTimeout(() => control(''), 300);
-      const sigs = await Promise.all(Array.from({ length: 50 }, () => token.sign(pair, ES256, data)));
-      for (const sig of sigs) expect(verifies(pair, sig)).toBe(true);
-      expect(token.stats().recoveries.reinitializations).toBe(1);
-      expect(events.filter((e) => e.kind === 'reinitialize-failed').length).toBeGreaterThan(0);
-      expect(events.find((e) => e.kind === 'reinitialized')).toMatchObject({ cause: 'ERR_PKCS11_DEVICE_REMOVED' });
-      // Handles from before the re-initialisation were resolved again, not reused.
-      expect(token.stats().recoveries.keyLookups).toBeGreaterThanOrEqual(1);
-    }, { recovery });
+    await withEachSignPath(
+      async (token, pair) => {
+        events.length = 0;
+        control('device_gone\n');
+        setTimeout(() => control(''), 300);
+        const sigs = await Promise.all(Array.from({ length: 50 }, () => token.sign(pair, ES256, data)));
+        for (const sig of sigs) expect(verifies(pair, sig)).toBe(true);
+        expect(token.stats().recoveries.reinitializations).toBe(1);
+        expect(events.filter((e) => e.kind === 'reinitialize-failed').length).toBeGreaterThan(0);
+        expect(events.find((e) => e.kind === 'reinitialized')).toMatchObject({ cause: 'ERR_PKCS11_DEVICE_REMOVED' });
+        // Handles from before the re-initialisation were resolved again, not reused.
+        expect(token.stats().recoveries.keyLookups).toBeGreaterThanOrEqual(1);
+      },
+      { recovery },
+    );
   });
 
   test('for good: the sign fails typed within the backoff budget; once it is back, the next sign works', async () => {
-    await withEachSignPath(async (token, pair) => {
-      events.length = 0;
-      control('device_gone\n');
-      const started = Date.now();
-      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_TOKEN_UNAVAILABLE', causeCode: 'ERR_PKCS11_DEVICE_REMOVED' });
-      expect(Date.now() - started).toBeLessThan(5000); // 50+100+200+200+200 ms of backoff, plus the calls
-      expect(events.filter((e) => e.kind === 'reinitialize-failed')).toHaveLength(6);
-      // Unavailable now: requests fail at once, without a call, while it reconnects in the background.
-      expect(token.health().state).toBe('unavailable');
-      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_TOKEN_UNAVAILABLE' });
-      control('');
-      await untilReady(token);
-      const sig = await token.sign(pair, ES256, data);
-      expect(verifies(pair, sig)).toBe(true);
-      expect(token.stats().recoveries.reinitializations).toBe(1);
-    }, { recovery });
+    await withEachSignPath(
+      async (token, pair) => {
+        events.length = 0;
+        control('device_gone\n');
+        const started = Date.now();
+        await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({
+          code: 'ERR_TOKEN_UNAVAILABLE',
+          causeCode: 'ERR_PKCS11_DEVICE_REMOVED',
+        });
+        expect(Date.now() - started).toBeLessThan(5000); // 50+100+200+200+200 ms of backoff, plus the calls
+        expect(events.filter((e) => e.kind === 'reinitialize-failed')).toHaveLength(6);
+        // Unavailable now: requests fail at once, without a call, while it reconnects in the background.
+        expect(token.health().state).toBe('unavailable');
+        await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_TOKEN_UNAVAILABLE' });
+        control('');
+        await untilReady(token);
+        const sig = await token.sign(pair, ES256, data);
+        expect(verifies(pair, sig)).toBe(true);
+        expect(token.stats().recoveries.reinitializations).toBe(1);
+      },
+      { recovery },
+    );
   });
 
   test('find and read attributes: retried once after the re-initialisation', async () => {
@@ -259,7 +285,9 @@ describe('the device goes away', () => {
     const { mod, token } = await open({ recovery });
     try {
       control('C_GenerateKeyPair=0x30 once\n');
-      await expect(token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'g', id: Buffer.from('never') })).rejects.toMatchObject({
+      await expect(
+        token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'g', id: Buffer.from('never') }),
+      ).rejects.toMatchObject({
         code: 'ERR_PKCS11_DEVICE_ERROR',
       });
       expect(token.stats().recoveries).toMatchObject({ reinitializations: 1, retries: 0 });
@@ -270,21 +298,33 @@ describe('the device goes away', () => {
   });
 
   test('a wrong PIN at the new login is not tried again (tokens lock after a few tries)', async () => {
-    await withEachSignPath(async (token, pair) => {
-      events.length = 0;
-      control('C_SignInit=0x32 once\nC_Login=0xA0\n');
-      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_LOGIN_REFUSED', ckr: 'CKR_PIN_INCORRECT' });
-      expect(events.filter((e) => e.kind === 'login-refused')).toEqual([{ kind: 'login-refused', cause: 'ERR_PKCS11_PIN_INCORRECT' }]);
-      control('');
-      // No login until an operator acts, even once the token would take the PIN.
-      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_LOGIN_REFUSED' });
-      await token.resumeLogins();
-      expect(await token.sign(pair, ES256, data)).toHaveLength(64);
-    }, { recovery });
+    await withEachSignPath(
+      async (token, pair) => {
+        events.length = 0;
+        control('C_SignInit=0x32 once\nC_Login=0xA0\n');
+        await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({
+          code: 'ERR_LOGIN_REFUSED',
+          ckr: 'CKR_PIN_INCORRECT',
+        });
+        expect(events.filter((e) => e.kind === 'login-refused')).toEqual([
+          { kind: 'login-refused', cause: 'ERR_PKCS11_PIN_INCORRECT' },
+        ]);
+        control('');
+        // No login until an operator acts, even once the token would take the PIN.
+        await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: 'ERR_LOGIN_REFUSED' });
+        await token.resumeLogins();
+        expect(await token.sign(pair, ES256, data)).toHaveLength(64);
+      },
+      { recovery },
+    );
   });
 
   test('a call that hangs: re-initialisation gives up after its drain timeout (nothing finalized under it), typed error', async () => {
-    const { mod, token } = await open({ engine: false, poolSize: 2, recovery: { ...recovery, reinitAttempts: 3, drainTimeoutMs: 100 } });
+    const { mod, token } = await open({
+      engine: false,
+      poolSize: 2,
+      recovery: { ...recovery, reinitAttempts: 3, drainTimeoutMs: 100 },
+    });
     try {
       const [pair] = await token.findKeyPairs({ id: Buffer.from('wide') });
       events.length = 0;
@@ -292,9 +332,14 @@ describe('the device goes away', () => {
       const hung = token.random(8);
       await new Promise((r) => setTimeout(r, 50)); // the random call is inside the module now
       const started = Date.now();
-      await expect(token.sign(pair!, ES256, data)).rejects.toMatchObject({ code: 'ERR_TOKEN_UNAVAILABLE', causeCode: 'ERR_PKCS11_DEVICE_REMOVED' });
+      await expect(token.sign(pair!, ES256, data)).rejects.toMatchObject({
+        code: 'ERR_TOKEN_UNAVAILABLE',
+        causeCode: 'ERR_PKCS11_DEVICE_REMOVED',
+      });
       expect(Date.now() - started).toBeLessThan(2000);
-      expect(events.filter((e) => e.kind === 'reinitialize-failed').map((e) => e.cause)).toEqual(Array(3).fill('ERR_MODULE_BUSY'));
+      expect(events.filter((e) => e.kind === 'reinitialize-failed').map((e) => e.cause)).toEqual(
+        Array(3).fill('ERR_MODULE_BUSY'),
+      );
       expect(await hung).toHaveLength(8); // the hung call was left alone and finished
       control('');
       await untilReady(token);
@@ -387,5 +432,8 @@ test('a full session-pool wait list rejects at once with ERR_QUEUE_FULL', async 
 
 /** A key ring whose keys are on `token`, with an in-memory store. */
 function ringOver(token: Token, closeWith: () => Promise<void>): KeyRing {
-  return new KeyRing(new SoftwareKeySource(openKeyStore('sqlite://:memory:', ['faults-test-secret-0123456789'])), new HsmKeySource(token, { closeWith }));
+  return new KeyRing(
+    new SoftwareKeySource(openKeyStore('sqlite://:memory:', ['faults-test-secret-0123456789'])),
+    new HsmKeySource(token, { closeWith }),
+  );
 }

@@ -14,9 +14,34 @@ const KID = Buffer.from('test-key-id');
 
 beforeAll(async () => {
   hsm = softHsm();
-  hsm.pkcs11Tool(['--slot', '0', '--init-token', '--label', 'hydra', '--so-pin', '0000', '--pin', '1234', '--init-pin']);
+  hsm.pkcs11Tool([
+    '--slot',
+    '0',
+    '--init-token',
+    '--label',
+    'hydra',
+    '--so-pin',
+    '0000',
+    '--pin',
+    '1234',
+    '--init-pin',
+  ]);
   const gen = (keyType: string, usage: string, label: string, idHex: string) =>
-    hsm.pkcs11Tool(['--token-label', 'hydra', '--login', '--pin', USER_PIN, '--keypairgen', '--key-type', keyType, usage, '--label', label, '--id', idHex]);
+    hsm.pkcs11Tool([
+      '--token-label',
+      'hydra',
+      '--login',
+      '--pin',
+      USER_PIN,
+      '--keypairgen',
+      '--key-type',
+      keyType,
+      usage,
+      '--label',
+      label,
+      '--id',
+      idHex,
+    ]);
   gen('rsa:4096', '--usage-sign', 'hydra.openid.id-token', KID.toString('hex'));
   gen('EC:secp256r1', '--usage-sign', 'hydra.openid.id-token', Buffer.from('ec256-key').toString('hex'));
   gen('EC:secp521r1', '--usage-sign', 'hydra.jwt.access-token', Buffer.from('ec521-key').toString('hex'));
@@ -87,8 +112,30 @@ test('keys made by pkcs11-tool sign, and the public key read back verifies', asy
 });
 
 test('an EC private key whose public object is gone is still listed, with the problem reported', async () => {
-  hsm.pkcs11Tool(['--token-label', 'hydra', '--login', '--pin', USER_PIN, '--delete-object', '--type', 'pubkey', '--id', Buffer.from('ec256-key').toString('hex')]);
-  hsm.pkcs11Tool(['--token-label', 'hydra', '--login', '--pin', USER_PIN, '--delete-object', '--type', 'pubkey', '--id', Buffer.from('enc-key').toString('hex')]);
+  hsm.pkcs11Tool([
+    '--token-label',
+    'hydra',
+    '--login',
+    '--pin',
+    USER_PIN,
+    '--delete-object',
+    '--type',
+    'pubkey',
+    '--id',
+    Buffer.from('ec256-key').toString('hex'),
+  ]);
+  hsm.pkcs11Tool([
+    '--token-label',
+    'hydra',
+    '--login',
+    '--pin',
+    USER_PIN,
+    '--delete-object',
+    '--type',
+    'pubkey',
+    '--id',
+    Buffer.from('enc-key').toString('hex'),
+  ]);
   const pairs = await token.findKeyPairs();
   expect(pairs).toHaveLength(4);
   const p256 = byId(pairs, 'ec256-key');

@@ -14,9 +14,34 @@ let token: Token;
 
 beforeAll(async () => {
   const hsm = softHsm();
-  hsm.pkcs11Tool(['--slot', '0', '--init-token', '--label', 'hydra', '--so-pin', '0000', '--pin', USER_PIN, '--init-pin']);
+  hsm.pkcs11Tool([
+    '--slot',
+    '0',
+    '--init-token',
+    '--label',
+    'hydra',
+    '--so-pin',
+    '0000',
+    '--pin',
+    USER_PIN,
+    '--init-pin',
+  ]);
   const gen = (keyType: string, id: string) =>
-    hsm.pkcs11Tool(['--token-label', 'hydra', '--login', '--pin', USER_PIN, '--keypairgen', '--key-type', keyType, '--usage-sign', '--label', 'hydra.openid.id-token', '--id', Buffer.from(id).toString('hex')]);
+    hsm.pkcs11Tool([
+      '--token-label',
+      'hydra',
+      '--login',
+      '--pin',
+      USER_PIN,
+      '--keypairgen',
+      '--key-type',
+      keyType,
+      '--usage-sign',
+      '--label',
+      'hydra.openid.id-token',
+      '--id',
+      Buffer.from(id).toString('hex'),
+    ]);
   gen('rsa:4096', 'test-key-id');
   gen('EC:secp256r1', 'p256-key');
   gen('EC:secp521r1', 'p521-key');
@@ -58,26 +83,35 @@ describe('every alg, with the key kept on the token', () => {
   const keyFor = async (alg: JwsAlg): Promise<KeyPair> => {
     const spec = ALGORITHMS[alg].generate;
     const name = JSON.stringify(spec);
-    if (!keys.has(name)) keys.set(name, await token.generateKeyPair(spec, { label: 'all-algs', id: Buffer.from(`k-${keys.size}`) }));
+    if (!keys.has(name))
+      keys.set(name, await token.generateKeyPair(spec, { label: 'all-algs', id: Buffer.from(`k-${keys.size}`) }));
     return keys.get(name)!;
   };
 
-  test.each(Object.keys(ALGORITHMS) as JwsAlg[])('%s: generate → JWK → jose importJWK → signJwt → jwtVerify', async (alg) => {
-    const pair = await keyFor(alg);
-    const signer = hsmSigner(token, pair, { alg });
-    expect(signer.publicJwk).toMatchObject({ alg, use: 'sig', kty: ALGORITHMS[alg].kty });
-    await expect(importJWK(signer.publicJwk as never, alg)).resolves.toBeDefined();
-    const jwt = await signJwt(signer, { n: 1 });
-    const { protectedHeader } = await jwtVerify(jwt, createLocalJWKSet({ keys: [signer.publicJwk as never] }));
-    expect(protectedHeader).toEqual({ alg, kid: signer.kid, typ: 'JWT' });
-  });
+  test.each(Object.keys(ALGORITHMS) as JwsAlg[])(
+    '%s: generate → JWK → jose importJWK → signJwt → jwtVerify',
+    async (alg) => {
+      const pair = await keyFor(alg);
+      const signer = hsmSigner(token, pair, { alg });
+      expect(signer.publicJwk).toMatchObject({ alg, use: 'sig', kty: ALGORITHMS[alg].kty });
+      await expect(importJWK(signer.publicJwk as never, alg)).resolves.toBeDefined();
+      const jwt = await signJwt(signer, { n: 1 });
+      const { protectedHeader } = await jwtVerify(jwt, createLocalJWKSet({ keys: [signer.publicJwk as never] }));
+      expect(protectedHeader).toEqual({ alg, kid: signer.kid, typ: 'JWT' });
+    },
+  );
 });
 
 test('a key made for enc publishes as RSA-OAEP-256 / enc and refuses to sign', async () => {
-  const pair = await token.generateKeyPair({ type: 'rsa', bits: 2048 }, { label: 'enc', id: Buffer.from('enc-key'), use: 'enc' });
+  const pair = await token.generateKeyPair(
+    { type: 'rsa', bits: 2048 },
+    { label: 'enc', id: Buffer.from('enc-key'), use: 'enc' },
+  );
   expect(publicJwkFromKeyPair(pair)).toMatchObject({ kid: 'enc-key', alg: 'RSA-OAEP-256', use: 'enc' });
   expect(() => hsmSigner(token, pair)).toThrow(expect.objectContaining({ code: 'ERR_JWK_USE_MISMATCH' }));
-  expect(() => publicJwkFromKeyPair(pair, { use: 'sig' })).toThrow(expect.objectContaining({ code: 'ERR_JWK_USE_MISMATCH' }));
+  expect(() => publicJwkFromKeyPair(pair, { use: 'sig' })).toThrow(
+    expect.objectContaining({ code: 'ERR_JWK_USE_MISMATCH' }),
+  );
   const sig = await token.findKeyPairs({ label: 'all-algs' });
   expect(() => publicJwkFromKeyPair(sig.find((p) => p.keyType === 'ec')!, { alg: 'RS256' })).toThrow(
     expect.objectContaining({ code: 'ERR_JOSE_ALG_UNSUPPORTED' }),

@@ -18,7 +18,10 @@ const pairs = new Map<string, KeyPair>();
 
 /** Every JOSE mechanism of the key type, and for RSA also PSS with an explicit salt length of 0. */
 function mechanismsFor(pair: KeyPair): SignMechanism[] {
-  return [...joseMechanisms({ type: pair.keyType }), ...(pair.keyType === 'rsa' ? [{ type: 'RSA-PSS', hash: 'SHA-256', saltLength: 0 } as const] : [])];
+  return [
+    ...joseMechanisms({ type: pair.keyType }),
+    ...(pair.keyType === 'rsa' ? [{ type: 'RSA-PSS', hash: 'SHA-256', saltLength: 0 } as const] : []),
+  ];
 }
 
 beforeAll(async () => {
@@ -27,7 +30,10 @@ beforeAll(async () => {
   token = await mod.openToken({ tokenLabel: 'keys' }, { pin: USER_PIN, poolSize: 2 });
   raw = await rawSession(token.slot);
   for (const [name, spec] of SPECS) {
-    pairs.set(name, await token.generateKeyPair(spec, { label: `set.${name}`, id: Buffer.from(`kid-${name}`), use: 'sig' }));
+    pairs.set(
+      name,
+      await token.generateKeyPair(spec, { label: `set.${name}`, id: Buffer.from(`kid-${name}`), use: 'sig' }),
+    );
   }
 });
 
@@ -48,7 +54,15 @@ describe.each(SPECS)('%s', (name, spec) => {
     if (spec.type === 'ec') expect(pair.curve).toBe(spec.curve);
     const priv = valuesOf(
       await raw.native.getAttributes(raw.session, handlesOf(pair).privateKey, [
-        CKA.TOKEN, CKA.PRIVATE, CKA.SENSITIVE, CKA.EXTRACTABLE, CKA.SIGN, CKA.DECRYPT, CKA.LABEL, CKA.ID, CKA.NEVER_EXTRACTABLE,
+        CKA.TOKEN,
+        CKA.PRIVATE,
+        CKA.SENSITIVE,
+        CKA.EXTRACTABLE,
+        CKA.SIGN,
+        CKA.DECRYPT,
+        CKA.LABEL,
+        CKA.ID,
+        CKA.NEVER_EXTRACTABLE,
       ]),
     );
     expect(priv.get(CKA.TOKEN)).toBe(true);
@@ -58,7 +72,14 @@ describe.each(SPECS)('%s', (name, spec) => {
     expect(priv.get(CKA.NEVER_EXTRACTABLE)).toBe(true);
     expect(priv.get(CKA.SIGN)).toBe(true);
     expect(priv.get(CKA.DECRYPT)).toBe(false);
-    const pub = valuesOf(await raw.native.getAttributes(raw.session, handlesOf(pair).publicKey!, [CKA.TOKEN, CKA.VERIFY, CKA.LABEL, CKA.ID]));
+    const pub = valuesOf(
+      await raw.native.getAttributes(raw.session, handlesOf(pair).publicKey!, [
+        CKA.TOKEN,
+        CKA.VERIFY,
+        CKA.LABEL,
+        CKA.ID,
+      ]),
+    );
     expect(pub.get(CKA.TOKEN)).toBe(true);
     expect(pub.get(CKA.VERIFY)).toBe(true);
     expect(pub.get(CKA.LABEL)).toBe(priv.get(CKA.LABEL));
@@ -109,10 +130,16 @@ test('the token verifies its own signatures and rejects a bad one', async () => 
 });
 
 test('an RSA key made for enc decrypts (OAEP and PKCS#1) and cannot sign', async () => {
-  const pair = await token.generateKeyPair({ type: 'rsa', bits: 2048 }, { label: 'enc', id: Buffer.from('enc-1'), use: 'enc' });
+  const pair = await token.generateKeyPair(
+    { type: 'rsa', bits: 2048 },
+    { label: 'enc', id: Buffer.from('enc-1'), use: 'enc' },
+  );
   expect([pair.canSign, pair.canDecrypt]).toEqual([false, true]);
   const secret = Buffer.from('a content key');
-  const oaep = publicEncrypt({ key: publicKeyObject(pair), padding: C.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, secret);
+  const oaep = publicEncrypt(
+    { key: publicKeyObject(pair), padding: C.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+    secret,
+  );
   expect(await token.decrypt(pair, { type: 'RSA-OAEP', hash: 'SHA-1' }, oaep)).toEqual(secret);
   const pkcs1 = publicEncrypt({ key: publicKeyObject(pair), padding: C.RSA_PKCS1_PADDING }, secret);
   expect(await token.decrypt(pair, { type: 'RSA-PKCS1' }, pkcs1)).toEqual(secret);

@@ -15,11 +15,17 @@ import { allowedMechanismsPass, dataObjectPass, type ObjectCapabilities } from '
 import { publicKeyObject } from '../helpers/keys';
 import { rawSession } from '../helpers/raw';
 
-const NSS = ['/usr/lib/x86_64-linux-gnu/libsoftokn3.so', '/usr/lib/aarch64-linux-gnu/libsoftokn3.so', '/usr/lib64/libsoftokn3.so'].find((p) =>
-  fs.existsSync(p),
-);
+const NSS = [
+  '/usr/lib/x86_64-linux-gnu/libsoftokn3.so',
+  '/usr/lib/aarch64-linux-gnu/libsoftokn3.so',
+  '/usr/lib64/libsoftokn3.so',
+].find((p) => fs.existsSync(p));
 const CERTUTIL = ['/usr/bin/certutil'].find((p) => fs.existsSync(p));
-const absent = !NSS ? 'NSS softokn (libsoftokn3.so) is not installed' : !CERTUTIL ? 'certutil (libnss3-tools) is not installed' : '';
+const absent = !NSS
+  ? 'NSS softokn (libsoftokn3.so) is not installed'
+  : !CERTUTIL
+    ? 'certutil (libnss3-tools) is not installed'
+    : '';
 if (absent) console.warn(`skipping the NSS softokn tests: ${absent}; apt-get install libnss3 libnss3-tools`);
 const describeNss = absent ? describe.skip : describe;
 /** Measured on NSS 3.87 (docs/vendors.md): no CKO_DATA token objects, no CKA_ALLOWED_MECHANISMS on token keys. */
@@ -54,19 +60,29 @@ describeNss('NSS softokn', () => {
       expect(mod.describe().functionListVersion.major).toBeGreaterThanOrEqual(3);
       const token = await mod.openToken({ tokenLabel: 'NSS Certificate DB' }, { pin: PIN });
       const data = Buffer.from('signed by NSS');
-      const ec = await token.generateKeyPair({ type: 'ec', curve: 'P-384' }, { label: 'nss', id: Buffer.from('nss-ec') });
+      const ec = await token.generateKeyPair(
+        { type: 'ec', curve: 'P-384' },
+        { label: 'nss', id: Buffer.from('nss-ec') },
+      );
       expect(ec.publicKeyData).toMatchObject({ kty: 'EC', crv: 'P-384' });
       const esig = await token.sign(ec, { type: 'ECDSA', hash: 'SHA-384' }, data);
       expect(verify('sha384', data, { key: publicKeyObject(ec), dsaEncoding: 'ieee-p1363' }, esig)).toBe(true);
-      const rsa = await token.generateKeyPair({ type: 'rsa', bits: 2048 }, { label: 'nss', id: Buffer.from('nss-rsa') });
+      const rsa = await token.generateKeyPair(
+        { type: 'rsa', bits: 2048 },
+        { label: 'nss', id: Buffer.from('nss-rsa') },
+      );
       const psig = await token.sign(rsa, { type: 'RSA-PSS', hash: 'SHA-256' }, data);
-      expect(verify('sha256', data, { key: publicKeyObject(rsa), padding: C.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, psig)).toBe(true);
+      expect(
+        verify('sha256', data, { key: publicKeyObject(rsa), padding: C.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, psig),
+      ).toBe(true);
       const found = await token.findKeyPairs({ label: 'nss' });
       expect(found.map((p) => p.id.toString()).sort()).toEqual(['nss-ec', 'nss-rsa']);
       await token.destroyKeyPair(ec);
       await expect(token.sign(ec, { type: 'EdDSA' }, data)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
       // NSS 3.87 has no EdDSA: refused from the mechanism list, before the token is asked.
-      await expect(token.generateKeyPair({ type: 'ed25519' }, { label: 'nss', id: Buffer.from('nss-ed') })).rejects.toMatchObject({
+      await expect(
+        token.generateKeyPair({ type: 'ed25519' }, { label: 'nss', id: Buffer.from('nss-ed') }),
+      ).rejects.toMatchObject({
         code: 'ERR_MECHANISM_UNSUPPORTED',
       });
     } finally {
@@ -98,7 +114,10 @@ describeNss('NSS softokn', () => {
     const ring = async () => {
       const token = await mod.openToken({ tokenLabel: 'NSS Certificate DB' }, { pin: PIN });
       const store = openKeyStore(`sqlite://${file}`, ['nss-fallback-secret-0123456789']);
-      return new KeyRing(new SoftwareKeySource(store), new HsmKeySource(token, { store, closeWith: () => token.close() }));
+      return new KeyRing(
+        new SoftwareKeySource(store),
+        new HsmKeySource(token, { store, closeWith: () => token.close() }),
+      );
     };
     try {
       const km = await ring();
@@ -111,9 +130,15 @@ describeNss('NSS softokn', () => {
       const again = await ring(); // another ring, the same token and store: the same keys the same way
       try {
         const jwks = await again.getKeySet('nss.meta');
-        expect(jwks.keys.map((k) => [k.kid, k.alg])).toEqual([['nss-ps256', 'PS256'], ['nss-es384', 'ES384']]);
+        expect(jwks.keys.map((k) => [k.kid, k.alg])).toEqual([
+          ['nss-ps256', 'PS256'],
+          ['nss-es384', 'ES384'],
+        ]);
         const jwt = await again.signJwt('nss.meta', { sub: 'nss' });
-        expect((await jwtVerify(jwt, createLocalJWKSet(jwks as never))).protectedHeader).toMatchObject({ kid: 'nss-ps256', alg: 'PS256' });
+        expect((await jwtVerify(jwt, createLocalJWKSet(jwks as never))).protectedHeader).toMatchObject({
+          kid: 'nss-ps256',
+          alg: 'PS256',
+        });
       } finally {
         await again.close();
       }
@@ -123,7 +148,9 @@ describeNss('NSS softokn', () => {
       const edited = await ring();
       try {
         expect((await edited.getKeySet('nss.meta')).keys.map((k) => k.kid)).toEqual(['nss-es384']);
-        expect(await edited.problems()).toContainEqual(expect.objectContaining({ kind: 'metadata-invalid', kid: 'nss-ps256' }));
+        expect(await edited.problems()).toContainEqual(
+          expect.objectContaining({ kind: 'metadata-invalid', kid: 'nss-ps256' }),
+        );
       } finally {
         await edited.close();
       }

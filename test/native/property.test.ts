@@ -19,7 +19,12 @@ let session: bigint;
 /** What the addon may throw or reject with: argument errors, or a PKCS#11 failure with rv/fn. */
 function typed(e: unknown): boolean {
   const x = e as { name?: string; rv?: unknown; fn?: unknown; code?: unknown };
-  return x?.name === 'TypeError' || x?.name === 'RangeError' || (typeof x?.rv === 'number' && typeof x?.fn === 'string') || typeof x?.code === 'string';
+  return (
+    x?.name === 'TypeError' ||
+    x?.name === 'RangeError' ||
+    (typeof x?.rv === 'number' && typeof x?.fn === 'string') ||
+    typeof x?.code === 'string'
+  );
 }
 
 /**
@@ -43,12 +48,39 @@ async function settle(f: () => unknown, accept: (e: unknown) => boolean = typed)
 }
 
 const attrTypes = fc.oneof(fc.constantFrom(...Object.values(CKA)), fc.integer({ min: 0, max: 0xffffffff }));
-const attrValue = fc.oneof(fc.boolean(), fc.integer(), fc.double(), fc.bigInt(), fc.string(), fc.uint8Array({ maxLength: 64 }), fc.array(fc.integer()), fc.constant(null), fc.constant(undefined));
-const handle = fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.integer(), fc.string(), fc.constant(undefined));
+const attrValue = fc.oneof(
+  fc.boolean(),
+  fc.integer(),
+  fc.double(),
+  fc.bigInt(),
+  fc.string(),
+  fc.uint8Array({ maxLength: 64 }),
+  fc.array(fc.integer()),
+  fc.constant(null),
+  fc.constant(undefined),
+);
+const handle = fc.oneof(
+  fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  fc.integer(),
+  fc.string(),
+  fc.constant(undefined),
+);
 const mechanism = fc.oneof(
   fc.constantFrom(...Object.values(CKM)),
   fc.integer(),
-  fc.record({ type: fc.oneof(fc.integer(), fc.string()), parameter: fc.oneof(fc.constant(undefined), fc.record({ kind: fc.constantFrom('pss', 'oaep', 'raw', 'other'), hashAlg: fc.integer(), mgf: fc.integer(), saltLength: fc.integer(), data: fc.uint8Array() })) }),
+  fc.record({
+    type: fc.oneof(fc.integer(), fc.string()),
+    parameter: fc.oneof(
+      fc.constant(undefined),
+      fc.record({
+        kind: fc.constantFrom('pss', 'oaep', 'raw', 'other'),
+        hashAlg: fc.integer(),
+        mgf: fc.integer(),
+        saltLength: fc.integer(),
+        data: fc.uint8Array(),
+      }),
+    ),
+  }),
   fc.anything(),
 );
 
@@ -69,17 +101,24 @@ afterAll(async () => {
 
 test('the addon: random templates, handles, mechanisms and buffers give results or typed errors', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.tuple(attrTypes, attrValue), { maxLength: 6 }), handle, mechanism, fc.uint8Array({ maxLength: 300 }), fc.integer({ min: -1, max: 5000 }), async (template, h, m, data, len) => {
-      const useSession = typeof h === 'bigint' && h % 3n === 0n ? session : (h as bigint);
-      const results = await Promise.all([
-        settle(() => native.findObjects(useSession, template as never, 10), typedNative),
-        settle(() => native.getAttributes(useSession, h as never, template.map(([t]) => t) as never), typedNative),
-        settle(() => native.sign(useSession, h as never, m as never, data, len), typedNative),
-        settle(() => native.verify(useSession, h as never, m as never, data, data), typedNative),
-        settle(() => native.generateRandom(useSession, len), typedNative),
-      ]);
-      return results.every(Boolean);
-    }),
+    fc.asyncProperty(
+      fc.array(fc.tuple(attrTypes, attrValue), { maxLength: 6 }),
+      handle,
+      mechanism,
+      fc.uint8Array({ maxLength: 300 }),
+      fc.integer({ min: -1, max: 5000 }),
+      async (template, h, m, data, len) => {
+        const useSession = typeof h === 'bigint' && h % 3n === 0n ? session : (h as bigint);
+        const results = await Promise.all([
+          settle(() => native.findObjects(useSession, template as never, 10), typedNative),
+          settle(() => native.getAttributes(useSession, h as never, template.map(([t]) => t) as never), typedNative),
+          settle(() => native.sign(useSession, h as never, m as never, data, len), typedNative),
+          settle(() => native.verify(useSession, h as never, m as never, data, data), typedNative),
+          settle(() => native.generateRandom(useSession, len), typedNative),
+        ]);
+        return results.every(Boolean);
+      },
+    ),
     { numRuns: 300 },
   );
 });

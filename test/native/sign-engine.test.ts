@@ -30,7 +30,10 @@ function ok(pair: KeyPair, m: SignMechanism, data: Buffer, sig: Buffer): boolean
 beforeAll(async () => {
   softHsm().initToken('engine');
   mod = await Pkcs11Module.load(SOFTHSM_MODULE);
-  token = await mod.openToken({ tokenLabel: 'engine' }, { pin: USER_PIN, poolSize: 2, engine: { workers: 2, batchSize: 16 } });
+  token = await mod.openToken(
+    { tokenLabel: 'engine' },
+    { pin: USER_PIN, poolSize: 2, engine: { workers: 2, batchSize: 16 } },
+  );
 });
 
 afterAll(async () => {
@@ -39,9 +42,15 @@ afterAll(async () => {
 
 test('20,000 concurrent signs over 3 key types: every result is its own, one failing request fails alone', async () => {
   const keys: Array<[KeyPair, SignMechanism]> = [
-    [await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'e', id: Buffer.from('p256') }), { type: 'ECDSA', hash: 'SHA-256' }],
+    [
+      await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'e', id: Buffer.from('p256') }),
+      { type: 'ECDSA', hash: 'SHA-256' },
+    ],
     [await token.generateKeyPair({ type: 'ed25519' }, { label: 'e', id: Buffer.from('ed') }), { type: 'EdDSA' }],
-    [await token.generateKeyPair({ type: 'rsa', bits: 2048 }, { label: 'e', id: Buffer.from('rsa') }), { type: 'RSA-PKCS1', hash: 'SHA-256' }],
+    [
+      await token.generateKeyPair({ type: 'rsa', bits: 2048 }, { label: 'e', id: Buffer.from('rsa') }),
+      { type: 'RSA-PKCS1', hash: 'SHA-256' },
+    ],
   ];
   // A KeyPair object whose key is destroyed behind its back: its requests reach the token, which
   // answers CKR_OBJECT_HANDLE_INVALID; the key is looked for again by CKA_ID, and is not there:
@@ -53,7 +62,8 @@ test('20,000 concurrent signs over 3 key types: every result is its own, one fai
 
   const requests = Array.from({ length: 20_000 }, (_, i) => {
     const data = Buffer.from(`request-${i}`);
-    if (i % 1000 === 999) return { i, data, pair: doomed!, m: keys[0]![1], result: token.sign(doomed!, keys[0]![1], data) };
+    if (i % 1000 === 999)
+      return { i, data, pair: doomed!, m: keys[0]![1], result: token.sign(doomed!, keys[0]![1], data) };
     const [pair, m] = keys[i % 3]!;
     return { i, data, pair, m, result: token.sign(pair, m, data) };
   });
@@ -76,11 +86,19 @@ test('20,000 concurrent signs over 3 key types: every result is its own, one fai
 
 test('close() with signs queued rejects them (ERR_CLOSED), lets running ones finish, and joins its threads', async () => {
   const before = threads();
-  const t = await mod.openToken({ tokenLabel: 'engine' }, { pin: USER_PIN, poolSize: 1, engine: { workers: 2, batchSize: 4 } });
+  const t = await mod.openToken(
+    { tokenLabel: 'engine' },
+    { pin: USER_PIN, poolSize: 1, engine: { workers: 2, batchSize: 4 } },
+  );
   expect(threads()).toBe(before + 2);
   const pair = await t.generateKeyPair({ type: 'rsa', bits: 4096 }, { label: 'slow', id: Buffer.from('slow') });
   const data = Buffer.from('queued');
-  const outcomes = Array.from({ length: 400 }, () => t.sign(pair, { type: 'RSA-PKCS1', hash: 'SHA-256' }, data).then((sig) => (ok(pair, { type: 'RSA-PKCS1', hash: 'SHA-256' }, data, sig) ? 'ok' : 'bad'), (e: { code: string }) => e.code));
+  const outcomes = Array.from({ length: 400 }, () =>
+    t.sign(pair, { type: 'RSA-PKCS1', hash: 'SHA-256' }, data).then(
+      (sig) => (ok(pair, { type: 'RSA-PKCS1', hash: 'SHA-256' }, data, sig) ? 'ok' : 'bad'),
+      (e: { code: string }) => e.code,
+    ),
+  );
   await new Promise((r) => setTimeout(r, 20));
   await t.close();
   const results = await Promise.all(outcomes);
@@ -88,15 +106,26 @@ test('close() with signs queued rejects them (ERR_CLOSED), lets running ones fin
   expect(results.filter((r) => r === 'ERR_CLOSED').length).toBeGreaterThan(0);
   expect(results.filter((r) => r === 'ok').length).toBeGreaterThan(0);
   expect(threads()).toBe(before);
-  await expect(t.sign(pair, { type: 'RSA-PKCS1', hash: 'SHA-256' }, data)).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  await expect(t.sign(pair, { type: 'RSA-PKCS1', hash: 'SHA-256' }, data)).rejects.toMatchObject({
+    code: 'ERR_CLOSED',
+  });
 });
 
 test('a process using the engine exits by itself, whether it closes everything or not', async () => {
   await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'exit', id: Buffer.from('exit-key') });
   const script = path.join(__dirname, '..', 'fixtures', 'engine-exit.js');
   for (const mode of ['close', 'leave']) {
-    const r = spawnSync(process.execPath, [script, SOFTHSM_MODULE, 'engine', USER_PIN, mode], { env: process.env, encoding: 'utf8', timeout: 60_000 });
-    expect({ mode, status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ mode, status: 0, signal: null, stderr: '' });
+    const r = spawnSync(process.execPath, [script, SOFTHSM_MODULE, 'engine', USER_PIN, mode], {
+      env: process.env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect({ mode, status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({
+      mode,
+      status: 0,
+      signal: null,
+      stderr: '',
+    });
     const out = JSON.parse(r.stdout);
     expect(out.signed).toBe(200);
     if (mode === 'close') expect(out.ok + out.closed).toBe(500);
@@ -108,12 +137,21 @@ test('engine: false signs through the session pool, with the same results', asyn
   try {
     const [pair] = await t.findKeyPairs({ id: Buffer.from('p256') });
     const data = Buffer.from('pool');
-    expect(ok(pair!, { type: 'ECDSA', hash: 'SHA-256' }, data, await t.sign(pair!, { type: 'ECDSA', hash: 'SHA-256' }, data))).toBe(true);
+    expect(
+      ok(
+        pair!,
+        { type: 'ECDSA', hash: 'SHA-256' },
+        data,
+        await t.sign(pair!, { type: 'ECDSA', hash: 'SHA-256' }, data),
+      ),
+    ).toBe(true);
     expect(t.engineStats()).toBeUndefined();
   } finally {
     await t.close();
   }
-  await expect(mod.openToken({ tokenLabel: 'engine' }, { engine: { batchSize: 0 } })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+  await expect(mod.openToken({ tokenLabel: 'engine' }, { engine: { batchSize: 0 } })).rejects.toMatchObject({
+    code: 'ERR_INVALID_ARG_VALUE',
+  });
 });
 
 test('signSync: the same signature on the JS thread, only when asked for at open', async () => {
@@ -124,10 +162,14 @@ test('signSync: the same signature on the JS thread, only when asked for at open
     const data = Buffer.from(`sync-${i}`);
     expect(ok(pair!, m, data, t.signSync(pair!, m, data))).toBe(true);
   }
-  expect(() => t.signSync(pair!, { type: 'EdDSA' }, Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  expect(() => t.signSync(pair!, { type: 'EdDSA' }, Buffer.from('x'))).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+  );
   await t.close();
   expect(() => t.signSync(pair!, m, Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
-  expect(() => token.signSync(pair!, m, Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ERR_SIGN_SYNC_DISABLED' }));
+  expect(() => token.signSync(pair!, m, Buffer.from('x'))).toThrow(
+    expect.objectContaining({ code: 'ERR_SIGN_SYNC_DISABLED' }),
+  );
 });
 
 // The mechanism under the adaptive controller (lib/): the limit, adding and retiring workers, and
@@ -138,21 +180,29 @@ describe('the native engine: limit, workers and latency figures', () => {
   let pair: KeyPair;
   const SIG = 64; // P-256, raw r||s
   const message = (i: number) => Buffer.from(`native-${i}`);
-  const valid = (i: number, sig: Buffer) => verify('sha256', message(i), { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig);
+  const valid = (i: number, sig: Buffer) =>
+    verify('sha256', message(i), { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig);
   const signOne = (engine: NativeSignEngine, i: number, length = SIG) =>
-    engine.sign(handlesOf(pair).privateKey, CKM.ECDSA, createHash('sha256').update(message(i)).digest(), length).then((sig) => valid(i, sig));
-  const signAll = (engine: NativeSignEngine, from: number, n: number) => Promise.all(Array.from({ length: n }, (_, k) => signOne(engine, from + k)));
+    engine
+      .sign(handlesOf(pair).privateKey, CKM.ECDSA, createHash('sha256').update(message(i)).digest(), length)
+      .then((sig) => valid(i, sig));
+  const signAll = (engine: NativeSignEngine, from: number, n: number) =>
+    Promise.all(Array.from({ length: n }, (_, k) => signOne(engine, from + k)));
   const allTrue = (n: number) => Array<boolean>(n).fill(true);
   const busy = expect.objectContaining({ name: 'SessionBusyError', code: 'ERR_SESSION_BUSY' });
   // Sessions of the token `token` is logged in to: logged in as well (login state is per token).
-  const open = (n: number) => Promise.all(Array.from({ length: n }, () => native.openSession(slot, CKF_SESSION.RW_SESSION)));
+  const open = (n: number) =>
+    Promise.all(Array.from({ length: n }, () => native.openSession(slot, CKF_SESSION.RW_SESSION)));
   const closeAll = async (sessions: bigint[]) => {
     for (const s of sessions) await native.closeSession(s);
   };
   const tick = () => new Promise((r) => setImmediate(r));
 
   beforeAll(async () => {
-    pair = await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'native', id: Buffer.from('native-p256') });
+    pair = await token.generateKeyPair(
+      { type: 'ec', curve: 'P-256' },
+      { label: 'native', id: Buffer.from('native-p256') },
+    );
     native = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() });
     slot = (await native.getSlots(true)).find((s) => s.token?.label === 'engine')!.slot;
   });
@@ -254,7 +304,9 @@ describe('the native engine: limit, workers and latency figures', () => {
     // Two workers cannot have spent more than twice the wall time in C_Sign: the unit is right.
     expect(s.signLatencyUsSum).toBeLessThanOrEqual(2 * wallUs);
     // A request that fails in the module was measured as well; one refused before it is not.
-    await expect(engine.sign(0x7fff_fff0n, CKM.ECDSA, Buffer.alloc(32), SIG)).rejects.toMatchObject({ fn: 'C_SignInit' });
+    await expect(engine.sign(0x7fff_fff0n, CKM.ECDSA, Buffer.alloc(32), SIG)).rejects.toMatchObject({
+      fn: 'C_SignInit',
+    });
     expect(engine.stats().signLatencyCount).toBe(501);
     await engine.close();
     await closeAll(sessions);
@@ -272,7 +324,9 @@ describe('the native engine: limit, workers and latency figures', () => {
     // The session has no operation left active: a normal signature on it works.
     expect(valid(3, native.signSync(session!, handlesOf(pair).privateKey, CKM.ECDSA, digest(3), SIG))).toBe(true);
     const engine = native.createSignEngine([s1!]);
-    expect(await Promise.all([signOne(engine, 4, 8), signOne(engine, 5), signOne(engine, 6, 8), signOne(engine, 7)])).toEqual(allTrue(4));
+    expect(
+      await Promise.all([signOne(engine, 4, 8), signOne(engine, 5), signOne(engine, 6, 8), signOne(engine, 7)]),
+    ).toEqual(allTrue(4));
     await engine.close();
     await closeAll([session!, s1!]);
   });
@@ -328,7 +382,11 @@ describe('the native engine: limit, workers and latency figures', () => {
     // A child process with --expose-gc (jest's workers have no gc()). Under `npm run test:asan` it
     // inherits the sanitizer: touching the collected object after close() aborts it.
     const script = path.join(__dirname, 'fixtures', 'engine-close-gc.js');
-    const r = spawnSync(process.execPath, ['--expose-gc', script, SOFTHSM_MODULE, 'engine'], { env: process.env, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['--expose-gc', script, SOFTHSM_MODULE, 'engine'], {
+      env: process.env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
     expect(JSON.parse(r.stdout)).toEqual({ rounds: 20, unexpected: [] });
   });

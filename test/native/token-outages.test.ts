@@ -14,7 +14,13 @@ const ES256 = { type: 'ECDSA', hash: 'SHA-256' } as const;
 const data = Buffer.from('outage');
 const control = (text: string) => fs.writeFileSync(process.env.FAULT_CONTROL!, text);
 const logFile = process.env.FAULT_LOG!; // the fault module appends every C_Login here (softhsm-environment.js)
-const logins = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('C_Login')) : []);
+const logins = () =>
+  fs.existsSync(logFile)
+    ? fs
+        .readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('C_Login'))
+    : [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(() => {
@@ -57,12 +63,17 @@ describe('a PIN that failed is not sent again', () => {
     const events: RecoveryEvent[] = [];
     const mod = await Pkcs11Module.load(FAULT);
     try {
-      const token = await mod.openToken({ tokenLabel: 'pin-gone' }, { pin: USER_PIN, recovery: { backoffMs: 10, onEvent: (e) => events.push(e) } });
+      const token = await mod.openToken(
+        { tokenLabel: 'pin-gone' },
+        { pin: USER_PIN, recovery: { backoffMs: 10, onEvent: (e) => events.push(e) } },
+      );
       const pair = await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'k', id: Buffer.from('k') });
       changePin('pin-gone', USER_PIN, '98765');
       fs.rmSync(logFile, { force: true });
       control('device_gone\n');
-      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_(TOKEN_UNAVAILABLE|PKCS11_DEVICE_REMOVED)$/) });
+      await expect(token.sign(pair, ES256, data)).rejects.toMatchObject({
+        code: expect.stringMatching(/^ERR_(TOKEN_UNAVAILABLE|PKCS11_DEVICE_REMOVED)$/),
+      });
       control('');
       // Load from eight loops for two seconds, past the background reconnection's period.
       const { codes, ok } = await load(token, pair, 2000);
@@ -119,7 +130,10 @@ test('a token deleted under load and re-created: ERR_TOKEN_UNAVAILABLE while gon
   const events: RecoveryEvent[] = [];
   const mod = await Pkcs11Module.load(SOFTHSM_MODULE);
   try {
-    const token = await mod.openToken({ tokenLabel: 'comes-back' }, { pin: USER_PIN, recovery: { onEvent: (e) => events.push(e) } });
+    const token = await mod.openToken(
+      { tokenLabel: 'comes-back' },
+      { pin: USER_PIN, recovery: { onEvent: (e) => events.push(e) } },
+    );
     const pair = await token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'k', id: Buffer.from('k') });
     const firstSerial = token.serialNumber;
     const running = load(token, pair, 1500);
@@ -130,11 +144,26 @@ test('a token deleted under load and re-created: ERR_TOKEN_UNAVAILABLE while gon
     for (const c of codes) expect(['ERR_TOKEN_UNAVAILABLE']).toContain(c); // never "gone" or "not found"
     expect(token.health().state).toBe('unavailable');
     await expect(token.findKeyPairs({})).rejects.toMatchObject({ code: 'ERR_TOKEN_UNAVAILABLE' });
-    await expect(token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'k', id: Buffer.from('k2') })).rejects.toMatchObject({ code: 'ERR_TOKEN_UNAVAILABLE' });
+    await expect(
+      token.generateKeyPair({ type: 'ec', curve: 'P-256' }, { label: 'k', id: Buffer.from('k2') }),
+    ).rejects.toMatchObject({ code: 'ERR_TOKEN_UNAVAILABLE' });
 
     // The operator re-creates the token with the same label and a key (outside this process).
     softHsm().initToken('comes-back');
-    pkcs11Tool(['--token-label', 'comes-back', '--login', '--pin', USER_PIN, '--keypairgen', '--key-type', 'EC:prime256v1', '--id', '6b', '--label', 'k']);
+    pkcs11Tool([
+      '--token-label',
+      'comes-back',
+      '--login',
+      '--pin',
+      USER_PIN,
+      '--keypairgen',
+      '--key-type',
+      'EC:prime256v1',
+      '--id',
+      '6b',
+      '--label',
+      'k',
+    ]);
     const back = Date.now();
     let found: KeyPair[] = [];
     while (Date.now() - back < 5000) {
@@ -171,7 +200,8 @@ test('probe() answers at once, asks the token at most once a second in the backg
     execFileSync('softhsm2-util', ['--delete-token', '--token', 'probed'], { env: process.env, stdio: 'ignore' });
     await sleep(1000);
     await token.probe();
-    for (const until = Date.now() + 2000; token.health().state !== 'unavailable' && Date.now() < until; ) await sleep(10);
+    for (const until = Date.now() + 2000; token.health().state !== 'unavailable' && Date.now() < until; )
+      await sleep(10);
     expect(token.health().state).toBe('unavailable');
   } finally {
     await mod.close();
@@ -202,7 +232,9 @@ test('engine options are checked before the login: a bad one costs no C_Login', 
   try {
     fs.rmSync(logFile, { force: true });
     for (const engine of [{ workers: 0 }, { maxWorkers: 1.5 }, { batchSize: 'x' }, 'fast'] as const) {
-      await expect(mod.openToken({ tokenLabel: 'checked-first' }, { pin: USER_PIN, engine: engine as never })).rejects.toMatchObject({
+      await expect(
+        mod.openToken({ tokenLabel: 'checked-first' }, { pin: USER_PIN, engine: engine as never }),
+      ).rejects.toMatchObject({
         code: expect.stringMatching(/^ERR_INVALID_ARG_(TYPE|VALUE)$/),
       });
     }

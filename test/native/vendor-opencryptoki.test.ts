@@ -8,11 +8,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { constants, Pkcs11Module, type MechanismInfo, type Token } from '../../lib';
-import { allowedMechanismsPass, conformancePass, dataObjectPass, SPECS, type CkmName, type ObjectCapabilities } from '../helpers/conformance';
+import {
+  allowedMechanismsPass,
+  conformancePass,
+  dataObjectPass,
+  SPECS,
+  type CkmName,
+  type ObjectCapabilities,
+} from '../helpers/conformance';
 import { execFileSync } from '../helpers/leak-collector';
 import { rawSession } from '../helpers/raw';
 
-const OCK = ['/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so', '/usr/lib/aarch64-linux-gnu/pkcs11/libopencryptoki.so'].find((p) => fs.existsSync(p));
+const OCK = [
+  '/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so',
+  '/usr/lib/aarch64-linux-gnu/pkcs11/libopencryptoki.so',
+].find((p) => fs.existsSync(p));
 const SLOTD = '/usr/sbin/pkcsslotd';
 const SCRIPT = path.join(__dirname, '../../scripts/opencryptoki-token.sh');
 const absent = !OCK
@@ -69,16 +79,28 @@ describeOck('openCryptoki 3.8.1 swtok', () => {
   });
 
   test('no CKM_SHAxxx_RSA_PKCS: RSASSA-PKCS1-v1_5 is CKM_RSA_PKCS over a host DigestInfo', () => {
-    expect([has('SHA256_RSA_PKCS'), has('SHA384_RSA_PKCS'), has('SHA512_RSA_PKCS'), has('RSA_PKCS')]).toEqual([false, false, false, true]);
+    expect([has('SHA256_RSA_PKCS'), has('SHA384_RSA_PKCS'), has('SHA512_RSA_PKCS'), has('RSA_PKCS')]).toEqual([
+      false,
+      false,
+      false,
+      true,
+    ]);
     // the signatures themselves are checked by the conformance pass below (RSA-PKCS1 with every hash)
   });
 
-  test.each(SPECS)('%s: generated, found, signed with every listed mechanism, verified by node:crypto', async (name, spec) => {
-    const { skipped } = await conformancePass(token, mechs, name, spec, { vendor: 'openCryptoki swtok', label: LABEL, idPrefix: 'ock-' });
-    // Only a key type whose CKM_xxx_KEY_PAIR_GEN is missing may be skipped: a listed one is
-    // generated in every size, and its keys sign with every mechanism (RS through CKM_RSA_PKCS).
-    expect(skipped.filter((s) => s.step !== 'keygen' || !s.missing)).toEqual([]);
-  });
+  test.each(SPECS)(
+    '%s: generated, found, signed with every listed mechanism, verified by node:crypto',
+    async (name, spec) => {
+      const { skipped } = await conformancePass(token, mechs, name, spec, {
+        vendor: 'openCryptoki swtok',
+        label: LABEL,
+        idPrefix: 'ock-',
+      });
+      // Only a key type whose CKM_xxx_KEY_PAIR_GEN is missing may be skipped: a listed one is
+      // generated in every size, and its keys sign with every mechanism (RS through CKM_RSA_PKCS).
+      expect(skipped.filter((s) => s.step !== 'keygen' || !s.missing)).toEqual([]);
+    },
+  );
 
   test('object capabilities: data objects with a writable CKA_VALUE; CKA_ALLOWED_MECHANISMS refused (CKR_ATTRIBUTE_TYPE_INVALID)', async () => {
     const raw = await rawSession(token.slot, { module: OCK!, pin: PIN });

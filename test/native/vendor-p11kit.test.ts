@@ -7,14 +7,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { Pkcs11Module, type MechanismInfo, type SlotInfo, type Token } from '../../lib';
-import { allowedMechanismsPass, conformancePass, dataObjectPass, SOFTHSM2_OBJECTS, SPECS } from '../helpers/conformance';
+import {
+  allowedMechanismsPass,
+  conformancePass,
+  dataObjectPass,
+  SOFTHSM2_OBJECTS,
+  SPECS,
+} from '../helpers/conformance';
 import { spawnSync } from '../helpers/leak-collector';
 import { rawSession } from '../helpers/raw';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
-const PROXY = ['/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so', '/usr/lib/aarch64-linux-gnu/p11-kit-proxy.so', '/usr/lib64/p11-kit-proxy.so'].find((p) =>
-  fs.existsSync(p),
-);
+const PROXY = [
+  '/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so',
+  '/usr/lib/aarch64-linux-gnu/p11-kit-proxy.so',
+  '/usr/lib64/p11-kit-proxy.so',
+].find((p) => fs.existsSync(p));
 const SYSTEM_MODULES = '/etc/pkcs11/modules';
 const PACKAGE_MODULES = '/usr/share/p11-kit/modules';
 const absent = !PROXY
@@ -33,16 +41,22 @@ function writeProxyConfig(): string[] {
   fs.mkdirSync(SYSTEM_MODULES, { recursive: true });
   for (const f of fs.readdirSync(SYSTEM_MODULES)) {
     // files of an earlier run of this test that was killed before its cleanup
-    const pid = /^# hsm-jwks test\/native\/vendor-p11kit\.test\.ts, pid (\d+)$/m.exec(fs.readFileSync(path.join(SYSTEM_MODULES, f), 'utf8'))?.[1];
+    const pid = /^# hsm-jwks test\/native\/vendor-p11kit\.test\.ts, pid (\d+)$/m.exec(
+      fs.readFileSync(path.join(SYSTEM_MODULES, f), 'utf8'),
+    )?.[1];
     if (pid && !isAlive(Number(pid))) fs.rmSync(path.join(SYSTEM_MODULES, f), { force: true });
   }
   // enable-in matches the program name (argv[0]), not "p11-kit-proxy": pkcs11-tool & co never see it.
-  const programs = [...new Set([process.argv0, process.execPath].filter(Boolean).map((p) => path.basename(p)))].join(', ');
+  const programs = [...new Set([process.argv0, process.execPath].filter(Boolean).map((p) => path.basename(p)))].join(
+    ', ',
+  );
   // p11-kit loads a library once, under whichever of its configs it meets first (hash order, so it
   // varies from process to process): a second config for SoftHSM next to the package's disabled one
   // made the proxy show no slots now and then. So when the package ships a SoftHSM config, this file
   // overrides that one (same name) instead of adding its own.
-  const own = fs.existsSync(path.join(PACKAGE_MODULES, 'softhsm2.module')) ? 'softhsm2.module' : `hsm-jwks-test-${process.pid}.module`;
+  const own = fs.existsSync(path.join(PACKAGE_MODULES, 'softhsm2.module'))
+    ? 'softhsm2.module'
+    : `hsm-jwks-test-${process.pid}.module`;
   const files: Array<[string, string]> = [[own, `module: ${SOFTHSM_MODULE}\ncritical: yes\nenable-in: ${programs}\n`]];
   for (const f of fs.readdirSync(PACKAGE_MODULES)) {
     // A same-named file here merges with the package one (earlier files win per key); leave an
@@ -50,7 +64,8 @@ function writeProxyConfig(): string[] {
     // disable-in, like enable-in, names the program (node), not the proxy: with "p11-kit-proxy" here
     // OpenSC's module was loaded into the test process, and its thread crashed the jest worker
     // after the proxy unloaded it (seen in CI: SIGSEGV inside opensc-pkcs11.so, a later file failing).
-    if (f.endsWith('.module') && f !== own && !fs.existsSync(path.join(SYSTEM_MODULES, f))) files.push([f, `disable-in: ${programs}\n`]);
+    if (f.endsWith('.module') && f !== own && !fs.existsSync(path.join(SYSTEM_MODULES, f)))
+      files.push([f, `disable-in: ${programs}\n`]);
   }
   return files.map(([name, body]) => {
     const file = path.join(SYSTEM_MODULES, name);
@@ -68,7 +83,13 @@ function isAlive(pid: number): boolean {
   }
 }
 
-const tokenView = (s: SlotInfo) => s.token && { label: s.token.label, serial: s.token.serialNumber, manufacturer: s.token.manufacturerID, model: s.token.model };
+const tokenView = (s: SlotInfo) =>
+  s.token && {
+    label: s.token.label,
+    serial: s.token.serialNumber,
+    manufacturer: s.token.manufacturerID,
+    model: s.token.model,
+  };
 const byType = (a: MechanismInfo, b: MechanismInfo) => a.type - b.type;
 
 describeProxy('p11-kit-proxy in front of SoftHSM2', () => {
@@ -138,9 +159,16 @@ describeProxy('p11-kit-proxy in front of SoftHSM2', () => {
     expect((await token.mechanisms()).sort(byType)).toEqual(direct.mechanisms);
   });
 
-  test.each(SPECS)('%s: generated, found, signed with every listed mechanism, verified by node:crypto', async (name, spec) => {
-    await conformancePass(token, mechs, name, spec, { vendor: 'p11-kit-proxy/SoftHSM2', label: LABEL, idPrefix: 'proxy-' });
-  });
+  test.each(SPECS)(
+    '%s: generated, found, signed with every listed mechanism, verified by node:crypto',
+    async (name, spec) => {
+      await conformancePass(token, mechs, name, spec, {
+        vendor: 'p11-kit-proxy/SoftHSM2',
+        label: LABEL,
+        idPrefix: 'proxy-',
+      });
+    },
+  );
 
   test("object capabilities are SoftHSM2's: data objects (CKA_VALUE read-only), CKA_ALLOWED_MECHANISMS kept and enforced", async () => {
     const raw = await rawSession(token.slot, { module: PROXY! });

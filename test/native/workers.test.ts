@@ -47,16 +47,19 @@ afterAll(async () => {
 
 test('two worker_threads and the main thread sign concurrently; every signature verifies', async () => {
   const data = Buffer.from('main thread');
-  const mainSigns = Promise.all(Array.from({ length: 300 }, () => token.sign(pair, { type: 'ECDSA', hash: 'SHA-256' }, data)));
+  const mainSigns = Promise.all(
+    Array.from({ length: 300 }, () => token.sign(pair, { type: 'ECDSA', hash: 'SHA-256' }, data)),
+  );
   const [a, b, sigs] = await Promise.all([runWorker(300, true), runWorker(300, true), mainSigns]);
   expect(a).toMatchObject({ verified: 300 });
   expect(b).toMatchObject({ verified: 300 });
   // The workers used the registry entry the main thread created: same path, one initialisation.
-  const withoutCount = ({ references, ...rest }: NativeModuleDescription) => (void references, rest);
+  const withoutCount = ({ references: _references, ...rest }: NativeModuleDescription) => rest;
   expect(withoutCount(a.description!)).toEqual(withoutCount(mod.describe()));
   // The main thread's two references: the Pkcs11Module's and its open Token's own.
   expect(mod.describe().references).toBe(2);
-  for (const sig of sigs) expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+  for (const sig of sigs)
+    expect(verify('sha256', data, { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
 });
 
 test('a worker that exits without close() releases its reference at teardown; the module stays usable', async () => {
@@ -65,13 +68,18 @@ test('a worker that exits without close() releases its reference at teardown; th
   expect(result.description).toMatchObject({ references: 3 });
   expect(mod.describe().references).toBe(2);
   const sig = await token.sign(pair, { type: 'ECDSA', hash: 'SHA-256' }, Buffer.from('after'));
-  expect(verify('sha256', Buffer.from('after'), { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+  expect(verify('sha256', Buffer.from('after'), { key: publicKeyObject(pair), dsaEncoding: 'ieee-p1363' }, sig)).toBe(
+    true,
+  );
 });
 
 test('error classes are per environment: a worker gets plain errors raw, its own classes once it loads the package', async () => {
   const built = path.join(__dirname, '..', '..', 'dist', 'lib', 'pkcs11', 'native.js');
-  if (!fs.existsSync(built)) throw new Error('dist/lib is missing: run `npm run build` (npm test does) before this test');
-  const worker = new Worker(path.join(__dirname, '..', 'fixtures', 'typed-errors-worker.js'), { workerData: { modulePath: SOFTHSM_MODULE } });
+  if (!fs.existsSync(built))
+    throw new Error('dist/lib is missing: run `npm run build` (npm test does) before this test');
+  const worker = new Worker(path.join(__dirname, '..', 'fixtures', 'typed-errors-worker.js'), {
+    workerData: { modulePath: SOFTHSM_MODULE },
+  });
   const result = await new Promise<Record<string, unknown>>((resolve, reject) => {
     worker.on('message', resolve);
     worker.on('error', reject);
@@ -85,7 +93,13 @@ test('error classes are per environment: a worker gets plain errors raw, its own
     },
     after: {
       sameExports: true,
-      load: { name: 'ModuleLoadError', code: 'ERR_MODULE_NOT_FOUND', reason: undefined, typed: true, isModuleLoadError: true },
+      load: {
+        name: 'ModuleLoadError',
+        code: 'ERR_MODULE_NOT_FOUND',
+        reason: undefined,
+        typed: true,
+        isModuleLoadError: true,
+      },
       closed: { name: 'ClosedError', code: 'ERR_CLOSED', reason: undefined, typed: true, isClosedError: true },
     },
   });

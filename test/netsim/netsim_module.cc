@@ -63,7 +63,9 @@ timespec Plus(timespec t, long us) {
   }
   return t;
 }
-long MicrosBetween(const timespec& a, const timespec& b) { return (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000; }
+long MicrosBetween(const timespec& a, const timespec& b) {
+  return (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000;
+}
 
 void SleepUntil(const timespec& deadline) {
   // The default 50 µs timer slack would add up to 10% to a 0.5 ms latency; set once per thread.
@@ -117,8 +119,10 @@ class Slots {
   std::string Stats() {
     std::lock_guard<std::mutex> g(m_);
     char buf[256];
-    std::snprintf(buf, sizeof buf, "{\"signatures\":%llu,\"waited\":%llu,\"peakInFlight\":%ld,\"busyUs\":%llu,\"capacity\":%ld,\"latencyUs\":%ld}", signs_, waited_,
-                  peak_, busyUs_, cfg.capacity, cfg.latencyUs);
+    std::snprintf(
+        buf, sizeof buf,
+        "{\"signatures\":%llu,\"waited\":%llu,\"peakInFlight\":%ld,\"busyUs\":%llu,\"capacity\":%ld,\"latencyUs\":%ld}",
+        signs_, waited_, peak_, busyUs_, cfg.capacity, cfg.latencyUs);
     return buf;
   }
 
@@ -262,9 +266,9 @@ CK_RV CloseAllSessions(CK_SLOT_ID slot) {
 
 // Passes a call through after one round trip.
 #define REMOTE(name, params, args) \
-  CK_RV name params {               \
-    RoundTrip();                    \
-    return real->C_##name args;     \
+  CK_RV name params {              \
+    RoundTrip();                   \
+    return real->C_##name args;    \
   }
 REMOTE(GetSessionInfo, (CK_SESSION_HANDLE h, CK_SESSION_INFO* i), (h, i))
 REMOTE(Login, (CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR* pin, CK_ULONG n), (h, u, pin, n))
@@ -277,8 +281,8 @@ REMOTE(SetAttributeValue, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE
 REMOTE(CreateObject, (CK_SESSION_HANDLE h, CK_ATTRIBUTE* t, CK_ULONG n, CK_OBJECT_HANDLE* o), (h, t, n, o))
 REMOTE(DestroyObject, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o), (h, o))
 REMOTE(GenerateKeyPair,
-       (CK_SESSION_HANDLE h, CK_MECHANISM* m, CK_ATTRIBUTE* pub, CK_ULONG np, CK_ATTRIBUTE* priv, CK_ULONG nv, CK_OBJECT_HANDLE* hp,
-        CK_OBJECT_HANDLE* hv),
+       (CK_SESSION_HANDLE h, CK_MECHANISM* m, CK_ATTRIBUTE* pub, CK_ULONG np, CK_ATTRIBUTE* priv, CK_ULONG nv,
+        CK_OBJECT_HANDLE* hp, CK_OBJECT_HANDLE* hv),
        (h, m, pub, np, priv, nv, hp, hv))
 REMOTE(Verify, (CK_SESSION_HANDLE h, CK_BYTE* d, CK_ULONG n, CK_BYTE* s, CK_ULONG sn), (h, d, n, s, sn))
 REMOTE(Decrypt, (CK_SESSION_HANDLE h, CK_BYTE* c, CK_ULONG n, CK_BYTE* p, CK_ULONG* pn), (h, c, n, p, pn))

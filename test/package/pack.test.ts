@@ -25,17 +25,26 @@ function consumerSign(): { verified: boolean; entry: string } {
 
 beforeAll(() => {
   if (!fs.existsSync(prebuild)) {
-    throw new Error(`${path.relative(root, prebuild)} is missing: run \`npm run build\` (npm test does) before this test`);
+    throw new Error(
+      `${path.relative(root, prebuild)} is missing: run \`npm run build\` (npm test does) before this test`,
+    );
   }
   softHsm().initToken('packed');
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-pack-'));
   project = path.join(work, 'consumer');
   fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+  );
   // The consumer's script lives in the consumer project, so require('hsm-jwks') finds the install.
   fs.copyFileSync(path.join(root, 'test', 'fixtures', 'consumer-sign.js'), path.join(project, 'consumer-sign.js'));
   const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], root).trim().split('\n').pop()!;
-  run('npm', ['install', path.join(work, tarball), '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], project);
+  run(
+    'npm',
+    ['install', path.join(work, tarball), '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'],
+    project,
+  );
   installed = path.join(project, 'node_modules', 'hsm-jwks');
 }, 240_000);
 
@@ -44,7 +53,9 @@ afterAll(() => {
 });
 
 test('the tarball holds the prebuild, the typings and the sources, not the build tree', () => {
-  expect(fs.existsSync(path.join(installed, 'prebuilds', `${process.platform}-${process.arch}`, 'hsm-jwks.node'))).toBe(true);
+  expect(fs.existsSync(path.join(installed, 'prebuilds', `${process.platform}-${process.arch}`, 'hsm-jwks.node'))).toBe(
+    true,
+  );
   expect(fs.existsSync(path.join(installed, 'dist', 'lib', 'index.d.ts'))).toBe(true);
   expect(fs.existsSync(path.join(installed, 'dist', 'binding.d.ts'))).toBe(true);
   expect(fs.existsSync(path.join(installed, 'native', 'cryptoki.h'))).toBe(true);

@@ -27,7 +27,12 @@ function noise(seed: number): () => number {
 }
 
 /** Runs `windows` windows of 100 ms with unbounded demand; the limits chosen and the share of the device's best throughput reached. */
-function drive(c: ConcurrencyLimit, device: Device, windows: number, demand = () => 1e9): { limits: number[]; efficiency: number } {
+function drive(
+  c: ConcurrencyLimit,
+  device: Device,
+  windows: number,
+  demand = () => 1e9,
+): { limits: number[]; efficiency: number } {
   const rnd = noise(7);
   let count = 0;
   let sum = 0;
@@ -42,7 +47,11 @@ function drive(c: ConcurrencyLimit, device: Device, windows: number, demand = ()
     done += n;
     best += Math.max(...[1, 2, 4, 8, 16, 32, 64, 128, 256].map((l) => device.rate(Math.min(l, want)))) * 0.1;
     sum += n * device.latencyUs(inFlight) * (1 + rnd() * 0.04);
-    c.update({ latencyCount: count, latencyUsSum: sum, queued: Math.max(0, want - inFlight), running: inFlight }, want, w * 100);
+    c.update(
+      { latencyCount: count, latencyUsSum: sum, queued: Math.max(0, want - inFlight), running: inFlight },
+      want,
+      w * 100,
+    );
     limits.push(c.limit);
   }
   return { limits, efficiency: done / best };
@@ -52,16 +61,19 @@ test.each([
   [0.5, 16],
   [2, 32],
   [20, 128],
-])('a network HSM of %s ms and capacity %i: the limit settles just above the capacity, ≥ 0.95 of its throughput', (latencyMs, capacity) => {
-  const c = new ConcurrencyLimit({ cores: 2, max: 256 });
-  const { limits, efficiency } = drive(c, network(latencyMs, capacity), 300);
-  const settled = limits.slice(-100);
-  expect(Math.min(...settled)).toBeGreaterThanOrEqual(capacity * 0.5); // a probe window runs at half
-  expect(settled.filter((l) => l >= capacity).length).toBeGreaterThan(95);
-  expect(Math.max(...settled)).toBeLessThanOrEqual(capacity * 1.25 + 4);
-  expect(efficiency).toBeGreaterThanOrEqual(0.95);
-  expect(c.state()).toMatchObject({ limit: limits.at(-1) });
-});
+])(
+  'a network HSM of %s ms and capacity %i: the limit settles just above the capacity, ≥ 0.95 of its throughput',
+  (latencyMs, capacity) => {
+    const c = new ConcurrencyLimit({ cores: 2, max: 256 });
+    const { limits, efficiency } = drive(c, network(latencyMs, capacity), 300);
+    const settled = limits.slice(-100);
+    expect(Math.min(...settled)).toBeGreaterThanOrEqual(capacity * 0.5); // a probe window runs at half
+    expect(settled.filter((l) => l >= capacity).length).toBeGreaterThan(95);
+    expect(Math.max(...settled)).toBeLessThanOrEqual(capacity * 1.25 + 4);
+    expect(efficiency).toBeGreaterThanOrEqual(0.95);
+    expect(c.state()).toMatchObject({ limit: limits.at(-1) });
+  },
+);
 
 test('a CPU-bound module on two cores: a few workers, not hundreds', () => {
   const c = new ConcurrencyLimit({ cores: 2, max: 256 });
@@ -72,7 +84,7 @@ test('a CPU-bound module on two cores: a few workers, not hundreds', () => {
   expect(efficiency).toBeGreaterThanOrEqual(0.95);
 });
 
-test('never beyond max (the token\'s session limit) nor below min', () => {
+test("never beyond max (the token's session limit) nor below min", () => {
   const c = new ConcurrencyLimit({ cores: 2, min: 2, max: 20 });
   const { limits } = drive(c, network(20, 128), 200);
   expect(Math.max(...limits)).toBe(20);

@@ -31,15 +31,36 @@ test('defaults: no HSM, SQLite under ./data, no secrets, info logs', () => {
 });
 
 test('the token label wins over the serial and the slot (Hydra: label over slot, first match)', () => {
-  expect(loadConfig({ ...base, HSM_TOKEN_LABEL: 'hydra', HSM_SLOT: '0', HSM_TOKEN_SERIAL: 's' }).hsm?.selector).toEqual({ tokenLabel: 'hydra', onAmbiguous: 'first' });
+  expect(loadConfig({ ...base, HSM_TOKEN_LABEL: 'hydra', HSM_SLOT: '0', HSM_TOKEN_SERIAL: 's' }).hsm?.selector).toEqual(
+    { tokenLabel: 'hydra', onAmbiguous: 'first' },
+  );
   expect(loadConfig({ ...base, HSM_SLOT: '0', HSM_TOKEN_SERIAL: 'abc' }).hsm?.selector).toEqual({ serial: 'abc' });
   expect(loadConfig({ ...base, HSM_SLOT: '0x2763db07' }).hsm?.selector).toEqual({ slot: 0x2763db07 });
-  expect(loadConfig({ ...base, HSM_SLOT: '3' }).hsm).toMatchObject({ selector: { slot: 3 }, poolSize: 4, keySetPrefix: '', pin: '1234' });
+  expect(loadConfig({ ...base, HSM_SLOT: '3' }).hsm).toMatchObject({
+    selector: { slot: 3 },
+    poolSize: 4,
+    keySetPrefix: '',
+    pin: '1234',
+  });
 });
 
 test('every HSM setting', () => {
-  const c = loadConfig({ ...base, HSM_TOKEN_LABEL: 't', HSM_KEY_SET_PREFIX: 'app.', HSM_INIT_ARGS: "configdir='sql:/x'", HSM_POOL_SIZE: '8', LOG_LEVEL: 'DEBUG' });
-  expect(c.hsm).toEqual({ library: base.HSM_LIBRARY, pin: '1234', selector: { tokenLabel: 't', onAmbiguous: 'first' }, keySetPrefix: 'app.', initArgs: "configdir='sql:/x'", poolSize: 8 });
+  const c = loadConfig({
+    ...base,
+    HSM_TOKEN_LABEL: 't',
+    HSM_KEY_SET_PREFIX: 'app.',
+    HSM_INIT_ARGS: "configdir='sql:/x'",
+    HSM_POOL_SIZE: '8',
+    LOG_LEVEL: 'DEBUG',
+  });
+  expect(c.hsm).toEqual({
+    library: base.HSM_LIBRARY,
+    pin: '1234',
+    selector: { tokenLabel: 't', onAmbiguous: 'first' },
+    keySetPrefix: 'app.',
+    initArgs: "configdir='sql:/x'",
+    poolSize: 8,
+  });
   expect(c.logLevel).toBe('debug');
   expect(loadConfig({ ...base, HSM_ENABLED: 'false', HSM_LIBRARY: '' }).hsm).toBeUndefined();
 });
@@ -52,7 +73,10 @@ test('HSM_PIN_FILE: the file content without its final newline', () => {
 });
 
 test('SECRETS_SYSTEM: comma-separated, each at least 16 characters', () => {
-  expect(loadConfig({ SECRETS_SYSTEM: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbb' }).secrets).toEqual(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbb']);
+  expect(loadConfig({ SECRETS_SYSTEM: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbb' }).secrets).toEqual([
+    'aaaaaaaaaaaaaaaa',
+    'bbbbbbbbbbbbbbbbbb',
+  ]);
 });
 
 test.each([
@@ -82,7 +106,13 @@ test.each([
 });
 
 test('rotation settings: durations, and the checks that keep every verifier working', () => {
-  const c = loadConfig({ ROTATE_EVERY: '30d', ROTATE_PUBLISH_AHEAD: '5m', TOKEN_MAX_LIFETIME: '2h', ROTATE_RETIRE_AFTER: '3h', ROTATE_REMOVED: 'keep' });
+  const c = loadConfig({
+    ROTATE_EVERY: '30d',
+    ROTATE_PUBLISH_AHEAD: '5m',
+    TOKEN_MAX_LIFETIME: '2h',
+    ROTATE_RETIRE_AFTER: '3h',
+    ROTATE_REMOVED: 'keep',
+  });
   expect(c.publishAheadMs).toBe(300_000);
   expect(c.service.rotation).toEqual({ everyMs: 30 * 86_400_000, retireAfterMs: 3 * 3_600_000, removed: 'keep' });
   expect(loadConfig({ JWKS_CACHE_SECONDS: '60' }).publishAheadMs).toBe(150_000);
@@ -95,6 +125,7 @@ test('rotation settings: durations, and the checks that keep every verifier work
     [{ ROTATE_EVERY: '0s' }, 'ROTATE_EVERY'],
     [{ ROTATE_REMOVED: 'shred' }, 'ROTATE_REMOVED'],
   ];
-  for (const [env, variable] of cases) expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', variable }));
+  for (const [env, variable] of cases)
+    expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', variable }));
   expect(loadConfig({ ROTATE_PUBLISH_AHEAD: '70s' }).publishAheadMs).toBe(70_000);
 });

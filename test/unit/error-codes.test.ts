@@ -44,7 +44,9 @@ test('ERROR_CODES: each code once, each of the ERR_ form, none a PKCS#11 one (th
 });
 
 test('every code is documented: in a README error table or in docs/', () => {
-  const undocumented = ERROR_CODES.filter((code) => !mentions(TABLES, code) && !docs.some((d) => mentions(d.text, code)));
+  const undocumented = ERROR_CODES.filter(
+    (code) => !mentions(TABLES, code) && !docs.some((d) => mentions(d.text, code)),
+  );
   expect(undocumented).toEqual([]);
   expect(TABLES).toContain('`ERR_PKCS11_<CKR name>`');
 });
@@ -86,7 +88,10 @@ test('store, jose, keys, config, server and cli take the vocabulary from lib/err
   for (const file of files) {
     const text = fs.readFileSync(path.join(root, file), 'utf8');
     for (const [, names] of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'[./]*pkcs11\/errors'/g)) {
-      for (const name of names!.split(',').map((n) => n.replace(/^\s*type\s+/, '').trim()).filter(Boolean)) {
+      for (const name of names!
+        .split(',')
+        .map((n) => n.replace(/^\s*type\s+/, '').trim())
+        .filter(Boolean)) {
         if (vocabulary.includes(name)) wrong.push(`${file}: ${name}`);
       }
     }

@@ -14,10 +14,14 @@ function fakeManager(sets: Map<string, string[]>): KeyManager {
   } as unknown as KeyManager;
 }
 
-const kids = async (c: JwksCache) => (JSON.parse((await c.get()).body) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+const kids = async (c: JwksCache) =>
+  (JSON.parse((await c.get()).body) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
 
 test('keys that vanish unannounced stay published, and say so; an announced write lets them go', async () => {
-  const sets = new Map([['a', ['a1']], ['b', ['b1']]]);
+  const sets = new Map([
+    ['a', ['a1']],
+    ['b', ['b1']],
+  ]);
   const vanished: string[] = [];
   const cache = new JwksCache(fakeManager(sets), ['a', 'b'], 30_000, (set) => vanished.push(set));
   expect(await kids(cache)).toEqual(['a1', 'b1']);

@@ -18,7 +18,12 @@ class FakeSource implements KeySource {
   problems: KeyProblem[] = [];
   failRead: Error | undefined;
   generated: NewKey[] = [];
-  store = { watch: () => () => undefined, touch: async () => undefined, withLock: <T>(_n: string, fn: () => Promise<T>) => fn(), close: async () => undefined };
+  store = {
+    watch: () => () => undefined,
+    touch: async () => undefined,
+    withLock: <T>(_n: string, fn: () => Promise<T>) => fn(),
+    close: async () => undefined,
+  };
   constructor(readonly where: 'hsm' | 'software') {}
   async read(set: string): Promise<SetReading> {
     if (this.failRead) throw this.failRead;
@@ -64,7 +69,14 @@ class FakeSource implements KeySource {
   async close() {}
 }
 
-function entry(where: 'hsm' | 'software', set: string, kid: string, created: number | undefined, lifecycle: Lifecycle = {}, use: 'sig' | 'enc' = 'sig'): KeyEntry {
+function entry(
+  where: 'hsm' | 'software',
+  set: string,
+  kid: string,
+  created: number | undefined,
+  lifecycle: Lifecycle = {},
+  use: 'sig' | 'enc' = 'sig',
+): KeyEntry {
   return {
     set,
     kid,
@@ -82,11 +94,15 @@ function ring(withHsm = true, maxTokenLifetimeMs?: number) {
   let now = T0;
   const hsm = new FakeSource('hsm');
   const software = new FakeSource('software');
-  const km = new KeyRing(software as unknown as SoftwareKeySource, withHsm ? (hsm as unknown as HsmKeySource) : undefined, {
-    clock: () => now,
-    publishAheadMs: 5 * MIN,
-    ...(maxTokenLifetimeMs ? { maxTokenLifetimeMs } : {}),
-  });
+  const km = new KeyRing(
+    software as unknown as SoftwareKeySource,
+    withHsm ? (hsm as unknown as HsmKeySource) : undefined,
+    {
+      clock: () => now,
+      publishAheadMs: 5 * MIN,
+      ...(maxTokenLifetimeMs ? { maxTokenLifetimeMs } : {}),
+    },
+  );
   return { km, hsm, software, at: (ms: number) => (now = ms) };
 }
 
@@ -108,7 +124,9 @@ test('one kid in one set on both sides: the token key is published and signs, th
   const set = await km.getKeySet('s');
   expect(set.keys).toHaveLength(1);
   expect(set.keys[0]).toMatchObject({ kid: 'k', y: 'hsm' });
-  expect(await km.problems()).toEqual([expect.objectContaining({ kind: 'kid-conflict', set: 's', kid: 'k', where: 'software' })]);
+  expect(await km.problems()).toEqual([
+    expect.objectContaining({ kind: 'kid-conflict', set: 's', kid: 'k', where: 'software' }),
+  ]);
   expect(km.stats()).toMatchObject({ hsm_jwks_key_problems: 1 });
   software.entries = [];
   km.invalidate('s');
@@ -132,7 +150,13 @@ test('one kid in two sets (the guide flow): the token over the store, then the s
 
 test('fail closed: keys that exist but cannot be read are not "missing", and nothing is generated over them', async () => {
   const { km, software } = ring();
-  software.problems.push({ kind: 'unreadable', set: 'pub', kid: 'k1', where: 'software', detail: 'ERR_SEAL_UNKNOWN_SECRET' });
+  software.problems.push({
+    kind: 'unreadable',
+    set: 'pub',
+    kid: 'k1',
+    where: 'software',
+    detail: 'ERR_SEAL_UNKNOWN_SECRET',
+  });
   await expect(ensureKeySet(km, 'pub', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
   expect(software.generated).toHaveLength(0);
   await expect(ensureKeySet(km, 'empty', 'ES256')).resolves.toMatchObject({ keys: [expect.anything()] });
@@ -164,7 +188,10 @@ test('a new key in a set with a signing key is published first and signs only af
 
 test('retired keys are published and do not sign; removed keys are not published', async () => {
   const { km, hsm, at } = ring();
-  hsm.entries.push(entry('hsm', 's', 'old', T0 - 10 * MIN, { retireAt: new Date(T0 + MIN), removeAt: new Date(T0 + 2 * MIN) }), entry('hsm', 's', 'new', T0 - 20 * MIN));
+  hsm.entries.push(
+    entry('hsm', 's', 'old', T0 - 10 * MIN, { retireAt: new Date(T0 + MIN), removeAt: new Date(T0 + 2 * MIN) }),
+    entry('hsm', 's', 'new', T0 - 20 * MIN),
+  );
   expect((await km.signer('s')).kid).toBe('old');
   at(T0 + MIN);
   expect(await kids(km, 's')).toEqual(['old', 'new']);
@@ -181,7 +208,9 @@ test('a kid is unique across sets and places: generation and import refuse one t
   software.entries.push(entry('software', 'soft', 'soft-kid', T0));
   await expect(km.generateAndPersistKeySet('s', 'taken', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
   await expect(km.generateAndPersistKeySet('s', 'soft-kid', 'ES256')).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });
-  await expect(km.generateAndPersistKeySet('s', 'hex:6f6c646572', 'ES256')).rejects.toMatchObject({ code: 'ERR_KID_INVALID' });
+  await expect(km.generateAndPersistKeySet('s', 'hex:6f6c646572', 'ES256')).rejects.toMatchObject({
+    code: 'ERR_KID_INVALID',
+  });
   expect(hsm.generated).toHaveLength(0);
 });
 
@@ -195,7 +224,8 @@ test('an enc key never signs, even when it is the newest', async () => {
 test('TOKEN_MAX_LIFETIME: signJwt adds exp when absent and refuses one beyond it (retired keys are removed on that promise)', async () => {
   const { km } = ring(true, 10 * MIN);
   await km.generateAndPersistKeySet('s', 'k', 'ES256');
-  const payload = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { exp: number };
+  const payload = (jwt: string) =>
+    JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { exp: number };
   expect(payload(await km.signJwt('s', { sub: 'a' })).exp).toBe((T0 + 10 * MIN) / 1000);
   expect(payload(await km.signJwt('s', { exp: T0 / 1000 + 60 })).exp).toBe(T0 / 1000 + 60);
   await expect(km.signJwt('s', { exp: T0 / 1000 + 601 })).rejects.toMatchObject({ code: 'ERR_TOKEN_LIFETIME' });

@@ -40,7 +40,8 @@ test('each kid names exactly one id: no second spelling finds a key', () => {
   refused('nbsp\u00a0space');
   refused('lone \ud800 surrogate');
   // Look-alikes: each of these would show as a kid already in use.
-  for (const hidden of ['\u00ad', '\u034f', '\u115f', '\u3164', '\ufe0f', '\uffff', '\ufdd0', '\ufffd', '\u{e0041}']) refused(`k1${hidden}`);
+  for (const hidden of ['\u00ad', '\u034f', '\u115f', '\u3164', '\ufe0f', '\uffff', '\ufdd0', '\ufffd', '\u{e0041}'])
+    refused(`k1${hidden}`);
   refused('e\u0301'); // NFD of "é"
   expect(idFromKid('\u00e9')).toEqual(Buffer.from('é')); // NFC
   refused('x'.repeat(256));
@@ -58,16 +59,23 @@ test('property: bytes -> kid -> bytes is the identity', () => {
 
 test('property: every accepted kid maps back to itself, and text bytes map to their text', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.fullUnicodeString({ minLength: 1, maxLength: 40 }), fc.hexaString({ minLength: 1, maxLength: 20 }).map((h) => `hex:${h}`)), (kid) => {
-      let id: Buffer;
-      try {
-        id = idFromKid(kid);
-      } catch (e) {
-        expect((e as { code?: string }).code).toBe('ERR_KID_INVALID');
-        return;
-      }
-      expect(kidFromId(id)).toBe(kid);
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string({ minLength: 1, maxLength: 40 }),
+        fc.fullUnicodeString({ minLength: 1, maxLength: 40 }),
+        fc.hexaString({ minLength: 1, maxLength: 20 }).map((h) => `hex:${h}`),
+      ),
+      (kid) => {
+        let id: Buffer;
+        try {
+          id = idFromKid(kid);
+        } catch (e) {
+          expect((e as { code?: string }).code).toBe('ERR_KID_INVALID');
+          return;
+        }
+        expect(kidFromId(id)).toBe(kid);
+      },
+    ),
     { numRuns: 3000 },
   );
 });

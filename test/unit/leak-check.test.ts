@@ -19,9 +19,21 @@ const root = path.join(__dirname, '..', '..');
 
 function collection(texts: string[], ran: string[] = []): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-leak-unit-'));
-  const records = texts.map((text): LeakRecord => ({ cat: 'cli', file: path.join(root, 'test/x.test.ts'), source: `node main.js --pin ${PIN}`, text }));
+  const records = texts.map(
+    (text): LeakRecord => ({
+      cat: 'cli',
+      file: path.join(root, 'test/x.test.ts'),
+      source: `node main.js --pin ${PIN}`,
+      text,
+    }),
+  );
   fs.writeFileSync(path.join(dir, 'records-1.jsonl'), records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-  fs.writeFileSync(path.join(dir, 'files-1.jsonl'), ran.map((file) => `${JSON.stringify({ file: path.join(root, file), passed: 1, failed: 0, skipped: 0 })}\n`).join(''));
+  fs.writeFileSync(
+    path.join(dir, 'files-1.jsonl'),
+    ran
+      .map((file) => `${JSON.stringify({ file: path.join(root, file), passed: 1, failed: 0, skipped: 0 })}\n`)
+      .join(''),
+  );
   return dir;
 }
 
@@ -35,9 +47,15 @@ function check(texts: string[], ran?: string[], searched: Secret[] = secrets) {
 }
 
 test('a clean collection passes, and numbers that merely contain the PIN are not the PIN', () => {
-  const r = check(['{"level":40,"msg":"done in 18642 ms"}', 'rate 0.8642 and 8642.5 per second, port 38642, id 86421', 'ok']);
+  const r = check([
+    '{"level":40,"msg":"done in 18642 ms"}',
+    'rate 0.8642 and 8642.5 per second, port 38642, id 86421',
+    'ok',
+  ]);
   expect(r.problems).toEqual([]);
-  expect(r.summary).toMatch(/^leak check: 3 records .* searched for 2 secrets \(1 PINs, 1 SECRETS_SYSTEM values.*none found$/);
+  expect(r.summary).toMatch(
+    /^leak check: 3 records .* searched for 2 secrets \(1 PINs, 1 SECRETS_SYSTEM values.*none found$/,
+  );
 });
 
 test.each([
@@ -52,7 +70,9 @@ test.each([
 ])('%s is flagged, masked', (_what, leaky) => {
   const r = check(['clean', leaky]);
   expect(r.problems).toHaveLength(1);
-  expect(r.problems[0]).toMatch(/^LEAK of .* in a cli record of test\/x\.test\.ts from node main\.js --pin «the planted PIN»/);
+  expect(r.problems[0]).toMatch(
+    /^LEAK of .* in a cli record of test\/x\.test\.ts from node main\.js --pin «the planted PIN»/,
+  );
   for (const s of [PIN, SECRET]) expect(r.problems[0]).not.toContain(s);
   expect(r.summary).toMatch(/1 problem\(s\)$/);
 });
@@ -70,12 +90,20 @@ test('in this run, errors handed to expect and child output reach the collection
   expect(dir && fs.existsSync(dir)).toBeTruthy();
   const marker = `leak-check-self-test-${process.pid}-${Date.now()}`;
   expect(new RangeError(marker)).toBeInstanceOf(RangeError);
-  expect(spawnSync(process.execPath, ['-e', `console.log(${JSON.stringify(`${marker}-child`)})`], { encoding: 'utf8' }).status).toBe(0);
+  expect(
+    spawnSync(process.execPath, ['-e', `console.log(${JSON.stringify(`${marker}-child`)})`], { encoding: 'utf8' })
+      .status,
+  ).toBe(0);
   const records = fs
     .readFileSync(path.join(dir!, `records-${process.pid}.jsonl`), 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as LeakRecord);
-  expect(records.find((r) => r.cat === 'error' && r.text.includes(marker))).toMatchObject({ file: __filename, source: 'expect(error)' });
-  expect(records.find((r) => r.cat === 'cli' && r.text.includes(`${marker}-child`))).toMatchObject({ file: __filename });
+  expect(records.find((r) => r.cat === 'error' && r.text.includes(marker))).toMatchObject({
+    file: __filename,
+    source: 'expect(error)',
+  });
+  expect(records.find((r) => r.cat === 'cli' && r.text.includes(`${marker}-child`))).toMatchObject({
+    file: __filename,
+  });
 });

@@ -51,12 +51,32 @@ test('a failed re-initialisation attempt is tried again for device trouble, neve
 });
 
 test('recovery options: defaults, and typed errors for bad values', () => {
-  expect(checkRecoveryOptions(undefined)).toEqual({ attempts: 5, backoffMs: 100, maxBackoffMs: 2000, drainTimeoutMs: 10_000, reconnectMs: 1000 });
-  expect(checkRecoveryOptions({ reinitAttempts: 2, backoffMs: 0 })).toEqual({ attempts: 2, backoffMs: 0, maxBackoffMs: 2000, drainTimeoutMs: 10_000, reconnectMs: 1000 });
-  for (const bad of [{ reinitAttempts: 0 }, { reinitAttempts: 1.5 }, { backoffMs: -1 }, { maxBackoffMs: Number.NaN }, { backoffMs: 1e9 }]) {
+  expect(checkRecoveryOptions(undefined)).toEqual({
+    attempts: 5,
+    backoffMs: 100,
+    maxBackoffMs: 2000,
+    drainTimeoutMs: 10_000,
+    reconnectMs: 1000,
+  });
+  expect(checkRecoveryOptions({ reinitAttempts: 2, backoffMs: 0 })).toEqual({
+    attempts: 2,
+    backoffMs: 0,
+    maxBackoffMs: 2000,
+    drainTimeoutMs: 10_000,
+    reconnectMs: 1000,
+  });
+  for (const bad of [
+    { reinitAttempts: 0 },
+    { reinitAttempts: 1.5 },
+    { backoffMs: -1 },
+    { maxBackoffMs: Number.NaN },
+    { backoffMs: 1e9 },
+  ]) {
     expect(() => checkRecoveryOptions(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   }
-  expect(() => checkRecoveryOptions({ onEvent: 'log' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  expect(() => checkRecoveryOptions({ onEvent: 'log' as never })).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+  );
   expect(() => checkRecoveryOptions(null as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
 });
 

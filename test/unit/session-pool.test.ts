@@ -70,14 +70,18 @@ test('a session that reports itself lost is closed and replaced, not lent again'
   await pool.use(async (s) => expect(s).toBe(2n));
   expect(opened).toEqual([1n, 2n]);
   // An error about the request (not the session) keeps the session.
-  await expect(pool.use(async () => Promise.reject(new Pkcs11Error(0x70, 'C_SignInit')))).rejects.toMatchObject({ category: 'bad-input' });
+  await expect(pool.use(async () => Promise.reject(new Pkcs11Error(0x70, 'C_SignInit')))).rejects.toMatchObject({
+    category: 'bad-input',
+  });
   expect(pool.stats()).toMatchObject({ evicted: 1, open: 1, idle: 1 });
 });
 
 test('a waiter gets a fresh session when the one it waited for is evicted', async () => {
   const { pool, opened } = fakePool(1);
   let fail!: () => void;
-  const first = pool.use(() => new Promise<void>((_, reject) => (fail = () => reject(new Pkcs11Error(0xb0, 'C_Sign')))));
+  const first = pool.use(
+    () => new Promise<void>((_, reject) => (fail = () => reject(new Pkcs11Error(0xb0, 'C_Sign')))),
+  );
   await tick();
   const second = pool.use(async (s) => s);
   fail();

@@ -52,8 +52,15 @@ async function hold() {
 async function write() {
   const store = openKeyStore(dsn, secrets);
   const set = args[0];
-  const jwk = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'from-child', alg: 'ES256', use: 'sig' };
-  await store.add([{ set, kid: 'from-child', alg: 'ES256', use: 'sig', createdAt: new Date(), lifecycle: {}, privateJwk: jwk }]);
+  const jwk = {
+    ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+    kid: 'from-child',
+    alg: 'ES256',
+    use: 'sig',
+  };
+  await store.add([
+    { set, kid: 'from-child', alg: 'ES256', use: 'sig', createdAt: new Date(), lifecycle: {}, privateJwk: jwk },
+  ]);
   await store.close();
 }
 
@@ -67,6 +74,6 @@ async function idle() {
 
 const modes = { contend: () => contend(true), nolock: () => contend(false), hold, write, idle };
 modes[mode]().catch((e) => {
-  process.stderr.write(`child ${mode} failed: ${e && e.code} ${e && e.message}\n`);
+  process.stderr.write(`child ${mode} failed: ${e?.code} ${e?.message}\n`);
   process.exit(1);
 });
