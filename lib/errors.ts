@@ -2,8 +2,10 @@
 // managers, store, configuration, service), has a `code` from ERROR_CODES (or ERR_PKCS11_<CKR name>
 // for a failed PKCS#11 call): match on it, never on the message. Layer classes (Pkcs11Error,
 // JoseError, KeyManagerError, StoreError, ConfigError, …) extend HsmJwksError and take their codes
-// from ErrorCode. README.md ("### Errors", "### Error codes of these layers") documents each code;
-// test/unit/error-codes.test.ts keeps this list and the docs in step.
+// from ErrorCode. Each code is documented in an error table of its layer's page: docs/pkcs11.md
+// ("## Errors"), docs/keys.md ("## Error codes"), docs/configuration.md ("## Error codes") and
+// docs/service.md ("## Errors", with the HTTP status of every code); test/unit/error-codes.test.ts
+// keeps this list and the docs in step.
 // No message, property or cause ever holds a PIN, a secret or key material.
 
 /** Every code the package throws, but those of failed PKCS#11 calls (`ERR_PKCS11_<CKR name>`). */
@@ -47,6 +49,7 @@ export const ERROR_CODES = [
   'ERR_JWK_INVALID',
   'ERR_JWK_CURVE_UNSUPPORTED',
   'ERR_JWK_RSA_TOO_SHORT',
+  'ERR_JWK_SECRET_TOO_SHORT',
   'ERR_JWK_PRIVATE_MISSING',
   'ERR_JWK_UNMAPPABLE',
   'ERR_JWK_USE_MISMATCH',
@@ -62,6 +65,7 @@ export const ERROR_CODES = [
   'ERR_KEY_NAME_INVALID',
   'ERR_NO_SIGNING_KEY',
   'ERR_HSM_PREGENERATED_KEYS',
+  'ERR_HSM_SYMMETRIC_UNSUPPORTED',
   'ERR_HSM_UNAVAILABLE',
   'ERR_HSM_NOT_CONFIGURED',
   'ERR_GENERATION_ROLLBACK_FAILED',
@@ -75,6 +79,7 @@ export const ERROR_CODES = [
   'ERR_SEAL_FORMAT',
   'ERR_STORE_DSN',
   'ERR_STORE_LOCK_TIMEOUT',
+  'ERR_STORE_BUSY',
 
   // Configuration (lib/config.ts).
   'ERR_CONFIG',
@@ -82,6 +87,11 @@ export const ERROR_CODES = [
   // The key service's own answers (lib/server): `error_code` of an HTTP error body.
   'ERR_UNAUTHORIZED',
   'ERR_REQUEST_INVALID',
+  'ERR_JSON_TOO_DEEP',
+  'ERR_HOST_NOT_ALLOWED',
+  'ERR_JWT_CLAIM_INVALID',
+  'ERR_ROUTE_NOT_FOUND',
+  'ERR_REQUEST_TIMEOUT',
 ] as const;
 
 /** A failed PKCS#11 call: `ERR_PKCS11_` + the CKR name without its prefix, e.g. `ERR_PKCS11_PIN_INCORRECT`. */

@@ -48,8 +48,8 @@ export type { Pkcs11ErrorCategory, ModuleLoadErrorCode } from './pkcs11/errors';
 export * as constants from './pkcs11/constants';
 
 // JOSE: algorithms, JWKs of token keys, imports, compact JWS/JWT over a Signer.
-export { ALGORITHMS, ENC_ALG, algInfo, defaultAlgFor } from './jose/algorithms';
-export type { JwsAlg, AlgInfo } from './jose/algorithms';
+export { ALGORITHMS, ENC_ALG, HMAC_ALGS, KEY_PAIR_ALGS, algInfo, defaultAlgFor } from './jose/algorithms';
+export type { JwsAlg, AlgInfo, HmacAlg, KeyPairAlg } from './jose/algorithms';
 export { publicJwkFromKeyPair, useOf } from './jose/jwk';
 export { kidFromId, idFromKid, HEX_KID_PREFIX } from './jose/kid';
 export type { PublicJwk } from './jose/jwk';

@@ -1,17 +1,41 @@
 // The one table of JWS algorithms: everything below it receives a resolved entry and never
-// branches on the identifier (RFC 7518 §3, RFC 8037 §3.1).
+// branches on the identifier (RFC 7518 §3, RFC 8037 §3.1). Two kinds of entry: algs signed with a
+// key pair (every alg a token can hold) and HMAC algs (a shared secret, `kty: oct`, kept in the
+// software store only and never published).
 import type { CurveName } from '../pkcs11/curves';
 import type { KeySpec } from '../pkcs11/key-spec';
 import type { HashName, SignMechanism } from '../pkcs11/mechanisms';
 import type { KeyPair } from '../pkcs11/key-pair';
 import { JoseError } from './errors';
 
-export type JwsAlg = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
+/** Algs signed with a private key and verified with its public key (what a JWKS publishes). */
+export type KeyPairAlg =
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'EdDSA';
+/** Algs signed and verified with one shared secret (RFC 7518 §3.2). */
+export type HmacAlg = 'HS256' | 'HS384' | 'HS512';
+export type JwsAlg = KeyPairAlg | HmacAlg;
+
 /** The key-encryption alg published for RSA keys made for `use: enc`. */
 export const ENC_ALG = 'RSA-OAEP-256';
+/**
+ * The algs an RSA key made for `use: enc` may carry: RSA-OAEP-256, and RS256, which is what Hydra
+ * records for such keys (`hydra create jwks <set> --use enc` sends alg RS256, and Hydra's clients
+ * read RS256 back). Either way the key never signs: `use` decides that, not `alg`.
+ */
+export const ENC_KEY_ALGS: readonly string[] = [ENC_ALG, 'RS256'];
+export type EncKeyAlg = typeof ENC_ALG | 'RS256';
 
-export interface AlgInfo {
-  readonly alg: JwsAlg;
+export interface KeyPairAlgInfo {
+  readonly alg: KeyPairAlg;
   readonly kty: 'RSA' | 'EC' | 'OKP';
   readonly crv?: CurveName;
   /** Hash of the signing input; EdDSA hashes internally. */
@@ -26,7 +50,22 @@ export interface AlgInfo {
   readonly signatureBytes?: number;
 }
 
-const rsa = (alg: JwsAlg, hash: HashName, pss: boolean): AlgInfo => ({
+export interface HmacAlgInfo {
+  readonly alg: HmacAlg;
+  readonly kty: 'oct';
+  readonly hash: HashName;
+  /**
+   * Bytes of a generated secret, and the fewest an imported one may have: the hash size
+   * (RFC 7518 §3.2: "a key of the same size as the hash output or larger MUST be used").
+   */
+  readonly secretBytes: number;
+  /** The MAC's length (the hash size). */
+  readonly signatureBytes: number;
+}
+
+export type AlgInfo = KeyPairAlgInfo | HmacAlgInfo;
+
+const rsa = (alg: KeyPairAlg, hash: HashName, pss: boolean): KeyPairAlgInfo => ({
   alg,
   kty: 'RSA',
   hash,
@@ -35,7 +74,7 @@ const rsa = (alg: JwsAlg, hash: HashName, pss: boolean): AlgInfo => ({
   generate: { type: 'rsa', bits: 4096 },
 });
 
-const ecdsa = (alg: JwsAlg, crv: 'P-256' | 'P-384' | 'P-521', hash: HashName, field: number): AlgInfo => ({
+const ecdsa = (alg: KeyPairAlg, crv: 'P-256' | 'P-384' | 'P-521', hash: HashName, field: number): KeyPairAlgInfo => ({
   alg,
   kty: 'EC',
   crv,
@@ -45,7 +84,15 @@ const ecdsa = (alg: JwsAlg, crv: 'P-256' | 'P-384' | 'P-521', hash: HashName, fi
   signatureBytes: 2 * field,
 });
 
-export const ALGORITHMS: Readonly<Record<JwsAlg, AlgInfo>> = {
+const hmac = (alg: HmacAlg, hash: HashName, bytes: number): HmacAlgInfo => ({
+  alg,
+  kty: 'oct',
+  hash,
+  secretBytes: bytes,
+  signatureBytes: bytes,
+});
+
+export const ALGORITHMS: { readonly [A in JwsAlg]: A extends HmacAlg ? HmacAlgInfo : KeyPairAlgInfo } = {
   RS256: rsa('RS256', 'SHA-256', false),
   RS384: rsa('RS384', 'SHA-384', false),
   RS512: rsa('RS512', 'SHA-512', false),
@@ -63,7 +110,22 @@ export const ALGORITHMS: Readonly<Record<JwsAlg, AlgInfo>> = {
     generate: { type: 'ed25519' },
     signatureBytes: 64,
   },
+  HS256: hmac('HS256', 'SHA-256', 32),
+  HS384: hmac('HS384', 'SHA-384', 48),
+  HS512: hmac('HS512', 'SHA-512', 64),
 };
+
+/** Whether an entry is an HMAC alg (a shared secret). */
+export const isHmac = (info: AlgInfo): info is HmacAlgInfo => info.kty === 'oct';
+
+/** The algs of the table signed with a key pair, in table order (what a token can hold). */
+export const KEY_PAIR_ALGS: readonly KeyPairAlg[] = (Object.keys(ALGORITHMS) as JwsAlg[]).filter(
+  (a): a is KeyPairAlg => !isHmac(ALGORITHMS[a]),
+);
+/** The HMAC algs of the table. */
+export const HMAC_ALGS: readonly HmacAlg[] = (Object.keys(ALGORITHMS) as JwsAlg[]).filter((a): a is HmacAlg =>
+  isHmac(ALGORITHMS[a]),
+);
 
 /** The table entry for `alg`, or ERR_JOSE_ALG_UNSUPPORTED. */
 export function algInfo(alg: unknown): AlgInfo {
@@ -74,18 +136,30 @@ export function algInfo(alg: unknown): AlgInfo {
   );
 }
 
+/** The table entry for an alg signed with a key pair; ERR_JOSE_ALG_UNSUPPORTED for an HMAC alg or an unknown one. */
+export function keyPairAlgInfo(alg: unknown): KeyPairAlgInfo {
+  const info = algInfo(alg);
+  if (isHmac(info))
+    throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `${info.alg} is an HMAC alg (a shared secret), not a key pair's`);
+  return info;
+}
+
 /** The alg a key pair on the token is published with: RS256 for RSA, ES* by curve, EdDSA. */
-export function defaultAlgFor(pair: Pick<KeyPair, 'keyType' | 'curve'>): JwsAlg {
+export function defaultAlgFor(pair: Pick<KeyPair, 'keyType' | 'curve'>): KeyPairAlg {
   if (pair.keyType === 'rsa') return 'RS256';
   if (pair.keyType === 'ed25519') return 'EdDSA';
-  const alg = Object.values(ALGORITHMS).find((a) => a.kty === 'EC' && a.crv === pair.curve);
+  const alg = KEY_PAIR_ALGS.map((a) => ALGORITHMS[a]).find((a) => a.kty === 'EC' && a.crv === pair.curve);
   if (!alg) throw new JoseError('ERR_JWK_CURVE_UNSUPPORTED', `no JWS alg for curve ${String(pair.curve)}`);
   return alg.alg;
 }
 
-/** Whether `alg` can be used with a key of this type, curve and size. */
-export function algFitsKey(info: AlgInfo, key: { kty: string; crv?: string; rsaBits?: number }): boolean {
+/** Whether `alg` can be used with a key of this type, curve and size (RSA modulus bits, or secret bytes). */
+export function algFitsKey(
+  info: AlgInfo,
+  key: { kty: string; crv?: string; rsaBits?: number; secretBytes?: number },
+): boolean {
   if (info.kty !== key.kty) return false;
+  if (isHmac(info)) return (key.secretBytes ?? 0) >= info.secretBytes;
   if (info.crv !== undefined && info.crv !== key.crv) return false;
   if (info.minRsaBits !== undefined && (key.rsaBits ?? 0) < info.minRsaBits) return false;
   return true;

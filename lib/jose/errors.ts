@@ -10,6 +10,8 @@ export type JoseErrorCode = Codes<
   | 'ERR_JWK_CURVE_UNSUPPORTED'
   /** An RSA key is shorter than the algorithm's minimum. */
   | 'ERR_JWK_RSA_TOO_SHORT'
+  /** An HMAC secret (`kty: oct`) shorter than its alg's hash output (RFC 7518 §3.2). */
+  | 'ERR_JWK_SECRET_TOO_SHORT'
   /** An import lacks the private members it needs. */
   | 'ERR_JWK_PRIVATE_MISSING'
   /** A key pair on the token cannot be published as a JWK (no public part, odd parameters). */

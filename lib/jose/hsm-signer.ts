@@ -1,20 +1,20 @@
 // A Signer whose key stays on the token: the token signs, we put the result in JWS form.
 import type { KeyPair } from '../pkcs11/key-pair';
 import type { Token } from '../pkcs11/token';
-import { algInfo, type JwsAlg } from './algorithms';
+import { ENC_ALG, keyPairAlgInfo, type KeyPairAlg } from './algorithms';
 import { JoseError } from './errors';
 import { publicJwkFromKeyPair } from './jwk';
 import { ecdsaToJws, type Signer } from './signer';
 
-export function hsmSigner(token: Token, pair: KeyPair, options: { kid?: string; alg?: JwsAlg } = {}): Signer {
+export function hsmSigner(token: Token, pair: KeyPair, options: { kid?: string; alg?: KeyPairAlg } = {}): Signer {
   const publicJwk = publicJwkFromKeyPair(pair, options);
-  if (publicJwk.use !== 'sig' || publicJwk.alg === 'RSA-OAEP-256') {
+  if (publicJwk.use !== 'sig' || publicJwk.alg === ENC_ALG) {
     throw new JoseError(
       'ERR_JWK_USE_MISMATCH',
       `key ${JSON.stringify(publicJwk.kid)} is for ${publicJwk.use}, not for signing`,
     );
   }
-  const info = algInfo(publicJwk.alg);
+  const info = keyPairAlgInfo(publicJwk.alg);
   return {
     kid: publicJwk.kid,
     alg: info.alg,

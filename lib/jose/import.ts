@@ -1,16 +1,20 @@
 // Validation of JWKs offered for import (into the software store): every rule is checked before
-// anything is written, and each failure has its own code.
+// anything is written, and each failure has its own code. Key pairs (RSA, EC, OKP) here; symmetric
+// (oct) keys in oct.ts.
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 
 import { calculateJwkThumbprint } from 'jose';
 
 import { bitLength } from '../pkcs11/bytes';
-import { ALGORITHMS, algFitsKey, ENC_ALG, type JwsAlg } from './algorithms';
+import { ALGORITHMS, algFitsKey, ENC_ALG, ENC_KEY_ALGS, type EncKeyAlg, type JwsAlg } from './algorithms';
 import { JoseError } from './errors';
 import type { KeyUse, PublicJwk } from './jwk';
+import { validateOctJwk, type OctJwk } from './oct';
 
-/** A private JWK as imported (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2). */
-export interface PrivateJwk extends PublicJwk {
+export type { OctJwk };
+
+/** A key pair's private JWK as imported (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2). */
+export interface KeyPairPrivateJwk extends PublicJwk {
   d: string;
   p?: string;
   q?: string;
@@ -19,12 +23,16 @@ export interface PrivateJwk extends PublicJwk {
   qi?: string;
 }
 
+/** A JWK with its private part: a key pair's, or a symmetric key's secret. */
+export type PrivateJwk = KeyPairPrivateJwk | OctJwk;
+
 export interface ValidatedKey {
   kid: string;
-  alg: JwsAlg | typeof ENC_ALG;
+  alg: JwsAlg | EncKeyAlg;
   use: KeyUse;
   privateJwk: PrivateJwk;
-  publicJwk: PublicJwk;
+  /** Undefined for a symmetric key: it has no public form and is never published. */
+  publicJwk: PublicJwk | undefined;
 }
 
 const PRIVATE_MEMBERS: Record<PublicJwk['kty'], readonly string[]> = {
@@ -43,13 +51,19 @@ const invalid = (why: string) => new JoseError('ERR_JWK_INVALID', `invalid JWK: 
 
 /**
  * Checks a JWK with private members for import; returns it with its kid (the RFC 7638 thumbprint
- * when it has none), alg and use. `use` defaults to `sig` (`enc` for alg RSA-OAEP-256).
+ * when a key pair has none; an oct key must have one), alg and use. `use` defaults to `sig` (`enc`
+ * for alg RSA-OAEP-256); an RSA key for `enc` carries RSA-OAEP-256 or RS256 (Hydra's label).
  */
 export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('not a JSON object');
   const jwk = input as Record<string, unknown>;
   const kty = jwk.kty;
-  if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP') throw invalid(`kty ${JSON.stringify(kty)} is not RSA, EC or OKP`);
+  if (kty === 'oct') {
+    const oct = validateOctJwk(jwk);
+    return { kid: oct.kid, alg: oct.alg, use: 'sig', privateJwk: oct, publicJwk: undefined };
+  }
+  if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP')
+    throw invalid(`kty ${JSON.stringify(kty)} is not RSA, EC, OKP or oct`);
   if (kty !== 'RSA' && !CURVES[kty]!.includes(jwk.crv as string)) {
     throw new JoseError('ERR_JWK_CURVE_UNSUPPORTED', `curve ${JSON.stringify(jwk.crv)} is not supported for ${kty}`);
   }
@@ -71,14 +85,14 @@ export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> 
     throw invalid('"kid" must be a non-empty string');
   const rsaBits = kty === 'RSA' ? bitLength(Buffer.from(jwk.n as string, 'base64url')) : undefined;
   if (use === 'enc') {
-    if (alg !== ENC_ALG || kty !== 'RSA')
-      throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `an enc key must be RSA with alg ${ENC_ALG}`);
+    if (!ENC_KEY_ALGS.includes(alg) || kty !== 'RSA')
+      throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `an enc key must be RSA with alg ${ENC_KEY_ALGS.join(' or ')}`);
     if (rsaBits! < 2048)
       throw new JoseError('ERR_JWK_RSA_TOO_SHORT', `the RSA modulus has ${rsaBits} bits; at least 2048 are required`);
   } else {
-    const info = ALGORITHMS[alg as JwsAlg];
+    const info = Object.hasOwn(ALGORITHMS, alg) ? ALGORITHMS[alg as JwsAlg] : undefined;
     if (!info) throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `unsupported alg ${JSON.stringify(alg)}`);
-    if (info.minRsaBits !== undefined && kty === 'RSA' && rsaBits! < info.minRsaBits) {
+    if (info.kty === 'RSA' && info.minRsaBits !== undefined && kty === 'RSA' && rsaBits! < info.minRsaBits) {
       throw new JoseError(
         'ERR_JWK_RSA_TOO_SHORT',
         `the RSA modulus has ${rsaBits} bits; ${alg} needs at least ${info.minRsaBits}`,
@@ -131,7 +145,7 @@ export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> 
     kid,
     alg: alg as ValidatedKey['alg'],
     use,
-    privateJwk: { ...publicJwk, ...members } as PrivateJwk,
+    privateJwk: { ...publicJwk, ...members } as KeyPairPrivateJwk,
     publicJwk,
   };
 }

@@ -3,17 +3,29 @@ import { createHash } from 'node:crypto';
 
 import type { KeyPair } from '../pkcs11/key-pair';
 import type { KeyUse } from '../pkcs11/key-spec';
-import { ALGORITHMS, algFitsKey, defaultAlgFor, ENC_ALG, type JwsAlg } from './algorithms';
+import {
+  ALGORITHMS,
+  algFitsKey,
+  defaultAlgFor,
+  ENC_ALG,
+  ENC_KEY_ALGS,
+  type EncKeyAlg,
+  type KeyPairAlg,
+} from './algorithms';
 import { JoseError } from './errors';
 import { kidFromId } from './kid';
 
 export type { KeyUse };
 
-/** A public JWK as we publish it (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2). */
+/**
+ * A public JWK as we publish it (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2). Only keys with a public
+ * part have one: a symmetric (oct) key never does.
+ */
 export interface PublicJwk {
   kty: 'RSA' | 'EC' | 'OKP';
   kid: string;
-  alg: JwsAlg | typeof ENC_ALG;
+  /** A key pair's JWS alg; for `use: enc` RSA-OAEP-256, or RS256 as Hydra records enc keys. */
+  alg: KeyPairAlg | EncKeyAlg;
   use: KeyUse;
   n?: string;
   e?: string;
@@ -33,12 +45,13 @@ export function useOf(pair: Pick<KeyPair, 'canSign' | 'canDecrypt'>): KeyUse | u
 
 /**
  * The public JWK of a key pair on the token. `alg` defaults from the key (RS256, ES*, EdDSA);
- * RSA keys made for `enc` publish RSA-OAEP-256. Throws ERR_JWK_UNMAPPABLE for a pair without a
- * public part, and ERR_JOSE_ALG_UNSUPPORTED for an alg that does not fit the key.
+ * RSA keys made for `enc` publish RSA-OAEP-256 unless `alg` says RS256 (Hydra's label for them).
+ * Throws ERR_JWK_UNMAPPABLE for a pair without a public part, and ERR_JOSE_ALG_UNSUPPORTED for an
+ * alg that does not fit the key.
  */
 export function publicJwkFromKeyPair(
   pair: KeyPair,
-  options: { kid?: string; alg?: JwsAlg; use?: KeyUse } = {},
+  options: { kid?: string; alg?: KeyPairAlg | EncKeyAlg; use?: KeyUse } = {},
 ): PublicJwk {
   const data = pair.publicKeyData;
   const kid = options.kid ?? kidFromId(pair.id);
@@ -61,10 +74,13 @@ export function publicJwkFromKeyPair(
   if (use === 'enc') {
     if (data.kty !== 'RSA')
       throw new JoseError('ERR_JWK_UNMAPPABLE', `key ${JSON.stringify(kid)} is for enc but not RSA`);
-    return { ...members, kid, alg: ENC_ALG, use };
+    const alg = options.alg ?? ENC_ALG;
+    if (!ENC_KEY_ALGS.includes(alg))
+      throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `an enc key is published with ${ENC_KEY_ALGS.join(' or ')}`);
+    return { ...members, kid, alg: alg as EncKeyAlg, use };
   }
   const alg = options.alg ?? defaultAlgFor(pair);
-  const info = ALGORITHMS[alg];
+  const info = alg === ENC_ALG ? undefined : ALGORITHMS[alg];
   if (
     !info ||
     !algFitsKey(info, { kty: members.kty, crv: 'crv' in members ? members.crv : undefined, rsaBits: pair.bits })

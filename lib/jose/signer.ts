@@ -6,7 +6,8 @@ import type { PublicJwk } from './jwk';
 export interface Signer {
   readonly kid: string;
   readonly alg: JwsAlg;
-  readonly publicJwk: PublicJwk;
+  /** The JWK that verifies its signatures; undefined for an HMAC signer (a shared secret has no public form). */
+  readonly publicJwk: PublicJwk | undefined;
   /** The JWS signature over `data` (the signing input) in its JWS encoding. */
   sign(data: Uint8Array): Promise<Uint8Array>;
 }

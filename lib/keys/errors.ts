@@ -10,6 +10,8 @@ export type KeyManagerErrorCode = Codes<
   | 'ERR_KEY_SET_NOT_FOUND'
   /** Keys cannot be added to or updated in an HSM: imports go to the software store. */
   | 'ERR_HSM_PREGENERATED_KEYS'
+  /** Symmetric (HS*) keys are not made on the HSM: they live in the software store only (import an oct JWK). */
+  | 'ERR_HSM_SYMMETRIC_UNSUPPORTED'
   /** `use` is neither sig nor enc, or does not fit the alg. */
   | 'ERR_KEY_USE_INVALID'
   /** The set has no key that may sign. */

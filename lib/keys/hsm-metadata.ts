@@ -5,7 +5,7 @@
 // higher `rev` and then destroys the old one, so a crash leaves at worst two records, and the
 // higher rev wins. Generation writes a `pending` record first and the complete one last: a pair
 // whose only record is pending was interrupted, and is never published.
-import type { ENC_ALG, JwsAlg } from '../jose/algorithms';
+import type { EncKeyAlg, KeyPairAlg } from '../jose/algorithms';
 import type { KeyUse } from '../pkcs11/key-spec';
 import { lifecycleFromJson, lifecycleToJson, type Lifecycle } from './lifecycle';
 
@@ -14,7 +14,7 @@ export const METADATA_APPLICATION = 'hsm-jwks/key-metadata/v1';
 export interface KeyMetadata {
   /** CKA_ID of the pair, as lowercase hex. */
   id: string;
-  alg: JwsAlg | typeof ENC_ALG;
+  alg: KeyPairAlg | EncKeyAlg;
   use: KeyUse;
   createdAt: Date | undefined;
   lifecycle: Lifecycle;

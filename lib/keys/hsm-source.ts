@@ -4,8 +4,8 @@
 // record, the pair (its mechanism pinned by CKA_ALLOWED_MECHANISMS where the token takes it),
 // then the complete record; any failure destroys what was made, and a pending record left by a
 // crash is cleaned up by the next generation with that kid.
-import { algInfo, ENC_ALG, type JwsAlg } from '../jose/algorithms';
-import { publicJwkFromKeyPair, thumbprintOf } from '../jose/jwk';
+import { ENC_ALG, keyPairAlgInfo, type EncKeyAlg, type KeyPairAlg } from '../jose/algorithms';
+import { publicJwkFromKeyPair, thumbprintOf, type PublicJwk } from '../jose/jwk';
 import { hsmSigner } from '../jose/hsm-signer';
 import { idFromKid, kidFromId } from '../jose/kid';
 import type { Signer } from '../jose/signer';
@@ -16,7 +16,7 @@ import type { KeyPair } from '../pkcs11/key-pair';
 import type { KeyUse } from '../pkcs11/key-spec';
 import type { Token, TokenHealth } from '../pkcs11/token';
 import { KeyManagerError } from './errors';
-import { checkGeneration } from './generation';
+import { checkGeneration, symmetricOnHsm } from './generation';
 import type { KeyEntry, KeyProblem } from './key-entry';
 import type { KeySource, NewKey, SetReading } from './key-source';
 import { currentRecord, METADATA_APPLICATION, type KeyMetadata } from './hsm-metadata';
@@ -27,6 +27,8 @@ import type { HsmKeyRecordRead, KeyStore } from '../store/key-store';
 export interface HsmEntry extends KeyEntry {
   where: 'hsm';
   pair: KeyPair;
+  /** A key pair on the token always has one. */
+  publicJwk: PublicJwk;
 }
 
 export const isHsmEntry = (e: KeyEntry): e is HsmEntry => e.where === 'hsm';
@@ -46,7 +48,7 @@ const HASHED: Record<string, { pkcs: number; pss: number }> = {
 /** The one mechanism this key will sign (or decrypt) with on this token: CKA_ALLOWED_MECHANISMS. */
 export function allowedMechanismsFor(alg: string, use: KeyUse, available: ReadonlySet<number>): number[] {
   if (use === 'enc') return [CKM.RSA_PKCS_OAEP];
-  const m = algInfo(alg).mechanism;
+  const m = keyPairAlgInfo(alg).mechanism;
   if (m.type === 'ECDSA') return [CKM.ECDSA];
   if (m.type === 'EdDSA') return [CKM.EDDSA];
   const hashed = HASHED[m.hash]!;
@@ -241,7 +243,9 @@ export class HsmKeySource implements KeySource {
     }
     const publicJwk = publicJwkFromKeyPair(
       pair,
-      meta.use === 'sig' ? { kid, alg: meta.alg as JwsAlg, use: 'sig' } : { kid, use: 'enc' },
+      meta.use === 'sig'
+        ? { kid, alg: meta.alg as KeyPairAlg, use: 'sig' }
+        : { kid, alg: meta.alg as EncKeyAlg, use: 'enc' },
     );
     return {
       set,
@@ -278,9 +282,9 @@ export class HsmKeySource implements KeySource {
       );
       if (!old) continue;
       const use: KeyUse = pair.canSign ? 'sig' : 'enc';
-      const alg = use === 'enc' ? ENC_ALG : (old.alg as JwsAlg);
+      const alg = use === 'enc' ? ENC_ALG : (old.alg as KeyPairAlg);
       try {
-        const jwk = publicJwkFromKeyPair(pair, use === 'sig' ? { kid, alg: alg as JwsAlg } : { kid }); // the recorded alg must fit the key
+        const jwk = publicJwkFromKeyPair(pair, use === 'sig' ? { kid, alg } : { kid }); // the recorded alg must fit the key
         const meta: KeyMetadata = {
           id: hex(pair.id),
           alg,
@@ -338,7 +342,9 @@ export class HsmKeySource implements KeySource {
   }
 
   async generate(key: NewKey, onProgress?: (message: string) => void): Promise<KeyEntry> {
-    const { spec, use } = checkGeneration(key.alg, key.use);
+    const generation = checkGeneration(key.alg, key.use);
+    if (generation.kind === 'secret') throw symmetricOnHsm(key.alg); // the key ring refuses it first; never on the token
+    const { spec, use } = generation;
     const available = new Set((await this.#token.mechanisms()).map((m) => m.type));
     if (key.alg === 'EdDSA' && !available.has(CKM.EDDSA))
       throw new MechanismUnsupportedError('EdDSA signatures (CKM_EDDSA)');
@@ -456,7 +462,7 @@ export class HsmKeySource implements KeySource {
       ? { ...current.meta, lifecycle, rev: current.meta.rev + 1, pending: false }
       : {
           id: hex(entry.pair.id),
-          alg: entry.alg,
+          alg: entry.alg as KeyMetadata['alg'], // a key pair's: never an HMAC alg
           use: entry.use,
           createdAt: undefined,
           lifecycle,
@@ -475,7 +481,7 @@ export class HsmKeySource implements KeySource {
         `key ${JSON.stringify(entry.kid)} of JSON Web Key Set ${JSON.stringify(entry.set)} is for ${entry.use}`,
       );
     }
-    return hsmSigner(this.#token, entry.pair, { kid: entry.kid, alg: entry.alg as JwsAlg });
+    return hsmSigner(this.#token, entry.pair, { kid: entry.kid, alg: entry.alg as KeyPairAlg });
   }
 
   /** The token's state (no call), after at most one C_GetTokenInfo a second: for readiness probes. */

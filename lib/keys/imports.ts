@@ -3,8 +3,11 @@
 import { validatePrivateJwk, type ValidatedKey } from '../jose/import';
 import { thumbprintOf } from '../jose/jwk';
 import { checkKid } from '../jose/kid';
+import { sameSecret } from '../jose/oct';
 import { KeyManagerError } from './errors';
 import { keysOf } from './names';
+import { isSoftwareEntry } from './software-source';
+import type { KeyEntry } from './key-entry';
 import type { SetView } from './set-view';
 import type { Lifecycle, StoredKey } from '../store/key-store';
 
@@ -47,7 +50,7 @@ export function importRows(
     if (unreadable.has(v.kid)) throw republished(set, v.kid, 'its stored key cannot be opened to compare');
     const old = existing.get(v.kid);
     if (!old) return { ...fresh, createdAt: now, lifecycle };
-    if (thumbprintOf(old.publicJwk) !== thumbprintOf(v.publicJwk) || old.alg !== v.alg || old.use !== v.use) {
+    if (!sameMaterial(old, v) || old.alg !== v.alg || old.use !== v.use) {
       throw republished(
         set,
         v.kid,
@@ -56,6 +59,13 @@ export function importRows(
     }
     return { ...fresh, createdAt: old.createdAt ?? now, lifecycle: old.lifecycle };
   });
+}
+
+/** Whether an import holds the key already stored under its kid (a secret compared in constant time). */
+function sameMaterial(old: KeyEntry, v: ValidatedKey): boolean {
+  if (old.publicJwk && v.publicJwk) return thumbprintOf(old.publicJwk) === thumbprintOf(v.publicJwk);
+  const stored = isSoftwareEntry(old) ? old.stored.privateJwk : undefined;
+  return stored?.kty === 'oct' && v.privateJwk.kty === 'oct' && sameSecret(stored, v.privateJwk);
 }
 
 function republished(set: string, kid: string, why: string): KeyManagerError {

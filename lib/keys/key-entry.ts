@@ -1,6 +1,6 @@
 // One model of a key, whatever holds it: what a source (the token, the store) read about it,
 // and what is wrong with the keys a source could not make into entries.
-import type { ENC_ALG, JwsAlg } from '../jose/algorithms';
+import type { EncKeyAlg, JwsAlg } from '../jose/algorithms';
 import type { PublicJwk } from '../jose/jwk';
 import type { KeyUse } from '../pkcs11/key-spec';
 import type { Lifecycle } from './lifecycle';
@@ -11,7 +11,7 @@ export interface KeyEntry {
   set: string;
   kid: string;
   where: KeyLocation;
-  alg: JwsAlg | typeof ENC_ALG;
+  alg: JwsAlg | EncKeyAlg;
   use: KeyUse;
   /** Undefined for keys made by other tools (the token records no time for them). */
   createdAt: Date | undefined;
@@ -22,7 +22,8 @@ export interface KeyEntry {
    * store row (trusted once, so never destroyed by rotation).
    */
   origin: 'ours' | 'foreign' | 'migrated';
-  publicJwk: PublicJwk;
+  /** What the key publishes; undefined for a symmetric (oct) key, which has no public form and is never published. */
+  publicJwk: PublicJwk | undefined;
 }
 
 /** Why a key (or an object that looks like part of one) is not published; reported, never hidden. */

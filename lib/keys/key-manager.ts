@@ -7,19 +7,31 @@ import type { KeyUse } from '../pkcs11/key-spec';
 import type { TokenHealth } from '../pkcs11/token';
 import type { Lifecycle } from '../store/key-store';
 import type { KeyProblem } from './key-entry';
+import type { SecretKeyDescription } from './key-views';
 import type { KeyState } from './lifecycle';
 
-export type Jwk = PublicJwk | PrivateJwk;
+/**
+ * A key as the manager hands it out: a public JWK, a private JWK (asked for), or a symmetric key's
+ * description without its secret.
+ */
+export type Jwk = PublicJwk | PrivateJwk | SecretKeyDescription;
+export type { SecretKeyDescription };
 export interface JwkSet {
   keys: Jwk[];
 }
 
 export interface GetOptions {
-  /** Return private members of software keys (HSM keys never have any). Default false. */
+  /**
+   * Return private members of software keys (HSM keys never have any), symmetric keys' secrets
+   * included. Default false: the public view, in which a set leaves symmetric keys out and a key
+   * asked for by kid is only named (kty, kid, alg, use).
+   */
   includePrivate?: boolean;
 }
 
 export interface GenerateOptions {
+  /** Return the new key's private members (software keys: a symmetric key's secret). Default false. */
+  includePrivate?: boolean;
   /** Sign at once even when the set has a signing key (verifiers with a cached JWKS will reject its tokens until they refresh). */
   activateNow?: boolean;
   /** Progress of long work (RSA-4096 on a token takes seconds). */
@@ -55,7 +67,9 @@ export interface Readiness {
 export interface KeyManager {
   /**
    * Generates a key in `set` (kid: given or a random UUID; unique across every set) and returns
-   * its public JWK. Never removes keys. In a set that already has a signing key, the new key is
+   * its public JWK (a symmetric key: its description, or its secret with `includePrivate`). HMAC
+   * algs are made in the software store, and refused (ERR_HSM_SYMMETRIC_UNSUPPORTED) when
+   * generation goes to an HSM. Never removes keys. In a set that already has a signing key, the new key is
    * published for the publish-ahead time before it signs (unless `activateNow`).
    */
   generateAndPersistKeySet(

@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../logger';
 import type { KeyUse } from '../pkcs11/key-spec';
 import type { Lifecycle } from '../store/key-store';
 import { KeyManagerError, keyNotFound } from './errors';
-import { checkGeneration } from './generation';
+import { checkGeneration, symmetricOnHsm } from './generation';
 import { isStaleKeyError, type HsmKeySource } from './hsm-source';
 import { importRows, validateImport, validateImportSet } from './imports';
 import type { KeyEntry, KeyProblem } from './key-entry';
@@ -30,6 +30,7 @@ import type {
   SignJwtOptions,
 } from './key-manager';
 import type { KeySource } from './key-source';
+import { jwkOf, setViewOf } from './key-views';
 import { stateAt } from './lifecycle';
 import { checkSet } from './names';
 import { SetCache } from './set-cache';
@@ -44,7 +45,7 @@ import {
   stateOf,
   type SetView,
 } from './set-view';
-import { isSoftwareEntry, type SoftwareKeySource } from './software-source';
+import type { SoftwareKeySource } from './software-source';
 
 export interface KeyRingOptions {
   logger?: Logger;
@@ -116,7 +117,8 @@ export class KeyRing implements KeyManager {
     options: GenerateOptions = {},
   ): Promise<JwkSet> {
     checkSet(set);
-    checkGeneration(alg, use);
+    // Symmetric keys live in the software store only; generation goes to the token when there is one.
+    if (checkGeneration(alg, use).kind === 'secret' && this.#hsm) throw symmetricOnHsm(alg);
     const id = kid === undefined ? randomUUID() : checkKid(kid);
     const source: KeySource = this.#hsm ?? this.#software;
     return this.#write(
@@ -139,7 +141,7 @@ export class KeyRing implements KeyManager {
           },
           options.onProgress,
         );
-        return { keys: [{ ...entry.publicJwk }] };
+        return { keys: [jwkOf(entry, options.includePrivate)] };
       },
       { newKids: true },
     );
@@ -163,11 +165,7 @@ export class KeyRing implements KeyManager {
     checkKid(kid);
     const entry = published(await this.#view(set), this.#clock()).find((e) => e.kid === kid);
     if (!entry) throw keyNotFound(set, kid);
-    return {
-      keys: [
-        options.includePrivate && isSoftwareEntry(entry) ? { ...entry.stored.privateJwk } : { ...entry.publicJwk },
-      ],
-    };
+    return { keys: [jwkOf(entry, options.includePrivate)] };
   }
 
   async getKeySet(set: string, options: GetOptions = {}): Promise<JwkSet> {
@@ -175,11 +173,7 @@ export class KeyRing implements KeyManager {
     const view = await this.#view(set);
     const keys = published(view, this.#clock());
     if (keys.length === 0) throw missing(view);
-    return {
-      keys: keys.map((e) =>
-        options.includePrivate && isSoftwareEntry(e) ? { ...e.stored.privateJwk } : { ...e.publicJwk },
-      ),
-    };
+    return { keys: setViewOf(keys, options.includePrivate) }; // a set of symmetric keys only: none in its public view
   }
 
   async deleteKey(set: string, kid: string): Promise<void> {

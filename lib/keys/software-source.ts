@@ -1,11 +1,14 @@
 // The software store as a key source: keys generated with node:crypto or imported, kept as sealed
-// private JWKs whose alg, use, creation time and lifecycle are under the row's seal.
-import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
+// private JWKs whose alg, use, creation time and lifecycle are under the row's seal. Key pairs of
+// every alg, and symmetric (oct) keys for the HMAC algs, which only this source holds: they sign
+// like the others but have no public form, so they are never published.
+import { createPrivateKey, createSecretKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 
-import { algInfo, ENC_ALG, type JwsAlg } from '../jose/algorithms';
-import type { PrivateJwk } from '../jose/import';
+import { algInfo, ENC_ALG, isHmac } from '../jose/algorithms';
+import type { KeyPairPrivateJwk, PrivateJwk } from '../jose/import';
 import type { PublicJwk } from '../jose/jwk';
+import { newOctJwk } from '../jose/oct';
 import type { Signer } from '../jose/signer';
 import { softwareSigner } from '../jose/software-signer';
 import type { KeySpec } from '../pkcs11/key-spec';
@@ -18,10 +21,22 @@ import type { KeySource, NewKey, SetReading } from './key-source';
 const generate = promisify(generateKeyPair);
 const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'n', 'e', 'crv', 'x', 'y'] as const;
 
-export function publicPart(jwk: PrivateJwk): PublicJwk {
+/** The public members of a key pair's JWK; undefined for a symmetric key (it has none). */
+export function publicPart(jwk: PrivateJwk): PublicJwk | undefined {
+  if (jwk.kty === 'oct') return undefined;
   const out: Record<string, unknown> = {};
   for (const m of PUBLIC_MEMBERS) if (jwk[m] !== undefined) out[m] = jwk[m];
   return out as unknown as PublicJwk;
+}
+
+/** A KeyObject over a base64url secret; the decoded copy is wiped once the KeyObject holds its own. */
+function secretKeyOf(k: string): KeyObject {
+  const bytes = Buffer.from(k, 'base64url');
+  try {
+    return createSecretKey(bytes);
+  } finally {
+    bytes.fill(0);
+  }
 }
 
 async function newKey(spec: KeySpec): Promise<KeyObject> {
@@ -40,12 +55,8 @@ export const isSoftwareEntry = (e: KeyEntry): e is SoftwareEntry => e.where === 
 
 export function entryOf(stored: StoredKey): SoftwareEntry {
   // What the seal covers decides; the JWK's own members are published as the row says.
-  const publicJwk = {
-    ...publicPart(stored.privateJwk),
-    kid: stored.kid,
-    alg: stored.alg,
-    use: stored.use,
-  } as PublicJwk;
+  const members = publicPart(stored.privateJwk);
+  const publicJwk = members && ({ ...members, kid: stored.kid, alg: stored.alg, use: stored.use } as PublicJwk);
   return {
     set: stored.set,
     kid: stored.kid,
@@ -96,14 +107,16 @@ export class SoftwareKeySource implements KeySource {
   }
 
   async generate(key: NewKey): Promise<KeyEntry> {
-    const { spec } = checkGeneration(key.alg, key.use);
-    const privateKey = await newKey(spec);
-    const privateJwk = {
-      ...privateKey.export({ format: 'jwk' }),
-      kid: key.kid,
-      alg: key.alg,
-      use: key.use,
-    } as PrivateJwk;
+    const generation = checkGeneration(key.alg, key.use);
+    const privateJwk: PrivateJwk =
+      generation.kind === 'secret'
+        ? newOctJwk(generation.info, key.kid)
+        : ({
+            ...(await newKey(generation.spec)).export({ format: 'jwk' }),
+            kid: key.kid,
+            alg: key.alg,
+            use: key.use,
+          } as KeyPairPrivateJwk);
     const stored: StoredKey = { ...key, privateJwk };
     await this.store.add([stored]);
     return entryOf(stored);
@@ -137,12 +150,20 @@ export class SoftwareKeySource implements KeySource {
         `key ${JSON.stringify(entry.kid)} of JSON Web Key Set ${JSON.stringify(entry.set)} is for ${entry.use}`,
       );
     }
+    const info = algInfo(entry.alg);
+    const jwk = entry.stored.privateJwk;
+    if (isHmac(info) !== (jwk.kty === 'oct')) {
+      throw new KeyManagerError(
+        'ERR_NO_SIGNING_KEY',
+        `key ${JSON.stringify(entry.kid)} of JSON Web Key Set ${JSON.stringify(entry.set)} is a ${jwk.kty} key, which cannot sign ${info.alg}`,
+      );
+    }
     let object = this.#keyObjects.get(entry.stored);
     if (!object) {
-      object = createPrivateKey({ key: entry.stored.privateJwk as never, format: 'jwk' });
+      object = jwk.kty === 'oct' ? secretKeyOf(jwk.k) : createPrivateKey({ key: jwk as never, format: 'jwk' });
       this.#keyObjects.set(entry.stored, object);
     }
-    return softwareSigner(object, entry.kid, algInfo(entry.alg).alg as JwsAlg);
+    return softwareSigner(object, entry.kid, info.alg);
   }
 
   stats(): Record<string, number> {

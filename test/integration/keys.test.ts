@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { createLocalJWKSet, importJWK, jwtVerify } from 'jose';
 
 import { loadConfig } from '../../lib/config';
-import { ALGORITHMS, type JwsAlg } from '../../lib/jose/algorithms';
+import { ALGORITHMS, KEY_PAIR_ALGS } from '../../lib/jose/algorithms';
 import { createKeyManager } from '../../lib/keys/create';
 import { ensureKeySet } from '../../lib/keys/ensure';
 import type { JwkSet, KeyManager } from '../../lib/keys/key-manager';
@@ -138,25 +138,26 @@ describe.each(['hsm', 'software'] as const)('every alg, %s', (where) => {
     if (where === 'software') await manager.close();
   });
 
-  test.each(Object.keys(ALGORITHMS) as JwsAlg[])(
-    '%s: generate → getKeySet → importJWK → signJwt → jwtVerify',
-    async (alg) => {
-      const set = `every.${alg}`;
-      const made = await manager.generateAndPersistKeySet(set, undefined, alg, 'sig');
-      const jwks = await manager.getKeySet(set);
-      expect(jwks.keys).toEqual(made.keys);
-      expect(jwks.keys[0]).toMatchObject({ alg, use: 'sig', kty: ALGORITHMS[alg].kty });
-      expect(jwks.keys[0]).not.toHaveProperty('d');
-      await expect(importJWK(jwks.keys[0] as never, alg)).resolves.toBeDefined();
-      expect(await verifies(await manager.signJwt(set, { alg }), jwks)).toBe(jwks.keys[0]!.kid);
-    },
-  );
+  // HMAC algs (symmetric, software only, never published): test/integration/key-kinds.test.ts.
+  test.each([...KEY_PAIR_ALGS])('%s: generate → getKeySet → importJWK → signJwt → jwtVerify', async (alg) => {
+    const set = `every.${alg}`;
+    const made = await manager.generateAndPersistKeySet(set, undefined, alg, 'sig');
+    const jwks = await manager.getKeySet(set);
+    expect(jwks.keys).toEqual(made.keys);
+    expect(jwks.keys[0]).toMatchObject({ alg, use: 'sig', kty: ALGORITHMS[alg].kty });
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+    await expect(importJWK(jwks.keys[0] as never, alg)).resolves.toBeDefined();
+    expect(await verifies(await manager.signJwt(set, { alg }), jwks)).toBe(jwks.keys[0]!.kid);
+  });
 });
 
 test('generation validates alg and use first: an unsupported alg leaves the existing keys untouched', async () => {
   const before = await km.getKeySet('hydra.openid.id-token');
-  await expect(km.generateAndPersistKeySet('hydra.openid.id-token', undefined, 'HS256', 'sig')).rejects.toMatchObject({
+  await expect(km.generateAndPersistKeySet('hydra.openid.id-token', undefined, 'HS257', 'sig')).rejects.toMatchObject({
     code: 'ERR_JOSE_ALG_UNSUPPORTED',
+  });
+  await expect(km.generateAndPersistKeySet('hydra.openid.id-token', undefined, 'HS256', 'sig')).rejects.toMatchObject({
+    code: 'ERR_HSM_SYMMETRIC_UNSUPPORTED',
   });
   await expect(
     km.generateAndPersistKeySet('hydra.openid.id-token', undefined, 'ES256', 'foo' as never),

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import Database from 'better-sqlite3';
 
-import type { PrivateJwk } from '../../lib/jose/import';
+import type { KeyPairPrivateJwk } from '../../lib/jose/import';
 import { StoreError, type StoreErrorCode } from '../../lib/store/errors';
 import type { Lifecycle, StoredKey } from '../../lib/store/key-store';
 
@@ -31,7 +31,7 @@ export function makeKey(
         ? generateKeyPairSync('ed25519')
         : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const alg = type === 'rsa' ? 'RS256' : type === 'ed25519' ? 'EdDSA' : 'ES256';
-  const jwk = { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' } as PrivateJwk;
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' } as KeyPairPrivateJwk;
   privateValues.push(jwk.d);
   return { set, kid, alg, use: 'sig', createdAt, lifecycle, privateJwk: jwk };
 }

@@ -4,7 +4,7 @@ import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:cryp
 
 import { createLocalJWKSet, jwtVerify, importJWK, compactVerify } from 'jose';
 
-import { ALGORITHMS, type JwsAlg } from '../../lib/jose/algorithms';
+import { ALGORITHMS, KEY_PAIR_ALGS, type KeyPairAlg } from '../../lib/jose/algorithms';
 import { validatePrivateJwk } from '../../lib/jose/import';
 import { signCompact, signJwt } from '../../lib/jose/jws';
 import { ecdsaToJws } from '../../lib/jose/signer';
@@ -18,7 +18,7 @@ const ED25519 = {
   x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo',
 };
 
-function keyFor(alg: JwsAlg): KeyObject {
+function keyFor(alg: KeyPairAlg): KeyObject {
   const info = ALGORITHMS[alg];
   if (info.kty === 'RSA') return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   if (info.kty === 'OKP') return generateKeyPairSync('ed25519').privateKey;
@@ -40,18 +40,15 @@ test('RFC 8037 §A.3: an import without kid gets the RFC 7638 thumbprint', async
   expect(v.publicJwk).not.toHaveProperty('d');
 });
 
-test.each(Object.keys(ALGORITHMS) as JwsAlg[])(
-  '%s: a JWT from a software signer verifies with jose against the JWKS',
-  async (alg) => {
-    const signer = softwareSigner(keyFor(alg), `kid-${alg}`, alg);
-    const jwt = await signJwt(signer, { sub: 'alice', iat: 1700000000 }, { cty: 'x' });
-    const jwks = createLocalJWKSet({ keys: [signer.publicJwk as never] });
-    const { payload, protectedHeader } = await jwtVerify(jwt, jwks);
-    expect(payload).toEqual({ sub: 'alice', iat: 1700000000 });
-    expect(protectedHeader).toEqual({ alg, kid: `kid-${alg}`, typ: 'JWT', cty: 'x' });
-    await expect(importJWK(signer.publicJwk as never, alg)).resolves.toBeDefined();
-  },
-);
+test.each([...KEY_PAIR_ALGS])('%s: a JWT from a software signer verifies with jose against the JWKS', async (alg) => {
+  const signer = softwareSigner(keyFor(alg), `kid-${alg}`, alg);
+  const jwt = await signJwt(signer, { sub: 'alice', iat: 1700000000 }, { cty: 'x' });
+  const jwks = createLocalJWKSet({ keys: [signer.publicJwk as never] });
+  const { payload, protectedHeader } = await jwtVerify(jwt, jwks);
+  expect(payload).toEqual({ sub: 'alice', iat: 1700000000 });
+  expect(protectedHeader).toEqual({ alg, kid: `kid-${alg}`, typ: 'JWT', cty: 'x' });
+  await expect(importJWK(signer.publicJwk as never, alg)).resolves.toBeDefined();
+});
 
 test('signCompact keeps alg and kid from the signer whatever the extras say', async () => {
   const signer = softwareSigner(keyFor('ES256'), 'k', 'ES256');
@@ -111,7 +108,7 @@ describe('imports are validated, each rule with its code', () => {
 
   test.each([
     ['not an object', 'x', 'ERR_JWK_INVALID'],
-    ['an unknown kty', { kty: 'oct', k: 'AA', alg: 'HS256' }, 'ERR_JWK_INVALID'],
+    ['an unknown kty', { kty: 'foo', k: 'AA', alg: 'HS256' }, 'ERR_JWK_INVALID'],
     ['an unknown curve', { ...ec(), crv: 'P-224' }, 'ERR_JWK_CURVE_UNSUPPORTED'],
     ['an X25519 OKP key', { ...ED25519, crv: 'X25519', alg: 'EdDSA' }, 'ERR_JWK_CURVE_UNSUPPORTED'],
     ['no private part', { ...ec(), d: undefined }, 'ERR_JWK_PRIVATE_MISSING'],
@@ -147,6 +144,8 @@ describe('imports are validated, each rule with its code', () => {
       'ERR_JWK_INVALID',
     ],
     ['an EC key for enc', { ...ec(), use: 'enc', alg: 'RSA-OAEP-256' }, 'ERR_JOSE_ALG_UNSUPPORTED'],
+    ['an EC key for enc labelled ES256', { ...ec(), use: 'enc' }, 'ERR_JOSE_ALG_UNSUPPORTED'],
+    ['an RSA key for enc labelled PS256', { ...rsa1024(), alg: 'PS256', use: 'enc' }, 'ERR_JOSE_ALG_UNSUPPORTED'],
   ])('%s', async (_name, jwk, code) => {
     await expect(validatePrivateJwk(jwk)).rejects.toMatchObject({ code });
   });
@@ -158,5 +157,12 @@ describe('imports are validated, each rule with its code', () => {
       alg: 'RSA-OAEP-256',
     });
     await expect(validatePrivateJwk(ec())).resolves.toMatchObject({ kid: 'e1', use: 'sig', alg: 'ES256' });
+  });
+
+  test("an RSA enc key labelled RS256 (Hydra's `--use enc`) passes and publishes alg RS256, use enc", async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+    const v = await validatePrivateJwk({ ...rsa, alg: 'RS256', use: 'enc', kid: 'hydra-enc' });
+    expect(v).toMatchObject({ kid: 'hydra-enc', use: 'enc', alg: 'RS256' });
+    expect(v.publicJwk).toEqual({ kty: 'RSA', n: rsa.n, e: rsa.e, kid: 'hydra-enc', alg: 'RS256', use: 'enc' });
   });
 });

@@ -239,6 +239,73 @@ test('software only: generation goes to the store', async () => {
   expect(km.generatesOn).toBe('software');
 });
 
+/** A symmetric software key as the store source reads it: no public JWK, the secret in its opened row. */
+function octEntry(set: string, kid: string, created: number): KeyEntry {
+  const privateJwk = { kty: 'oct' as const, kid, alg: 'HS256' as const, use: 'sig' as const, k: `secret-of-${kid}` };
+  const base = { set, kid, alg: 'HS256' as const, use: 'sig' as const, createdAt: new Date(created), lifecycle: {} };
+  return {
+    ...base,
+    where: 'software',
+    origin: 'ours',
+    publicJwk: undefined,
+    stored: { ...base, privateJwk },
+  } as KeyEntry;
+}
+
+describe('symmetric (HS*) keys', () => {
+  test('with an HSM, generating one is refused before anything is made (typed code)', async () => {
+    const { km, hsm, software } = ring();
+    for (const alg of ['HS256', 'HS384', 'HS512'])
+      await expect(km.generateAndPersistKeySet('s', undefined, alg)).rejects.toMatchObject({
+        code: 'ERR_HSM_SYMMETRIC_UNSUPPORTED',
+      });
+    expect(hsm.generated).toHaveLength(0);
+    expect(software.generated).toHaveLength(0);
+  });
+
+  test('without an HSM they are generated in the software store', async () => {
+    const { km, software } = ring(false);
+    await km.generateAndPersistKeySet('s', 'h', 'HS512');
+    expect(software.generated).toEqual([expect.objectContaining({ kid: 'h', alg: 'HS512', use: 'sig' })]);
+    await expect(km.generateAndPersistKeySet('s', 'e', 'HS256', 'enc')).rejects.toMatchObject({
+      code: 'ERR_KEY_USE_INVALID',
+    });
+  });
+
+  test('never in a public view: a set leaves them out, a kid names them without the secret; private views show it', async () => {
+    const { km, hsm, software } = ring();
+    software.entries.push(octEntry('s', 'shared', T0 - MIN));
+    hsm.entries.push(entry('hsm', 's', 'ec', T0 - 2 * MIN));
+    expect(await kids(km, 's')).toEqual(['ec']);
+    expect(JSON.stringify(await km.getKeySet('s'))).not.toContain('secret-of-shared');
+    expect(await km.getKey('s', 'shared')).toEqual({ keys: [{ kty: 'oct', kid: 'shared', alg: 'HS256', use: 'sig' }] });
+    expect((await km.getKeySet('s', { includePrivate: true })).keys).toContainEqual({
+      kty: 'oct',
+      kid: 'shared',
+      alg: 'HS256',
+      use: 'sig',
+      k: 'secret-of-shared',
+    });
+    expect((await km.getKey('s', 'shared', { includePrivate: true })).keys[0]).toMatchObject({ k: 'secret-of-shared' });
+    // The newest active signing key signs, symmetric or not (a set's owner decides what it holds).
+    expect((await km.signer('s')).kid).toBe('shared');
+  });
+
+  test('a set of symmetric keys only exists: its public view is empty, not "not found"', async () => {
+    const { km, software } = ring();
+    software.entries.push(octEntry('only', 'a', T0));
+    expect(await km.getKeySet('only')).toEqual({ keys: [] });
+    await expect(km.getKeySet('none')).rejects.toMatchObject({ code: 'ERR_KEY_SET_NOT_FOUND' });
+  });
+});
+
+test("an enc key labelled RS256 (Hydra's `--use enc`) never signs, even when it is the newest", async () => {
+  const { km, hsm } = ring();
+  hsm.entries.push({ ...entry('hsm', 's', 'enc', T0, {}, 'enc'), alg: 'RS256' }, entry('hsm', 's', 'sig', T0 - MIN));
+  expect((await km.signer('s')).kid).toBe('sig');
+  await expect(km.signer('s', 'enc')).rejects.toMatchObject({ code: 'ERR_NO_SIGNING_KEY' });
+});
+
 describe('rotation', () => {
   const policy = { everyMs: 60 * MIN, retireAfterMs: 30 * MIN, removed: 'destroy' as const };
 
