@@ -36,11 +36,18 @@ export interface StoreOptions {
   lockTimeoutMs?: number;
   /** How often watch() polls for changes (default 500 ms); freshnessMs is twice this. */
   pollMs?: number;
+  /**
+   * How long a call waits for a lock another connection holds (SQLite: the file's write lock, in
+   * short waits and asynchronous retries, never blocking the event loop; PostgreSQL: lock_timeout)
+   * before it fails with ERR_STORE_BUSY (default 5 s), counted from the call.
+   */
+  busyTimeoutMs?: number;
 }
 
 export const DEFAULT_LOCK_TTL_MS = 15_000;
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 export const DEFAULT_POLL_MS = 500;
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 export interface Dialect extends SqlRunner {
   readonly kind: 'sqlite' | 'postgres';

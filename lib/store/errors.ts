@@ -24,6 +24,12 @@ export type StoreErrorCode = Codes<
   | 'ERR_STORE_DSN'
   /** withLock waited longer than its timeout for another holder of the lock. */
   | 'ERR_STORE_LOCK_TIMEOUT'
+  /**
+   * Another connection (another process, the CLI, a backup tool) held the database's write lock
+   * (SQLite) or a lock on the rows or tables (PostgreSQL) for longer than the store waits
+   * (busyTimeoutMs, 5 s by default): nothing was written; the same call may succeed later.
+   */
+  | 'ERR_STORE_BUSY'
 >;
 
 /** The row an error is about. */
@@ -47,6 +53,20 @@ export class StoreError extends HsmJwksError {
       this.kid = row.kid;
     }
   }
+}
+
+/** The store waited `waitedMs` for a lock another connection held; `driverCode` is the driver's own code (no SQL, no values). */
+export function storeBusy(waitedMs: number, driverCode: unknown): StoreError {
+  const why = typeof driverCode === 'string' && /^\w{1,40}$/.test(driverCode) ? ` (${driverCode})` : '';
+  return new StoreError(
+    'ERR_STORE_BUSY',
+    `the key store is busy: another connection held a lock it needs for more than ${waitedMs} ms${why}; nothing was written, try again later`,
+  );
+}
+
+/** Whether `e` is the StoreError ERR_STORE_BUSY (a call that may succeed when tried again). */
+export function isStoreBusy(e: unknown): boolean {
+  return isStoreError(e) && e.code === 'ERR_STORE_BUSY';
 }
 
 /** Whether `e` is a StoreError (duck-typed on the class name and code: jest may load it twice). */

@@ -3,8 +3,12 @@
 // so old and new instances exclude each other during an upgrade); changes are announced with
 // NOTIFY inside the writing transaction and heard on a dedicated LISTEN connection
 // (pg-listener.ts), with a periodic poll of the per-set versions behind it for lost connections.
+// Waits never block the event loop (pg is asynchronous); a statement waiting for a lock another
+// session holds (rows being written, a migration's DDL) gives up after busyTimeoutMs (the pool's
+// lock_timeout) with ERR_STORE_BUSY, instead of holding its caller indefinitely.
 import { ClosedError } from '../errors';
 import {
+  DEFAULT_BUSY_TIMEOUT_MS,
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_POLL_MS,
   type Dialect,
@@ -12,7 +16,7 @@ import {
   type StoreOptions,
   type Tx,
 } from './dialect';
-import { StoreError } from './errors';
+import { StoreError, storeBusy } from './errors';
 import { CHANGE_CHANNEL, PgListener, type PgListenClient } from './pg-listener';
 
 /** The part of pg's Pool, clients and results used here (no type dependency on pg at runtime). */
@@ -33,7 +37,13 @@ interface PgPool extends PgQueryable {
   on(event: 'error', listener: (e: Error) => void): unknown;
 }
 interface PgModule {
-  Pool: new (o: { connectionString: string; max: number; allowExitOnIdle: boolean }) => PgPool;
+  Pool: new (o: {
+    connectionString: string;
+    max: number;
+    allowExitOnIdle: boolean;
+    /** Sent as the session's lock_timeout (ms) on every connection of the pool. */
+    lock_timeout: number;
+  }) => PgPool;
   Client: new (o: { connectionString: string; keepAlive: boolean; connectionTimeoutMillis: number }) => PgListenClient;
 }
 
@@ -74,6 +84,7 @@ export class PgDialect implements Dialect {
   readonly #dsn: string;
   readonly #pool: PgPool;
   readonly #lockTimeoutMs: number;
+  readonly #busyTimeoutMs: number;
   readonly #pollMs: number;
   #closed = false;
 
@@ -81,8 +92,15 @@ export class PgDialect implements Dialect {
   constructor(dsn: string, options: StoreOptions = {}) {
     this.#pg = loadPg();
     this.#dsn = dsn;
+    // Not 0: PostgreSQL's 0 means "wait forever".
+    this.#busyTimeoutMs = Math.max(1, Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS));
     // allowExitOnIdle: idle connections (left by watcher polls, say) never keep the process alive.
-    this.#pool = new this.#pg.Pool({ connectionString: dsn, max: 8, allowExitOnIdle: true });
+    this.#pool = new this.#pg.Pool({
+      connectionString: dsn,
+      max: 8,
+      allowExitOnIdle: true,
+      lock_timeout: this.#busyTimeoutMs,
+    });
     // An idle connection that fails (server restart) is dropped by the pool; without a listener
     // its 'error' event would crash the process.
     this.#pool.on('error', () => undefined);
@@ -93,12 +111,12 @@ export class PgDialect implements Dialect {
 
   async all<R>(sql: string, params: readonly SqlValue[] = []): Promise<R[]> {
     this.#check();
-    return (await this.#pool.query<R>(numbered(sql), params)).rows;
+    return (await this.#pool.query<R>(numbered(sql), params).catch(this.#busy)).rows;
   }
 
   async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
     this.#check();
-    return (await this.#pool.query(numbered(sql), params)).rowCount ?? 0;
+    return (await this.#pool.query(numbered(sql), params).catch(this.#busy)).rowCount ?? 0;
   }
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
@@ -112,7 +130,7 @@ export class PgDialect implements Dialect {
       return result;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => (broken = true));
-      throw e;
+      throw busyOr(e, this.#busyTimeoutMs);
     } finally {
       c.release(broken);
     }
@@ -132,7 +150,7 @@ export class PgDialect implements Dialect {
     const c = await this.#pool.connect();
     let broken = true; // until the lock is known released, the session may hold it
     try {
-      await c.query(`SET lock_timeout = ${this.#lockTimeoutMs}`); // a number of ms: no injection
+      await c.query(`SET lock_timeout = ${this.#lockTimeoutMs}`); // a number of ms: no injection; RESET: back to busyTimeoutMs
       try {
         await c.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
       } catch (e) {
@@ -191,6 +209,16 @@ export class PgDialect implements Dialect {
   #check(): void {
     if (this.#closed) throw new ClosedError('the key store');
   }
+
+  /** Rethrows `e`, as ERR_STORE_BUSY when it is PostgreSQL's lock timeout. */
+  readonly #busy = (e: unknown): never => {
+    throw busyOr(e, this.#busyTimeoutMs);
+  };
+}
+
+/** `e`, or ERR_STORE_BUSY when it is PostgreSQL's lock timeout (55P03). */
+function busyOr(e: unknown, waitedMs: number): unknown {
+  return (e as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE ? storeBusy(waitedMs, 'SQLSTATE_55P03') : e;
 }
 
 function txOf(c: PgPoolClient): Tx {

@@ -1,8 +1,10 @@
-// One queue of work per SQLite file in this process. better-sqlite3 is synchronous: a connection
-// that meets another connection's write lock waits (busy_timeout) on the JS thread itself. When
-// that other connection is in this process, mid-transaction between two awaits, it can never
-// commit while we wait: the wait would always end in SQLITE_BUSY. So every connection to one file
-// in a process takes its turn in the same queue; other processes are waited for as usual.
+// Queues of work per SQLite file in this process. better-sqlite3 is synchronous, and a transaction
+// whose function awaits between statements holds the connection across those awaits: no other
+// caller's statement may run inside it. So every use of a connection to one file in a process
+// takes its turn in one queue (`turns`), shared by every connection to the file: a connection that
+// met the write lock of another connection of this process, mid-transaction between two awaits,
+// could only wait in vain. Transactions also keep their order among themselves (`writes`) across
+// their busy waits (sqlite-busy.ts), while reads take turns in between.
 
 export class SerialQueue {
   #tail: Promise<unknown> = Promise.resolve();
@@ -20,20 +22,31 @@ export class SerialQueue {
   }
 }
 
-const shared = new Map<string, { queue: SerialQueue; users: number }>();
+export interface FileQueues {
+  /** One use of the connection at a time: a statement, or a transaction from BEGIN to its end. */
+  turns: SerialQueue;
+  /** Transactions in the order they were asked for, each until it ends (its busy waits included). */
+  writes: SerialQueue;
+  /** Called once when the connection is closed. */
+  release: () => void;
+}
 
-/** The queue of the file at `path` (resolved), or a queue of its own for an in-memory database. */
-export function queueFor(path: string | undefined): { queue: SerialQueue; release: () => void } {
-  if (path === undefined) return { queue: new SerialQueue(), release: () => undefined };
+const shared = new Map<string, { turns: SerialQueue; writes: SerialQueue; users: number }>();
+
+/** The queues of the file at `path` (resolved), or queues of its own for an in-memory database. */
+export function queueFor(path: string | undefined): FileQueues {
+  if (path === undefined) return { turns: new SerialQueue(), writes: new SerialQueue(), release: () => undefined };
   let entry = shared.get(path);
   if (!entry) {
-    entry = { queue: new SerialQueue(), users: 0 };
+    entry = { turns: new SerialQueue(), writes: new SerialQueue(), users: 0 };
     shared.set(path, entry);
   }
   entry.users++;
   let released = false;
+  const { turns, writes } = entry;
   return {
-    queue: entry.queue,
+    turns,
+    writes,
     release: () => {
       if (released) return;
       released = true;

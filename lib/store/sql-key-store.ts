@@ -1,11 +1,12 @@
 // The software key store over any Dialect: all of its SQL and logic, once. Rows are sealed before
 // a transaction starts (a sealing failure writes nothing); every write records a change of each
 // set it touched in the same transaction (change-feed.ts); reads open rows one by one, so one bad
-// row never hides the others of its set.
+// row never hides the others of its set. Opening migrates in the background; when that met a
+// store busy with another process (ERR_STORE_BUSY), the next call tries again.
 import { ClosedError, invalidArgValue } from '../errors';
 import { ChangeFeed, recordChange, recordChanges } from './change-feed';
 import type { Dialect, Tx } from './dialect';
-import { type RowRef, StoreError } from './errors';
+import { isStoreBusy, type RowRef, StoreError } from './errors';
 import { openRecords, resealedRecord, sealRecord } from './hsm-codec';
 import type {
   HsmKeyRecord,
@@ -27,7 +28,7 @@ export class SqlKeyStore implements KeyStore {
   readonly #db: Dialect;
   readonly #sealer: Sealer;
   readonly #feed: ChangeFeed;
-  readonly #ready: Promise<void>;
+  #ready: Promise<void>;
   #closed = false;
 
   /** Starts the migrations; the first call waits for them (and reports their failure). */
@@ -39,8 +40,7 @@ export class SqlKeyStore implements KeyStore {
     this.#feed = new ChangeFeed(dialect, (poll) =>
       dialect.startWatching(() => this.#ready.then(poll, () => undefined)),
     );
-    this.#ready = migrate(dialect).then(() => this.#feed.baseline());
-    this.#ready.catch(() => undefined); // reported by the first call
+    this.#ready = this.#migrate();
   }
 
   async add(keys: readonly StoredKey[]): Promise<void> {
@@ -198,7 +198,21 @@ export class SqlKeyStore implements KeyStore {
 
   async #open(): Promise<void> {
     this.#check();
-    await this.#ready;
+    const ready = this.#ready;
+    try {
+      await ready;
+    } catch (e) {
+      if (!isStoreBusy(e)) throw e;
+      if (this.#ready === ready) this.#ready = this.#migrate(); // once per failure, however many callers saw it
+      await this.#ready;
+    }
+  }
+
+  /** Applies pending migrations, then reads the change feed's baseline. */
+  #migrate(): Promise<void> {
+    const ready = migrate(this.#db).then(() => this.#feed.baseline());
+    ready.catch(() => undefined); // reported by the first call
+    return ready;
   }
 
   async #all(sql: string, params: readonly (string | number)[] = []): Promise<DbRow[]> {

@@ -1,9 +1,12 @@
 // SQLite (better-sqlite3, synchronous) as a Dialect. One connection per store; the store's
-// methods are async, so every use of the connection goes through one queue, shared by every
+// methods are async, so every use of the connection takes a turn of one queue, shared by every
 // connection to the file in this process (serial-queue.ts): a transaction whose function awaits
 // must not see another caller's statement run inside it, nor wait for a lock held by a
 // transaction of this process that cannot go on while the thread waits. Transactions are
 // IMMEDIATE (the write lock is taken at BEGIN), which also serializes migrations across processes.
+// The event loop never waits for another process's lock: SQLite's busy handler waits a few ms,
+// then the call pauses asynchronously and tries again until busyTimeoutMs (sqlite-busy.ts), and
+// fails with ERR_STORE_BUSY; a transaction that meets the lock gives its turn up while it pauses.
 // Watching polls `PRAGMA data_version` (changed by commits of other connections, in this process
 // or another) and this connection's own commits, and only then reads the per-set versions.
 import { mkdirSync, realpathSync } from 'node:fs';
@@ -13,6 +16,7 @@ import Database from 'better-sqlite3';
 
 import { ClosedError } from '../errors';
 import {
+  DEFAULT_BUSY_TIMEOUT_MS,
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_LOCK_TTL_MS,
   DEFAULT_POLL_MS,
@@ -21,10 +25,10 @@ import {
   type StoreOptions,
   type Tx,
 } from './dialect';
+import { storeBusy } from './errors';
 import { queueFor, type SerialQueue } from './serial-queue';
+import { BUSY_SLICE_MS, isSqliteBusy, whileBusy } from './sqlite-busy';
 import { withLease } from './sqlite-lease-lock';
-
-const BUSY_TIMEOUT_MS = 5000;
 
 export class SqliteDialect implements Dialect {
   readonly kind = 'sqlite';
@@ -32,12 +36,19 @@ export class SqliteDialect implements Dialect {
   readonly forUpdate = ''; // BEGIN IMMEDIATE already holds the write lock
   readonly freshnessMs: number;
   readonly #db: Database.Database;
+  readonly #memory: boolean;
   readonly #statements = new Map<string, Database.Statement<SqlValue[]>>();
   readonly #lockTtlMs: number;
   readonly #lockTimeoutMs: number;
   readonly #pollMs: number;
-  readonly #queue: SerialQueue;
-  readonly #releaseQueue: () => void;
+  readonly #busyTimeoutMs: number;
+  readonly #turns: SerialQueue;
+  readonly #writes: SerialQueue;
+  readonly #releaseQueues: () => void;
+  /** Calls accepted and not yet settled: close() lets them finish. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  /** The switch to WAL, once it succeeded; undefined until then (a busy failure is tried again by the next call). */
+  #wal: Promise<void> | undefined;
   #closed = false;
   /** Commits made through this connection (data_version does not count them). */
   #commits = 0;
@@ -51,21 +62,24 @@ export class SqliteDialect implements Dialect {
 
   private constructor(db: Database.Database, file: string | undefined, options: StoreOptions) {
     this.#db = db;
-    ({ queue: this.#queue, release: this.#releaseQueue } = queueFor(file));
+    this.#memory = file === undefined;
+    ({ turns: this.#turns, writes: this.#writes, release: this.#releaseQueues } = queueFor(file));
     this.#lockTtlMs = options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
     this.#lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     this.#pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    this.#busyTimeoutMs = Math.max(0, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
     this.freshnessMs = 2 * this.#pollMs;
   }
 
-  /** Opens (creating when needed, with its parent directories) the file at `path`, or ':memory:'. */
+  /**
+   * Opens (creating when needed, with its parent directories) the file at `path`, or ':memory:'.
+   * The switch to WAL is made by the first call (it may have to wait for other processes).
+   */
   static open(path: string, options: StoreOptions = {}): SqliteDialect {
     const memory = path === ':memory:';
     if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
-    const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    const db = new Database(path, { timeout: BUSY_SLICE_MS }); // sets busy_timeout
     try {
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      if (!memory) useWal(db);
       return new SqliteDialect(db, memory ? undefined : realpathSync(path), options);
     } catch (e) {
       db.close();
@@ -74,26 +88,15 @@ export class SqliteDialect implements Dialect {
   }
 
   all<R>(sql: string, params?: readonly SqlValue[]): Promise<R[]> {
-    return this.#enqueue(() => this.#tx.all<R>(sql, params));
+    return this.#call((deadline) => this.#inTurn(deadline, () => this.#tx.all<R>(sql, params)));
   }
 
   run(sql: string, params?: readonly SqlValue[]): Promise<number> {
-    return this.#enqueue(() => this.#tx.run(sql, params));
+    return this.#call((deadline) => this.#inTurn(deadline, () => this.#tx.run(sql, params)));
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.#enqueue(async () => {
-      this.#db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = await fn(this.#tx);
-        this.#db.exec('COMMIT');
-        this.#commits++;
-        return result;
-      } catch (e) {
-        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-        throw e;
-      }
-    });
+    return this.#call((deadline) => this.#writes.run(() => this.#inTurn(deadline, () => this.#transactionOnce(fn))));
   }
 
   async lockMigrations(): Promise<void> {
@@ -114,7 +117,9 @@ export class SqliteDialect implements Dialect {
     let seenCommits = -1;
     let busy = false;
     const tick = async () => {
-      const version = await this.#enqueue(() => this.#db.pragma('data_version', { simple: true }));
+      const version = await this.#call((deadline) =>
+        this.#inTurn(deadline, () => this.#db.pragma('data_version', { simple: true })),
+      );
       const commits = this.#commits;
       if (version === seenVersion && commits === seenCommits) return;
       [seenVersion, seenCommits] = [version, commits];
@@ -134,14 +139,65 @@ export class SqliteDialect implements Dialect {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#queue.drain();
+    await Promise.allSettled([...this.#inFlight]); // calls in a busy wait end by their deadline
+    await this.#turns.drain();
     this.#db.close();
-    this.#releaseQueue();
+    this.#releaseQueues();
   }
 
-  #enqueue<T>(fn: () => T | Promise<T>): Promise<T> {
+  /** Accepts a call (ERR_CLOSED once closed); its deadline for busy waits starts now. */
+  #call<T>(start: (deadline: number) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new ClosedError('the key store'));
-    return this.#queue.run(fn);
+    const p = start(Date.now() + this.#busyTimeoutMs);
+    this.#inFlight.add(p);
+    void p.then(
+      () => this.#inFlight.delete(p),
+      () => this.#inFlight.delete(p),
+    );
+    return p;
+  }
+
+  /** Runs `attempt` in a turn of the connection, once the file is WAL; while SQLite is busy, pauses outside the queue and tries again. */
+  async #inTurn<T>(deadline: number, attempt: () => T | Promise<T>): Promise<T> {
+    await this.#useWal(deadline);
+    return whileBusy(deadline, this.#busyTimeoutMs, () => this.#turns.run(attempt));
+  }
+
+  /**
+   * One try at a transaction. SQLITE_BUSY at BEGIN (nothing began) is thrown as it is, for the
+   * caller to try again; inside the transaction, `fn` is not run twice: busy there is ERR_STORE_BUSY.
+   */
+  async #transactionOnce<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await fn(this.#tx);
+      // WAL commits need no other lock; in rollback journal mode COMMIT may wait for readers.
+      await whileBusy(Date.now() + this.#busyTimeoutMs, this.#busyTimeoutMs, async () => this.#db.exec('COMMIT'));
+      this.#commits++;
+      return result;
+    } catch (e) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      throw isSqliteBusy(e) ? storeBusy(this.#busyTimeoutMs, (e as { code?: unknown }).code) : e;
+    }
+  }
+
+  /**
+   * Switches the file to WAL. Switching needs the file to itself, and SQLite answers SQLITE_BUSY at
+   * once (no busy handler) while another process has it open, as when two processes open a new
+   * file together: tried again until the deadline. Once the file is WAL, nothing is asked.
+   */
+  #useWal(deadline: number): Promise<void> {
+    if (this.#memory) return Promise.resolve();
+    this.#wal ??= whileBusy(deadline, this.#busyTimeoutMs, () =>
+      this.#turns.run(() => {
+        if (String(this.#db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal')
+          this.#db.pragma('journal_mode = WAL');
+      }),
+    ).catch((e) => {
+      this.#wal = undefined; // the next call tries again
+      throw e;
+    });
+    return this.#wal;
   }
 
   #statement(sql: string): Database.Statement<SqlValue[]> {
@@ -151,24 +207,5 @@ export class SqliteDialect implements Dialect {
       this.#statements.set(sql, s);
     }
     return s;
-  }
-}
-
-/**
- * Switches the file to WAL. Switching needs the file to itself, and SQLite answers SQLITE_BUSY at
- * once (no busy handler) while another process has it open, as when two processes open a new file
- * together: try again for up to the busy timeout. Once the file is WAL, nothing is asked.
- */
-function useWal(db: Database.Database): void {
-  const deadline = Date.now() + BUSY_TIMEOUT_MS;
-  for (let wait = 5; ; wait = Math.min(2 * wait, 200)) {
-    try {
-      if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal') return;
-      db.pragma('journal_mode = WAL');
-      return;
-    } catch (e) {
-      if ((e as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait); // opening is synchronous
-    }
   }
 }

@@ -2,7 +2,9 @@
 // expires_at). It is taken in an IMMEDIATE transaction when absent or expired, renewed every
 // ttl/3 while the holder runs, and deleted after. A holder killed with SIGKILL cannot release it:
 // its lease expires after the ttl and a waiter takes it. Waiters poll with a growing backoff,
-// reading first (no write lock) and writing only when the lease looks free.
+// reading first (no write lock) and writing only when the lease looks free. Taking the lease meets
+// a store busy with another process's write like any write does: ERR_STORE_BUSY after busyTimeoutMs
+// (not after the lock's timeout: the caller is told at once that the store, not the lock, is busy).
 // Clocks: expiry compares Date.now() of the processes, which share one host's clock.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
