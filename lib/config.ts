@@ -1,43 +1,26 @@
-// Configuration, read once from an environment (process.env by default) into a plain object.
-// The only module that reads the environment (besides the addon override in pkcs11/native.ts).
+// Configuration, read once from an environment (process.env by default) into a plain object: the
+// HSM, the store, logs and rotation here, the HTTP service in service-config.ts, the readers in
+// config-env.ts. These are the only modules that read the environment (besides the addon override
+// in pkcs11/native.ts).
 // Every bad value is a ConfigError naming the variable; PINs and secrets are never echoed.
 import * as fs from 'node:fs';
 
-import { HsmJwksError } from './errors';
+import { ConfigError, duration, type Env, flag, given, integer } from './config-env';
 import type { HsmSettings, KeyManagerSettings } from './keys/create';
 import type { RotationPolicy } from './keys/rotation';
-import type { LogLevel } from './logger';
+import type { LogFormat, LogLevel } from './logger';
+import { type ServiceConfig, serviceConfig } from './service-config';
 import { DEFAULT_DSN } from './store/open-store';
 
 export { DEFAULT_DSN };
+export { ConfigError };
+export type { CorsConfig, ListenerLimits, ServiceConfig } from './service-config';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-export type { LogLevel };
+export type { LogFormat, LogLevel };
 
 /** HSM settings. The token label wins over the serial, the serial over the slot (Hydra: the label
  *  wins over the slot, and the first slot with the label is used). */
 export type HsmConfig = HsmSettings;
-
-/** The HTTP service (`hsm-jwks serve`). */
-export interface ServiceConfig {
-  /** Bearer token for /admin routes; without it the service listens on loopback only. */
-  adminToken: string | undefined;
-  /** Listen address (SERVE_HOST): default 127.0.0.1. */
-  host: string;
-  /** Public routes (JWKS, health); Hydra's public port. */
-  publicPort: number;
-  /** Admin routes; the same as publicPort to serve everything on one port. */
-  adminPort: number;
-  /** HEALTH_PORT: /health/alive and /health/ready on a listener of their own, in a worker thread (unset: none). */
-  healthPort?: number;
-  /** Key sets published at /.well-known/jwks.json, and made at start when missing. */
-  publicSets: string[];
-  /** Alg of the keys made at start for missing public sets. */
-  defaultAlg: string;
-  /** How stale the published JWKS may get after a write made elsewhere, and its Cache-Control max-age (JWKS_CACHE_SECONDS, 30). */
-  jwksCacheSeconds: number;
-  /** Scheduled rotation of the public sets (ROTATE_*). */
-  rotation: RotationPolicy;
-}
 
 export interface Config extends KeyManagerSettings {
   /** Undefined when HSM_ENABLED is not true. */
@@ -46,37 +29,13 @@ export interface Config extends KeyManagerSettings {
   /** SECRETS_SYSTEM, comma-separated: the first seals, all open. */
   secrets: string[];
   logLevel: LogLevel;
+  /** LOG_FORMAT: text, json or json_pretty; `auto` (unset): text on a terminal, json otherwise. */
+  logFormat: LogFormat;
   /** How long a new key is published before it signs (ROTATE_PUBLISH_AHEAD). */
   publishAheadMs: number;
   /** The longest lifetime of a JWT signed here (TOKEN_MAX_LIFETIME). */
   maxTokenLifetimeMs: number;
   service: ServiceConfig;
-}
-
-export class ConfigError extends HsmJwksError {
-  declare readonly code: 'ERR_CONFIG';
-  readonly variable: string;
-  constructor(variable: string, message: string) {
-    super('ERR_CONFIG', `${variable}: ${message}`);
-    this.variable = variable;
-  }
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-function flag(env: Env, name: string): boolean {
-  const v = env[name]?.trim().toLowerCase();
-  if (v === undefined || v === '' || v === 'false' || v === '0' || v === 'no') return false;
-  if (v === 'true' || v === '1' || v === 'yes') return true;
-  throw new ConfigError(name, 'must be true or false');
-}
-
-function integer(env: Env, name: string, min: number): number | undefined {
-  const v = env[name]?.trim();
-  if (v === undefined || v === '') return undefined;
-  const n = /^0x[0-9a-f]+$/i.test(v) ? Number.parseInt(v, 16) : /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(name, `must be an integer of at least ${min}`);
-  return n;
 }
 
 function pinOf(env: Env): string | undefined {
@@ -145,19 +104,6 @@ function secretsOf(env: Env): string[] {
   return secrets;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** A duration such as 90s, 15m, 12h or 30d, in ms. */
-function duration(env: Env, name: string): number | undefined {
-  const v = env[name]?.trim();
-  if (v === undefined || v === '') return undefined;
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(v);
-  const ms = m ? Number(m[1]) * UNITS[m[2]!]! : NaN;
-  if (!Number.isSafeInteger(ms) || ms <= 0)
-    throw new ConfigError(name, 'must be a duration such as 90s, 15m, 12h or 30d');
-  return ms;
-}
-
 /**
  * Rotation settings, checked so that no verifier can fail: a new key is published at least as long
  * as a verifier may cache the JWKS (max-age) plus as long as this service may serve an older one
@@ -192,57 +138,30 @@ function rotationOf(
   };
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-
-function serviceConfig(env: Env): ServiceConfig {
-  const adminToken = env.ADMIN_TOKEN || undefined;
-  if (adminToken !== undefined && adminToken.length < 16)
-    throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters');
-  const host = env.SERVE_HOST?.trim() || '127.0.0.1';
-  if (!adminToken && !LOOPBACK.test(host)) {
-    throw new ConfigError(
-      'SERVE_HOST',
-      'the service listens beyond loopback only with ADMIN_TOKEN set (the admin API would be open)',
-    );
-  }
-  const publicPort = integer(env, 'PUBLIC_PORT', 0) ?? 4444;
-  const adminPort = integer(env, 'ADMIN_PORT', 0) ?? 4445;
-  if (publicPort > 65535) throw new ConfigError('PUBLIC_PORT', 'must be a TCP port');
-  if (adminPort > 65535) throw new ConfigError('ADMIN_PORT', 'must be a TCP port');
-  const publicSets = (env.JWKS_PUBLIC_SETS ?? 'hydra.openid.id-token,hydra.jwt.access-token')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const jwksCacheSeconds = integer(env, 'JWKS_CACHE_SECONDS', 1) ?? 30;
-  const { rotation } = rotationOf(env, jwksCacheSeconds);
-  const healthPort = integer(env, 'HEALTH_PORT', 0);
-  if (healthPort !== undefined && healthPort > 65535) throw new ConfigError('HEALTH_PORT', 'must be a TCP port');
-  return {
-    adminToken,
-    host,
-    publicPort,
-    adminPort,
-    ...(healthPort !== undefined ? { healthPort } : {}),
-    publicSets,
-    defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256',
-    jwksCacheSeconds,
-    rotation,
-  };
-}
+const LOG_FORMATS: readonly LogFormat[] = ['text', 'json', 'json_pretty'];
 
 export function loadConfig(env: Env = process.env): Config {
-  const level = (env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(level)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  // Hydra's `panic` is our `fatal` (nothing here panics).
+  const named = env.LOG_LEVEL?.trim().toLowerCase() || 'info';
+  const level = (named === 'panic' ? 'fatal' : named) as LogLevel;
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError('LOG_LEVEL', `must be one of panic, ${LOG_LEVELS.join(', ')}`);
+  const format = (given(env, 'LOG_FORMAT')?.toLowerCase() ?? 'auto') as LogFormat;
+  if (format !== 'auto' && !LOG_FORMATS.includes(format))
+    throw new ConfigError(
+      'LOG_FORMAT',
+      `must be one of ${LOG_FORMATS.join(', ')} (unset: text on a terminal, json otherwise)`,
+    );
   const dsn = env.DSN?.trim() || DEFAULT_DSN;
   if (!/^(sqlite|postgres|postgresql):\/\//.test(dsn))
     throw new ConfigError('DSN', 'must start with sqlite:// or postgres://');
-  const service = serviceConfig(env);
+  const service = serviceConfig(env, (cacheSeconds) => rotationOf(env, cacheSeconds).rotation);
   const { publishAheadMs, maxTokenLifetimeMs } = rotationOf(env, service.jwksCacheSeconds);
   return {
     hsm: flag(env, 'HSM_ENABLED') ? hsmConfig(env) : undefined,
     dsn,
     secrets: secretsOf(env),
     logLevel: level,
+    logFormat: format,
     publishAheadMs,
     maxTokenLifetimeMs,
     service,

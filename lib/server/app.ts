@@ -1,18 +1,22 @@
-// The HTTP service's routes (fastify). Public: the JWKS, health, metrics. Admin (Bearer token when
-// ADMIN_TOKEN is set): Hydra's key-set paths, and JWT signing for apps that must not hold a key.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// The HTTP service's wiring (fastify): the public port (JWKS; health and /version, ops.ts) and the
+// admin port (Hydra's key-set paths, JWT signing and metrics, behind auth.ts). Every error, fastify's own included,
+// answers in one shape (http-errors.ts). The routes live in public-routes.ts, admin-routes.ts and
+// jwt-route.ts.
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-
-import type { ErrorCode } from '../errors';
-import { KeyManagerError } from '../keys/errors';
+import type { CorsConfig } from '../config';
 import type { KeyRing } from '../keys/key-ring';
-import { rotate, type RotationPolicy } from '../keys/rotation';
+import type { RotationPolicy } from '../keys/rotation';
 import type { Logger } from '../logger';
-import type { KeyUse } from '../pkcs11/key-spec';
-import { httpError, toHttp } from './http-errors';
+import { registerKeyRoutes } from './admin-routes';
+import { bearerCheck, hostCheck } from './auth';
+import { clientErrorHttp, httpError, toHttp } from './http-errors';
+import { useBoundedJson } from './json-body';
 import { JwksCache } from './jwks-cache';
+import { registerJwtRoute } from './jwt-route';
 import { Metrics } from './metrics';
+import { registerOps, registerPrometheus } from './ops';
+import { registerJwks } from './public-routes';
 
 export interface AppOptions {
   km: KeyRing;
@@ -27,6 +31,15 @@ export interface AppOptions {
   rotation?: Pick<RotationPolicy, 'retireAfterMs'>;
   /** For POST /admin/hsm/login: one more login after a refused PIN (reads HSM_PIN_FILE again). */
   resumeLogins?: () => Promise<void>;
+  /**
+   * The admin listener's configured host name (SERVE_ADMIN_HOST), accepted in the Host header when
+   * there is no ADMIN_TOKEN, besides loopback names and addresses. A wildcard (0.0.0.0, ::) adds nothing.
+   */
+  adminHost?: string;
+  /** CORS of the public port (SERVE_PUBLIC_CORS_*; off when absent). */
+  cors?: CorsConfig;
+  /** ms since the epoch, for `iat`/`exp` of /admin/jwt (the key manager's clock; tests move it). */
+  clock?: () => number;
 }
 
 export interface Apps {
@@ -37,18 +50,51 @@ export interface Apps {
 }
 
 const BODY_LIMIT = 64 * 1024;
-const NAME = { type: 'string', minLength: 1, maxLength: 255 } as const;
+/**
+ * A path parameter's longest raw form: a set name is at most 255 UTF-16 units, each at most 9
+ * characters percent-encoded (3 UTF-8 bytes); kids are shorter (255 bytes, or "hex:" + 510).
+ * The key manager checks the decoded names (400 ERR_KEY_NAME_INVALID / ERR_KID_INVALID); beyond
+ * this fastify answers 414 (in our shape).
+ */
+const MAX_PARAM_LENGTH = 255 * 9;
 
-function newApp(logger: Logger, metrics: Metrics): FastifyInstance {
-  // Unknown members are refused, not silently dropped (fastify's default removes them).
+/** Hydra's admin port adds `/admin` to paths without it (`/keys/{set}` is `/admin/keys/{set}`): the same for our admin routes. */
+function withAdminPrefix(url: string | undefined): string {
+  const u = url ?? '/';
+  return /^\/(keys|jwt|hsm)(\/|\?|$)/.test(u) ? `/admin${u}` : u;
+}
+
+function newApp(logger: Logger, metrics: Metrics, adminPaths: boolean): FastifyInstance {
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
     logger: false,
     return503OnClosing: true,
+    // Unknown members are refused, not silently dropped (fastify's default removes them).
     ajv: { customOptions: { removeAdditional: false } },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    ...(adminPaths ? { rewriteUrl: (req: { url?: string }) => withAdminPrefix(req.url) } : {}),
+    // A malformed percent-encoding (FST_ERR_BAD_URL) or too long a parameter (414): our shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const { status, body, headers } = toHttp(error);
+      void (reply as FastifyReply).status(status).headers(headers).send(body);
+    },
+    // Before routing (a request timeout, malformed HTTP, headers too large): our shape, then close.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const { status, body } = clientErrorHttp(error.code);
+      const text = JSON.stringify(body);
+      if (socket.writable) {
+        socket.write(
+          `HTTP/1.1 ${status} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+            `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+        );
+      }
+      socket.destroy(error);
+    },
   });
+  useBoundedJson(app);
   app.setErrorHandler((error, request, reply) => {
-    const { status, body } = toHttp(error);
+    const { status, body, headers } = toHttp(error);
     if (status >= 500)
       logger.error('request failed', {
         method: request.method,
@@ -59,197 +105,58 @@ function newApp(logger: Logger, metrics: Metrics): FastifyInstance {
     metrics.count('hsm_jwks_errors_total', 'Requests that failed, by error code.', {
       code: body.error_code ?? body.error,
     });
-    void reply.status(status).send(body);
+    void reply.status(status).headers(headers).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send(httpError(404, `no route ${request.method} ${request.url}`).body);
+    void reply
+      .status(404)
+      .send(httpError(404, `no route ${request.method} ${request.url}`, 'ERR_ROUTE_NOT_FOUND').body);
   });
   return app;
 }
 
-/** A constant-time check of `Authorization: Bearer <ADMIN_TOKEN>`. */
-function bearerCheck(adminToken: string | undefined) {
-  if (adminToken === undefined) return undefined;
-  const expected = createHash('sha256').update(adminToken).digest();
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const header = request.headers.authorization ?? '';
-    const match = /^Bearer (.+)$/.exec(header);
-    const given = createHash('sha256')
-      .update(match?.[1] ?? '')
-      .digest();
-    if (!match || !timingSafeEqual(given, expected)) {
-      const { status, body } = httpError(
-        401,
-        'a valid Bearer token (ADMIN_TOKEN) is required',
-        'ERR_UNAUTHORIZED' satisfies ErrorCode,
-      );
-      return reply.status(status).header('www-authenticate', 'Bearer').send(body);
-    }
-    return undefined;
-  };
-}
-
 export function buildApps(o: AppOptions): Apps {
   const metrics = new Metrics();
-  const jwks = new JwksCache(o.km, o.publicSets, o.jwksMaxAgeMs, (set) =>
-    o.logger.error('the keys of a public set vanished without a delete: the JWKS keeps publishing them', { set }),
+  const jwks = new JwksCache(
+    o.km,
+    o.publicSets,
+    o.jwksMaxAgeMs,
+    (set) =>
+      o.logger.error('the keys of a public set vanished without a delete: the JWKS keeps publishing them', { set }),
+    (e) =>
+      o.logger.warn('the JWKS could not be rebuilt: the last good set is served, marked stale', {
+        code: (e as { code?: unknown }).code,
+      }),
   );
   // A write by another process or instance rebuilds the JWKS at the next request (the store's freshness bound).
   o.km.onChange((set) => {
     if (o.publicSets.includes(set)) jwks.invalidate(set);
   });
-  const pub = newApp(o.logger, metrics);
-  const admin = o.onePort ? pub : newApp(o.logger, metrics);
-  const auth = bearerCheck(o.adminToken);
+  const pub = newApp(o.logger, metrics, o.onePort === true);
+  const admin = o.onePort ? pub : newApp(o.logger, metrics, true);
 
-  pub.get('/.well-known/jwks.json', async (request, reply) => {
-    const { body, etag } = await jwks.get();
-    void reply.header('etag', etag).header('cache-control', `public, max-age=${Math.floor(jwks.maxAgeMs / 1000)}`);
-    if (request.headers['if-none-match'] === etag) return reply.status(304).send();
-    return reply.type('application/json').send(body);
-  });
-  pub.get('/health/alive', async () => ({ status: 'ok' }));
-  // From the state the token layer keeps (at most one C_GetTokenInfo a second), never a key scan:
-  // cheap enough for any probe rate, and 503 while the token is gone or refuses logins.
-  pub.get('/health/ready', async (_request, reply) => {
-    const { ready, hsm } = await o.km.ready();
-    const token = hsm
-      ? {
-          token: hsm.state,
-          ...(hsm.cause ? { cause: hsm.cause } : {}),
-          ...(hsm.since ? { since: new Date(hsm.since).toISOString() } : {}),
-        }
-      : {};
-    if (ready) return { status: 'ok', ...token };
-    return reply.status(503).send({ status: 'unavailable', ...token });
-  });
-  pub.get('/metrics', async (_request, reply) =>
-    reply
-      .type('text/plain; version=0.0.4')
-      .send(metrics.render({ ...o.km.stats(), hsm_jwks_process_resident_memory_bytes: process.memoryUsage().rss })),
-  );
+  // Request metrics, audit, CORS, health and /version on both ports (ops.ts).
+  registerOps(pub, admin, { km: o.km, metrics, logger: o.logger, cors: o.cors });
+  registerJwks(pub, jwks);
 
-  // Admin routes in their own scope, so the Bearer check covers them and nothing else.
+  // Admin routes in their own scope, so the guard covers them and nothing else: the Bearer token
+  // when ADMIN_TOKEN is set, else the Host check against DNS rebinding (auth.ts).
+  const guard = o.adminToken ? bearerCheck(o.adminToken) : hostCheck(o.adminHost);
   void admin.register(async (scope) => {
-    if (auth) scope.addHook('onRequest', auth);
-    const changed = (set: string) => jwks.invalidate(set);
-    scope.post('/admin/hsm/login', async (_r, reply) => {
-      await (o.resumeLogins ?? (() => o.km.resumeLogins()))();
-      return reply.status(200).send({ status: 'ok', token: (await o.km.ready()).hsm?.state });
+    scope.addHook('onRequest', guard);
+    // As Hydra's admin port: key material and state are never kept by caches on the way.
+    scope.addHook('onSend', async (request, reply) => {
+      if (request.method === 'GET') void reply.header('cache-control', 'private, no-cache, no-store, must-revalidate');
     });
-    scope.get<{ Params: { set: string } }>('/admin/keys/:set', async (r) => o.km.getKeySet(r.params.set));
-    scope.get<{ Params: { set: string; kid: string } }>('/admin/keys/:set/:kid', async (r) =>
-      o.km.getKey(r.params.set, r.params.kid),
-    );
-    scope.post<{ Params: { set: string }; Body: { alg: string; use?: KeyUse; kid?: string; activate_now?: boolean } }>(
-      '/admin/keys/:set',
-      {
-        schema: {
-          body: {
-            type: 'object',
-            required: ['alg'],
-            additionalProperties: false,
-            properties: {
-              alg: { type: 'string', minLength: 1 },
-              use: { type: 'string', enum: ['sig', 'enc'] },
-              kid: NAME,
-              activate_now: { type: 'boolean' },
-            },
-          },
-        },
-      },
-      async (r, reply) => {
-        const made = await o.km.generateAndPersistKeySet(r.params.set, r.body.kid, r.body.alg, r.body.use ?? 'sig', {
-          activateNow: r.body.activate_now === true,
-        });
-        changed(r.params.set);
-        return reply.status(201).send(made);
-      },
-    );
-    scope.post<{ Params: { set: string }; Body: { alg?: string } | undefined }>(
-      '/admin/keys/:set/rotate',
-      {
-        schema: {
-          body: {
-            type: ['object', 'null'],
-            additionalProperties: false,
-            properties: { alg: { type: 'string', minLength: 1 } },
-          },
-        },
-      },
-      async (r, reply) => {
-        const result = await rotate(o.km, r.params.set, o.rotation ?? { retireAfterMs: 86_400_000 }, {
-          ...(r.body?.alg ? { alg: r.body.alg } : {}),
-          logger: o.logger,
-        });
-        changed(r.params.set);
-        return reply
-          .status(result.created ? 201 : 200)
-          .send({ ...result, activateAt: result.activateAt.toISOString() });
-      },
-    );
-    const jwkBody = { type: 'object', required: ['kty'], properties: { kty: { type: 'string' } } } as const;
-    scope.put<{ Params: { set: string }; Body: { keys: unknown[] } }>(
-      '/admin/keys/:set',
-      {
-        schema: {
-          body: {
-            type: 'object',
-            required: ['keys'],
-            properties: { keys: { type: 'array', minItems: 1, items: jwkBody } },
-          },
-        },
-      },
-      async (r) => {
-        await o.km.updateKeySet(r.params.set, r.body);
-        changed(r.params.set);
-        return o.km.getKeySet(r.params.set);
-      },
-    );
-    scope.put<{ Params: { set: string; kid: string }; Body: Record<string, unknown> }>(
-      '/admin/keys/:set/:kid',
-      { schema: { body: jwkBody } },
-      async (r) => {
-        if (r.body.kid !== undefined && r.body.kid !== r.params.kid) {
-          throw new KeyManagerError('ERR_KEY_NAME_INVALID', 'the JWK\'s "kid" differs from the kid in the path');
-        }
-        await o.km.updateKey(r.params.set, { ...r.body, kid: r.params.kid });
-        changed(r.params.set);
-        return o.km.getKey(r.params.set, r.params.kid);
-      },
-    );
-    scope.delete<{ Params: { set: string } }>('/admin/keys/:set', async (r, reply) => {
-      await o.km.deleteKeySet(r.params.set);
-      changed(r.params.set);
-      return reply.status(204).send();
+    registerKeyRoutes(scope, {
+      km: o.km,
+      logger: o.logger,
+      changed: (set) => jwks.invalidate(set),
+      ...(o.rotation ? { rotation: o.rotation } : {}),
+      ...(o.resumeLogins ? { resumeLogins: o.resumeLogins } : {}),
     });
-    scope.delete<{ Params: { set: string; kid: string } }>('/admin/keys/:set/:kid', async (r, reply) => {
-      await o.km.deleteKey(r.params.set, r.params.kid);
-      changed(r.params.set);
-      return reply.status(204).send();
-    });
-    scope.post<{ Params: { set: string }; Body: { claims: Record<string, unknown>; kid?: string } }>(
-      '/admin/jwt/:set',
-      {
-        schema: {
-          body: {
-            type: 'object',
-            required: ['claims'],
-            additionalProperties: false,
-            properties: { claims: { type: 'object' }, kid: NAME },
-          },
-        },
-      },
-      async (r) => {
-        const started = process.hrtime.bigint();
-        const token = await o.km.signJwt(r.params.set, r.body.claims, r.body.kid ? { kid: r.body.kid } : {});
-        metrics.observeSign(Number(process.hrtime.bigint() - started) / 1e9);
-        metrics.count('hsm_jwks_signatures_total', 'JWTs signed through the service, by key set.', {
-          set: r.params.set,
-        });
-        return { token };
-      },
-    );
+    registerJwtRoute(scope, o.km, metrics, o.clock ?? Date.now);
+    registerPrometheus(scope, o.km, metrics);
   });
   return { public: pub, admin, jwks, metrics };
 }

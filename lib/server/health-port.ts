@@ -6,6 +6,7 @@
 // overloaded past HEARTBEAT_STALE_MS) makes it answer 503 "stalled".
 import { Worker } from 'node:worker_threads';
 
+import type { ListenerLimits } from '../config';
 import type { KeyRing } from '../keys/key-ring';
 import type { Logger } from '../logger';
 import type { TokenStateName } from '../pkcs11/token-state';
@@ -18,6 +19,14 @@ const STATES: Array<TokenStateName | 'software' | 'starting'> = [
   'login-refused',
   'closed',
 ];
+const DEFAULT_LIMITS: ListenerLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5000,
+  socketTimeoutMs: 120_000,
+  maxConnections: 1024,
+  maxRequestsPerSocket: 0,
+};
 /** How often the main thread refreshes the shared state (and its heartbeat). */
 const PUBLISH_MS = 200;
 /** A heartbeat older than this: the main loop is not turning; not ready. */
@@ -46,6 +55,12 @@ const server = http.createServer((req, res) => {
   return send(503, { status: 'unavailable', token: state });
 });
 server.keepAliveTimeout = 5000;
+// The same bounds as the other listeners (listener-limits.ts): probes are tiny, a trickled request is cut.
+server.requestTimeout = workerData.limits.requestTimeoutMs;
+server.headersTimeout = Math.min(workerData.limits.headersTimeoutMs, workerData.limits.requestTimeoutMs);
+server.connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(server.headersTimeout / 4)));
+server.maxConnections = workerData.limits.maxConnections;
+server.setTimeout(workerData.limits.socketTimeoutMs);
 server.on('error', (e) => parentPort.postMessage({ error: e.code || e.message }));
 server.listen(workerData.port, workerData.host, () => parentPort.postMessage({ port: server.address().port }));
 parentPort.on('message', (m) => { if (m === 'close') server.close(() => process.exit(0)); });
@@ -63,7 +78,13 @@ export class HealthPort {
   }
 
   /** Starts the listener and the publishing of the state; resolves once it listens. */
-  static async start(host: string, port: number, km: KeyRing, logger: Logger): Promise<HealthPort> {
+  static async start(
+    host: string,
+    port: number,
+    km: KeyRing,
+    logger: Logger,
+    limits: ListenerLimits = DEFAULT_LIMITS,
+  ): Promise<HealthPort> {
     const buffer = new SharedArrayBuffer(16);
     const shared = new BigInt64Array(buffer);
     const publish = async () => {
@@ -77,7 +98,7 @@ export class HealthPort {
     timer.unref();
     const worker = new Worker(WORKER, {
       eval: true,
-      workerData: { buffer, port, host, states: STATES, staleMs: HEARTBEAT_STALE_MS },
+      workerData: { buffer, port, host, states: STATES, staleMs: HEARTBEAT_STALE_MS, limits },
     });
     worker.unref();
     try {

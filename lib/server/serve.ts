@@ -11,6 +11,7 @@ import { Rotator } from '../keys/rotation';
 import type { Logger } from '../logger';
 import { buildApps, type Apps } from './app';
 import { HealthPort } from './health-port';
+import { applyListenerLimits } from './listener-limits';
 import { OperatorLogin } from './operator-login';
 
 export interface Service {
@@ -54,18 +55,23 @@ export async function startService(
       jwksMaxAgeMs: s.jwksCacheSeconds * 1000,
       rotation: s.rotation,
       resumeLogins: () => operator.resume('admin-route'),
+      adminHost: s.adminHost,
+      cors: s.cors,
+      ...(options.clock ? { clock: options.clock } : {}),
     });
+    applyListenerLimits(apps.public.server, s.limits, 'public', logger, apps.metrics);
+    if (apps.admin !== apps.public) applyListenerLimits(apps.admin.server, s.limits, 'admin', logger, apps.metrics);
     if (options.schedule !== false)
       rotator.start(Math.max(1000, Math.min(60_000, (s.rotation.everyMs ?? Infinity) / 10)));
     if (config.hsm) operator.start();
-    await apps.public.listen({ host: s.host, port: s.publicPort });
-    if (apps.admin !== apps.public) await apps.admin.listen({ host: s.host, port: s.adminPort });
-    if (s.healthPort !== undefined) health = await HealthPort.start(s.host, s.healthPort, km, logger);
+    await apps.public.listen({ host: s.publicHost, port: s.publicPort });
+    if (apps.admin !== apps.public) await apps.admin.listen({ host: s.adminHost, port: s.adminPort });
+    if (s.healthPort !== undefined) health = await HealthPort.start(s.publicHost, s.healthPort, km, logger, s.limits);
     const publicUrl = url(apps.public.server.address());
     const adminUrl = url(apps.admin.server.address());
     if (!s.adminToken) {
       logger.warn(
-        'ADMIN_TOKEN is not set: the admin API has no authentication, so the service listens on loopback only',
+        'ADMIN_TOKEN is not set: the admin API has no authentication, so it listens on loopback only and answers only requests whose Host names this machine',
       );
     }
     logger.info('hsm-jwks is serving', { public: publicUrl, admin: adminUrl, sets: s.publicSets });

@@ -93,7 +93,7 @@ const isPinoLine = (line: string) => {
   if (!line.startsWith('{')) return false;
   try {
     const o = JSON.parse(line) as { level?: unknown; msg?: unknown };
-    return typeof o.level === 'number' && 'msg' in o;
+    return (typeof o.level === 'number' || typeof o.level === 'string') && 'msg' in o; // JSON log lines (level by name since LOG_FORMAT)
   } catch {
     return false;
   }

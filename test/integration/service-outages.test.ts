@@ -168,9 +168,15 @@ test('a new PIN written to HSM_PIN_FILE is the operator act: one login with it',
 });
 
 test('the token deleted under load: 503 ERR_TOKEN_UNAVAILABLE (never 404) and not ready; re-created with a key, signing within 5 s', async () => {
-  const svc = await start('svc-gone', { HSM_LIBRARY: SOFTHSM_MODULE, HSM_PIN: USER_PIN, HEALTH_PORT: '0' });
+  const svc = await start('svc-gone', {
+    HSM_LIBRARY: SOFTHSM_MODULE,
+    HSM_PIN: USER_PIN,
+    HEALTH_PORT: '0',
+    JWKS_CACHE_SECONDS: '1',
+  });
   try {
     expect(await signJwt(svc)).toEqual({ status: 200 });
+    const jwksBefore = await (await fetch(`${svc.publicUrl}/.well-known/jwks.json`)).text();
     expect(svc.healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(svc.healthUrl).not.toBe(svc.publicUrl);
     expect(await ready(svc, svc.healthUrl)).toMatchObject({ status: 200, token: 'ready' });
@@ -188,6 +194,21 @@ test('the token deleted under load: 503 ERR_TOKEN_UNAVAILABLE (never 404) and no
       status: 503,
       code: 'ERR_TOKEN_UNAVAILABLE',
     });
+    // 503s say when to come back.
+    const refused = await fetch(`${svc.adminUrl}/admin/jwt/jwt.es`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ claims: {} }),
+    });
+    expect([refused.status, refused.headers.get('retry-after')]).toEqual([503, '5']);
+    await refused.text();
+    // The JWKS past its cache time (1 s) during the outage: the last good set, with its age, never a 503.
+    await sleep(1100);
+    const stale = await fetch(`${svc.publicUrl}/.well-known/jwks.json`);
+    expect(stale.status).toBe(200);
+    expect(await stale.text()).toBe(jwksBefore);
+    expect(stale.headers.get('age')).toMatch(/^[1-9]\d*$/);
+    expect(stale.headers.get('warning')).toBe('110 hsm-jwks "Response is Stale"');
 
     // Re-created by an operator with the same label and a key labelled with the set's name.
     softHsm().initToken('svc-gone');
