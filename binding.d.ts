@@ -204,6 +204,12 @@ export declare class NativeModule {
   getSlots(tokenPresent: boolean): Promise<NativeSlot[]>;
   getTokenInfo(slot: bigint): Promise<NativeTokenInfo>;
   getMechanisms(slot: bigint): Promise<NativeMechanismInfo[]>;
+  /**
+   * C_InitToken: (re)initialises the token in `slot` (every object on it is destroyed) with this SO
+   * PIN and `label` (at most 32 bytes of UTF-8, blank-padded). No session may be open on the slot.
+   * The SO PIN buffer is used in place (pinned, not copied); zero it after the promise settles.
+   */
+  initToken(slot: bigint, soPin: Uint8Array, label: string): Promise<void>;
   /** CKF_SERIAL_SESSION is always added to `flags`. */
   openSession(slot: bigint, flags: number): Promise<bigint>;
   closeSession(session: bigint): Promise<void>;
@@ -211,6 +217,11 @@ export declare class NativeModule {
   /** The PIN buffer is used in place (pinned, not copied); zero it after the promise settles. */
   login(session: bigint, userType: number, pin: Uint8Array): Promise<void>;
   logout(session: bigint): Promise<void>;
+  /**
+   * C_InitPIN: sets the user PIN, in a read/write session logged in as the SO (login with CKU.SO).
+   * The PIN buffer is used in place (pinned, not copied); zero it after the promise settles.
+   */
+  initPin(session: bigint, pin: Uint8Array): Promise<void>;
   /** C_FindObjectsInit + C_FindObjects (up to maxObjects) + C_FindObjectsFinal. */
   findObjects(session: bigint, template: NativeTemplate, maxObjects: number): Promise<bigint[]>;
   getAttributes(session: bigint, object: bigint, types: readonly number[]): Promise<NativeAttributeReading[]>;

@@ -50,12 +50,14 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   Napi::Value GetSlots(const Napi::CallbackInfo& info);
   Napi::Value GetTokenInfo(const Napi::CallbackInfo& info);
   Napi::Value GetMechanisms(const Napi::CallbackInfo& info);
+  Napi::Value InitToken(const Napi::CallbackInfo& info);
   // ops_session.cc
   Napi::Value OpenSession(const Napi::CallbackInfo& info);
   Napi::Value CloseSession(const Napi::CallbackInfo& info);
   Napi::Value GetSessionInfo(const Napi::CallbackInfo& info);
   Napi::Value Login(const Napi::CallbackInfo& info);
   Napi::Value Logout(const Napi::CallbackInfo& info);
+  Napi::Value InitPin(const Napi::CallbackInfo& info);
   // ops_objects.cc
   Napi::Value FindObjects(const Napi::CallbackInfo& info);
   Napi::Value GetAttributes(const Napi::CallbackInfo& info);

@@ -1,4 +1,4 @@
-// Session management: C_OpenSession, C_CloseSession, C_GetSessionInfo, C_Login, C_Logout.
+// Session management: C_OpenSession, C_CloseSession, C_GetSessionInfo, C_Login, C_Logout, C_InitPIN.
 #include "async_op.h"
 #include "convert.h"
 
@@ -76,6 +76,25 @@ class LoginOp : public AsyncOp {
   size_t pinLen_;
 };
 
+// C_InitPIN: sets the user PIN, in a read/write session logged in as the SO. The PIN buffer is
+// used in place (pinned, never copied).
+class InitPinOp : public AsyncOp {
+ public:
+  InitPinOp(ModuleObject* owner, const Napi::Env& env, CK_SESSION_HANDLE session, Napi::Uint8Array pin)
+      : AsyncOp(owner, env, "hsm-jwks:initPin"), pin_(pin.Data()), pinLen_(pin.ByteLength()) {
+    Pin(pin);
+    UseSession(session);
+  }
+
+ private:
+  void Run(CK_FUNCTION_LIST* fl) override {
+    Ok(fl->C_InitPIN(session_, pin_, static_cast<CK_ULONG>(pinLen_)), "C_InitPIN");
+  }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+  CK_UTF8CHAR* pin_;
+  size_t pinLen_;
+};
+
 }  // namespace
 
 Napi::Value ModuleObject::OpenSession(const Napi::CallbackInfo& info) {
@@ -110,6 +129,12 @@ Napi::Value ModuleObject::Login(const Napi::CallbackInfo& info) {
   CK_USER_TYPE userType = UlongFromJs(info[1], "userType");
   Napi::Uint8Array pin = BytesFromJs(info[2], "pin");
   return (new LoginOp(this, info.Env(), session, userType, pin))->Start();
+}
+
+Napi::Value ModuleObject::InitPin(const Napi::CallbackInfo& info) {
+  CK_SESSION_HANDLE session = HandleFromJs(info[0], "session");
+  Napi::Uint8Array pin = BytesFromJs(info[1], "pin");
+  return (new InitPinOp(this, info.Env(), session, pin))->Start();
 }
 
 }  // namespace hsm

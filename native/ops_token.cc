@@ -1,5 +1,7 @@
 // General-purpose, slot and token calls: C_GetInfo, C_GetSlotList/C_GetSlotInfo/C_GetTokenInfo,
-// C_GetMechanismList/C_GetMechanismInfo.
+// C_GetMechanismList/C_GetMechanismInfo, C_InitToken.
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "async_op.h"
@@ -155,6 +157,30 @@ class GetMechanismsOp : public AsyncOp {
   std::vector<CK_MECHANISM_INFO> infos_;
 };
 
+// C_InitToken: (re)initialises the token in `slot` with an SO PIN and a label (blank-padded to 32
+// bytes). The SO PIN buffer is used in place (pinned, never copied), like login's.
+class InitTokenOp : public AsyncOp {
+ public:
+  InitTokenOp(ModuleObject* owner, const Napi::Env& env, CK_SLOT_ID slot, Napi::Uint8Array soPin,
+              const std::string& label)
+      : AsyncOp(owner, env, "hsm-jwks:initToken"), slot_(slot), pin_(soPin.Data()), pinLen_(soPin.ByteLength()) {
+    Pin(soPin);
+    std::memset(label_, ' ', sizeof label_);
+    std::memcpy(label_, label.data(), label.size());
+  }
+
+ private:
+  bool UsesHandles() const override { return false; }  // slot-level: no handles
+  void Run(CK_FUNCTION_LIST* fl) override {
+    Ok(fl->C_InitToken(slot_, pin_, static_cast<CK_ULONG>(pinLen_), label_), "C_InitToken");
+  }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+  CK_SLOT_ID slot_;
+  CK_UTF8CHAR* pin_;
+  size_t pinLen_;
+  CK_UTF8CHAR label_[32];
+};
+
 }  // namespace
 
 Napi::Value ModuleObject::GetInfo(const Napi::CallbackInfo& info) {
@@ -174,6 +200,17 @@ Napi::Value ModuleObject::GetTokenInfo(const Napi::CallbackInfo& info) {
 Napi::Value ModuleObject::GetMechanisms(const Napi::CallbackInfo& info) {
   CK_SLOT_ID slot = HandleFromJs(info[0], "slot");
   return (new GetMechanismsOp(this, info.Env(), slot))->Start();
+}
+
+Napi::Value ModuleObject::InitToken(const Napi::CallbackInfo& info) {
+  CK_SLOT_ID slot = HandleFromJs(info[0], "slot");
+  Napi::Uint8Array soPin = BytesFromJs(info[1], "soPin");
+  if (!info[2].IsString()) throw InvalidArgType(info.Env(), "label must be a string");
+  std::string label = info[2].As<Napi::String>().Utf8Value();
+  if (label.size() > 32 || label.find('\0') != std::string::npos) {
+    throw InvalidArgValue(info.Env(), "label must be at most 32 bytes of UTF-8 without NUL");
+  }
+  return (new InitTokenOp(this, info.Env(), slot, soPin, label))->Start();
 }
 
 }  // namespace hsm

@@ -1,16 +1,17 @@
 // `hsm-jwks serve --dev` (what `npm start` runs): whatever is not configured gets a development
 // default under ./data, loudly. A development secret (0600 file) when SECRETS_SYSTEM is unset; a
-// SoftHSM2 token with a random PIN (0600 file) when HSM_* is unset and SoftHSM2 is installed.
-import { execFileSync } from 'node:child_process';
+// SoftHSM2 token when HSM_* is unset and SoftHSM2 is installed, initialised through the module itself
+// (C_InitToken, C_InitPIN: no PIN on any command line) with a random user PIN and SO PIN, each in a
+// 0600 file under data/softhsm (the SO PIN so the token can be reset). Neither PIN is printed.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { ensureToken, SOFTHSM_LIBRARY } from './token-files';
 
-const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
-const DEV_LABEL = 'hsm-jwks-dev';
+export const DEV_LABEL = 'hsm-jwks-dev';
 
 function secretFile(file: string): string {
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
@@ -19,22 +20,13 @@ function secretFile(file: string): string {
   return secret;
 }
 
-function hasSoftHsm(): boolean {
-  if (!fs.existsSync(SOFTHSM)) return false;
-  try {
-    execFileSync('softhsm2-util', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function applyDevDefaults(
+export async function applyDevDefaults(
   config: Config,
   env: NodeJS.ProcessEnv,
   logger: Logger,
   dataDir = path.resolve('data'),
-): Config {
+  library = SOFTHSM_LIBRARY,
+): Promise<Config> {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const out: Config = { ...config };
   if (config.secrets.length === 0) {
@@ -44,7 +36,7 @@ export function applyDevDefaults(
     );
   }
   if (config.hsm || env.HSM_ENABLED !== undefined || env.HSM_LIBRARY !== undefined) return out;
-  if (!hasSoftHsm()) {
+  if (!fs.existsSync(library)) {
     logger.warn(
       'SoftHSM2 is not installed: serving software keys only. Set HSM_ENABLED=true and HSM_LIBRARY (apt-get install softhsm2 for a development token) to keep keys in an HSM.',
     );
@@ -58,21 +50,15 @@ export function applyDevDefaults(
     `directories.tokendir = ${path.join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
   );
   env.SOFTHSM2_CONF = conf; // read by SoftHSM in C_Initialize
-  const pin = secretFile(path.join(dir, 'pin'));
-  const slots = execFileSync('softhsm2-util', ['--show-slots'], { env, encoding: 'utf8' });
-  if (!new RegExp(`Label:\\s+${DEV_LABEL}\\s*$`, 'm').test(slots)) {
-    execFileSync(
-      'softhsm2-util',
-      ['--init-token', '--free', '--label', DEV_LABEL, '--so-pin', randomBytes(16).toString('hex'), '--pin', pin],
-      { env, stdio: 'ignore' },
-    );
-  }
+  const pinFile = path.join(dir, 'pin');
+  const token = await ensureToken({ library, label: DEV_LABEL, pinFile, soPinFile: path.join(dir, 'so-pin') });
   logger.warn(
-    `HSM_* is not set: using a development SoftHSM2 token "${DEV_LABEL}" in ${dir} (PIN in ${path.join(dir, 'pin')}).`,
+    `HSM_* is not set: using a development SoftHSM2 token "${DEV_LABEL}" in ${dir} (${token.existing ? 'existing' : 'initialised now'}; user PIN in ${pinFile}, SO PIN in ${path.join(dir, 'so-pin')}).`,
   );
   out.hsm = {
-    library: SOFTHSM,
-    pin,
+    library,
+    pin: fs.readFileSync(pinFile, 'utf8').replace(/\r?\n$/, ''),
+    pinFile,
     selector: { tokenLabel: DEV_LABEL, onAmbiguous: 'first' },
     keySetPrefix: '',
     initArgs: undefined,

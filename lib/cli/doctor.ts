@@ -1,5 +1,7 @@
 // `hsm-jwks doctor`: what the configured module and token offer, and whether login works.
-// Returns a report and the problems found (an empty list means healthy).
+// Returns a report and the problems found (an empty list means healthy), with every credential in
+// it redacted (the DSN's password, secret query parameters: redact.ts): nothing it prints can
+// carry a secret (no PIN, no SECRETS_SYSTEM value is ever put in it).
 import type { Config } from '../config';
 import { algorithmsAvailable } from '../keys/capabilities';
 import { createKeyManager, describeToken } from '../keys/create';
@@ -7,6 +9,7 @@ import { silentLogger } from '../logger';
 import { inspectStore } from '../keys/store-admin';
 import { CKF_TOKEN } from '../pkcs11/constants';
 import { Pkcs11Module } from '../pkcs11/module';
+import { redact } from './redact';
 
 export interface DoctorReport {
   report: Record<string, unknown>;
@@ -20,7 +23,7 @@ export async function doctor(config: Config): Promise<DoctorReport> {
   if (config.hsm) await checkToken(config.hsm, report, problems);
   else report.hsm = { enabled: false };
   if (problems.length === 0) report.keys = await checkKeys(config, problems);
-  return { report, problems };
+  return redact({ report, problems });
 }
 
 /** Every key that is not published, and why, with the command that repairs it when there is a safe one. */

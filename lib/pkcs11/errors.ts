@@ -106,15 +106,34 @@ export class ModuleLoadError extends HsmJwksError {
   }
 }
 
-/** No initialised token matches the selector; `labels` lists the tokens that are present. */
+/** A token seen while selecting one: its label, serial number and slot id. */
+export interface TokenSeen {
+  label: string;
+  serialNumber: string;
+  slot: string;
+}
+
+/**
+ * No initialised token matches the selector; `labels` lists the tokens that are present, `tokens`
+ * each with its serial and slot, `slots` the ids of every slot with a token present (initialised or not).
+ */
 export class TokenNotFoundError extends HsmJwksError {
   readonly labels: string[];
-  constructor(selector: string, labels: string[]) {
+  readonly tokens: TokenSeen[];
+  readonly slots: string[];
+  constructor(selector: string, labels: string[], tokens: TokenSeen[] = [], slots: string[] = []) {
+    const present = tokens.length
+      ? tokens.map((t) => `${JSON.stringify(t.label)} (serial ${t.serialNumber}, slot ${t.slot})`).join(', ')
+      : labels.length
+        ? labels.map((l) => JSON.stringify(l)).join(', ')
+        : 'none';
     super(
       'ERR_TOKEN_NOT_FOUND',
-      `no token matches ${selector}; tokens present: ${labels.length ? labels.map((l) => JSON.stringify(l)).join(', ') : 'none'}`,
+      `no token matches ${selector}; tokens present: ${present}${slots.length ? `; slot ids: ${slots.join(', ')}` : ''}`,
     );
     this.labels = labels;
+    this.tokens = tokens;
+    this.slots = slots;
   }
 }
 

@@ -1,11 +1,15 @@
 // Pkcs11Module: a loaded PKCS#11 library. Loading is process-wide and reference-counted in the
 // addon: two Pkcs11Module objects for the same path (in one thread or in several worker_threads)
 // share one dlopen and one C_Initialize, and the last close() finalizes it.
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+
 import { CKF_SLOT, CKF_TOKEN, CKM } from './constants';
 import { ClosedError, invalidArgType, invalidArgValue } from '../errors';
-import { TokenAmbiguousError, TokenNotFoundError } from './errors';
+import { ModuleLoadError, TokenAmbiguousError, TokenNotFoundError } from './errors';
 import { defaultDeepBind, nativeBinding } from './native';
 import { Token, type TokenOptions } from './token';
+import { initToken, type InitializedToken, type InitTokenOptions } from './token-init';
 import type { NativeModule, NativeModuleDescription, NativeModuleInfo, NativeSlot } from '../../binding';
 
 export interface ModuleLoadOptions {
@@ -57,7 +61,21 @@ export class Pkcs11Module {
     if (options.initArgs !== undefined && typeof options.initArgs !== 'string') {
       throw invalidArgType('options.initArgs', 'a string', options.initArgs);
     }
-    return new Pkcs11Module(await nativeBinding().load(path, { deepBind: defaultDeepBind(), ...options }));
+    try {
+      return new Pkcs11Module(await nativeBinding().load(path, { deepBind: defaultDeepBind(), ...options }));
+    } catch (e) {
+      throw explainLoadFailure(path, e);
+    }
+  }
+
+  /**
+   * Initialises a token (C_InitToken with `soPin` and `label`), then sets its user PIN (C_Login as
+   * the SO, C_InitPIN): no PIN ever reaches a command line. Without `slot`, the first slot whose
+   * token is not initialised (SoftHSM2 always keeps one free) is used.
+   */
+  async initToken(options: InitTokenOptions): Promise<InitializedToken> {
+    this.#checkOpen();
+    return initToken(this.#native, options);
   }
 
   /** Where the module was loaded from, its function-list version, and how it was initialised. */
@@ -119,6 +137,32 @@ export class Pkcs11Module {
   }
 }
 
+/** A directory given as the module: say so, and name the shared objects in it (the dlerror text stays the cause). */
+function explainLoadFailure(path: string, e: unknown): unknown {
+  let dir = false;
+  try {
+    dir = fs.statSync(path).isDirectory();
+  } catch {
+    return e;
+  }
+  if (!dir) return e;
+  let candidates: string[] = [];
+  try {
+    candidates = fs
+      .readdirSync(path)
+      .filter((f) => /\.so(\.|$)|\.dylib$/.test(f))
+      .map((f) => nodePath.join(path, f));
+  } catch {
+    // unreadable: no list
+  }
+  return new ModuleLoadError(
+    'ERR_MODULE_LOAD_FAILED',
+    path,
+    `is a directory, not a module file${candidates.length ? `; modules in it: ${candidates.join(', ')}` : ''}`,
+    e,
+  );
+}
+
 function checkSelector(selector: TokenSelector): void {
   if (typeof selector !== 'object' || selector === null) throw invalidArgType('selector', 'an object', selector);
   const keys = ['tokenLabel', 'slot', 'serial'].filter((k) => k in selector);
@@ -144,11 +188,18 @@ async function selectSlot(
       (s.token.flags & CKF_TOKEN.TOKEN_INITIALIZED) !== 0,
   );
   const labels = ready.map((s) => s.token.label);
+  const notFound = (what: string) =>
+    new TokenNotFoundError(
+      what,
+      labels,
+      ready.map((s) => ({ label: s.token.label, serialNumber: s.token.serialNumber, slot: s.slot.toString() })),
+      all.map((s) => s.slot.toString()),
+    );
   if ('tokenLabel' in selector) {
     if (typeof selector.tokenLabel !== 'string')
       throw invalidArgType('selector.tokenLabel', 'a string', selector.tokenLabel);
     const matches = ready.filter((s) => s.token.label === selector.tokenLabel);
-    if (matches.length === 0) throw new TokenNotFoundError(`label ${JSON.stringify(selector.tokenLabel)}`, labels);
+    if (matches.length === 0) throw notFound(`label ${JSON.stringify(selector.tokenLabel)}`);
     if (matches.length > 1 && selector.onAmbiguous !== 'first') {
       throw new TokenAmbiguousError(
         selector.tokenLabel,
@@ -160,7 +211,7 @@ async function selectSlot(
   if ('serial' in selector) {
     if (typeof selector.serial !== 'string') throw invalidArgType('selector.serial', 'a string', selector.serial);
     const match = ready.find((s) => s.token.serialNumber === selector.serial);
-    if (!match) throw new TokenNotFoundError(`serial ${JSON.stringify(selector.serial)}`, labels);
+    if (!match) throw notFound(`serial ${JSON.stringify(selector.serial)}`);
     return match;
   }
   const want = selector.slot;
@@ -168,6 +219,6 @@ async function selectSlot(
     throw invalidArgType('selector.slot', 'a bigint or non-negative integer', want);
   }
   const match = ready.find((s) => s.slot === BigInt(want));
-  if (!match) throw new TokenNotFoundError(`slot ${String(want)}`, labels);
+  if (!match) throw notFound(`slot ${String(want)}`);
   return match;
 }
