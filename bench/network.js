@@ -8,9 +8,11 @@
 //                 at the same concurrencies
 //   pkcs11js      C_SignInit + C_SignAsync (its default promise API) at 2× capacity
 // Warm-up, --reps repetitions in a new shuffled order each, one process per measurement, medians.
-// Progress on stderr; the Markdown table on stdout and, with the raw figures, in bench/results/.
+// Progress on stderr; the Markdown table on stdout and, with the raw figures, in bench/results/
+// (or --out DIR); `--out FILE.md` keeps it as a page with the command line, date and machine in its
+// header (docs/benchmarks/network.md; bench/report.js keep()).
 //   node bench/network.js [--profiles 0.5/16,2/32,20/128] [--seconds 1] [--warmup 0.5] [--reps 3]
-//                         [--call-latency-us 0] [--quick] [--out DIR]
+//                         [--call-latency-us 0] [--quick] [--out DIR|FILE.md]
 // A profile is <latency ms>/<capacity>. The token is always a fresh SoftHSM2 one.
 const { execFileSync, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -20,6 +22,7 @@ const path = require('node:path');
 
 const { buildNetsim, buildRawSign, makeSoftHsmToken, shuffle } = require('./common');
 const { KEYS } = require('./keys');
+const { keep } = require('./report');
 
 const root = path.join(__dirname, '..');
 const say = (m) => process.stderr.write(`${m}\n`);
@@ -44,7 +47,7 @@ function options(argv) {
     warmup: Number(get('--warmup', quick ? '0.1' : '0.5')),
     reps: Number(get('--reps', quick ? '1' : '3')),
     callLatencyUs: Number(get('--call-latency-us', '0')),
-    out: path.resolve(get('--out', path.join(root, 'bench', 'results'))),
+    out: get('--out', undefined),
   };
 }
 
@@ -294,15 +297,16 @@ function main(argv = process.argv.slice(2)) {
       module: `${netsim} → ${t.module}`,
     };
     const markdown = table(results, o, machine);
-    fs.mkdirSync(o.out, { recursive: true });
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    fs.writeFileSync(
-      path.join(o.out, `network-${stamp}.json`),
-      JSON.stringify({ options: o, machine, results }, null, 2),
-    );
-    fs.writeFileSync(path.join(o.out, `network-${stamp}.md`), markdown);
+    const written = keep({
+      out: o.out,
+      name: 'network',
+      title: 'Network HSMs, simulated: signing against the device limit',
+      markdown,
+      json: { options: o, machine, results },
+      argv: [process.argv[0], path.join(__dirname, 'network.js'), ...argv],
+    });
     process.stdout.write(markdown);
-    say(`[network] wrote ${path.join(o.out, `network-${stamp}.{md,json}`)}`);
+    say(`[network] wrote ${written.markdown} and ${written.json}`);
     return { results, markdown };
   } finally {
     fs.rmSync(t.dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@
 // /health/ready (which shares the event loop with signing) measured at the same time beside it.
 //   node bench/readiness.js [--seconds 10] [--keys 1000] [--sets 20] [--connections 64]
 //                           [--probe-hz 20] [--loops 4] [--limit-ms 5] [--warmup 2] [--verify]
-//                           [--out DIR] [--cpu-prof DIR]
+//                           [--out DIR|FILE.md] [--cpu-prof DIR]
 // 1. A fresh SoftHSM2 token gets --keys EC P-256 pairs straight through the package's Token API
 //    (one at a time: SoftHSM2's file store fails concurrent generations), their CKA_LABELs spread
 //    over --sets set names (rdy-00, rdy-01, ...) and distinct CKA_IDs, with no metadata records:
@@ -29,8 +29,10 @@
 //    GET /health/ready --probe-hz times a second on one keep-alive connection, one at a time, each
 //    timed with hrtime.
 // 4. A Markdown table on stdout; JSON (every probe included) and Markdown in bench/results/
-//    (readiness-<time>.{json,md}). The exit status is 1 when a request failed (any non-2xx or
-//    error), not when the limit is missed: the verdict is in the report.
+//    (readiness-<time>.{json,md}), or --out DIR; `--out FILE.md` keeps the Markdown as a page with
+//    the command line, date and machine in its header (docs/benchmarks/readiness.md; report.js
+//    keep()). The exit status is 1 when a request failed (any non-2xx or error), not when the limit
+//    is missed: the verdict is in the report.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -303,7 +305,7 @@ function options() {
     loops: Number(arg('--loops', '4')),
     limitMs: Number(arg('--limit-ms', '5')),
     warmup: Number(arg('--warmup', '2')),
-    out: path.resolve(arg('--out', path.join(root, 'bench', 'results'))),
+    out: arg('--out', undefined),
     cpuProf: arg('--cpu-prof', undefined),
     // Also count the pairs on the token, and read every set through the service (minutes with 1,000 keys on SoftHSM2).
     verify: process.argv.includes('--verify'),
@@ -893,12 +895,15 @@ async function main() {
       scenarios,
     };
     const md = markdown(result);
-    fs.mkdirSync(o.out, { recursive: true });
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    fs.writeFileSync(path.join(o.out, `readiness-${stamp}.json`), JSON.stringify(result, null, 2));
-    fs.writeFileSync(path.join(o.out, `readiness-${stamp}.md`), md);
+    const written = require('./report').keep({
+      out: o.out,
+      name: 'readiness',
+      title: '/health/ready under signing load',
+      markdown: md.replace(/^# \/health\/ready under signing load\n\n/, ''),
+      json: result,
+    });
     process.stdout.write(md);
-    say(`[readiness] wrote ${path.join(o.out, `readiness-${stamp}.{md,json}`)}`);
+    say(`[readiness] wrote ${written.markdown} and ${written.json}`);
     const failed = scenarios.reduce(
       (a, s) =>
         a +

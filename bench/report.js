@@ -1,6 +1,12 @@
 'use strict';
 // Turns the measurements of bench/run.js into Markdown: medians, ratios, and the targets of the
-// throughput issue, each met or not with its measured ratio.
+// throughput issue, each met or not with its measured ratio. And keeps any bench's report (run.js,
+// network.js, readiness.js): `keep()` below, for their `--out`.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
 
 const LABEL = {
   raw: 'raw C: C_SignInit+C_Sign loop, 1 session/thread',
@@ -181,4 +187,57 @@ function targets(get, soak) {
   return ['### Targets', '', '| measure | measured | target | |', '|---|---:|---:|---|', ...rows];
 }
 
-module.exports = { table, summarize };
+/** The machine in one line: cores, CPU model, Node version. */
+function machineLine() {
+  const cpus = os.cpus();
+  return `${cpus.length} cores, ${cpus[0]?.model?.trim() ?? 'unknown CPU'}, Node ${process.version}`;
+}
+
+/** How this process was started, as a command to run again from the same directory. */
+function commandLine(argv = process.argv) {
+  const quote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  const script = path.relative(process.cwd(), argv[1] ?? '') || argv[1];
+  return ['node', script, ...argv.slice(2)].map(quote).join(' ');
+}
+
+/**
+ * Where `--out` sends a report. A value ending in `.md` is a page (docs/benchmarks/softhsm.md, say):
+ * the Markdown goes there under a header, the raw figures to bench/results/. Any other value is a
+ * directory that gets both, named <name>-<time>.{md,json} (bench/results/ by default).
+ */
+function outTarget(value, results = path.join(root, 'bench', 'results')) {
+  if (value === undefined) return { dir: results };
+  const resolved = path.resolve(value);
+  return resolved.endsWith('.md') ? { dir: results, file: resolved } : { dir: resolved };
+}
+
+/** The header of a kept page: what it measures, the command that wrote it, when, and on what. */
+function header(title, { argv = process.argv, date = new Date(), machine = machineLine() } = {}) {
+  return [
+    `# ${title}`,
+    '',
+    `Written by \`${commandLine(argv)}\` on ${date.toISOString()}; run it again to regenerate this page (do not edit it by hand).`,
+    '',
+    `Machine: ${machine}.`,
+    '',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Keeps a bench's report: `out` is the `--out` value (undefined: bench/results/, or `results`).
+ * Returns the paths written. With a page as `out`, the page gets `header(title)` then the Markdown.
+ */
+function keep({ out, name, title, markdown, json, argv = process.argv, date = new Date(), results }) {
+  const target = outTarget(out, results);
+  const stamp = date.toISOString().replace(/[:.]/g, '-');
+  fs.mkdirSync(target.dir, { recursive: true });
+  const jsonPath = path.join(target.dir, `${name}-${stamp}.json`);
+  fs.writeFileSync(jsonPath, JSON.stringify(json, null, 2));
+  const mdPath = target.file ?? path.join(target.dir, `${name}-${stamp}.md`);
+  fs.mkdirSync(path.dirname(mdPath), { recursive: true });
+  fs.writeFileSync(mdPath, target.file ? header(title, { argv, date }) + markdown : markdown);
+  return { markdown: mdPath, json: jsonPath };
+}
+
+module.exports = { table, summarize, keep, header, outTarget, commandLine, machineLine };

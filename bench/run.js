@@ -3,9 +3,10 @@
 // The benchmark: hsm-jwks against the module's own limit (a raw C loop built from
 // bench/native), pkcs11js, node:crypto and jose, in one interleaved run with warm-up, several
 // repetitions and medians. Progress on stderr; a Markdown table on stdout and, with the raw
-// figures, in bench/results/.
+// figures, in bench/results/ (or --out DIR); `--out FILE.md` keeps the report as a page with the
+// command line, date and machine in its header (docs/benchmarks/softhsm.md; bench/report.js keep()).
 //   node bench/run.js [--seconds 1] [--reps 3] [--keys p-256,p-521,rsa-2048,rsa-4096,ed25519]
-//                     [--quick] [--soak N] [--out DIR] [--network [--profiles 0.5/16,2/32,20/128]]
+//                     [--quick] [--soak N] [--out DIR|FILE.md] [--network [--profiles 0.5/16,2/32,20/128]]
 // The module comes from HSM_LIBRARY / HSM_TOKEN_LABEL / HSM_PIN; without them a SoftHSM2 token is
 // made in a temporary directory. --network then runs bench/network.js (SoftHSM2 behind the network
 // HSM simulator, per device profile), which writes its own report.
@@ -18,7 +19,7 @@ const util = require('node:util');
 
 const { buildRawSign, makeSoftHsmToken, shuffle } = require('./common');
 const { KEYS } = require('./keys');
-const { table } = require('./report');
+const { keep, outTarget, table } = require('./report');
 
 const root = path.join(__dirname, '..');
 const say = (m) => process.stderr.write(`${m}\n`);
@@ -34,7 +35,7 @@ function options() {
     reps: Number(get('--reps', quick ? '1' : '3')),
     keys: get('--keys', quick ? 'p-256' : Object.keys(KEYS).join(',')).split(','),
     soak: Number(get('--soak', '0')),
-    out: path.resolve(get('--out', path.join(root, 'bench', 'results'))),
+    out: get('--out', undefined),
   };
 }
 
@@ -198,16 +199,22 @@ function main() {
     module: t.module,
   };
   const markdown = table(results, o, machine, soaked);
-  fs.mkdirSync(o.out, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  fs.writeFileSync(
-    path.join(o.out, `bench-${stamp}.json`),
-    JSON.stringify({ options: o, machine, results, soak: soaked }, null, 2),
-  );
-  fs.writeFileSync(path.join(o.out, `bench-${stamp}.md`), markdown);
+  const written = keep({
+    out: o.out,
+    name: 'bench',
+    title: `Signing benchmark: ${t.dir ? 'SoftHSM2' : t.module}`,
+    markdown,
+    json: { options: o, machine, results, soak: soaked },
+  });
   process.stdout.write(markdown);
-  say(`[bench] wrote ${path.join(o.out, `bench-${stamp}.{md,json}`)}`);
-  if (process.argv.includes('--network')) require('./network').main(process.argv.slice(2));
+  say(`[bench] wrote ${written.markdown} and ${written.json}`);
+  if (process.argv.includes('--network')) {
+    // A page given to --out is this report's; the network bench then keeps its own in bench/results/.
+    const argv = process.argv.slice(2);
+    const at = argv.indexOf('--out');
+    if (at >= 0 && outTarget(argv[at + 1]).file) argv.splice(at, 2);
+    require('./network').main(argv);
+  }
 }
 
 try {

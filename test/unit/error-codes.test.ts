@@ -1,37 +1,25 @@
 // The one list of error codes (lib/errors.ts ERROR_CODES, from which ErrorCode is derived) and the
-// docs agree: every code the package throws is documented in README.md (its two error tables) or
-// in docs/*.md, and every ERR_ code the docs name is one the package throws (ERR_PKCS11_<CKR name>
-// stands for every failed PKCS#11 call).
+// docs agree: every code the package throws is in an error table of a docs page (docs/*.md: one
+// table per layer, each code with its meaning), and every ERR_ code the README and the docs write
+// is one the package throws (ERR_PKCS11_<CKR name> stands for every failed PKCS#11 call).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { ERROR_CODES, isErrorCode } from '../../lib/errors';
+import { docsPages, page, root, section, tableRows } from './docs-text';
 
-const root = path.join(__dirname, '..', '..');
-const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-const docs = fs
-  .readdirSync(path.join(root, 'docs'))
-  .filter((f) => f.endsWith('.md'))
-  .map((f) => ({ file: `docs/${f}`, text: fs.readFileSync(path.join(root, 'docs', f), 'utf8') }));
-
-/** The table rows under a README heading (up to the next heading). */
-function table(heading: string): string {
-  const lines = readme.split('\n');
-  const start = lines.findIndex((l) => l.trim() === heading);
-  if (start < 0) throw new Error(`README.md has no "${heading}"`);
-  const rows: string[] = [];
-  for (const line of lines.slice(start + 1)) {
-    if (/^#{1,6} /.test(line)) break;
-    if (line.startsWith('|')) rows.push(line);
-  }
-  if (rows.length < 3) throw new Error(`no table under "${heading}"`);
-  return rows.join('\n');
-}
-
-const TABLES = [table('### Errors'), table('### Error codes of these layers')].join('\n');
+const topics = docsPages();
+const everything = [page('README.md'), ...docsPages(true)];
 const CODE = /\bERR_[A-Z0-9_]+/g;
 const PKCS11_PATTERN = 'ERR_PKCS11_'; // as in `ERR_PKCS11_<CKR name>`
 const mentions = (text: string, code: string) => new RegExp(`\\b${code}\\b`).test(text);
+
+/** Table rows of the topic pages that name a code in their first cell, with the page. */
+const codeRows = topics.flatMap(({ file, text }) =>
+  tableRows(text)
+    .filter((cells) => /`ERR_/.test(cells[0] ?? ''))
+    .map((cells) => ({ file, cells })),
+);
 
 test('ERROR_CODES: each code once, each of the ERR_ form, none a PKCS#11 one (those are ERR_PKCS11_<CKR name>)', () => {
   expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
@@ -43,17 +31,19 @@ test('ERROR_CODES: each code once, each of the ERR_ form, none a PKCS#11 one (th
   expect(isErrorCode('ERR_HSM_CLOSED')).toBe(false); // the raw binding's, never the package's
 });
 
-test('every code is documented: in a README error table or in docs/', () => {
+test('every code is in an error table of a docs page, with its meaning', () => {
   const undocumented = ERROR_CODES.filter(
-    (code) => !mentions(TABLES, code) && !docs.some((d) => mentions(d.text, code)),
+    (code) => !codeRows.some(({ cells }) => mentions(cells[0]!, code) && (cells.at(-1) ?? '').length > 0),
   );
   expect(undocumented).toEqual([]);
-  expect(TABLES).toContain('`ERR_PKCS11_<CKR name>`');
+  expect(
+    codeRows.some(({ file, cells }) => file === 'docs/pkcs11.md' && cells[0]!.startsWith('`ERR_PKCS11_<CKR name>`')),
+  ).toBe(true);
 });
 
-test('every ERR_ code the README and docs/ write is one the package throws', () => {
+test('every ERR_ code the README and the docs write is one the package throws', () => {
   const unknown: string[] = [];
-  for (const { file, text } of [{ file: 'README.md', text: readme }, ...docs]) {
+  for (const { file, text } of everything) {
     for (const [code] of text.matchAll(CODE)) {
       if (code === PKCS11_PATTERN || isErrorCode(code)) continue;
       unknown.push(`${file}: ${code}`);
@@ -62,8 +52,8 @@ test('every ERR_ code the README and docs/ write is one the package throws', () 
   expect(unknown).toEqual([]);
 });
 
-test('the README tables list the codes of the PKCS#11 layer in "### Errors", with the class that carries each', () => {
-  const errors = table('### Errors');
+test('the PKCS#11 layer\'s table (docs/pkcs11.md, "## Errors") names the class that carries each code', () => {
+  const rows = tableRows(section(page('docs/pkcs11.md').text, '## Errors'));
   for (const [code, cls] of [
     ['ERR_CLOSED', 'ClosedError'],
     ['ERR_SESSION_BUSY', 'SessionBusyError'],
@@ -73,8 +63,8 @@ test('the README tables list the codes of the PKCS#11 layer in "### Errors", wit
     ['ERR_QUEUE_FULL', 'QueueFullError'],
     ['ERR_ADDON_FAILURE', 'AddonFailureError'],
   ] as const) {
-    const row = errors.split('\n').find((r) => mentions(r, code));
-    expect({ code, row: row?.includes(`\`${cls}\``) }).toEqual({ code, row: true });
+    const row = rows.find((cells) => mentions(cells[0]!, code));
+    expect({ code, cls: row?.[1]?.includes(`\`${cls}\``) }).toEqual({ code, cls: true });
   }
 });
 
