@@ -3,7 +3,8 @@
 // A loopback load run against the key service: `hsm-jwks serve` in a child process (a fresh
 // SoftHSM2 token and SQLite store in a temporary directory, an ES256 public set), autocannon in
 // this one, bounded in time. Every token returned is verified against the service's JWKS.
-//   node bench/load.js [--seconds 10] [--connections 32] [--out DIR]
+//   node bench/load.js [--seconds 10] [--connections 32] [--out DIR | --out PAGE.md]
+// --out PAGE.md keeps the report as that page (docs/benchmarks/load.md; bench/report.js keep()).
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -15,6 +16,7 @@ const jose = require('jose');
 const root = path.join(__dirname, '..');
 const say = (m) => process.stderr.write(`${m}\n`);
 const { arg, makeSoftHsmToken } = require('./common');
+const { keep } = require('./report');
 const ADMIN = 'load-test-admin-token-0123456789';
 
 async function startService(dir) {
@@ -81,7 +83,7 @@ const summary = (r) => ({
 async function main() {
   const seconds = Number(arg('--seconds', '10'));
   const connections = Number(arg('--connections', '32'));
-  const out = path.resolve(arg('--out', path.join(root, 'bench', 'results')));
+  const out = arg('--out', undefined);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-load-'));
   const { child, urls } = await startService(dir);
   try {
@@ -116,25 +118,22 @@ async function main() {
       jwt: { ...summary(jwt), tokensReturned: tokens.length, tokensValid: valid, tokensInvalid: invalid },
       jwks: summary(jwks),
     };
-    fs.mkdirSync(out, { recursive: true });
-    const file = path.join(out, `load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    fs.writeFileSync(file, JSON.stringify(result, null, 2));
     const row = (name, r) =>
       `| ${name} | ${Math.round(r.requestsPerSecond)} | ${r.latencyP50Ms} | ${r.latencyP99Ms} | ${r.requests} | ${r.errors + r.timeouts + r.non2xx} |`;
-    process.stdout.write(
-      [
-        `Loopback, ${connections} connections, ${seconds} s each, service and load generator on the same ${result.machine.cpus}-core machine (Node ${result.machine.node}), SoftHSM2.`,
-        '',
-        '| route | requests/s | p50 ms | p99 ms | requests | errors |',
-        '|---|---:|---:|---:|---:|---:|',
-        row('POST /admin/jwt/{set} (ES256 on the token)', result.jwt),
-        row('GET /.well-known/jwks.json', result.jwks),
-        '',
-        `Tokens returned: ${tokens.length}; valid against the JWKS: ${valid}; invalid: ${invalid}.`,
-        '',
-      ].join('\n'),
-    );
-    say(`[load] wrote ${file}`);
+    const markdown = [
+      `Loopback, ${connections} connections, ${seconds} s each, service and load generator on the same ${result.machine.cpus}-core machine (Node ${result.machine.node}), SoftHSM2.`,
+      '',
+      '| route | requests/s | p50 ms | p99 ms | requests | errors |',
+      '|---|---:|---:|---:|---:|---:|',
+      row('POST /admin/jwt/{set} (ES256 on the token)', result.jwt),
+      row('GET /.well-known/jwks.json', result.jwks),
+      '',
+      `Tokens returned: ${tokens.length}; valid against the JWKS: ${valid}; invalid: ${invalid}.`,
+      '',
+    ].join('\n');
+    const written = keep({ out, name: 'load', title: 'The key service under load', markdown, json: result });
+    process.stdout.write(markdown);
+    say(`[load] wrote ${written.markdown} and ${written.json}`);
     if (invalid > 0 || result.jwt.errors + result.jwt.non2xx + result.jwks.errors + result.jwks.non2xx > 0)
       process.exitCode = 1;
   } finally {

@@ -212,14 +212,13 @@ function outTarget(value, results = path.join(root, 'bench', 'results')) {
 }
 
 /** The header of a kept page: what it measures, the command that wrote it, when, and on what. */
-function header(title, { argv = process.argv, date = new Date(), machine = machineLine() } = {}) {
+function header(title, { argv = process.argv, date = new Date(), machine = machineLine(), withMachine = true } = {}) {
   return [
     `# ${title}`,
     '',
     `Written by \`${commandLine(argv)}\` on ${date.toISOString()}; run it again to regenerate this page (do not edit it by hand).`,
     '',
-    `Machine: ${machine}.`,
-    '',
+    ...(withMachine ? [`Machine: ${machine}.`, ''] : []),
     '',
   ].join('\n');
 }
@@ -236,7 +235,9 @@ function keep({ out, name, title, markdown, json, argv = process.argv, date = ne
   fs.writeFileSync(jsonPath, JSON.stringify(json, null, 2));
   const mdPath = target.file ?? path.join(target.dir, `${name}-${stamp}.md`);
   fs.mkdirSync(path.dirname(mdPath), { recursive: true });
-  fs.writeFileSync(mdPath, target.file ? header(title, { argv, date }) + markdown : markdown);
+  // A report that names its machine itself (run.js, network.js) does not get a second line for it.
+  const withMachine = !/^Machine: /m.test(markdown);
+  fs.writeFileSync(mdPath, target.file ? header(title, { argv, date, withMachine }) + markdown : markdown);
   return { markdown: mdPath, json: jsonPath };
 }
 

@@ -1,5 +1,8 @@
 // The audit trail: one log line (message `audit`) for every admin request (reads included) and for
-// every refused request on either port (any status of 400 or more, fastify's own refusals and 404s
+// every refused request on either port. Changes (create, import, update, delete, rotate, login) are
+// logged at info; successful reads and JWT signatures at debug (LOG_LEVEL=debug shows them): at
+// thousands of signatures a second they would drown the log and cost the signing path; refusals at
+// warn, failures at error (any status of 400 or more, fastify's own refusals and 404s
 // included; not the health probes, whose 503 is an answer). It says who (the connection's remote
 // address), what (method and route pattern, or the path without its query for a request no route
 // matched), which set and kid, and the result (status, error code, time taken). It never holds a
@@ -19,6 +22,8 @@ interface Seen {
 const seen = new WeakMap<FastifyRequest, Seen>();
 const MAX_PARSED = 256 * 1024;
 const HEALTH = new Set(['/health/alive', '/health/ready']);
+/** Signing is the admin port's data path, not a change: audited at debug like reads. */
+const JWT_ROUTE = '/admin/jwt/:set';
 
 /** The `error_code` of an error body, or the kids of the keys a 201 answer made; nothing else is read. */
 function peek(payload: unknown, status: number): Seen {
@@ -73,6 +78,7 @@ export function registerAudit(app: FastifyInstance, logger: Logger): void {
     };
     if (status >= 500) logger.error('audit', fields);
     else if (status >= 400) logger.warn('audit', fields);
+    else if (request.method === 'GET' || route === JWT_ROUTE) logger.debug('audit', fields);
     else logger.info('audit', fields);
   });
 }

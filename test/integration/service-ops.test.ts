@@ -289,6 +289,12 @@ test('audit: a line for every admin action and every refused request, with who, 
   expect(generated.status).toBe(201);
   const kid = (JSON.parse(generated.text) as { keys: Array<{ kid: string }> }).keys[0]!.kid;
   expect((await call('DELETE', `${hsm.adminUrl}/admin/keys/ops.audit/audit-1`, { headers: bearer })).status).toBe(204);
+  // Reads and signatures: audited at debug (the data path: thousands a second at info would drown the log).
+  expect((await call('GET', `${hsm.adminUrl}/admin/keys/ops.audit`, { headers: bearer })).status).toBe(200);
+  expect(
+    (await call('POST', `${hsm.adminUrl}/admin/jwt/ops.es`, { headers: bearer, body: { claims: { sub: 'a' } } }))
+      .status,
+  ).toBe(200);
   expect(
     (
       await call('GET', `${hsm.adminUrl}/admin/keys/ops.audit`, {
@@ -323,6 +329,8 @@ test('audit: a line for every admin action and every refused request, with who, 
       kid: 'audit-1',
       status: 204,
     }),
+    expect.objectContaining({ ...common, level: 'debug', method: 'GET', route: '/admin/keys/:set', status: 200 }),
+    expect.objectContaining({ ...common, level: 'debug', method: 'POST', route: '/admin/jwt/:set', status: 200 }),
     expect.objectContaining({
       ...common,
       level: 'warn',
