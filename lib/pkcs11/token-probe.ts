@@ -2,7 +2,10 @@
 // interval however often it is asked, one question at a time. A token with another serial in the
 // slot counts as gone (re-created or replaced). A token another process is writing can fail one
 // C_GetTokenInfo (SoftHSM: CKR_GENERAL_ERROR while its files change), and a deleted one fails them
-// all with that same code: gone only when the answer says so or it still fails after RETRIES_MS.
+// all with that same code: gone only when it still fails after RETRIES_MS, or when two answers in
+// a row say so (CKR_TOKEN_NOT_PRESENT and the like: SoftHSM also answers that for a moment while
+// another process rewrites the token's files, which once stopped a second instance starting beside
+// the first; a token really removed says it again 20 ms later).
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { ClosedError, Pkcs11Error } from './errors';
@@ -60,7 +63,7 @@ export class TokenProbe {
         this.#askedAt = Date.now();
         if (e instanceof ClosedError || !this.#target.mayAsk()) return;
         const certain = e instanceof Pkcs11Error && e.category === 'device-gone';
-        if (certain || attempt >= RETRIES_MS.length) {
+        if ((certain && attempt >= 1) || attempt >= RETRIES_MS.length) {
           this.#target.gone(e);
           return;
         }

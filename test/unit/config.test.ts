@@ -108,9 +108,10 @@ test('HSM_PIN_FILE: the file content without its final newline', () => {
 });
 
 test('SECRETS_SYSTEM: comma-separated, each at least 16 characters', () => {
-  expect(loadConfig({ SECRETS_SYSTEM: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbb' }).secrets).toEqual([
-    'aaaaaaaaaaaaaaaa',
-    'bbbbbbbbbbbbbbbbbb',
+  // Distinct values: the leak check looks for every test's secrets in every test's output.
+  expect(loadConfig({ SECRETS_SYSTEM: 'config-test-one-16, config-test-two-of-18' }).secrets).toEqual([
+    'config-test-one-16',
+    'config-test-two-of-18',
   ]);
 });
 
