@@ -2,44 +2,20 @@
 // against SoftHSM and an SQLite file: every command, exit codes, and no PIN in any output.
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
 import { spawnSync } from '../helpers/leak-collector';
-import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import { CLI, cliHarness } from '../helpers/cli';
+import { SOFTHSM_MODULE, USER_PIN } from '../helpers/softhsm';
 
-const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
+const harness = cliHarness('first-secret-of-the-cli-tests', 'hsm-jwks-cli-');
+const { env, cli } = harness;
 let dir: string;
-
-function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    SOFTHSM2_CONF: process.env.SOFTHSM2_CONF,
-    HSM_ENABLED: 'true',
-    HSM_LIBRARY: SOFTHSM_MODULE,
-    HSM_TOKEN_LABEL: 'cli',
-    HSM_PIN: USER_PIN,
-    DSN: `sqlite://${path.join(dir, 'cli.sqlite')}`,
-    SECRETS_SYSTEM: 'first-secret-of-the-cli-tests',
-    LOG_LEVEL: 'warn',
-    ...extra,
-  };
-}
-
-function cli(args: string[], extra: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env: env(extra), encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) };
-}
-
 beforeAll(() => {
-  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does)`);
-  softHsm().initToken('cli');
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-cli-'));
+  dir = harness.dir();
 });
-
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('keys create, get, list, jwt sign, delete: on the HSM', async () => {
   const created = cli(['keys', 'create', 'id-token', '--alg', 'ES384', '--kid', 'k1']);
