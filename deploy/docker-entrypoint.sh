@@ -16,13 +16,20 @@ SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
 umask 077
 mkdir -p "$DATA"
 
+is_true() { # a flag as the service reads it (lib/config-env.ts flag): true, 1 or yes, in any case
+  case "$(printf '%s' "${1:-}" | tr '[:upper:]' '[:lower:]' | tr -d '[:space:]')" in
+    true | 1 | yes) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
 read_file() { # the content of $1 without its trailing newline (a shell read: no command line)
   local value
   IFS= read -r value < "$1" || [ -n "$value" ]
   printf '%s' "$value"
 }
 
-if [ "${HSM_ENABLED:-false}" = true ] && [ "${HSM_LIBRARY:-}" = "$SOFTHSM" ] && [ "${HSM_INIT_TOKEN:-true}" = true ]; then
+if is_true "${HSM_ENABLED:-false}" && [ "${HSM_LIBRARY:-}" = "$SOFTHSM" ] && is_true "${HSM_INIT_TOKEN:-true}"; then
   mkdir -p "$DATA/softhsm/tokens"
   if [ -z "${SOFTHSM2_CONF:-}" ]; then
     export SOFTHSM2_CONF="$DATA/softhsm/softhsm2.conf"

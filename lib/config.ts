@@ -129,12 +129,18 @@ function rotationOf(
       'ROTATE_RETIRE_AFTER',
       'must be at least TOKEN_MAX_LIFETIME: tokens signed by a retired key must still verify',
     );
+  const everyMs = duration(env, 'ROTATE_EVERY');
+  if (everyMs !== undefined && everyMs < publishAheadMs)
+    throw new ConfigError(
+      'ROTATE_EVERY',
+      `must be at least ROTATE_PUBLISH_AHEAD (${publishAheadMs / 1000}s): a new key would be made before the last one signs, and keys would pile up in the JWKS`,
+    );
   const removed = env.ROTATE_REMOVED?.trim() || 'destroy';
   if (removed !== 'destroy' && removed !== 'keep') throw new ConfigError('ROTATE_REMOVED', 'must be destroy or keep');
   return {
     publishAheadMs,
     maxTokenLifetimeMs: lifetime,
-    rotation: { everyMs: duration(env, 'ROTATE_EVERY'), retireAfterMs, removed },
+    rotation: { everyMs, retireAfterMs, removed },
   };
 }
 

@@ -1,5 +1,6 @@
 // The HTTP service's configuration (`hsm-jwks serve`): listeners (Hydra's SERVE_* names and ours),
 // the published sets, CORS of the public port, and the listeners' timeouts and limits.
+import { KEY_PAIR_ALGS } from './jose/algorithms';
 import type { RotationPolicy } from './keys/rotation';
 import { ConfigError, duration, type Env, flag, flagOr, given, integer, list } from './config-env';
 
@@ -214,6 +215,18 @@ function limitsOf(env: Env): ListenerLimits {
   };
 }
 
+/** JWKS_DEFAULT_ALG: the alg of the keys made for the published sets, so a key-pair signing alg (a JWKS carries its public part). */
+function defaultAlgOf(env: Env): string {
+  const alg = env.JWKS_DEFAULT_ALG?.trim() || 'RS256';
+  if (!(KEY_PAIR_ALGS as readonly string[]).includes(alg)) {
+    throw new ConfigError(
+      'JWKS_DEFAULT_ALG',
+      `must be one of ${KEY_PAIR_ALGS.join(', ')}: the published sets' keys sign, and their verifiers read the public part from the JWKS (HS* keys have none)`,
+    );
+  }
+  return alg;
+}
+
 /** The service's settings; `rotationFor` reads the ROTATE_* variables for a JWKS cache time. */
 export function serviceConfig(env: Env, rotationFor: (jwksCacheSeconds: number) => RotationPolicy): ServiceConfig {
   const adminToken = env.ADMIN_TOKEN || undefined;
@@ -252,7 +265,7 @@ export function serviceConfig(env: Env, rotationFor: (jwksCacheSeconds: number) 
     adminPort,
     ...(healthPort !== undefined ? { healthPort } : {}),
     publicSets: publicSetsOf(env),
-    defaultAlg: env.JWKS_DEFAULT_ALG?.trim() || 'RS256',
+    defaultAlg: defaultAlgOf(env),
     jwksCacheSeconds,
     rotation,
     cors: corsOf(env),

@@ -33,6 +33,8 @@ export interface KeyManagerSettings {
   publishAheadMs?: number;
   /** The longest lifetime of a JWT signJwt makes (ms; TOKEN_MAX_LIFETIME). */
   maxTokenLifetimeMs?: number;
+  /** The published sets (JWKS_PUBLIC_SETS, in the service's settings): no symmetric key in them. */
+  service?: { publicSets: readonly string[] };
 }
 
 export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): string {
@@ -90,6 +92,7 @@ export async function createKeyManager(settings: KeyManagerSettings, options: Cr
     ...(options.clock ? { clock: options.clock } : {}),
     ...(settings.publishAheadMs !== undefined ? { publishAheadMs: settings.publishAheadMs } : {}),
     ...(settings.maxTokenLifetimeMs !== undefined ? { maxTokenLifetimeMs: settings.maxTokenLifetimeMs } : {}),
+    ...(settings.service ? { publishedSets: settings.service.publicSets } : {}),
   };
   const hsm = settings.hsm;
   if (!hsm) return new KeyRing(software, undefined, ringOptions);

@@ -12,6 +12,7 @@ export type KeyManagerErrorCode = Codes<
   | 'ERR_HSM_PREGENERATED_KEYS'
   /** Symmetric (HS*) keys are not made on the HSM: they live in the software store only (import an oct JWK). */
   | 'ERR_HSM_SYMMETRIC_UNSUPPORTED'
+  | 'ERR_KEY_NOT_PUBLISHABLE'
   /** `use` is neither sig nor enc, or does not fit the alg. */
   | 'ERR_KEY_USE_INVALID'
   /** The set has no key that may sign. */

@@ -27,6 +27,14 @@ export function checkGeneration(alg: unknown, use: unknown): Generation {
 }
 
 /** Symmetric keys are kept in the software store only: refused where generation would reach the token. */
+/** A symmetric key offered to a published set: it would sign tokens its JWKS can never verify. */
+export function notPublishable(set: string, alg: string): KeyManagerError {
+  return new KeyManagerError(
+    'ERR_KEY_NOT_PUBLISHABLE',
+    `JSON Web Key Set ${JSON.stringify(set)} is published (JWKS_PUBLIC_SETS): a ${alg} key is a shared secret that is never published, so no one could verify what it signs; use a key-pair alg, or another set`,
+  );
+}
+
 export function symmetricOnHsm(alg: string): KeyManagerError {
   return new KeyManagerError(
     'ERR_HSM_SYMMETRIC_UNSUPPORTED',

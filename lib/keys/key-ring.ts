@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../logger';
 import type { KeyUse } from '../pkcs11/key-spec';
 import type { Lifecycle } from '../store/key-store';
 import { KeyManagerError, keyNotFound } from './errors';
-import { checkGeneration, symmetricOnHsm } from './generation';
+import { checkGeneration, notPublishable, symmetricOnHsm } from './generation';
 import { isStaleKeyError, type HsmKeySource } from './hsm-source';
 import { importRows, validateImport, validateImportSet } from './imports';
 import type { KeyEntry, KeyProblem } from './key-entry';
@@ -53,6 +53,11 @@ export interface KeyRingOptions {
   clock?: () => number;
   /** How long a new key is published before it signs, when its set already has a signing key (default 90 s). */
   publishAheadMs?: number;
+  /**
+   * The sets whose JWKS is published (JWKS_PUBLIC_SETS). A symmetric key is never published, so it
+   * is refused in them (ERR_KEY_NOT_PUBLISHABLE): it would sign tokens no verifier can check.
+   */
+  publishedSets?: readonly string[];
   /** Bound on how stale a set's view gets for changes no one announces (keys made on the token by other tools); default 30 s. */
   viewTtlMs?: number;
   /**
@@ -82,6 +87,7 @@ export class KeyRing implements KeyManager {
   readonly #clock: () => number;
   readonly #publishAheadMs: number;
   readonly #maxLifetimeMs: number | undefined;
+  readonly #published: ReadonlySet<string>;
   readonly #views: SetCache<CachedView>;
   readonly #unwatch: () => void;
   readonly #reported = new Set<string>();
@@ -97,6 +103,7 @@ export class KeyRing implements KeyManager {
     this.#clock = options.clock ?? Date.now;
     this.#publishAheadMs = options.publishAheadMs ?? DEFAULT_PUBLISH_AHEAD_MS;
     this.#maxLifetimeMs = options.maxTokenLifetimeMs;
+    this.#published = new Set(options.publishedSets ?? []);
     this.#views = new SetCache((set) => this.#load(set), options.viewTtlMs ?? 30_000, this.#clock);
     this.#unwatch = software.store.watch((set) => {
       this.#views.drop(set);
@@ -118,7 +125,10 @@ export class KeyRing implements KeyManager {
   ): Promise<JwkSet> {
     checkSet(set);
     // Symmetric keys live in the software store only; generation goes to the token when there is one.
-    if (checkGeneration(alg, use).kind === 'secret' && this.#hsm) throw symmetricOnHsm(alg);
+    if (checkGeneration(alg, use).kind === 'secret') {
+      if (this.#published.has(set)) throw notPublishable(set, alg);
+      if (this.#hsm) throw symmetricOnHsm(alg);
+    }
     const id = kid === undefined ? randomUUID() : checkKid(kid);
     const source: KeySource = this.#hsm ?? this.#software;
     return this.#write(
@@ -407,6 +417,8 @@ export class KeyRing implements KeyManager {
     mode: 'add' | 'upsert' | 'replace',
   ): Promise<void> {
     const keys = await validate();
+    const secret = keys.find((k) => k.publicJwk === undefined);
+    if (secret && this.#published.has(set)) throw notPublishable(set, secret.alg);
     await this.#write(
       set,
       async (view) => {

@@ -2,6 +2,8 @@
 // admin port (Hydra's key-set paths, JWT signing and metrics, behind auth.ts). Every error, fastify's own included,
 // answers in one shape (http-errors.ts). The routes live in public-routes.ts, admin-routes.ts and
 // jwt-route.ts.
+import { STATUS_CODES } from 'node:http';
+
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
 import type { CorsConfig } from '../config';
@@ -70,7 +72,8 @@ function newApp(logger: Logger, metrics: Metrics, adminPaths: boolean): FastifyI
     logger: false,
     return503OnClosing: true,
     // Unknown members are refused, not silently dropped (fastify's default removes them).
-    ajv: { customOptions: { removeAdditional: false } },
+    // Nor are wrong types converted (fastify's default coerces: `expires_in: true` became 1).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     ...(adminPaths ? { rewriteUrl: (req: { url?: string }) => withAdminPrefix(req.url) } : {}),
     // A malformed percent-encoding (FST_ERR_BAD_URL) or too long a parameter (414): our shape too.
@@ -85,7 +88,7 @@ function newApp(logger: Logger, metrics: Metrics, adminPaths: boolean): FastifyI
       const text = JSON.stringify(body);
       if (socket.writable) {
         socket.write(
-          `HTTP/1.1 ${status} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
             `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
         );
       }
@@ -98,7 +101,7 @@ function newApp(logger: Logger, metrics: Metrics, adminPaths: boolean): FastifyI
     if (status >= 500)
       logger.error('request failed', {
         method: request.method,
-        url: request.url,
+        url: request.url.split('?')[0], // never the query: it may carry a credential
         code: body.error_code,
         message: (error as Error).message,
       });

@@ -61,6 +61,7 @@ export const STATUS_BY_CODE: Readonly<Record<KnownCode, number>> = {
   ERR_NO_SIGNING_KEY: 400, // the set (or the kid asked) has no key that may sign
   ERR_HSM_PREGENERATED_KEYS: 400,
   ERR_HSM_SYMMETRIC_UNSUPPORTED: 400, // HS* keys live in the software store only
+  ERR_KEY_NOT_PUBLISHABLE: 400, // a symmetric key in a published set: its verifiers could never check it
   ERR_HSM_UNAVAILABLE: 503,
   ERR_HSM_NOT_CONFIGURED: 400,
   ERR_GENERATION_ROLLBACK_FAILED: 500,

@@ -250,5 +250,9 @@ test('/admin/jwt adds iat, takes expires_in for exp, and refuses time claims tha
     'ERR_JWT_CLAIM_INVALID',
   );
   expectError(await send('POST', '/admin/jwt/jwt.x', { claims: {}, expires_in: 0 }), 400, 'ERR_REQUEST_INVALID');
+  // Wrong types are refused, never converted (fastify's default would make `true` 1 and "60" 60).
+  for (const expires_in of [true, '60', [60]])
+    expectError(await send('POST', '/admin/jwt/jwt.x', { claims: {}, expires_in }), 400, 'ERR_REQUEST_INVALID');
+  expectError(await send('POST', '/admin/keys/jwt.y', { alg: ['ES256'] }), 400, 'ERR_REQUEST_INVALID');
   expectError(await send('POST', '/admin/jwt/jwt.x', { claims: {}, expires_in: 'soon' }), 400, 'ERR_REQUEST_INVALID');
 });

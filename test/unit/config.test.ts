@@ -187,11 +187,18 @@ test('rotation settings: durations, and the checks that keep every verifier work
     [{ TOKEN_MAX_LIFETIME: '2h', ROTATE_RETIRE_AFTER: '1h' }, 'ROTATE_RETIRE_AFTER'],
     [{ ROTATE_EVERY: 'monthly' }, 'ROTATE_EVERY'],
     [{ ROTATE_EVERY: '0s' }, 'ROTATE_EVERY'],
+    [{ ROTATE_EVERY: '1ms' }, 'ROTATE_EVERY'], // shorter than the publish-ahead time: keys would pile up
+    [{ ROTATE_EVERY: '89s' }, 'ROTATE_EVERY'],
+    [{ JWKS_DEFAULT_ALG: 'bogus' }, 'JWKS_DEFAULT_ALG'],
+    [{ JWKS_DEFAULT_ALG: 'HS256' }, 'JWKS_DEFAULT_ALG'], // a published set's keys must have a public part
+    [{ JWKS_DEFAULT_ALG: 'RSA-OAEP-256' }, 'JWKS_DEFAULT_ALG'],
     [{ ROTATE_REMOVED: 'shred' }, 'ROTATE_REMOVED'],
   ];
   for (const [env, variable] of cases)
     expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', variable }));
   expect(loadConfig({ ROTATE_PUBLISH_AHEAD: '70s' }).publishAheadMs).toBe(70_000);
+  expect(loadConfig({ ROTATE_EVERY: '90s' }).service.rotation.everyMs).toBe(90_000);
+  expect(loadConfig({ JWKS_DEFAULT_ALG: 'ES256' }).service.defaultAlg).toBe('ES256');
 });
 
 test("Hydra's variable names: ports, hosts, log format and level, published sets", () => {

@@ -90,7 +90,7 @@ function entry(
   };
 }
 
-function ring(withHsm = true, maxTokenLifetimeMs?: number) {
+function ring(withHsm = true, maxTokenLifetimeMs?: number, publishedSets?: string[]) {
   let now = T0;
   const hsm = new FakeSource('hsm');
   const software = new FakeSource('software');
@@ -101,6 +101,7 @@ function ring(withHsm = true, maxTokenLifetimeMs?: number) {
       clock: () => now,
       publishAheadMs: 5 * MIN,
       ...(maxTokenLifetimeMs ? { maxTokenLifetimeMs } : {}),
+      ...(publishedSets ? { publishedSets } : {}),
     },
   );
   return { km, hsm, software, at: (ms: number) => (now = ms) };
@@ -289,6 +290,22 @@ describe('symmetric (HS*) keys', () => {
     expect((await km.getKey('s', 'shared', { includePrivate: true })).keys[0]).toMatchObject({ k: 'secret-of-shared' });
     // The newest active signing key signs, symmetric or not (a set's owner decides what it holds).
     expect((await km.signer('s')).kid).toBe('shared');
+  });
+
+  test('never in a published set: generation (rotation included) and imports refused, nothing written', async () => {
+    const { km, software } = ring(false, undefined, ['pub']);
+    await expect(km.generateAndPersistKeySet('pub', 'h', 'HS256')).rejects.toMatchObject({
+      code: 'ERR_KEY_NOT_PUBLISHABLE',
+    });
+    const oct = { kty: 'oct', kid: 'o', alg: 'HS256', k: Buffer.alloc(32, 7).toString('base64url') };
+    await expect(km.addKey('pub', oct)).rejects.toMatchObject({ code: 'ERR_KEY_NOT_PUBLISHABLE' });
+    await expect(km.updateKeySet('pub', { keys: [oct] })).rejects.toMatchObject({ code: 'ERR_KEY_NOT_PUBLISHABLE' });
+    expect(software.entries).toHaveLength(0);
+    // Another set takes them; the published one takes key pairs.
+    await km.generateAndPersistKeySet('private', 'h', 'HS256');
+    await km.addKey('private', oct);
+    await km.generateAndPersistKeySet('pub', 'ec', 'ES256');
+    expect(software.entries.map((e) => `${e.set}/${e.kid}`).sort()).toEqual(['private/h', 'private/o', 'pub/ec']);
   });
 
   test('a set of symmetric keys only exists: its public view is empty, not "not found"', async () => {
