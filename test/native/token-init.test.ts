@@ -2,7 +2,7 @@
 // the JS thread), the way `serve --dev` and `hsm-jwks token init` make a token without a PIN on any
 // command line; and the errors that say which tokens, slots and module files there are.
 import { Pkcs11Module } from '../../lib';
-import { nativeBinding } from '../../lib/pkcs11/native';
+import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
 import { SOFTHSM_MODULE, softHsm } from '../helpers/softhsm';
 
 const SO = 'so-pin-of-the-init-test';
@@ -56,7 +56,7 @@ test('argument errors are thrown before anything is queued', async () => {
       code: 'ERR_TOKEN_NOT_FOUND',
     });
     // The raw binding checks its own arguments.
-    const native = await nativeBinding().load(SOFTHSM_MODULE);
+    const native = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() }); // not under ASan
     try {
       expect(() => native.initToken(0n, Buffer.from(SO), 'é'.repeat(17))).toThrow(
         expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
