@@ -126,8 +126,8 @@ export class KeyRing implements KeyManager {
     checkSet(set);
     // Symmetric keys live in the software store only; generation goes to the token when there is one.
     if (checkGeneration(alg, use).kind === 'secret') {
-      if (this.#published.has(set)) throw notPublishable(set, alg);
       if (this.#hsm) throw symmetricOnHsm(alg);
+      if (this.#published.has(set)) throw notPublishable(set, alg);
     }
     const id = kid === undefined ? randomUUID() : checkKid(kid);
     const source: KeySource = this.#hsm ?? this.#software;
