@@ -67,11 +67,31 @@ export function hostAllowed(host: string | undefined, localAddress: string | und
   return configured !== undefined && !WILDCARDS.has(configured) && host === configured;
 }
 
+/**
+ * The host a request names: the authority of an absolute-form target (`GET http://h/…`, which
+ * RFC 9112 §3.2.2 puts before Host), else the Host header; undefined (refused) when there are two
+ * Host headers, which a proxy and this server could read differently.
+ */
+export function requestHost(request: Pick<FastifyRequest, 'headers' | 'raw'>): string | undefined {
+  const raw = request.raw.rawHeaders ?? [];
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'host') hosts++;
+  if (hosts > 1) return undefined;
+  const target = request.raw.url ?? '';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    try {
+      return hostOf(new URL(target).host);
+    } catch {
+      return undefined;
+    }
+  }
+  return hostOf(request.headers.host);
+}
+
 /** Refuses admin requests whose Host header is not one of hostAllowed's names: 403 ERR_HOST_NOT_ALLOWED. */
 export function hostCheck(adminHost: string | undefined): AdminGuard {
   return async (request, reply) => {
-    const host = hostOf(request.headers.host);
-    if (hostAllowed(host, request.socket.localAddress, adminHost)) return undefined;
+    if (hostAllowed(requestHost(request), request.socket.localAddress, adminHost)) return undefined;
     const { status, body } = httpError(
       403,
       'without ADMIN_TOKEN the admin API answers only requests whose Host names this machine (localhost, a loopback address, or the admin host)',

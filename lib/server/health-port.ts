@@ -45,9 +45,15 @@ const server = http.createServer((req, res) => {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
     res.end(text);
   };
-  if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'method_not_allowed' });
-  if (req.url === '/health/alive') return send(200, { status: 'ok' });
-  if (req.url !== '/health/ready') return send(404, { error: 'not_found' });
+  // As on the other ports: the query and a trailing slash do not matter; anything else is the
+  // service's one error shape (http-errors.ts), 404 ERR_ROUTE_NOT_FOUND.
+  const path = (req.url || '/').split('?')[0].replace(/(.)[/]+$/, '$1');
+  const known = (req.method === 'GET' || req.method === 'HEAD') && (path === '/health/alive' || path === '/health/ready');
+  if (!known) {
+    const where = JSON.stringify(String(req.method) + ' ' + path.slice(0, 200));
+    return send(404, { error: 'not_found', error_description: 'no route ' + where, status_code: 404, error_code: 'ERR_ROUTE_NOT_FOUND' });
+  }
+  if (path === '/health/alive') return send(200, { status: 'ok' });
   const state = states[Number(Atomics.load(shared, 0))] || 'starting';
   const beat = Atomics.load(shared, 1);
   if (BigInt(Date.now()) - beat > staleMs) return send(503, { status: 'unavailable', token: state, cause: 'stalled' });

@@ -4,6 +4,7 @@
 // check without ADMIN_TOKEN, and /admin/jwt's time claims.
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -223,6 +224,22 @@ test('without ADMIN_TOKEN, admin requests must name this machine in Host (DNS re
     expect([host, r.status]).toEqual([host, 403]);
     expectError(r, 403, 'ERR_HOST_NOT_ALLOWED');
   }
+  // An absolute-form target names the host (RFC 9112 §3.2.2); two Host headers are refused.
+  const wire = (head: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(`${head}Connection: close\r\n\r\n`));
+      let text = '';
+      socket.on('data', (d) => {
+        text += d.toString();
+      });
+      socket.on('end', () => resolve(text.split(' ')[1] ?? ''));
+      socket.on('error', reject);
+    });
+  expect(await wire(`GET http://evil.example/admin/keys/jwt.x HTTP/1.1\r\nHost: localhost:${port}\r\n`)).toBe('403');
+  expect(await wire(`GET http://localhost:${port}/admin/keys/jwt.x HTTP/1.1\r\nHost: localhost:${port}\r\n`)).toBe(
+    '200',
+  );
+  expect(await wire(`GET /admin/keys/jwt.x HTTP/1.1\r\nHost: localhost:${port}\r\nHost: evil.example\r\n`)).toBe('403');
   // The public port answers any name; with ADMIN_TOKEN the token decides, not the Host.
   expect((await raw(open.publicUrl, 'GET', '/.well-known/jwks.json', { host: 'evil.example' })).status).toBe(200);
   expect((await send('GET', '/admin/keys/jwt.x', undefined, { host: 'keys.example.com' })).status).toBe(200);

@@ -180,6 +180,23 @@ test('the token deleted under load: 503 ERR_TOKEN_UNAVAILABLE (never 404) and no
     expect(svc.healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(svc.healthUrl).not.toBe(svc.publicUrl);
     expect(await ready(svc, svc.healthUrl)).toMatchObject({ status: 200, token: 'ready' });
+    // Its paths follow the other ports' rules: query and trailing slash ignored, the one error shape.
+    expect((await fetch(`${svc.healthUrl}/health/alive/?probe=1`)).status).toBe(200);
+    for (const [method, p] of [
+      ['GET', '/nope'],
+      ['POST', '/health/alive'],
+    ] as const) {
+      const r = await fetch(`${svc.healthUrl}${p}`, { method });
+      expect({ status: r.status, body: await r.json() }).toEqual({
+        status: 404,
+        body: {
+          error: 'not_found',
+          error_description: expect.any(String),
+          status_code: 404,
+          error_code: 'ERR_ROUTE_NOT_FOUND',
+        },
+      });
+    }
     const running = load(svc, 1500);
     await sleep(300);
     execFileSync('softhsm2-util', ['--delete-token', '--token', 'svc-gone'], { env: process.env, stdio: 'ignore' });
