@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { readPinFile } from '../config';
 import { CKF_TOKEN } from '../pkcs11/constants';
 import { TokenNotFoundError } from '../pkcs11/errors';
-import { Pkcs11Module } from '../pkcs11/module';
+import { Pkcs11Module, type SlotInfo } from '../pkcs11/module';
 
 export const SOFTHSM_LIBRARY = '/usr/lib/softhsm/libsofthsm2.so';
 
@@ -45,6 +45,21 @@ export interface EnsuredToken {
   created: string[];
 }
 
+/** No initialised token has `label`: the error says which tokens and slots there are, as every token-not-found does. */
+function noTokenToReset(label: string, slots: SlotInfo[]): TokenNotFoundError {
+  const seen = slots.flatMap((s) =>
+    s.token && (s.token.flags & CKF_TOKEN.TOKEN_INITIALIZED) !== 0
+      ? [{ label: s.token.label, serialNumber: s.token.serialNumber, slot: s.slot.toString() }]
+      : [],
+  );
+  return new TokenNotFoundError(
+    `label ${JSON.stringify(label)} (to reset)`,
+    seen.map((t) => t.label),
+    seen,
+    slots.map((s) => s.slot.toString()),
+  );
+}
+
 /** The token labelled `label`: the one there is, or a new one in the first free slot (or `slot`, reset). */
 export async function ensureToken(o: EnsureTokenOptions): Promise<EnsuredToken> {
   const mod = await Pkcs11Module.load(o.library, o.initArgs === undefined ? {} : { initArgs: o.initArgs });
@@ -52,11 +67,12 @@ export async function ensureToken(o: EnsureTokenOptions): Promise<EnsuredToken> 
     const files = { pinFile: path.resolve(o.pinFile), soPinFile: path.resolve(o.soPinFile) };
     let slot = o.slot;
     if (slot === undefined) {
-      const there = (await mod.slots()).find(
+      const slots = await mod.slots();
+      const there = slots.find(
         (s) => s.token?.label === o.label && (s.token.flags & CKF_TOKEN.TOKEN_INITIALIZED) !== 0,
       );
       if (o.reset) {
-        if (!there) throw new TokenNotFoundError(`label ${JSON.stringify(o.label)} (to reset)`, []);
+        if (!there) throw noTokenToReset(o.label, slots);
         slot = there.slot;
       } else if (there?.token)
         return {

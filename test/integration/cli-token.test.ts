@@ -54,6 +54,21 @@ test('token init: a token with random PINs in 0600 files, none on a command line
   ]);
   expect(refused.code).toBe(1);
   expect(refused.stderr).toContain('ERR_PKCS11_PIN_INCORRECT');
+  // Resetting a label no token has: the error names the tokens that are there.
+  const absent = cli([
+    'token',
+    'init',
+    '--label',
+    'no-such',
+    '--pin-file',
+    files.pin,
+    '--so-pin-file',
+    files.so,
+    '--reset',
+  ]);
+  expect(absent.code).toBe(1);
+  expect(absent.stderr).toContain('ERR_TOKEN_NOT_FOUND');
+  expect(absent.stderr).toContain('"made-by-cli" (serial');
   expect(cli(['token', 'init', '--label', 'x', '--pin-file', files.pin]).code).toBe(2); // no --so-pin-file
   expect(
     cli(['token', 'init', '--label', 'x', '--pin-file', files.pin, '--so-pin-file', path.join(dir, 'none'), '--reset'])
