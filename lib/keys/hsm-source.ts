@@ -4,6 +4,8 @@
 // record, the pair (its mechanism pinned by CKA_ALLOWED_MECHANISMS where the token takes it),
 // then the complete record; any failure destroys what was made, and a pending record left by a
 // crash is cleaned up by the next generation with that kid.
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { ENC_ALG, keyPairAlgInfo, type EncKeyAlg, type KeyPairAlg } from '../jose/algorithms';
 import { publicJwkFromKeyPair, thumbprintOf, type PublicJwk } from '../jose/jwk';
 import { hsmSigner } from '../jose/hsm-signer';
@@ -23,6 +25,9 @@ import { currentRecord, METADATA_APPLICATION, type KeyMetadata } from './hsm-met
 import { HsmRecords, type MetaRecord } from './hsm-records';
 import type { Lifecycle } from './lifecycle';
 import type { HsmKeyRecordRead, KeyStore } from '../store/key-store';
+
+/** The pause before a reading that found metadata without its key is taken again. */
+const TORN_READ_PAUSE_MS = 100;
 
 export interface HsmEntry extends KeyEntry {
   where: 'hsm';
@@ -97,7 +102,20 @@ export class HsmKeySource implements KeySource {
     return this.#prefix + set;
   }
 
+  /**
+   * The set's keys on the token. Key objects and metadata records are found concurrently, so a key
+   * another process makes between the two finds shows as metadata without its key: such a reading
+   * is taken again once before it counts (a key really gone stays gone). Seen with two instances
+   * starting on one SoftHSM token.
+   */
   async read(set: string): Promise<SetReading> {
+    const first = await this.#readOnce(set);
+    if (!first.problems.some((p) => p.kind === 'metadata-without-key')) return first;
+    await sleep(TORN_READ_PAUSE_MS);
+    return this.#readOnce(set);
+  }
+
+  async #readOnce(set: string): Promise<SetReading> {
     const label = this.label(set);
     const [pairs, { byId: records, unreadable, damaged, legacy }, orphans] = await Promise.all([
       this.#token.findKeyPairs({ label }),

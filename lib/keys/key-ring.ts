@@ -7,7 +7,6 @@
 // freshness bound), and refreshed in the background after `viewTtlMs` (changes on the token made
 // by other tools).
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { ValidatedKey } from '../jose/import';
 import { signJwt as signCompactJwt } from '../jose/jws';
@@ -70,8 +69,6 @@ export interface KeyRingOptions {
 }
 
 export const DEFAULT_PUBLISH_AHEAD_MS = 90_000;
-/** The pause before a set read that found metadata without its key is taken again. */
-const TORN_READ_PAUSE_MS = 100;
 
 interface CachedView {
   view: SetView;
@@ -375,14 +372,7 @@ export class KeyRing implements KeyManager {
   }
 
   async #load(set: string): Promise<CachedView> {
-    let view = await readSetView(set, this.#sources);
-    // A set is read in several finds (key objects, then metadata records): a key another process
-    // made between them shows as metadata without its key. Such a read is taken again once before
-    // it counts (a key really gone stays gone); seen with two instances starting on one token.
-    if (view.problems.some((p) => p.kind === 'metadata-without-key')) {
-      await sleep(TORN_READ_PAUSE_MS);
-      view = await readSetView(set, this.#sources);
-    }
+    const view = await readSetView(set, this.#sources);
     this.#problemCounts.set(set, view.problems.length);
     for (const p of view.problems) {
       const key = `${p.set}\u0000${p.kid}\u0000${p.kind}\u0000${p.where}`;

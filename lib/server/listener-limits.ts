@@ -9,15 +9,12 @@ import type { Socket } from 'node:net';
 
 import type { ListenerLimits } from '../config';
 import type { Logger } from '../logger';
+import { clientErrorHttp } from './http-errors';
 import type { Metrics } from './metrics';
 
 const CUT = 'hsm_jwks_connection_errors_total';
 const CUT_HELP =
   "Connections refused or cut before routing, by port and cause (Node's error code, or max-connections).";
-const STATUS: Record<string, number> = {
-  ERR_HTTP_REQUEST_TIMEOUT: 408,
-  HPE_HEADER_OVERFLOW: 431,
-};
 
 export function applyListenerLimits(
   server: Server,
@@ -36,11 +33,11 @@ export function applyListenerLimits(
     50,
     Math.min(1000, Math.floor(server.headersTimeout / 4)),
   );
-  // fastify's own clientError handler answers (400/408/431) and closes; this one only records it.
+  // The app's clientErrorHandler (app.ts) answers (400/408/431) and closes; this one only records it.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (error.code === 'ECONNRESET') return;
     const code = error.code ?? 'ERR_CLIENT';
-    const status = STATUS[code] ?? 400;
+    const { status } = clientErrorHttp(error.code); // what fastify's handler (app.ts) answered
     metrics.count(CUT, CUT_HELP, { port, cause: code });
     logger.warn('audit', { outcome: 'refused', remote: socket.remoteAddress, port, status, code });
   });

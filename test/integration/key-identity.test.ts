@@ -264,6 +264,39 @@ test('a key whose private half was deleted behind our back: the set is not "miss
   );
 });
 
+test('a reading torn by a key made between its finds (metadata seen, key pair not yet) is taken again once', async () => {
+  const mod = await Pkcs11Module.load(SOFTHSM_MODULE);
+  const token = await mod.openToken({ tokenLabel: 'identity' }, { pin: USER_PIN });
+  try {
+    const { HsmKeySource } = await import('../../lib/keys/hsm-source');
+    const source = new HsmKeySource(token);
+    await source.generate({
+      set: 'torn',
+      kid: 'torn-1',
+      alg: 'ES256',
+      use: 'sig',
+      createdAt: new Date(),
+      lifecycle: {},
+    });
+    // The first find of key pairs runs before the other process's pair exists: it finds none.
+    const find = token.findKeyPairs.bind(token);
+    let finds = 0;
+    token.findKeyPairs = async (q) => (++finds === 1 ? [] : find(q));
+    const reading = await source.read('torn');
+    expect(reading.entries.map((e) => e.kid)).toEqual(['torn-1']);
+    expect(reading.problems).toEqual([]);
+    expect(finds).toBe(2);
+    // A pair really gone stays reported after the second reading.
+    token.findKeyPairs = async () => [];
+    expect((await source.read('torn')).problems).toEqual([
+      expect.objectContaining({ kind: 'metadata-without-key', kid: 'torn-1' }),
+    ]);
+  } finally {
+    await token.close();
+    await mod.close();
+  }
+});
+
 describe('generation is all or nothing', () => {
   test('kill -9 after the token made the pair: never published, reported with its repair; the same kid can be generated again', async () => {
     const crash = spawnSync(

@@ -49,18 +49,7 @@ function storeBytes(prefix: string): Buffer {
 beforeAll(async () => {
   hsm = softHsm();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-kinds-'));
-  hsm.pkcs11Tool([
-    '--slot',
-    '0',
-    '--init-token',
-    '--label',
-    'hydra',
-    '--so-pin',
-    '0000',
-    '--pin',
-    USER_PIN,
-    '--init-pin',
-  ]);
+  hsm.initToken('hydra');
   km = await createKeyManager(loadConfig(env()));
   sw = await createKeyManager(
     loadConfig({ DSN: `sqlite://${path.join(dir, 'software.sqlite')}`, SECRETS_SYSTEM: SECRET }),

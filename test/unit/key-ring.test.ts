@@ -163,28 +163,6 @@ test('fail closed: keys that exist but cannot be read are not "missing", and not
   await expect(ensureKeySet(km, 'empty', 'ES256')).resolves.toMatchObject({ keys: [expect.anything()] });
 });
 
-test('a read that finds metadata without its key (a key made between two finds) is taken again once', async () => {
-  const { km, hsm } = ring();
-  const torn = { set: 's', kid: 'k', where: 'hsm' as const, kind: 'metadata-without-key' as const, detail: 'x' };
-  hsm.problems.push(torn);
-  const read = hsm.read.bind(hsm);
-  let reads = 0;
-  hsm.read = async (set: string) => {
-    if (++reads === 2) {
-      // By the second read the other process has finished: the key is there.
-      hsm.problems = [];
-      hsm.entries.push(entry('hsm', 's', 'k', T0 - MIN));
-    }
-    return read(set);
-  };
-  expect(await kids(km, 's')).toEqual(['k']);
-  expect(reads).toBe(2);
-  // A key really gone stays reported after the second read.
-  const gone = ring();
-  gone.hsm.problems.push({ ...torn, set: 'g' });
-  await expect(gone.km.getKeySet('g')).rejects.toMatchObject({ code: 'ERR_KEY_SET_UNREADABLE' });
-});
-
 test('a source that cannot be read fails the set; it is never taken as empty', async () => {
   const { km, hsm } = ring();
   hsm.failRead = Object.assign(new Error('token gone'), { code: 'ERR_PKCS11_DEVICE_REMOVED' });
