@@ -11,7 +11,6 @@ const os = require('node:os');
 const path = require('node:path');
 
 const autocannon = require('autocannon');
-const jose = require('jose');
 
 const root = path.join(__dirname, '..');
 const say = (m) => process.stderr.write(`${m}\n`);
@@ -100,6 +99,7 @@ async function main() {
     });
     say(`[load] GET /.well-known/jwks.json for ${seconds} s, ${connections} connections`);
     const jwks = await run({ url: `${urls.public}/.well-known/jwks.json`, connections, duration: seconds });
+    const jose = await import('jose');
     const keySet = jose.createLocalJWKSet(await (await fetch(`${urls.public}/.well-known/jwks.json`)).json());
     let valid = 0;
     let invalid = 0;

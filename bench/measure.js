@@ -181,7 +181,7 @@ async function software() {
       o.conc,
     );
   }
-  const jose = require('jose');
+  const jose = await import('jose');
   const cryptoKey = await jose.importPKCS8(privateKey.export({ format: 'pem', type: 'pkcs8' }), key.alg);
   let i = 0;
   return measureAsync(

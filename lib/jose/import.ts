@@ -3,12 +3,10 @@
 // (oct) keys in oct.ts.
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 
-import { calculateJwkThumbprint } from 'jose';
-
 import { bitLength } from '../pkcs11/bytes';
 import { ALGORITHMS, algFitsKey, ENC_ALG, ENC_KEY_ALGS, type EncKeyAlg, type JwsAlg } from './algorithms';
 import { JoseError } from './errors';
-import type { KeyUse, PublicJwk } from './jwk';
+import { thumbprintOf, type KeyUse, type PublicJwk } from './jwk';
 import { validateOctJwk, type OctJwk } from './oct';
 
 export type { OctJwk };
@@ -139,7 +137,7 @@ export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> 
       'the private members do not belong to the public members: a signature made with them does not verify',
     );
   }
-  const kid = (jwk.kid as string | undefined) ?? (await calculateJwkThumbprint({ kty, ...publicMembers }));
+  const kid = (jwk.kid as string | undefined) ?? thumbprintOf({ kty, ...publicMembers } as PublicJwk);
   const publicJwk = { kty, ...publicMembers, kid, alg, use } as PublicJwk;
   return {
     kid,

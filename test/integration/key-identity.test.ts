@@ -12,6 +12,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { loadConfig } from '../../lib/config';
 import { createKeyManager } from '../../lib/keys/create';
 import { ensureKeySet } from '../../lib/keys/ensure';
+import { HsmKeySource } from '../../lib/keys/hsm-source';
 import type { JwkSet } from '../../lib/keys/key-manager';
 import type { KeyRing } from '../../lib/keys/key-ring';
 import type { Logger } from '../../lib/logger';
@@ -268,7 +269,6 @@ test('a reading torn by a key made between its finds (metadata seen, key pair no
   const mod = await Pkcs11Module.load(SOFTHSM_MODULE);
   const token = await mod.openToken({ tokenLabel: 'identity' }, { pin: USER_PIN });
   try {
-    const { HsmKeySource } = await import('../../lib/keys/hsm-source');
     const source = new HsmKeySource(token);
     await source.generate({
       set: 'torn',
@@ -341,7 +341,6 @@ describe('generation is all or nothing', () => {
     const mod = await Pkcs11Module.load(SOFTHSM_MODULE);
     const token = await mod.openToken({ tokenLabel: 'identity' }, { pin: USER_PIN });
     try {
-      const { HsmKeySource } = await import('../../lib/keys/hsm-source');
       const source = new HsmKeySource(token);
       const create = token.createDataObject.bind(token);
       let calls = 0;

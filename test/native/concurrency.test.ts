@@ -5,6 +5,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 
 import { Pkcs11Module, type KeyPair, type Token } from '../../lib';
+import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
 import { publicKeyObject } from '../helpers/keys';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
@@ -108,7 +109,6 @@ test('a key pair destroyed while signs are queued: earlier signs verify, later o
 });
 
 test('the addon refuses a second operation on a session that is busy', async () => {
-  const { defaultDeepBind, nativeBinding } = await import('../../lib/pkcs11/native');
   const native = await nativeBinding().load(SOFTHSM_MODULE, { deepBind: defaultDeepBind() });
   try {
     const session = await native.openSession(token.slot, 0);

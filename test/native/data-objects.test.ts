@@ -3,6 +3,7 @@
 // data-object-recovery.test.ts (the fault module must own SoftHSM's initialisation there).
 import { DataObject, Pkcs11Module, type Token } from '../../lib';
 import { CKA, CKO } from '../../lib/pkcs11/constants';
+import { KeyReader } from '../../lib/pkcs11/key-reader';
 import { dataObjectPass, SOFTHSM2_OBJECTS } from '../helpers/conformance';
 import { rawSession, valuesOf, type RawSession } from '../helpers/raw';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
@@ -148,7 +149,6 @@ test('a DataObject is destroyed once: a second destroy is ERR_DATA_OBJECT_GONE e
 test('an object destroyed between a search and its read is skipped, not an error (another process cleared it)', async () => {
   await token.createDataObject({ label: 'vanishing', application: APP, value: bytes('v') });
   const [handle] = await handlesOf(APP, 'vanishing');
-  const { KeyReader } = await import('../../lib/pkcs11/key-reader');
   const reader = new KeyReader(raw.native, raw.session);
   expect((await reader.attributesIfPresent(handle!, [CKA.VALUE]))?.bytes(CKA.VALUE)).toEqual(bytes('v'));
   await raw.native.destroyObject(raw.session, handle!);
