@@ -6,7 +6,9 @@
 import * as fs from 'node:fs';
 
 import { ConfigError, duration, type Env, flag, given, integer } from './config-env';
+import { combineHsmUri } from './config-uri';
 import type { HsmSettings, KeyManagerSettings } from './keys/create';
+import { KID_FORMATS, type KidFormat } from './keys/key-manager';
 import type { RotationPolicy } from './keys/rotation';
 import type { LogFormat, LogLevel } from './logger';
 import { type ServiceConfig, serviceConfig } from './service-config';
@@ -33,61 +35,64 @@ export interface Config extends KeyManagerSettings {
   logFormat: LogFormat;
   /** How long a new key is published before it signs (ROTATE_PUBLISH_AHEAD). */
   publishAheadMs: number;
+  /** The kid of a key generated without one (KID_FORMAT). */
+  kidFormat: KidFormat;
   /** The longest lifetime of a JWT signed here (TOKEN_MAX_LIFETIME). */
   maxTokenLifetimeMs: number;
   service: ServiceConfig;
 }
 
-function pinOf(env: Env): string | undefined {
-  const pin = env.HSM_PIN;
-  const file = env.HSM_PIN_FILE?.trim();
-  if (pin && file) throw new ConfigError('HSM_PIN_FILE', 'set either HSM_PIN or HSM_PIN_FILE, not both');
-  if (!file) return pin === '' ? undefined : pin;
-  return readPinFile(file);
-}
-
 /** The PIN in `file` (one trailing newline ignored); ERR_CONFIG naming the file, never its content. */
-export function readPinFile(file: string): string {
+export function readPinFile(file: string, variable = 'HSM_PIN_FILE'): string {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(
-      'HSM_PIN_FILE',
+      variable,
       `cannot read ${JSON.stringify(file)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
     );
   }
   const value = text.replace(/\r?\n$/, '');
-  if (value === '') throw new ConfigError('HSM_PIN_FILE', `${JSON.stringify(file)} is empty`);
+  if (value === '') throw new ConfigError(variable, `${JSON.stringify(file)} is empty`);
   return value;
 }
 
 function hsmConfig(env: Env): HsmConfig {
-  const library = env.HSM_LIBRARY?.trim();
-  if (!library)
+  const library = env.HSM_LIBRARY?.trim() || undefined;
+  // HSM_URI (config-uri.ts): a PKCS#11 URI, combined with the variables below.
+  const uri = given(env, 'HSM_URI');
+  if (!library && uri === undefined)
     throw new ConfigError('HSM_LIBRARY', 'is required when HSM_ENABLED is true (path of the PKCS#11 module)');
   const label = env.HSM_TOKEN_LABEL;
   const serial = env.HSM_TOKEN_SERIAL?.trim();
   const slot = integer(env, 'HSM_SLOT', 0);
-  let selector: HsmSettings['selector'];
+  let selector: HsmSettings['selector'] | undefined;
   if (label) selector = { tokenLabel: label, onAmbiguous: 'first' };
   else if (serial) selector = { serial };
   else if (slot !== undefined) selector = { slot };
-  else
+  else if (uri === undefined)
     throw new ConfigError('HSM_TOKEN_LABEL', 'set HSM_TOKEN_LABEL, HSM_TOKEN_SERIAL or HSM_SLOT to select the token');
-  const pin = pinOf(env);
+  const pinValue = env.HSM_PIN === '' ? undefined : env.HSM_PIN;
+  const pinFileName = env.HSM_PIN_FILE?.trim() || undefined;
+  if (pinValue && pinFileName) throw new ConfigError('HSM_PIN_FILE', 'set either HSM_PIN or HSM_PIN_FILE, not both');
+  const hsm =
+    uri === undefined
+      ? { library: library!, selector: selector!, pin: pinValue, pinFile: pinFileName, pinFileVariable: 'HSM_PIN_FILE' }
+      : combineHsmUri(uri, { library, selector, pin: pinValue, pinFile: pinFileName });
+  const pin = hsm.pin ?? (hsm.pinFile === undefined ? undefined : readPinFile(hsm.pinFile, hsm.pinFileVariable));
   // Without a login the token's private keys are invisible: an HSM that looks empty, and keys
   // generated over existing ones. Fail here instead.
   if (pin === undefined)
     throw new ConfigError(
       'HSM_PIN',
-      "is required when HSM_ENABLED is true (or HSM_PIN_FILE): without a login the token's keys cannot be seen",
+      "is required when HSM_ENABLED is true (or HSM_PIN_FILE, or pin-value or pin-source in HSM_URI): without a login the token's keys cannot be seen",
     );
   return {
-    library,
+    library: hsm.library,
     pin,
-    ...(env.HSM_PIN_FILE?.trim() ? { pinFile: env.HSM_PIN_FILE.trim() } : {}),
-    selector,
+    ...(hsm.pinFile === undefined ? {} : { pinFile: hsm.pinFile }),
+    selector: hsm.selector,
     keySetPrefix: env.HSM_KEY_SET_PREFIX ?? '',
     initArgs: env.HSM_INIT_ARGS || undefined,
     poolSize: integer(env, 'HSM_POOL_SIZE', 1) ?? 4,
@@ -162,6 +167,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('DSN', 'must start with sqlite:// or postgres://');
   const service = serviceConfig(env, (cacheSeconds) => rotationOf(env, cacheSeconds).rotation);
   const { publishAheadMs, maxTokenLifetimeMs } = rotationOf(env, service.jwksCacheSeconds);
+  const kidFormat = (given(env, 'KID_FORMAT')?.toLowerCase() ?? 'uuid') as KidFormat;
+  if (!KID_FORMATS.includes(kidFormat)) throw new ConfigError('KID_FORMAT', `must be one of ${KID_FORMATS.join(', ')}`);
   return {
     hsm: flag(env, 'HSM_ENABLED') ? hsmConfig(env) : undefined,
     dsn,
@@ -170,6 +177,7 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat: format,
     publishAheadMs,
     maxTokenLifetimeMs,
+    kidFormat,
     service,
   };
 }

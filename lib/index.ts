@@ -13,9 +13,13 @@ export type { SignMechanism, DecryptMechanism, HashName } from './pkcs11/mechani
 export type { KeyPairQuery, OrphanPublicKey } from './pkcs11/key-reader';
 export { DataObject } from './pkcs11/data-objects';
 export type { DataObjectSpec, DataObjectQuery } from './pkcs11/data-objects';
+export { CertificateObject } from './pkcs11/certificates';
+export type { CertificateQuery, CertificatesSpec } from './pkcs11/certificates';
 export type { SessionPoolStats } from './pkcs11/session-pool';
 export type { RecoveryOptions, RecoveryEvent, RecoveryEventKind, RecoveryCounters } from './pkcs11/recovery';
 export type { CurveName, EcCurveName } from './pkcs11/curves';
+export { parsePkcs11Uri, formatPkcs11Uri, uriForDisplay } from './pkcs11/uri';
+export type { Pkcs11Uri, UriObjectType } from './pkcs11/uri';
 // One error model: the base class and the codes of every layer (lib/errors.ts).
 export { HsmJwksError, ClosedError, ERROR_CODES } from './errors';
 export type { ErrorCode } from './errors';
@@ -43,8 +47,9 @@ export {
   LoginRefusedError,
   TokenUnavailableError,
   KeyForeignError,
+  UriError,
 } from './pkcs11/errors';
-export type { Pkcs11ErrorCategory, ModuleLoadErrorCode } from './pkcs11/errors';
+export type { Pkcs11ErrorCategory, ModuleLoadErrorCode, UriErrorCode } from './pkcs11/errors';
 export * as constants from './pkcs11/constants';
 
 // JOSE: algorithms, JWKs of token keys, imports, compact JWS/JWT over a Signer.
@@ -78,6 +83,7 @@ export { rotateSecrets } from './keys/store-admin';
 export { KeyManagerError, isNotFound } from './keys/errors';
 export type { KeyManagerErrorCode } from './keys/errors';
 export type { KeyManager, Jwk, JwkSet, GetOptions, GenerateOptions, SignJwtOptions, KeyInfo } from './keys/key-manager';
+export type { CertificateImport } from './keys/certificates';
 export { loadConfig, ConfigError, DEFAULT_DSN } from './config';
 export type { Config, HsmConfig, LogLevel } from './config';
 export type { Logger } from './logger';

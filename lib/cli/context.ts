@@ -29,7 +29,7 @@ export class Context {
   constructor(readonly inv: Invocation) {}
 
   config(): Config {
-    this.#config ??= loadConfig(this.inv.env);
+    this.#config ??= loadConfig(withUri(this.inv));
     return this.#config;
   }
 
@@ -50,6 +50,17 @@ export class Context {
       await km.close();
     }
   }
+}
+
+/**
+ * The environment with `--uri` as HSM_URI and HSM_ENABLED=true: the command line wins over the
+ * environment's HSM_URI, and is combined with the other HSM_* variables as HSM_URI is.
+ */
+function withUri(inv: Invocation): NodeJS.ProcessEnv {
+  const uri = inv.options.uri;
+  if (typeof uri !== 'string') return inv.env;
+  if (uri.trim() === '') throw new UsageError('--uri must not be empty', inv.spec);
+  return { ...inv.env, HSM_URI: uri, HSM_ENABLED: 'true' };
 }
 
 /** Runs a check of a lower layer (checkSet, checkKid, …); its typed error becomes a usage error. */

@@ -36,7 +36,7 @@ async function checkKeys(config: Config, problems: string[]): Promise<unknown> {
         const what =
           p.kid === ''
             ? `an object of set ${JSON.stringify(p.set)} (${p.where})`
-            : `key ${JSON.stringify(p.kid)} of set ${JSON.stringify(p.set)} (${p.where}) is not published:`;
+            : `key ${JSON.stringify(p.kid)} of set ${JSON.stringify(p.set)} (${p.where}) ${p.kind.startsWith('certificate-') ? 'is published, not its certificate:' : 'is not published:'}`;
         problems.push(`${what} ${p.kind}: ${p.detail}${p.repair ? `; repair: ${p.repair}` : ''}`);
       }
       return { count: keys.length, sets: [...new Set(keys.map((k) => k.set))], problems: found };

@@ -171,7 +171,7 @@ const list: Command = {
     printJson(keys);
     for (const p of problems)
       say(
-        `hsm-jwks: not listed: ${p.kid === '' ? 'an object' : `key ${JSON.stringify(p.kid)}`} of set ${JSON.stringify(p.set)} (${p.where}): ${p.kind}: ${p.detail}`,
+        `hsm-jwks: ${p.kind.startsWith('certificate-') ? 'not published: a certificate of' : 'not listed:'} ${p.kid === '' ? 'an object' : `key ${JSON.stringify(p.kid)}`} of set ${JSON.stringify(p.set)} (${p.where}): ${p.kind}: ${p.detail}`,
       );
     if (problems.length > 0)
       say(`hsm-jwks: ${problems.length} key(s) or object(s) cannot be used; hsm-jwks doctor says how to repair them`);

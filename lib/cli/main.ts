@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { ConfigError } from '../config';
+import { CERT_COMMANDS } from './cert-commands';
 import { type Command, Context, packageVersion } from './context';
 import { KEYS_COMMANDS } from './keys-commands';
 import { OTHER_COMMANDS } from './other-commands';
@@ -15,7 +16,7 @@ import { EXIT, printText, say } from './output';
 import { redactText } from './redact';
 import { groupUsage, parseCommandLine, UsageError } from './spec';
 
-const COMMANDS: Record<string, Command> = { ...KEYS_COMMANDS, ...OTHER_COMMANDS };
+const COMMANDS: Record<string, Command> = { ...KEYS_COMMANDS, ...CERT_COMMANDS, ...OTHER_COMMANDS };
 
 async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(argv);

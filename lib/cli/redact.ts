@@ -7,9 +7,22 @@ const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^/?#@\s:]*):([^/?#\s]*)@/gi;
 const SECRET_PARAMS =
   /((?:^|[\s?&;])(?:password|passwd|pwd|pass|sslpassword|secret|token|api_?key|access_?token)=)('[^']*'|[^&#\s]*)/gi;
 
-/** The text with the password of every URL in it, and secret query parameters, replaced by ***. */
+// A PKCS#11 URI (RFC 7512): only its pin-value is a secret (its path has `;token=` for the token label);
+// a pin-value outside such a URI (a query quoted alone) is redacted too.
+const PKCS11_URI = /\bpkcs11:[^\s"'`]*/gi;
+const PIN_VALUE = /((?:^|[\s?&;])pin-value=)[^&#\s]*/gi;
+
+/** The text with the password of every URL in it, secret query parameters and PKCS#11 pin-values replaced by ***. */
 export function redactText(text: string): string {
-  return text.replace(USERINFO, '$1$2:***@').replace(SECRET_PARAMS, '$1***');
+  const plain = (t: string) =>
+    t.replace(USERINFO, '$1$2:***@').replace(SECRET_PARAMS, '$1***').replace(PIN_VALUE, '$1***');
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(PKCS11_URI)) {
+    out += plain(text.slice(last, m.index)) + m[0].replace(PIN_VALUE, '$1***');
+    last = m.index + m[0].length;
+  }
+  return out + plain(text.slice(last));
 }
 
 /** A copy of `value` (JSON-like) with every string redacted (bigints kept). */

@@ -69,6 +69,20 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'a new key that signs after the publish-ahead time; the current ones retire then',
   },
   {
+    name: 'keys cert import',
+    required: ['<set>', '<kid>', '<pem-file>'],
+    options: {},
+    summary: "publish a certificate (chain, PEM) with a key as x5c, replacing the key's certificates",
+    details:
+      "One certificate of the file must be the key's (its public key), the others certify it in turn.\nHSM keys: certificate objects on the token under the key's CKA_ID; software keys: sealed in the store.",
+  },
+  {
+    name: 'keys cert remove',
+    required: ['<set>', '<kid>'],
+    options: {},
+    summary: "remove a key's certificates (it is published without x5c)",
+  },
+  {
     name: 'jwt sign',
     required: ['<set>'],
     options: {
@@ -125,6 +139,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'measure signing on the configured module (flags: --quick, --seconds S, --reps N, --keys LIST)',
   },
 ];
+
+/**
+ * `--uri`: the HSM as a PKCS#11 URI (RFC 7512) for one command, as HSM_URI with HSM_ENABLED=true
+ * (docs/cli.md#--uri); on every command that opens the token.
+ */
+const URI = {
+  type: 'string' as const,
+  value: 'URI',
+  help: 'the HSM as a PKCS#11 URI (pkcs11:token=…?module-path=…&pin-source=…): HSM_URI, with HSM_ENABLED=true',
+};
+const WITHOUT_TOKEN = new Set(['secrets rotate', 'token init', 'bench']);
+for (const c of COMMANDS) if (!WITHOUT_TOKEN.has(c.name)) c.options.uri = URI;
 
 /** A command line that does not fit: exit 2, the message and `usage` on stderr, before any work. */
 export class UsageError extends Error {
@@ -183,8 +209,8 @@ export function groupUsage(group?: string): string {
       ? [
           '',
           'Configuration comes from the environment: HSM_ENABLED, HSM_LIBRARY, HSM_PIN or HSM_PIN_FILE,',
-          'HSM_TOKEN_LABEL / HSM_TOKEN_SERIAL / HSM_SLOT, HSM_KEY_SET_PREFIX, HSM_INIT_ARGS, HSM_POOL_SIZE,',
-          'DSN, SECRETS_SYSTEM, LOG_LEVEL, LOG_FORMAT, ROTATE_PUBLISH_AHEAD, ROTATE_RETIRE_AFTER,',
+          'HSM_TOKEN_LABEL / HSM_TOKEN_SERIAL / HSM_SLOT, HSM_URI (or --uri), HSM_KEY_SET_PREFIX, HSM_INIT_ARGS,',
+          'HSM_POOL_SIZE, DSN, SECRETS_SYSTEM, LOG_LEVEL, LOG_FORMAT, ROTATE_PUBLISH_AHEAD, ROTATE_RETIRE_AFTER,',
           'TOKEN_MAX_LIFETIME, ROTATE_EVERY, ROTATE_REMOVED (see the README). Commands other than serve log at',
           'warn unless LOG_LEVEL is set.',
           'Exit codes: 0 done, 1 failed, 2 usage, 3 configuration.',
@@ -234,8 +260,13 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
       return { kind: 'help', text: groupUsage(first), exit: 0 };
     }
     spec = COMMANDS.find((c) => c.name === `${first} ${sub}`);
-    if (!spec) throw new UsageError(`unknown ${first} command ${JSON.stringify(sub)}`, groupUsage(first));
     rest = argv.slice(2);
+    const third = argv[2];
+    if (!spec && third !== undefined && !third.startsWith('-')) {
+      spec = COMMANDS.find((c) => c.name === `${first} ${sub} ${third}`); // keys cert import
+      rest = argv.slice(3);
+    }
+    if (!spec) throw new UsageError(`unknown ${first} command ${JSON.stringify(sub)}`, groupUsage(first));
   } else {
     spec = COMMANDS.find((c) => c.name === first);
     if (!spec) throw new UsageError(`unknown command ${JSON.stringify(first)}`);

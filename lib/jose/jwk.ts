@@ -32,6 +32,10 @@ export interface PublicJwk {
   crv?: 'P-256' | 'P-384' | 'P-521' | 'Ed25519';
   x?: string;
   y?: string;
+  /** The key's certificate chain (standard base64 DER, the key's certificate first), when it has one (x509.ts). */
+  x5c?: string[];
+  /** The base64url SHA-256 of x5c[0]'s DER. */
+  'x5t#S256'?: string;
 }
 
 const b64u = (b: Uint8Array) => Buffer.from(b).toString('base64url');

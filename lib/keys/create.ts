@@ -4,10 +4,12 @@
 import { createLogger, type Logger, type LogLevel } from '../logger';
 import { Pkcs11Module, type TokenSelector } from '../pkcs11/module';
 import type { RecoveryEvent } from '../pkcs11/recovery';
+import { uriForDisplay } from '../pkcs11/uri';
 import type { KeyStore } from '../store/key-store';
 import { openKeyStore } from '../store/open-store';
 import { KeyManagerError } from './errors';
 import { HsmKeySource } from './hsm-source';
+import type { KidFormat } from './key-manager';
 import { KeyRing } from './key-ring';
 import { SoftwareKeySource } from './software-source';
 
@@ -33,6 +35,8 @@ export interface KeyManagerSettings {
   publishAheadMs?: number;
   /** The longest lifetime of a JWT signJwt makes (ms; TOKEN_MAX_LIFETIME). */
   maxTokenLifetimeMs?: number;
+  /** The kid of a key generated without one (KID_FORMAT): `uuid` (default) or `thumbprint`. */
+  kidFormat?: KidFormat;
   /** The published sets (JWKS_PUBLIC_SETS, in the service's settings): no symmetric key in them. */
   service?: { publicSets: readonly string[] };
 }
@@ -44,8 +48,19 @@ export function describeToken(hsm: Pick<HsmSettings, 'library' | 'selector'>): s
       ? `token label: ${s.tokenLabel}`
       : 'serial' in s
         ? `token serial: ${s.serial}`
-        : `slot: ${String(s.slot)}`;
+        : 'uri' in s
+          ? `token URI: ${uriText(s.uri)}`
+          : `slot: ${String(s.slot)}`;
   return `Library path: ${hsm.library}, ${which}`;
+}
+
+/** A selector's URI as it may be shown: without its query (no PIN), or a placeholder when it does not parse. */
+function uriText(uri: Parameters<typeof uriForDisplay>[0]): string {
+  try {
+    return uriForDisplay(uri);
+  } catch {
+    return '(not a PKCS#11 URI)';
+  }
 }
 
 /** Every recovery step is logged: what happened and the code of the error that caused it (never a PIN). */
@@ -92,6 +107,7 @@ export async function createKeyManager(settings: KeyManagerSettings, options: Cr
     ...(options.clock ? { clock: options.clock } : {}),
     ...(settings.publishAheadMs !== undefined ? { publishAheadMs: settings.publishAheadMs } : {}),
     ...(settings.maxTokenLifetimeMs !== undefined ? { maxTokenLifetimeMs: settings.maxTokenLifetimeMs } : {}),
+    ...(settings.kidFormat !== undefined ? { kidFormat: settings.kidFormat } : {}),
     ...(settings.service ? { publishedSets: settings.service.publicSets } : {}),
   };
   const hsm = settings.hsm;

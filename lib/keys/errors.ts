@@ -31,6 +31,12 @@ export type KeyManagerErrorCode = Codes<
   | 'ERR_TOKEN_LIFETIME'
   /** An HSM operation (a login) was asked of a key manager without an HSM. */
   | 'ERR_HSM_NOT_CONFIGURED'
+  /** A certificate file offered for a key holds no X.509 certificate, or one that does not parse. */
+  | 'ERR_CERT_INVALID'
+  /** No certificate offered is for the key (its public key is another's), or the key has no public key. */
+  | 'ERR_CERT_KEY_MISMATCH'
+  /** Certificates offered with the key's that do not certify it in turn (each signed by the next). */
+  | 'ERR_CERT_CHAIN_INVALID'
 >;
 
 export class KeyManagerError extends HsmJwksError {

@@ -150,7 +150,7 @@ export class HsmRecords {
   ): Promise<MetaRecord> {
     const written = await this.write(set, label, kid, meta);
     for (const r of old) {
-      if (r.on === 'store' && written.on === 'store') continue; // the same row, already replaced
+      if (r.on === 'store' && written.on === 'store' && r.kid === kid) continue; // the same row, already replaced
       await this.remove(r).catch((e: unknown) => {
         this.#log.warn('a superseded key metadata record could not be removed (the newer one wins)', {
           set,

@@ -23,6 +23,7 @@ import type { KeyEntry, KeyProblem } from './key-entry';
 import type { KeySource, NewKey, SetReading } from './key-source';
 import { currentRecord, METADATA_APPLICATION, type KeyMetadata } from './hsm-metadata';
 import { HsmRecords, type MetaRecord } from './hsm-records';
+import { dropTokenCertificates, withTokenCertificates } from './key-certificates';
 import type { Lifecycle } from './lifecycle';
 import type { HsmKeyRecordRead, KeyStore } from '../store/key-store';
 
@@ -109,10 +110,12 @@ export class HsmKeySource implements KeySource {
    * starting on one SoftHSM token.
    */
   async read(set: string): Promise<SetReading> {
-    const first = await this.#readOnce(set);
-    if (!first.problems.some((p) => p.kind === 'metadata-without-key')) return first;
-    await sleep(TORN_READ_PAUSE_MS);
-    return this.#readOnce(set);
+    let reading = await this.#readOnce(set);
+    if (reading.problems.some((p) => p.kind === 'metadata-without-key')) {
+      await sleep(TORN_READ_PAUSE_MS);
+      reading = await this.#readOnce(set);
+    }
+    return withTokenCertificates(this.#token, reading); // x5c: read with the set, cached with its view
   }
 
   async #readOnce(set: string): Promise<SetReading> {
@@ -385,7 +388,7 @@ export class HsmKeySource implements KeySource {
       rev: 0,
       pending: true,
     };
-    const pending = await this.#records.write(key.set, label, key.kid, meta);
+    const pending = [await this.#records.write(key.set, label, key.kid, meta)];
     let pair: KeyPair | undefined;
     try {
       if (spec.type === 'rsa')
@@ -396,9 +399,19 @@ export class HsmKeySource implements KeySource {
         use,
         allowedMechanisms: allowedMechanismsFor(key.alg, use, available),
       });
-      const entry = this.#entry(key.set, key.kid, pair, { ...meta, pending: false }); // the alg must fit what the token made
-      const complete: KeyMetadata = { ...meta, rev: 1, pending: false, thumbprint: thumbprintOf(entry.publicJwk) };
-      await this.#records.replace(key.set, label, key.kid, [pending], complete);
+      let kid = key.kid;
+      let entry = this.#entry(key.set, kid, pair, { ...meta, pending: false }); // the alg must fit what the token made
+      const thumbprint = thumbprintOf(entry.publicJwk);
+      if (key.thumbprintKid) {
+        // Renamed under a pending record of its new kid: whenever it stops, an interrupted
+        // generation is left (never published, cleared by doctor or a retry), not a key without metadata.
+        kid = thumbprint;
+        pending.push(await this.#records.write(key.set, label, kid, { ...meta, id: hex(idFromKid(kid)) }));
+        pair = await this.#token.setKeyPairId(pair, idFromKid(kid));
+        entry = this.#entry(key.set, kid, pair, { ...meta, id: hex(idFromKid(kid)), pending: false });
+      }
+      const complete: KeyMetadata = { ...meta, id: hex(idFromKid(kid)), rev: 1, pending: false, thumbprint };
+      await this.#records.replace(key.set, label, kid, pending, complete);
       return entry;
     } catch (e) {
       await this.#rollBack(key, pair, pending, e);
@@ -407,10 +420,10 @@ export class HsmKeySource implements KeySource {
   }
 
   /** Undoes a failed generation; when that fails too, says what is left (doctor reports it, and a retry clears it). */
-  async #rollBack(key: NewKey, pair: KeyPair | undefined, pending: MetaRecord, cause: unknown): Promise<void> {
+  async #rollBack(key: NewKey, pair: KeyPair | undefined, pending: MetaRecord[], cause: unknown): Promise<void> {
     const left: string[] = [];
     if (pair) await this.#token.destroyKeyPair(pair).catch(() => left.push('the key pair'));
-    await this.#records.remove(pending).catch(() => left.push('a pending metadata record'));
+    for (const r of pending) await this.#records.remove(r).catch(() => left.push('a pending metadata record'));
     if (left.length > 0) {
       throw new KeyManagerError(
         'ERR_GENERATION_ROLLBACK_FAILED',
@@ -432,6 +445,7 @@ export class HsmKeySource implements KeySource {
   async delete(entry: KeyEntry): Promise<void> {
     if (!isHsmEntry(entry)) throw new TypeError('not an HSM key');
     await this.#token.destroyKeyPair(entry.pair);
+    await dropTokenCertificates(this.#token, entry.pair, { set: entry.set, kid: entry.kid }, this.#log);
     await this.forgetMetadata(entry.set, entry.kid).catch((e: unknown) => {
       // The key is gone; records left behind are reported as metadata-without-key and cleared by a delete.
       this.#log.warn('key metadata could not be removed after its key', {
@@ -461,6 +475,7 @@ export class HsmKeySource implements KeySource {
     const pairs = await this.#token.findKeyPairs({ label, id });
     if (list.length === 0 && pairs.length === 0) return false;
     for (const pair of pairs) await this.#token.destroyKeyPair(pair);
+    if (pairs.length > 0) await dropTokenCertificates(this.#token, pairs[0]!, { set, kid }, this.#log);
     for (const r of list) await this.#records.remove(r);
     this.#log.info('removed what the token held under a kid that was not a usable key', {
       set,

@@ -49,7 +49,11 @@ export type KeyProblemKind =
   /** The recorded metadata does not fit the key (alg for another key type, use the token does not allow, another public key). */
   | 'metadata-invalid'
   /** The kid is also another key's: this one is not published and does not sign. */
-  | 'kid-conflict';
+  | 'kid-conflict'
+  /** The key is published without x5c: its certificate is another key's (certificates.ts). */
+  | 'certificate-mismatch'
+  /** The key is published, but a certificate of its chain is not: it does not parse, open or link (certificates.ts). */
+  | 'certificate-invalid';
 
 export interface KeyProblem {
   kind: KeyProblemKind;

@@ -6,6 +6,7 @@ import type { Signer } from '../jose/signer';
 import type { KeyUse } from '../pkcs11/key-spec';
 import type { TokenHealth } from '../pkcs11/token';
 import type { Lifecycle } from '../store/key-store';
+import type { CertificateImport } from './certificates';
 import type { KeyProblem } from './key-entry';
 import type { SecretKeyDescription } from './key-views';
 import type { KeyState } from './lifecycle';
@@ -36,7 +37,16 @@ export interface GenerateOptions {
   activateNow?: boolean;
   /** Progress of long work (RSA-4096 on a token takes seconds). */
   onProgress?: (message: string) => void;
+  /**
+   * The kid of a key generated without one: a random UUID (as Hydra) or the key's RFC 7638
+   * thumbprint (as node-oidc-provider and Dex). Default: the key manager's (KID_FORMAT, uuid).
+   * Symmetric keys always get a UUID: the thumbprint of a secret would publish a hash of it.
+   */
+  kid?: KidFormat;
 }
+
+export type KidFormat = 'uuid' | 'thumbprint';
+export const KID_FORMATS: readonly KidFormat[] = ['uuid', 'thumbprint'];
 
 export interface SignJwtOptions {
   /** Sign with this key instead of the set's newest active key. */
@@ -56,6 +66,8 @@ export interface KeyInfo {
   /** `foreign`: found on the token, made by another tool. */
   origin: 'ours' | 'foreign' | 'migrated';
   createdAt?: Date;
+  /** An HSM key's PKCS#11 URI (RFC 7512): token, serial, object (its label), id (its CKA_ID), type=private. */
+  uri?: string;
 }
 
 /** Whether the token layer can serve now; `hsm` is undefined without an HSM. */
@@ -90,6 +102,14 @@ export interface KeyManager {
   deleteKeySet(set: string): Promise<void>;
   /** Changes a key's lifecycle (retire by hand, rotation). */
   setLifecycle(set: string, kid: string, lifecycle: Lifecycle): Promise<void>;
+  /**
+   * Publishes a certificate chain (PEM) with a key as x5c and x5t#S256, replacing any it had: on the
+   * token next to an HSM key, sealed in the store for a software key. ERR_CERT_INVALID,
+   * ERR_CERT_KEY_MISMATCH, ERR_CERT_CHAIN_INVALID, ERR_KEY_NOT_FOUND.
+   */
+  importCertificate(set: string, kid: string, pem: string): Promise<CertificateImport>;
+  /** Removes a key's certificates; how many there were. */
+  removeCertificate(set: string, kid: string): Promise<number>;
   /** A signer for `kid` (which must be active), or for the set's newest active signing key. */
   signer(set: string, kid?: string): Promise<Signer>;
   /** A compact JWT signed by signer(set, options.kid). */

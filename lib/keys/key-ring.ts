@@ -10,12 +10,14 @@ import { randomUUID } from 'node:crypto';
 
 import type { ValidatedKey } from '../jose/import';
 import { signJwt as signCompactJwt } from '../jose/jws';
-import { checkKid } from '../jose/kid';
+import { checkKid, idFromKid } from '../jose/kid';
 import type { Signer } from '../jose/signer';
+import { invalidArgValue } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import type { KeyUse } from '../pkcs11/key-spec';
 import type { Lifecycle } from '../store/key-store';
 import { KeyManagerError, keyNotFound } from './errors';
+import { chainForKey, importSummary, parseCertificateFile, type CertificateImport } from './certificates';
 import { checkGeneration, notPublishable, symmetricOnHsm } from './generation';
 import { isStaleKeyError, type HsmKeySource } from './hsm-source';
 import { importRows, validateImport, validateImportSet } from './imports';
@@ -26,13 +28,15 @@ import type {
   JwkSet,
   KeyInfo,
   KeyManager,
+  KidFormat,
   Readiness,
   SignJwtOptions,
 } from './key-manager';
+import { certificatePlace } from './key-certificates';
 import type { KeySource } from './key-source';
 import { jwkOf, setViewOf } from './key-views';
 import { stateAt } from './lifecycle';
-import { checkSet } from './names';
+import { checkKidFormat, checkSet } from './names';
 import { SetCache } from './set-cache';
 import {
   LEFTOVERS,
@@ -66,6 +70,8 @@ export interface KeyRingOptions {
    * Undefined: no limit.
    */
   maxTokenLifetimeMs?: number;
+  /** The kid of a key generated without one (KID_FORMAT): `uuid` (default) or `thumbprint`. */
+  kidFormat?: KidFormat;
 }
 
 export const DEFAULT_PUBLISH_AHEAD_MS = 90_000;
@@ -88,6 +94,7 @@ export class KeyRing implements KeyManager {
   readonly #publishAheadMs: number;
   readonly #maxLifetimeMs: number | undefined;
   readonly #published: ReadonlySet<string>;
+  readonly #kidFormat: KidFormat;
   readonly #views: SetCache<CachedView>;
   readonly #unwatch: () => void;
   readonly #reported = new Set<string>();
@@ -104,6 +111,7 @@ export class KeyRing implements KeyManager {
     this.#publishAheadMs = options.publishAheadMs ?? DEFAULT_PUBLISH_AHEAD_MS;
     this.#maxLifetimeMs = options.maxTokenLifetimeMs;
     this.#published = new Set(options.publishedSets ?? []);
+    this.#kidFormat = checkKidFormat('options.kidFormat', options.kidFormat) ?? 'uuid';
     this.#views = new SetCache((set) => this.#load(set), options.viewTtlMs ?? 30_000, this.#clock);
     this.#unwatch = software.store.watch((set) => {
       this.#views.drop(set);
@@ -125,10 +133,21 @@ export class KeyRing implements KeyManager {
   ): Promise<JwkSet> {
     checkSet(set);
     // Symmetric keys live in the software store only; generation goes to the token when there is one.
-    if (checkGeneration(alg, use).kind === 'secret') {
+    const asked = checkKidFormat('options.kid', options.kid);
+    const secret = checkGeneration(alg, use).kind === 'secret';
+    if (secret) {
       if (this.#hsm) throw symmetricOnHsm(alg);
       if (this.#published.has(set)) throw notPublishable(set, alg);
+      if (asked === 'thumbprint' && kid === undefined) {
+        throw invalidArgValue(
+          'options.kid',
+          '"uuid" for a symmetric key (a thumbprint would publish a hash of the secret)',
+          asked,
+        );
+      }
     }
+    // A thumbprint kid is known once the key exists: the key is made under a provisional UUID and renamed.
+    const thumbprintKid = kid === undefined && !secret && (asked ?? this.#kidFormat) === 'thumbprint';
     const id = kid === undefined ? randomUUID() : checkKid(kid);
     const source: KeySource = this.#hsm ?? this.#software;
     return this.#write(
@@ -148,6 +167,7 @@ export class KeyRing implements KeyManager {
             use,
             createdAt: new Date(now),
             lifecycle: this.#initialLifecycle(view, now, options.activateNow),
+            ...(thumbprintKid ? { thumbprintKid } : {}),
           },
           options.onProgress,
         );
@@ -225,6 +245,35 @@ export class KeyRing implements KeyManager {
       const results = await Promise.allSettled(view.entries.map((e) => this.#sourceOf(e).delete(e)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
+    });
+  }
+
+  /**
+   * Publishes a certificate chain (PEM, any order) with a key, replacing any it had: certificate
+   * objects under its CKA_ID on the token, or sealed in the store (key-certificates.ts); refused
+   * unless one certificate is the key's and the others certify it in turn (certificates.ts).
+   */
+  async importCertificate(set: string, kid: string, pem: string): Promise<CertificateImport> {
+    checkSet(set);
+    checkKid(kid);
+    const offered = parseCertificateFile(pem); // ERR_CERT_INVALID before any lock
+    return this.#write(set, async (view) => {
+      const entry = view.entries.find((e) => e.kid === kid);
+      if (!entry) throw keyNotFound(set, kid);
+      const chain = chainForKey(entry, offered);
+      await certificatePlace(entry, { token: this.#hsm?.token, store: this.#software.store }).write(chain);
+      return importSummary(entry, chain);
+    });
+  }
+
+  /** Removes a key's certificates (it is published without x5c); how many there were. */
+  async removeCertificate(set: string, kid: string): Promise<number> {
+    checkSet(set);
+    checkKid(kid);
+    return this.#write(set, async (view) => {
+      const entry = view.entries.find((e) => e.kid === kid);
+      if (!entry) throw keyNotFound(set, kid);
+      return certificatePlace(entry, { token: this.#hsm?.token, store: this.#software.store }).remove();
     });
   }
 
@@ -311,10 +360,21 @@ export class KeyRing implements KeyManager {
           state: stateAt(e.lifecycle, now),
           origin: e.origin,
           ...(e.createdAt ? { createdAt: e.createdAt } : {}),
+          ...(e.where === 'hsm' ? this.#hsmUri(set, e.kid) : {}),
         });
       }
     }
     return out;
+  }
+
+  /** An HSM key's PKCS#11 URI (RFC 7512): its token, CKA_LABEL (prefix + set), CKA_ID (the kid's bytes), type=private. */
+  #hsmUri(set: string, kid: string): { uri?: string } {
+    const hsm = this.#hsm;
+    try {
+      return hsm ? { uri: hsm.token.uri({ label: hsm.label(set), id: idFromKid(kid), type: 'private' }) } : {};
+    } catch {
+      return {}; // a kid no CKA_ID maps to (an empty CKA_ID): no URI
+    }
   }
 
   /** Every set on the token (with the prefix) or in the store. */
@@ -378,7 +438,7 @@ export class KeyRing implements KeyManager {
       const key = `${p.set}\u0000${p.kid}\u0000${p.kind}\u0000${p.where}`;
       if (this.#reported.has(key)) continue;
       this.#reported.add(key);
-      this.#log.warn(`a key is not published: ${p.kind}`, {
+      this.#log.warn(`${p.kind.startsWith('certificate-') ? 'a certificate' : 'a key'} is not published: ${p.kind}`, {
         set: p.set,
         kid: p.kid,
         where: p.where,

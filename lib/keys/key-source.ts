@@ -12,7 +12,11 @@ export interface SetReading {
 }
 
 /** What a key is made with: a stored key's fields, without its material. */
-export type NewKey = Omit<StoredKey, 'privateJwk'>;
+/**
+ * A key to make. With `thumbprintKid`, `kid` is provisional: the key gets its RFC 7638 thumbprint
+ * as kid once it exists (the entry returned has it).
+ */
+export type NewKey = Omit<StoredKey, 'privateJwk'> & { thumbprintKid?: boolean };
 
 export interface KeySource {
   readonly where: KeyLocation;

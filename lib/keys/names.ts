@@ -1,12 +1,20 @@
 // Checks of key-set names and kids given by callers.
 import { JoseError } from '../jose/errors';
+import { invalidArgValue } from '../errors';
 import { KeyManagerError } from './errors';
+import { KID_FORMATS, type KidFormat } from './key-manager';
 
 export function checkSet(set: unknown): string {
   if (typeof set !== 'string' || set.length === 0 || set.length > 255) {
     throw new KeyManagerError('ERR_KEY_NAME_INVALID', 'a key set name must be a string of 1 to 255 characters');
   }
   return set;
+}
+
+/** A kid format (`uuid`, `thumbprint`) given by a caller, or undefined. */
+export function checkKidFormat(name: string, format: unknown): KidFormat | undefined {
+  if (format === undefined || KID_FORMATS.includes(format as KidFormat)) return format as KidFormat | undefined;
+  throw invalidArgValue(name, 'one of "uuid", "thumbprint"', format);
 }
 
 /** A kid given by a caller: one that maps to exactly one CKA_ID and back (ERR_KID_INVALID otherwise, saying why). */

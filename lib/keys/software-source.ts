@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 
 import { algInfo, ENC_ALG, isHmac } from '../jose/algorithms';
 import type { KeyPairPrivateJwk, PrivateJwk } from '../jose/import';
-import type { PublicJwk } from '../jose/jwk';
+import { thumbprintOf, type PublicJwk } from '../jose/jwk';
 import { newOctJwk } from '../jose/oct';
 import type { Signer } from '../jose/signer';
 import { softwareSigner } from '../jose/software-signer';
@@ -16,6 +16,7 @@ import type { KeyStore, Lifecycle, StoredKey } from '../store/key-store';
 import { KeyManagerError } from './errors';
 import { checkGeneration } from './generation';
 import type { KeyEntry, KeyProblem } from './key-entry';
+import { withStoredCertificates } from './key-certificates';
 import type { KeySource, NewKey, SetReading } from './key-source';
 
 const generate = promisify(generateKeyPair);
@@ -79,7 +80,7 @@ export class SoftwareKeySource implements KeySource {
   constructor(readonly store: KeyStore) {}
 
   async read(set: string): Promise<SetReading> {
-    const { keys, failures } = await this.store.getSet(set);
+    const [{ keys, failures }, chains] = await Promise.all([this.store.getSet(set), this.store.certificateChains(set)]);
     const problems: KeyProblem[] = failures.map((f) => ({
       kind: 'unreadable',
       set: f.set,
@@ -87,7 +88,7 @@ export class SoftwareKeySource implements KeySource {
       where: 'software',
       detail: `${f.code}: ${f.message}`,
     }));
-    return { entries: keys.map(entryOf), problems };
+    return withStoredCertificates({ entries: keys.map(entryOf), problems }, chains); // x5c: cached with the set's view
   }
 
   async sets(): Promise<string[]> {
@@ -117,7 +118,9 @@ export class SoftwareKeySource implements KeySource {
             alg: key.alg,
             use: key.use,
           } as KeyPairPrivateJwk);
-    const stored: StoredKey = { ...key, privateJwk };
+    if (key.thumbprintKid && generation.kind !== 'secret') privateJwk.kid = thumbprintOf(privateJwk as PublicJwk);
+    const { thumbprintKid: _, ...fields } = key;
+    const stored: StoredKey = { ...fields, kid: privateJwk.kid as string, privateJwk };
     await this.store.add([stored]);
     return entryOf(stored);
   }

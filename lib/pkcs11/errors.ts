@@ -140,10 +140,13 @@ export class TokenNotFoundError extends HsmJwksError {
 /** Several tokens carry the requested label; `serials` lists them so one can be chosen. */
 export class TokenAmbiguousError extends HsmJwksError {
   readonly serials: string[];
-  constructor(label: string, serials: string[]) {
+  /** `uri`: the tokens matched this PKCS#11 URI (shown without its query), not a label. */
+  constructor(label: string, serials: string[], uri?: string) {
     super(
       'ERR_TOKEN_AMBIGUOUS',
-      `${serials.length} tokens are labelled ${JSON.stringify(label)} (serials ${serials.join(', ')}); select one by serial`,
+      uri === undefined
+        ? `${serials.length} tokens are labelled ${JSON.stringify(label)} (serials ${serials.join(', ')}); select one by serial`
+        : `${serials.length} tokens match the URI ${uri} (serials ${serials.join(', ')}); add serial= to it`,
     );
     this.serials = serials;
   }
@@ -328,6 +331,23 @@ export class SessionBusyError extends HsmJwksError {
 export class AddonFailureError extends HsmJwksError {
   constructor(detail: string) {
     super('ERR_ADDON_FAILURE', `the native addon failed: ${detail}`);
+  }
+}
+
+export type UriErrorCode = Codes<'ERR_URI_INVALID' | 'ERR_URI_PIN_SOURCE' | 'ERR_URI_UNSUPPORTED'>;
+
+/**
+ * A PKCS#11 URI (RFC 7512) that is not one (ERR_URI_INVALID), whose pin-source gives no PIN
+ * (ERR_URI_PIN_SOURCE), or that asks what this package does not do (ERR_URI_UNSUPPORTED).
+ * `attribute` names the URI attribute at fault, when one is; the message never quotes a value
+ * (a pin-value least of all).
+ */
+export class UriError extends HsmJwksError {
+  declare readonly code: UriErrorCode;
+  readonly attribute: string | undefined;
+  constructor(code: UriErrorCode, message: string, attribute?: string, cause?: unknown) {
+    super(code, message, cause === undefined ? undefined : { cause });
+    this.attribute = attribute;
   }
 }
 

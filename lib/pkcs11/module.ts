@@ -6,10 +6,13 @@ import * as nodePath from 'node:path';
 
 import { CKF_SLOT, CKF_TOKEN, CKM } from './constants';
 import { ClosedError, invalidArgType, invalidArgValue } from '../errors';
-import { ModuleLoadError, TokenAmbiguousError, TokenNotFoundError } from './errors';
+import { ModuleLoadError, TokenAmbiguousError, TokenNotFoundError, UriError } from './errors';
 import { defaultDeepBind, nativeBinding } from './native';
 import { Token, type TokenOptions } from './token';
 import { initToken, type InitializedToken, type InitTokenOptions } from './token-init';
+import { toPkcs11Uri, uriForDisplay, type Pkcs11Uri } from './uri';
+import { matchesPlace, namesLibrary } from './uri-match';
+import { moduleNameMatches, modulePathOf, uriPin } from './uri-sources';
 import type { NativeModule, NativeModuleDescription, NativeModuleInfo, NativeSlot } from '../../binding';
 
 export interface ModuleLoadOptions {
@@ -27,12 +30,16 @@ export interface ModuleLoadOptions {
 /**
  * Which token to open. `tokenLabel` matches initialised tokens by label; when several carry it the
  * call fails with ERR_TOKEN_AMBIGUOUS (listing their serials) unless `onAmbiguous: 'first'` asks
- * for the first slot, which is what Hydra does.
+ * for the first slot, which is what Hydra does. `uri` is a PKCS#11 URI (RFC 7512, text or parsed):
+ * its library, slot and token attributes must all match (object attributes are not looked at);
+ * several matching tokens are ERR_TOKEN_AMBIGUOUS in the same way, and its pin-value or pin-source
+ * is the PIN when `options.pin` is not given.
  */
 export type TokenSelector =
   | { tokenLabel: string; onAmbiguous?: 'error' | 'first' }
   | { slot: bigint | number }
-  | { serial: string };
+  | { serial: string }
+  | { uri: string | Pkcs11Uri; onAmbiguous?: 'error' | 'first' };
 
 export type ModuleInfo = NativeModuleInfo;
 export type SlotInfo = NativeSlot;
@@ -69,6 +76,17 @@ export class Pkcs11Module {
   }
 
   /**
+   * Loads the module a PKCS#11 URI names (`module-path`, or `module-name` in the `module-path`
+   * directory); ERR_URI_UNSUPPORTED when it names none. Open its token with `openToken({ uri })`.
+   */
+  static async loadUri(uri: string | Pkcs11Uri, options: ModuleLoadOptions = {}): Promise<Pkcs11Module> {
+    const path = modulePathOf(toPkcs11Uri(uri));
+    if (path === undefined)
+      throw new UriError('ERR_URI_UNSUPPORTED', 'the URI names no module: add "module-path"', 'module-path');
+    return Pkcs11Module.load(path, options);
+  }
+
+  /**
    * Initialises a token (C_InitToken with `soPin` and `label`), then sets its user PIN (C_Login as
    * the SO, C_InitPIN): no PIN ever reaches a command line. Without `slot`, the first slot whose
    * token is not initialised (SoftHSM2 always keeps one free) is used.
@@ -99,6 +117,12 @@ export class Pkcs11Module {
   async openToken(selector: TokenSelector, options: TokenOptions = {}): Promise<Token> {
     this.#checkOpen();
     checkSelector(selector);
+    if ('uri' in selector) {
+      const uri = toPkcs11Uri(selector.uri, 'selector.uri');
+      this.#checkModuleOf(uri);
+      selector = { uri, ...(selector.onAmbiguous ? { onAmbiguous: selector.onAmbiguous } : {}) };
+      options = await withUriPin(uri, options);
+    }
     const slot = await selectSlot(this.#native, selector);
     // After a re-initialisation the Token finds its token again by the same selector, through its own NativeModule.
     const resolve = async (native: NativeModule) => {
@@ -135,6 +159,45 @@ export class Pkcs11Module {
   #checkOpen(): void {
     if (this.#closing) throw new ClosedError('the PKCS#11 module');
   }
+
+  /** A URI whose module-path names another module than this one is refused (it would open the wrong token). */
+  #checkModuleOf(uri: Pkcs11Uri): void {
+    const loaded = this.#native.describe().path;
+    if (uri.modulePath === undefined) {
+      // module-name alone names no file: it must name this one
+      if (uri.moduleName !== undefined && !moduleNameMatches(uri.moduleName, loaded))
+        throw invalidArgValue('selector.uri', `a URI whose module-name is this module (${loaded})`, uri.moduleName);
+      return;
+    }
+    const named = modulePathOf(uri)!;
+    const real = (p: string) => {
+      try {
+        return fs.realpathSync(p);
+      } catch {
+        return nodePath.resolve(p);
+      }
+    };
+    if (real(named) !== real(loaded))
+      throw invalidArgValue('selector.uri', `a URI whose module-path is this module (${loaded})`, named);
+  }
+}
+
+/** The options with the URI's PIN (pin-value, or pin-source's file) when they give none; one PIN, not two. */
+async function withUriPin(uri: Pkcs11Uri, options: TokenOptions): Promise<TokenOptions> {
+  if (uri.pinValue === undefined && uri.pinSource === undefined) return options;
+  if (typeof options !== 'object' || options === null) return options; // checkTokenOptions says why
+  const pin = await uriPin(uri);
+  if (options.pin === undefined) return { ...options, pin };
+  const given = Buffer.from(options.pin);
+  const same = given.equals(Buffer.from(pin ?? ''));
+  given.fill(0);
+  if (!same)
+    throw invalidArgValue(
+      'options.pin',
+      "the URI's PIN (pin-value or pin-source), or no options.pin when the URI gives one",
+      'another PIN',
+    );
+  return options;
 }
 
 /** A directory given as the module: say so, and name the shared objects in it (the dlerror text stays the cause). */
@@ -165,11 +228,11 @@ function explainLoadFailure(path: string, e: unknown): unknown {
 
 function checkSelector(selector: TokenSelector): void {
   if (typeof selector !== 'object' || selector === null) throw invalidArgType('selector', 'an object', selector);
-  const keys = ['tokenLabel', 'slot', 'serial'].filter((k) => k in selector);
+  const keys = ['tokenLabel', 'slot', 'serial', 'uri'].filter((k) => k in selector);
   if (keys.length !== 1) {
     throw invalidArgValue(
       'selector',
-      'exactly one of { tokenLabel }, { slot } or { serial }',
+      'exactly one of { tokenLabel }, { slot }, { serial } or { uri }',
       keys.join(', ') || 'none',
     );
   }
@@ -195,6 +258,23 @@ async function selectSlot(
       ready.map((s) => ({ label: s.token.label, serialNumber: s.token.serialNumber, slot: s.slot.toString() })),
       all.map((s) => s.slot.toString()),
     );
+  if ('uri' in selector) {
+    const uri = selector.uri as Pkcs11Uri; // parsed by openToken
+    const module = namesLibrary(uri) ? await native.getInfo() : undefined;
+    const matches = ready.filter((s) => matchesPlace(uri, { slot: s, token: s.token, ...(module ? { module } : {}) }));
+    const shown = uriForDisplay(uri);
+    if (matches.length === 0)
+      throw notFound(
+        `URI ${shown}${uri.unknownPath?.length ? ' (it has path attributes this package does not know: RFC 7512 has such a URI match nothing)' : ''}`,
+      );
+    if (matches.length > 1 && selector.onAmbiguous !== 'first')
+      throw new TokenAmbiguousError(
+        uri.token ?? '',
+        matches.map((s) => s.token.serialNumber),
+        shown,
+      );
+    return matches[0]!;
+  }
   if ('tokenLabel' in selector) {
     if (typeof selector.tokenLabel !== 'string')
       throw invalidArgType('selector.tokenLabel', 'a string', selector.tokenLabel);

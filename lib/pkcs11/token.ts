@@ -12,11 +12,20 @@ import {
 } from './data-objects';
 import type { DataObjectQuery, DataObjectSpec } from './data-objects';
 import {
+  CertificateReader,
+  checkCertificateQuery,
+  checkCertificatesSpec,
+  type CertificateObject,
+  type CertificateQuery,
+  type CertificatesSpec,
+} from './certificates';
+import {
   ClosedError,
   HsmJwksError,
   invalidArgType,
   invalidArgValue,
   KeyDestroyedError,
+  KeyExistsError,
   KeyForeignError,
   KeyGoneError,
   MechanismUnsupportedError,
@@ -24,6 +33,7 @@ import {
   Pkcs11Error,
   quietly,
 } from './errors';
+import { CKA } from './constants';
 import { Executor } from './executor';
 import { handlesAtBirth, type KeyPair } from './key-pair';
 import { checkKeyPairQuery, KeyReader, type KeyPairQuery, type OrphanPublicKey } from './key-reader';
@@ -35,6 +45,8 @@ import type { SessionPoolStats } from './session-pool';
 import type { EngineStats } from './sign-engine';
 import { TokenConnection, type TokenResolver } from './token-connection';
 import { checkTokenOptions, type TokenOptions } from './token-setup';
+import { formatPkcs11Uri, toPkcs11Uri, type Pkcs11Uri, type UriObjectType } from './uri';
+import { keyPairQueryAt, tokenUriFields } from './uri-match';
 import type { TokenHealth } from './token-state';
 import type { NativeMechanismInfo, NativeModule, NativeTokenInfo } from '../../binding';
 
@@ -136,6 +148,14 @@ export class Token {
   }
 
   /**
+   * The token's PKCS#11 URI (model, manufacturer, serial, token: as p11tool prints it), or with
+   * `object`, an object's on it (id, object, type): `token.uri({ ...keyPair, type: 'private' })`.
+   */
+  uri(object?: { label?: string; id?: Uint8Array; type?: UriObjectType }): string {
+    return formatPkcs11Uri(tokenUriFields(this.#c.info, object));
+  }
+
+  /**
    * The token's state as the token layer knows it, without a call: ready, unavailable (gone,
    * reconnecting), login-refused (no login until resumeLogins) or closed.
    */
@@ -196,14 +216,33 @@ export class Token {
     return result;
   }
 
-  /** Key pairs whose private object matches `label` and/or `id`, paired by CKA_ID. */
-  async findKeyPairs(query: KeyPairQuery = {}): Promise<KeyPair[]> {
+  /**
+   * Key pairs whose private object matches `label` and/or `id`, paired by CKA_ID. `{ uri }`: those a
+   * PKCS#11 URI names (object: the label, id: CKA_ID); none when it names another token (uri-match.ts).
+   */
+  async findKeyPairs(query: KeyPairQuery | { uri: string | Pkcs11Uri } = {}): Promise<KeyPair[]> {
     this.#checkOpen();
-    const q = checkKeyPairQuery(query);
+    const q =
+      typeof query === 'object' && query !== null && 'uri' in query
+        ? await this.#uriQuery(query.uri)
+        : checkKeyPairQuery(query);
+    if (q === undefined) return [];
     const found = await this.#x.onPool(undefined, true, async (session, _h, { native, generation }) =>
       (await new KeyReader(native, session).findKeyPairs(q)).map((k) => this.#own(k, generation)),
     );
     return found.length > 0 ? found : this.#noneUnlessGone(found);
+  }
+
+  /** The findKeyPairs query of a URI on this token; undefined when it names none here. */
+  async #uriQuery(uri: string | Pkcs11Uri): Promise<KeyPairQuery | undefined> {
+    const u = toPkcs11Uri(uri, 'query.uri');
+    const { native } = this.#c.current;
+    return keyPairQueryAt(u, {
+      slot: this.slot,
+      token: this.#c.info,
+      slotInfo: async () => (await native.getSlots(false)).find((s) => s.slot === this.slot),
+      moduleInfo: () => native.getInfo(),
+    });
   }
 
   #own(keyPair: KeyPair, generation: number): KeyPair {
@@ -278,6 +317,32 @@ export class Token {
     checkDataObject(object);
     await this.#x.onPool(undefined, false, (session, _h, { native, generation }) =>
       this.#data.destroy(object, new DataObjectReader(native, session), generation),
+    );
+  }
+
+  /**
+   * X.509 certificate objects (CKO_CERTIFICATE, CKC_X_509) with one of `ids` as CKA_ID (every one
+   * without `ids`), with their DER: found by CKA_ID only, whatever their label.
+   */
+  async findCertificates(query: CertificateQuery = {}): Promise<CertificateObject[]> {
+    this.#checkOpen();
+    const q = checkCertificateQuery(query);
+    const found = await this.#x.onPool(undefined, true, (session, _h, { native }) =>
+      new CertificateReader(native, session).find(q.ids),
+    );
+    return found.length > 0 || q.ids?.length === 0 ? found : this.#noneUnlessGone(found);
+  }
+
+  /**
+   * Makes `values` (X.509 DER) the certificates of CKA_ID `id`: public token objects with `label`
+   * and CKA_SUBJECT/ISSUER/SERIAL_NUMBER from each DER, written before the id's previous
+   * certificates are destroyed (none: they are only destroyed). Never retried.
+   */
+  async replaceCertificates(spec: CertificatesSpec): Promise<{ written: number; removed: number }> {
+    this.#checkOpen();
+    const s = checkCertificatesSpec(spec);
+    return this.#x.onPool(undefined, false, (session, _h, { native }) =>
+      new CertificateReader(native, session).replace(s),
     );
   }
 
@@ -378,6 +443,25 @@ export class Token {
           });
       }
     });
+  }
+
+  /**
+   * Gives both halves of `keyPair` the CKA_ID `id` (a kid made from the key itself, such as its
+   * thumbprint) and returns the pair as found under it; `keyPair` must not be used afterwards.
+   * Refuses an id that a private key on the token already has (ERR_KEY_EXISTS). Never retried.
+   */
+  async setKeyPairId(keyPair: KeyPair, id: Uint8Array): Promise<KeyPair> {
+    this.#checkOpen();
+    this.#checkKeyPair(keyPair);
+    const newId = Buffer.from(id);
+    if ((await this.findKeyPairs({ id: newId })).length > 0) throw new KeyExistsError(newId.toString('hex'));
+    await this.#x.onPool(keyPair, false, async (session, h, { native }) => {
+      await native.setAttributes(session, h!.privateKey, [[CKA.ID, newId]]);
+      if (h!.publicKey !== null) await native.setAttributes(session, await h!.publicKey!, [[CKA.ID, newId]]);
+    });
+    const [renamed] = await this.findKeyPairs({ id: newId });
+    if (!renamed) throw new KeyGoneError(newId.toString('hex'));
+    return renamed;
   }
 
   /** Random bytes from the token's generator. */

@@ -40,6 +40,9 @@ export const STATUS_BY_CODE: Readonly<Record<KnownCode, number>> = {
   ERR_PIN_MISMATCH: 503,
   ERR_MECHANISM_UNSUPPORTED: 400,
   ERR_SIGN_SYNC_DISABLED: 500,
+  ERR_URI_INVALID: 500, // no route takes a URI: one comes from the operator's configuration
+  ERR_URI_PIN_SOURCE: 503, // the operator's PIN file, like an unreadable HSM_PIN_FILE
+  ERR_URI_UNSUPPORTED: 500,
   // JOSE: what a caller asked or imported.
   ERR_JOSE_ALG_UNSUPPORTED: 400,
   ERR_JWK_INVALID: 400,
@@ -66,6 +69,9 @@ export const STATUS_BY_CODE: Readonly<Record<KnownCode, number>> = {
   ERR_HSM_NOT_CONFIGURED: 400,
   ERR_GENERATION_ROLLBACK_FAILED: 500,
   ERR_TOKEN_LIFETIME: 400,
+  ERR_CERT_INVALID: 400, // a certificate file offered for a key that is not X.509 PEM
+  ERR_CERT_KEY_MISMATCH: 400, // a certificate of another key
+  ERR_CERT_CHAIN_INVALID: 400, // certificates that do not certify one another
   // Software key store: the operator's secrets and rows, never the caller's.
   ERR_SECRET_MISSING: 500,
   ERR_SECRET_TOO_SHORT: 500,

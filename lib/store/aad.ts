@@ -4,6 +4,7 @@
 //   key row, v2:                0x02 ‖ UTF-8 JSON ["hsm-jwks/key-row/v2", set, kid, alg, use,
 //                                      createdAtMs, activateAtMs|null, retireAtMs|null, removeAtMs|null]
 //   HSM key record, v2:         0x02 ‖ UTF-8 JSON ["hsm-jwks/hsm-record/v2", <the same fields>]
+//   certificate chain, v2:      0x02 ‖ UTF-8 JSON ["hsm-jwks/key-certificates/v2", set, kid]
 // Distinct labels keep an envelope of one kind from passing as the other. Times are integer ms
 // since the epoch, so JSON.stringify gives one spelling for one value.
 import type { RowRef } from './errors';
@@ -12,6 +13,7 @@ import { ENVELOPE_V1, ENVELOPE_V2, type EnvelopeVersion } from './sealing';
 export const KEY_ROW_V1_LABEL = 'hsm-jwks/key-row/v1';
 export const KEY_ROW_V2_LABEL = 'hsm-jwks/key-row/v2';
 export const HSM_RECORD_V2_LABEL = 'hsm-jwks/hsm-record/v2';
+export const CERTIFICATES_V2_LABEL = 'hsm-jwks/key-certificates/v2';
 
 /** The columns a v2 envelope binds, as stored (times in ms since the epoch, null when not scheduled). */
 export interface BoundColumns {
@@ -43,4 +45,9 @@ export function keyRowAadV2(columns: BoundColumns): Buffer {
 
 export function hsmRecordAad(columns: BoundColumns): Buffer {
   return encode(ENVELOPE_V2, boundFields(HSM_RECORD_V2_LABEL, columns));
+}
+
+/** A software key's certificate chain: its plaintext is the chain, so the AAD binds only whose it is. */
+export function certificatesAad(row: RowRef): Buffer {
+  return encode(ENVELOPE_V2, [CERTIFICATES_V2_LABEL, row.set, row.kid]);
 }

@@ -89,7 +89,7 @@ export interface KeyStore {
   /** Names of the sets that have a software row or an HSM record with this kid (no row is opened). */
   setsWithKid(kid: string): Promise<string[]>;
   /**
-   * Re-seals every row (keys and sealed HSM records) under the first secret, key rows of earlier
+   * Re-seals every row (keys, sealed HSM records, certificate chains) under the first secret, key rows of earlier
    * versions as v2 too, in one transaction; returns how many changed. Any row that does not open
    * aborts it (nothing changes). Legacy (unsealed) HSM records stay as they are: sealing them would
    * vouch for columns nothing authenticated.
@@ -110,6 +110,15 @@ export interface KeyStore {
   /** Every set that has HSM records (for migration). */
   hsmRecordSets(): Promise<string[]>;
   forgetHsmKey(set: string, kid: string): Promise<void>;
+
+  /**
+   * Seals `pem` (a certificate chain, the key's certificate first) as the chain of a software key,
+   * replacing the one it had; undefined removes it. ERR_KEY_NOT_FOUND when the store has no such
+   * key. Returns whether the key had a chain. A chain is deleted with its key.
+   */
+  setCertificateChain(set: string, kid: string, pem: string | undefined): Promise<boolean>;
+  /** The chains of a set's software keys, by kid (PEM); rows that cannot be opened are reported, not thrown. */
+  certificateChains(set: string): Promise<{ chains: Map<string, string>; failures: RowFailure[] }>;
 
   /**
    * Runs `fn` holding the lock `name` across every process and instance sharing this store

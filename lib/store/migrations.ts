@@ -54,6 +54,16 @@ export const MIGRATIONS: readonly Migration[] = [
     expires_at ${t.int64} NOT NULL -- ms since the epoch; renewed while the holder runs
   );
   `,
+  // 3: certificate chains of software keys, published as x5c: one row per key, the PEM chain
+  //   sealed (cert-codec.ts); deleted with its key.
+  (t) => `
+  CREATE TABLE key_certificates (
+    set_name TEXT NOT NULL,
+    kid      TEXT NOT NULL,
+    sealed   ${t.blob} NOT NULL, -- AES-GCM envelope of the PEM chain, the key's certificate first
+    PRIMARY KEY (set_name, kid)
+  );
+  `,
 ];
 
 /** Applies the migrations not yet recorded; returns how many were applied. Safe on every open. */

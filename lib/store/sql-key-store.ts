@@ -4,6 +4,7 @@
 // row never hides the others of its set. Opening migrates in the background; when that met a
 // store busy with another process (ERR_STORE_BUSY), the next call tries again.
 import { ClosedError, invalidArgValue } from '../errors';
+import { CHAIN_SQL, type ChainDbRow, openChains, resealedChain, sealChain, toChainRow } from './cert-codec';
 import { ChangeFeed, recordChange, recordChanges } from './change-feed';
 import type { Dialect, Tx } from './dialect';
 import { isStoreBusy, type RowRef, StoreError } from './errors';
@@ -72,6 +73,7 @@ export class SqlKeyStore implements KeyStore {
     await this.#write(async (tx) => {
       await tx.run(SQL.deleteSet, [set]);
       for (const row of rows) await this.#insert(tx, row, 'the kid appears twice in the new set; nothing was replaced');
+      await tx.run(CHAIN_SQL.prune, [set, set]); // keys sent again keep their chains
       await recordChange(tx, set);
     });
   }
@@ -99,11 +101,11 @@ export class SqlKeyStore implements KeyStore {
   }
 
   async deleteKey(set: string, kid: string): Promise<boolean> {
-    return (await this.#delete(set, SQL.deleteKey, [set, kid])) > 0;
+    return (await this.#delete(set, SQL.deleteKey, [set, kid], true)) > 0;
   }
 
   async deleteSet(set: string): Promise<number> {
-    return this.#delete(set, SQL.deleteSet, [set]);
+    return this.#delete(set, SQL.deleteSet, [set], true);
   }
 
   async list(): Promise<KeyRowInfo[]> {
@@ -124,6 +126,10 @@ export class SqlKeyStore implements KeyStore {
       for (const row of (await tx.all<DbRow>(SQL.sealedRecords + this.#db.forUpdate)).map(toHsmRow)) {
         const sealed = resealedRecord(this.#sealer, row);
         if (sealed) changed.push(await this.#reseal(tx, SQL.resealRecord, row, sealed));
+      }
+      for (const row of (await tx.all<ChainDbRow>(CHAIN_SQL.all + this.#db.forUpdate)).map(toChainRow)) {
+        const sealed = resealedChain(this.#sealer, row);
+        if (sealed) changed.push(await this.#reseal(tx, CHAIN_SQL.reseal, row, sealed));
       }
       await recordChanges(tx, changed);
       return changed.length;
@@ -168,6 +174,24 @@ export class SqlKeyStore implements KeyStore {
 
   async forgetHsmKey(set: string, kid: string): Promise<void> {
     await this.#delete(set, SQL.forgetRecord, [set, kid]);
+  }
+
+  async setCertificateChain(set: string, kid: string, pem: string | undefined): Promise<boolean> {
+    this.#check();
+    const row = pem === undefined ? undefined : sealChain(this.#sealer, set, kid, pem); // sealed before the transaction
+    return this.#write(async (tx) => {
+      if ((await tx.all(CHAIN_SQL.keyExists + this.#db.forUpdate, [set, kid])).length === 0)
+        throw new StoreError('ERR_KEY_NOT_FOUND', 'no such key', { set, kid });
+      const had = (await tx.run(CHAIN_SQL.delete, [set, kid])) > 0;
+      if (row) await tx.run(CHAIN_SQL.insert, [row.set, row.kid, row.sealed]);
+      await recordChange(tx, set);
+      return had;
+    });
+  }
+
+  async certificateChains(set: string): Promise<{ chains: Map<string, string>; failures: RowFailure[] }> {
+    await this.#open();
+    return openChains(this.#sealer, (await this.#db.all<ChainDbRow>(CHAIN_SQL.ofSet, [set])).map(toChainRow));
   }
 
   async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -225,9 +249,11 @@ export class SqlKeyStore implements KeyStore {
     return this.#db.transaction(fn);
   }
 
-  async #delete(set: string, sql: string, params: readonly string[]): Promise<number> {
+  /** Deletes rows of `set`; `keys`: key rows, whose certificate chains go with them. */
+  async #delete(set: string, sql: string, params: readonly string[], keys = false): Promise<number> {
     return this.#write(async (tx) => {
       const n = await tx.run(sql, params);
+      if (n > 0 && keys) await tx.run(CHAIN_SQL.prune, [set, set]);
       if (n > 0) await recordChange(tx, set);
       return n;
     });

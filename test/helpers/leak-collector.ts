@@ -53,10 +53,19 @@ export function registerSecret(kind: SecretRecord['kind'], label: string, value:
     append('secrets', { kind, label, value: value.trim() } satisfies SecretRecord);
 }
 
-/** HSM_PIN and every SECRETS_SYSTEM entry of an environment handed to the code under test. */
+/** HSM_PIN, HSM_URI's pin-value and every SECRETS_SYSTEM entry of an environment handed to the code under test. */
 export function registerEnvSecrets(env: Record<string, string | undefined> | undefined, origin: string): void {
   if (!env) return;
   registerSecret('pin', `HSM_PIN ${origin}`, env.HSM_PIN);
+  const pinValue = /[?&]pin-value=([^&#]*)/i.exec(env.HSM_URI ?? '')?.[1];
+  if (pinValue) {
+    registerSecret('pin', `the pin-value of HSM_URI ${origin} (as written)`, pinValue);
+    try {
+      registerSecret('pin', `the pin-value of HSM_URI ${origin}`, decodeURIComponent(pinValue));
+    } catch {
+      // not percent-decodable: the URI is refused before any PIN is used
+    }
+  }
   for (const s of (env.SECRETS_SYSTEM ?? '').split(',')) registerSecret('secret', `SECRETS_SYSTEM ${origin}`, s);
 }
 

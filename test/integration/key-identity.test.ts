@@ -2,6 +2,7 @@
 // only: kid aliases, metadata that lived only in the store, generation that was not all or
 // nothing, ambiguous public objects, a PUT that was never published, a wrong secret or no PIN at
 // start, and a row whose `use` was edited in SQL.
+import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -47,7 +48,6 @@ const kids = async (m: KeyRing, set: string) => (await m.getKeySet(set)).keys.ma
 const verifiedKid = async (jwt: string, jwks: JwkSet) =>
   (await jwtVerify(jwt, createLocalJWKSet(jwks as never))).protectedHeader.kid;
 const ecJwk = async (kid: string) => {
-  const { generateKeyPairSync } = await import('node:crypto');
   return {
     ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
     kid,
@@ -442,7 +442,6 @@ describe('fail closed at start', () => {
     const file = path.join(dir, 'edited.sqlite');
     const soft = { HSM_ENABLED: undefined, DSN: `sqlite://${file}` };
     const m = await createKeyManager(loadConfig(env(soft)), { logger });
-    const { generateKeyPairSync } = await import('node:crypto');
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
     await m.generateAndPersistKeySet('edited', 'other', 'ES256');
     await m.addKey('edited', { ...rsa, kid: 'enc-key', alg: 'RSA-OAEP-256', use: 'enc' });

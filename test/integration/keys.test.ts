@@ -1,7 +1,7 @@
 // The key managers end to end on SoftHSM and SQLite, through createKeyManager and the same
 // environment variables as the service: Hydra's guide flow, every alg on both sides, routing,
 // ordering, caching and the deliberate differences from Hydra.
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -195,7 +195,7 @@ test('a foreign key that cannot be published is skipped with a warning naming it
 });
 
 test('imports go to the software store, and are keys of their set like any other; deleting what exists nowhere is not found', async () => {
-  const { privateKey } = await import('node:crypto').then((c) => c.generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'imported', alg: 'ES256', use: 'sig' };
   await km.addKey('imports', jwk);
   await expect(km.addKey('imports', jwk)).rejects.toMatchObject({ code: 'ERR_KEY_EXISTS' });

@@ -52,7 +52,7 @@ describeBackends('the key store contract', 'store_contract_test', (b) => {
       (await b.sql<{ version: unknown }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) =>
         Number(r.version),
       ),
-    ).toEqual([1, 2]);
+    ).toEqual([1, 2, 3]);
     const keys = [
       makeKey('s', 'ec', at(1), 'ec', { activateAt: at(5), retireAt: at(50), removeAt: at(60) }),
       makeKey('s', 'rsa', at(2), 'rsa'),

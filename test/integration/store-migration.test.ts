@@ -42,7 +42,7 @@ describeBackends('a database of the previous release', 'store_migration_test', (
       (await b.sql<{ version: unknown }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) =>
         Number(r.version),
       ),
-    ).toEqual([1, 2]);
+    ).toEqual([1, 2, 3]);
     expect(await store.hsmKeys('h')).toEqual({
       records: [{ set: 'h', kid: 'legacy', alg: 'PS384', use: 'sig', createdAt: at(7), lifecycle: {}, sealed: false }],
       failures: [],

@@ -211,7 +211,7 @@ describe('SQLite files', () => {
     const migrations = raw(f, (db) =>
       db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all(),
     );
-    expect(migrations.map((m) => (m as { version: number }).version)).toEqual([1, 2]);
+    expect(migrations.map((m) => (m as { version: number }).version)).toEqual([1, 2, 3]);
     expect(raw(f, (db) => db.pragma('journal_mode', { simple: true }))).toBe('wal');
 
     store = openKeyStore(`sqlite://${f}`, [SECRET_OLD]);

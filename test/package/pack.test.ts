@@ -75,6 +75,42 @@ test('the published typings resolve and type-check in a consumer project', () =>
   expect(() => run(process.execPath, [tsc, ...flags, ...types, 'consumer-types.ts'], project)).not.toThrow();
 });
 
+test('the published typings also type-check with node16 resolution (the exports map)', () => {
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const flags = [
+    '--noEmit',
+    '--strict',
+    '--module',
+    'nodenext',
+    '--moduleResolution',
+    'nodenext',
+    '--target',
+    'es2022',
+  ];
+  const types = ['--typeRoots', path.join(root, 'node_modules', '@types'), '--types', 'node'];
+  expect(() => run(process.execPath, [tsc, ...flags, ...types, 'consumer-types.ts'], project)).not.toThrow();
+});
+
+test('CommonJS and ES module consumers load the package and its oidc-provider subpath', () => {
+  fs.writeFileSync(
+    path.join(project, 'load.cjs'),
+    "const h = require('hsm-jwks'); const o = require('hsm-jwks/oidc-provider');\n" +
+      'console.log(JSON.stringify([typeof h.createKeyManager, typeof h.Pkcs11Module, typeof o.providerKeys]));\n',
+  );
+  fs.writeFileSync(
+    path.join(project, 'load.mjs'),
+    "import { createKeyManager, Pkcs11Module } from 'hsm-jwks';\nimport { providerKeys } from 'hsm-jwks/oidc-provider';\n" +
+      'console.log(JSON.stringify([typeof createKeyManager, typeof Pkcs11Module, typeof providerKeys]));\n',
+  );
+  const expected = JSON.stringify(['function', 'function', 'function']);
+  expect(run(process.execPath, ['load.cjs'], project).trim()).toBe(expected);
+  expect(run(process.execPath, ['load.mjs'], project).trim()).toBe(expected);
+  // Only what the exports map names is reachable.
+  expect(() => run(process.execPath, ['-e', "require('hsm-jwks/dist/lib/keys/key-ring')"], project)).toThrow(
+    /ERR_PACKAGE_PATH_NOT_EXPORTED/,
+  );
+});
+
 test('the install script uses the matching prebuild', () => {
   expect(run(process.execPath, ['scripts/install.js'], installed)).toMatch(/using prebuilds\/.*hsm-jwks\.node/);
   expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);

@@ -17,6 +17,7 @@ test('defaults: no HSM, SQLite under ./data, no secrets, info logs', () => {
     logFormat: 'auto',
     publishAheadMs: 90_000,
     maxTokenLifetimeMs: 3_600_000,
+    kidFormat: 'uuid',
     service: {
       adminToken: undefined,
       publicHost: '127.0.0.1',
@@ -283,4 +284,10 @@ test('listener limits: SERVE_REQUEST_TIMEOUT bounds the headers timeout too; SER
     maxConnections: 64,
   });
   expect(loadConfig({ SERVE_REQUEST_TIMEOUT: '1m' }).service.limits.headersTimeoutMs).toBe(10_000);
+});
+
+test('KID_FORMAT: uuid or thumbprint, any case; anything else is refused', () => {
+  expect(loadConfig({ KID_FORMAT: 'Thumbprint' }).kidFormat).toBe('thumbprint');
+  expect(loadConfig({ KID_FORMAT: 'uuid' }).kidFormat).toBe('uuid');
+  expect(() => loadConfig({ KID_FORMAT: 'sha256' })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
 });
