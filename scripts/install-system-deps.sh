@@ -22,8 +22,9 @@ ls /usr/lib/*/p11-kit-proxy.so >/dev/null 2>&1 || need+=(p11-kit-modules)
 { [ -x /usr/sbin/pkcsslotd ] && ls /usr/lib/*/pkcs11/libopencryptoki.so >/dev/null 2>&1; } || need+=(opencryptoki)
 ls /usr/lib/*/engines-3/pkcs11.so >/dev/null 2>&1 || need+=(libengine-pkcs11-openssl)
 command -v p11tool >/dev/null 2>&1 || need+=(gnutls-bin)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "[deps] softhsm2, opensc, cmake, g++, clang-format, nss, p11-kit-modules, opencryptoki, libengine-pkcs11-openssl, gnutls-bin present" >&2
+  echo "[deps] softhsm2, opensc, cmake, g++, clang-format, nss, p11-kit-modules, opencryptoki, libengine-pkcs11-openssl, gnutls-bin, openssl present" >&2
   exit 0
 fi
 SUDO=
