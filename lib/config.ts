@@ -3,10 +3,10 @@
 // config-env.ts. These are the only modules that read the environment (besides the addon override
 // in pkcs11/native.ts).
 // Every bad value is a ConfigError naming the variable; PINs and secrets are never echoed.
-import * as fs from 'node:fs';
 
 import { ConfigError, duration, type Env, flag, given, integer } from './config-env';
 import { combineHsmUri } from './config-uri';
+import { readPinFileSafely } from './pkcs11/pin-file';
 import type { HsmSettings, KeyManagerSettings } from './keys/create';
 import { KID_FORMATS, type KidFormat } from './keys/key-manager';
 import type { RotationPolicy } from './keys/rotation';
@@ -44,18 +44,9 @@ export interface Config extends KeyManagerSettings {
 
 /** The PIN in `file` (one trailing newline ignored); ERR_CONFIG naming the file, never its content. */
 export function readPinFile(file: string, variable = 'HSM_PIN_FILE'): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(
-      variable,
-      `cannot read ${JSON.stringify(file)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-    );
-  }
-  const value = text.replace(/\r?\n$/, '');
-  if (value === '') throw new ConfigError(variable, `${JSON.stringify(file)} is empty`);
-  return value;
+  const reading = readPinFileSafely(file);
+  if ('problem' in reading) throw new ConfigError(variable, reading.problem);
+  return reading.pin;
 }
 
 function hsmConfig(env: Env): HsmConfig {

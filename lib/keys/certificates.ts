@@ -15,8 +15,10 @@ import {
   x5cMembers,
   type X509Certificate,
 } from '../jose/x509';
+import { MAX_CERTIFICATES } from '../pkcs11/certificates';
 import { KeyManagerError } from './errors';
 import type { KeyEntry, KeyProblem } from './key-entry';
+import { cliCommand } from './names';
 
 /** What a source holds for one key. */
 export interface HeldCertificates {
@@ -45,7 +47,7 @@ export interface CertificateImport {
 }
 
 const REPAIR = (e: KeyEntry) =>
-  `hsm-jwks keys cert import ${e.set} ${e.kid} <chain.pem>   (replaces them), or hsm-jwks keys cert remove ${e.set} ${e.kid}`;
+  `${cliCommand('keys cert import', [e.set, e.kid], '<chain.pem>')}   (replaces them), or ${cliCommand('keys cert remove', [e.set, e.kid])}`;
 
 /** The entry with the x5c of its certificates, and what is wrong with those it leaves out. */
 export function withCertificates<E extends KeyEntry>(
@@ -106,6 +108,12 @@ export function parseCertificateFile(pem: string): X509Certificate[] {
     throw new KeyManagerError(
       'ERR_CERT_INVALID',
       'no "-----BEGIN CERTIFICATE-----" block: give the certificate (chain) in PEM',
+    );
+  // The token takes at most this many certificate objects per key; the store takes as many (one rule).
+  if (ders.length > MAX_CERTIFICATES)
+    throw new KeyManagerError(
+      'ERR_CERT_CHAIN_INVALID',
+      `${ders.length} certificates: a chain published with a key has at most ${MAX_CERTIFICATES}`,
     );
   return ders.map((der, i) => {
     const cert = parseCertificate(der);

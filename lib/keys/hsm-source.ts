@@ -26,6 +26,7 @@ import { HsmRecords, type MetaRecord } from './hsm-records';
 import { dropTokenCertificates, withTokenCertificates } from './key-certificates';
 import type { Lifecycle } from './lifecycle';
 import type { HsmKeyRecordRead, KeyStore } from '../store/key-store';
+import { cliCommand } from './names';
 
 /** The pause before a reading that found metadata without its key is taken again. */
 const TORN_READ_PAUSE_MS = 100;
@@ -171,7 +172,7 @@ export class HsmKeySource implements KeySource {
           'metadata-invalid',
           kid,
           'the key on the token is not the one recorded for this kid (its public key differs): re-created by another tool, or its public object replaced',
-          `hsm-jwks keys delete ${set} ${kid}   (destroys what the token holds under this kid)`,
+          `${cliCommand('keys delete', [set, kid])}   (destroys what the token holds under this kid)`,
         );
         continue;
       }
@@ -180,7 +181,7 @@ export class HsmKeySource implements KeySource {
           'incomplete-generation',
           kid,
           'its generation did not finish; generating the same kid again replaces it',
-          `hsm-jwks keys delete ${set} ${kid}`,
+          cliCommand('keys delete', [set, kid]),
         );
         continue;
       }
@@ -221,7 +222,7 @@ export class HsmKeySource implements KeySource {
         pending
           ? 'a generation stopped before the key pair existed'
           : 'metadata of a key that is no longer on the token',
-        `hsm-jwks keys delete ${set} ${kid}`,
+        cliCommand('keys delete', [set, kid]),
       );
     }
     if (damaged > 0)

@@ -15,6 +15,7 @@ import type { KeyEntry, KeyProblem } from './key-entry';
 import type { SetReading } from './key-source';
 import type { HsmEntry } from './hsm-source';
 import type { SoftwareEntry } from './software-source';
+import { cliCommand } from './names';
 
 const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
 /** hsm-source's isHsmEntry (not imported: hsm-source imports this file). */
@@ -54,7 +55,7 @@ export function withStoredCertificates(
       kid: e.kid,
       where: 'software',
       detail: `its certificate chain in the store does not open (${f.code}: ${f.message}); the key is published without x5c`,
-      repair: `check SECRETS_SYSTEM, or import the chain again: hsm-jwks keys cert import ${e.set} ${e.kid} <chain.pem>`,
+      repair: `check SECRETS_SYSTEM, or import the chain again: ${cliCommand('keys cert import', [e.set, e.kid], '<chain.pem>')}`,
     });
   }
   const entries = reading.entries.map((e) => {

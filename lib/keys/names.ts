@@ -11,6 +11,16 @@ export function checkSet(set: unknown): string {
   return set;
 }
 
+/**
+ * An `hsm-jwks` command line to paste, for repair hints: arguments shell-quoted when they need it,
+ * and `--` before them when one begins with "-" (a thumbprint kid does, one time in 64).
+ */
+export function cliCommand(command: string, args: readonly string[], tail = ''): string {
+  const quoted = args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`));
+  const dashes = args.some((a) => a.startsWith('-')) ? ['--'] : [];
+  return ['hsm-jwks', command, ...dashes, ...quoted].join(' ') + (tail ? ` ${tail}` : '');
+}
+
 /** A kid format (`uuid`, `thumbprint`) given by a caller, or undefined. */
 export function checkKidFormat(name: string, format: unknown): KidFormat | undefined {
   if (format === undefined || KID_FORMATS.includes(format as KidFormat)) return format as KidFormat | undefined;

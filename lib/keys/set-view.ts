@@ -11,6 +11,7 @@ import { KeyManagerError, setNotFound } from './errors';
 import { newestFirst, type KeyEntry, type KeyLocation, type KeyProblem, type KeyProblemKind } from './key-entry';
 import type { KeySource, SetReading } from './key-source';
 import { isPublished, stateAt, type KeyState } from './lifecycle';
+import { cliCommand } from './names';
 
 export interface SetView {
   set: string;
@@ -71,7 +72,7 @@ const conflict = (e: KeyEntry, why: string): KeyProblem => ({
   kid: e.kid,
   where: e.where,
   detail: `not published and does not sign: ${why}`,
-  repair: `hsm-jwks keys delete ${e.set} ${e.kid}   (or delete the other key)`,
+  repair: `${cliCommand('keys delete', [e.set, e.kid])}   (or delete the other key)`,
 });
 
 /** The holder of this kid that wins over `e` in another set, or undefined when `e` is the kid's. */

@@ -6,6 +6,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 
 import { invalidArgValue } from '../errors';
 import type { PublicJwk } from '../jose/jwk';
+import { KeyManagerError } from '../keys/errors';
 import type { KeyManager } from '../keys/key-manager';
 
 /** What oidc-provider's `ExternalSigningKey` class is to us: a base class with a settable kid and alg. */
@@ -45,23 +46,34 @@ export async function providerKeys(
   options: ProviderKeysOptions = {},
 ): Promise<ProviderSigningKey[]> {
   const Base = options.ExternalSigningKey ?? (await loadExternalSigningKey());
+  const Key = signingKeyClass(Base);
+  return (await signingJwks(km, set)).map((jwk) => new Key(km, set, jwk));
+}
+
+/** The set's published key pairs that sign, the active one first; ERR_NO_SIGNING_KEY when none is active. */
+async function signingJwks(km: KeyManager, set: string): Promise<PublicJwk[]> {
   const active = await km.signer(set);
+  if (!active.publicJwk) {
+    // An HMAC key signs this set: the provider could publish nothing that verifies it.
+    throw new KeyManagerError(
+      'ERR_NO_SIGNING_KEY',
+      `the active key of ${JSON.stringify(set)} is symmetric (${active.alg}): node-oidc-provider needs a key pair`,
+    );
+  }
   const { keys } = await km.getKeySet(set);
   const signing = (keys as PublicJwk[]).filter((k) => SIGNING_KTY.has(k.kty) && k.use !== 'enc');
-  signing.sort((a, b) => Number(b.kid === active.kid) - Number(a.kid === active.kid)); // stable: the rest keep the set's order
-  const Key = signingKeyClass(Base);
-  return signing.map((jwk) => new Key(km, set, jwk));
+  return signing.sort((a, b) => Number(b.kid === active.kid) - Number(a.kid === active.kid)); // stable: the rest keep the set's order
 }
 
-/** The order of a set's keys as `providerKeys` gives them (kids, the active one first), to compare. */
-async function keyOrder(km: KeyManager, set: string): Promise<string> {
-  const active = await km.signer(set);
-  const { keys } = await km.getKeySet(set);
-  const rest = (keys as PublicJwk[]).filter((k) => k.kid !== active.kid && SIGNING_KTY.has(k.kty) && k.use !== 'enc');
-  return JSON.stringify([active.kid, ...rest.map((k) => k.kid)]);
-}
+const orderOf = (keys: ReadonlyArray<{ kid: string | undefined }>) => JSON.stringify(keys.map((k) => k.kid));
 
 export interface WatchOptions extends ProviderKeysOptions {
+  /**
+   * The keys the application's provider has now (what `providerKeys` gave it): the first look
+   * compares with them. Without it, the first look only records the order, unless it fails: then
+   * the first look that succeeds calls back.
+   */
+  current?: readonly ProviderSigningKey[];
   /** How often the set is looked at (ms, default 1000; reads come from the key manager's cache). */
   intervalMs?: number;
   /** A look that failed (the token away, no active key); the watch goes on. Default: ignored. */
@@ -71,7 +83,8 @@ export interface WatchOptions extends ProviderKeysOptions {
 /**
  * Calls `onChange(keys)` with the new `providerKeys(km, set)` whenever their order changes: a key
  * generated, activated (rotation), retired, removed or deleted, here or in another process
- * (`km.onChange`). The first look only records the order. Returns a function that stops the watch.
+ * (`km.onChange`). The first look compares with `options.current` (see there). Returns a function
+ * that stops the watch.
  */
 export function watchProviderKeys(
   km: KeyManager,
@@ -83,20 +96,23 @@ export function watchProviderKeys(
   if (!Number.isInteger(intervalMs) || intervalMs < 10) {
     throw invalidArgValue('options.intervalMs', 'an integer number of milliseconds, at least 10', intervalMs);
   }
-  let last: string | undefined;
+  let last = options.current ? orderOf(options.current) : undefined;
+  let failed = false;
   let looking = false;
   let stopped = false;
   const look = async () => {
     if (looking || stopped) return;
     looking = true;
     try {
-      const order = await keyOrder(km, set);
-      if (last !== undefined && order !== last) {
+      const order = orderOf(await signingJwks(km, set));
+      if (last === undefined ? failed : order !== last) {
         const keys = await providerKeys(km, set, options);
         if (!stopped) onChange(keys);
       }
       last = order;
+      failed = false;
     } catch (e) {
+      failed = true;
       options.onError?.(e);
     } finally {
       looking = false;

@@ -16,7 +16,7 @@ import type { NativeModule, NativeTemplate } from '../../binding';
 export const CKC_X_509 = 0;
 
 /** At most this many certificates are written for one id (a leaf and its chain). */
-const MAX_CERTIFICATES = 16;
+export const MAX_CERTIFICATES = 16;
 /** A larger certificate is refused before the token is asked. */
 const MAX_DER_BYTES = 64 * 1024;
 /** Up to this many ids are searched one by one; more are picked from one listing of the certificates. */

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 
 import { UriError } from './errors';
+import { readPinFileSafely } from './pin-file';
 import type { Pkcs11Uri } from './uri';
 
 const unsupported = (message: string, attribute: string) => new UriError('ERR_URI_UNSUPPORTED', message, attribute);
@@ -88,22 +89,9 @@ export function pinSourceFile(pinSource: string): string {
 
 /** The PIN in a pin-source file (one trailing newline ignored); ERR_URI_PIN_SOURCE naming the file, never its content. */
 export async function readPinSource(pinSource: string): Promise<string> {
-  const file = pinSourceFile(pinSource);
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new UriError(
-      'ERR_URI_PIN_SOURCE',
-      `"pin-source": cannot read ${JSON.stringify(file)} (${why})`,
-      'pin-source',
-    );
-  }
-  const pin = text.replace(/\r?\n$/, '');
-  if (pin === '')
-    throw new UriError('ERR_URI_PIN_SOURCE', `"pin-source": ${JSON.stringify(file)} is empty`, 'pin-source');
-  return pin;
+  const reading = readPinFileSafely(pinSourceFile(pinSource));
+  if ('problem' in reading) throw new UriError('ERR_URI_PIN_SOURCE', `"pin-source": ${reading.problem}`, 'pin-source');
+  return reading.pin;
 }
 
 /** The URI's PIN: pin-value, or what pin-source's file holds; undefined when it has neither. */

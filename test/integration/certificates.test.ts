@@ -385,6 +385,15 @@ describe('software keys: the chain sealed in the store', () => {
     use: 'sig',
   });
 
+  test('at most 16 certificates, as on the token: a longer file is refused before anything is written', async () => {
+    await km.addKey('certs.long', privateJwk('long-1'));
+    const leaf = certs.selfSignedFromKey(keyPem, 'long-1');
+    await expect(km.importCertificate('certs.long', 'long-1', leaf.repeat(17))).rejects.toMatchObject({
+      code: 'ERR_CERT_CHAIN_INVALID',
+    });
+    expect((await jwkOf('certs.long', 'long-1')).x5c).toBeUndefined();
+  });
+
   test('imported, published, tamper-evident, and deleted with the key', async () => {
     await km.addKey('certs.soft', privateJwk('sw-1'));
     const leaf = certs.selfSignedFromKey(keyPem, 'sw-1');

@@ -151,6 +151,10 @@ test('a new PIN written to HSM_PIN_FILE is the operator act: one login with it',
     control('');
     await load(svc, 1500, 2);
     expect(logins()).toEqual(['C_Login 0xa0']);
+    // The refused PIN written again (an agent re-rendering the file, a touch) is no act: nothing is sent.
+    fs.writeFileSync(pinFile, `${USER_PIN}\n`);
+    await sleep(4500); // two of the watch's 2 s polls
+    expect(logins()).toEqual(['C_Login 0xa0']);
     fs.writeFileSync(pinFile, '13579\n');
     let r = await signJwt(svc);
     for (const until = Date.now() + 8000; r.status !== 200 && Date.now() < until; r = await signJwt(svc))

@@ -84,3 +84,52 @@ test('the watch calls back when the order changes (the next key activates), not 
     expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
   );
 });
+
+test('a set whose active key is symmetric is ERR_NO_SIGNING_KEY, not an empty list', async () => {
+  await km.generateAndPersistKeySet('mac-only', 'mac-only-1', 'HS256', 'sig');
+  await expect(providerKeys(km, 'mac-only', { ExternalSigningKey })).rejects.toMatchObject({
+    code: 'ERR_NO_SIGNING_KEY',
+  });
+});
+
+test('the watch compares with the keys the provider has: a change before the first look is not missed', async () => {
+  const held = await providerKeys(km, 'late', { ExternalSigningKey }).catch(() => undefined);
+  expect(held).toBeUndefined(); // no such set yet
+  await km.generateAndPersistKeySet('late', 'late-a', 'ES256', 'sig');
+  const current = await providerKeys(km, 'late', { ExternalSigningKey });
+  await km.generateAndPersistKeySet('late', 'late-b', 'ES256', 'sig', { activateNow: true }); // before the watch starts
+  const seen: Array<Array<string | undefined>> = [];
+  const stop = watchProviderKeys(km, 'late', (keys) => seen.push(kidsOf(keys)), {
+    ExternalSigningKey,
+    current,
+    intervalMs: 10,
+  });
+  try {
+    const deadline = Date.now() + 5000;
+    while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual([['late-b', 'late-a']]);
+  } finally {
+    stop();
+  }
+});
+
+test('after failed looks, the first look that succeeds calls back', async () => {
+  await km.generateAndPersistKeySet('broken', 'broken-enc', 'RS256', 'enc'); // no signing key: looks fail
+  const seen: Array<Array<string | undefined>> = [];
+  const errors: string[] = [];
+  const stop = watchProviderKeys(km, 'broken', (keys) => seen.push(kidsOf(keys)), {
+    ExternalSigningKey,
+    intervalMs: 10,
+    onError: (e) => errors.push((e as { code: string }).code),
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    expect(errors[0]).toBe('ERR_NO_SIGNING_KEY');
+    await km.generateAndPersistKeySet('broken', 'broken-sig', 'ES256', 'sig');
+    const deadline = Date.now() + 5000;
+    while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual([['broken-sig']]);
+  } finally {
+    stop();
+  }
+});
