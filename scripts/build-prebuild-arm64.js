@@ -11,6 +11,8 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { staleBecause } = require('./prebuild-staleness');
+
 const TRIPLE = 'aarch64-linux-gnu';
 const EM_AARCH64 = 183;
 const root = path.join(__dirname, '..');
@@ -18,22 +20,6 @@ const buildDir = path.join(root, 'build-arm64');
 const toolchain = path.join(root, 'cmake', `${TRIPLE}.cmake`);
 const target = path.join(root, 'prebuilds', 'linux-arm64', 'hsm-jwks.node');
 const sources = ['native', 'CMakeLists.txt', `cmake/${TRIPLE}.cmake`, 'scripts/build-prebuild-arm64.js'];
-
-function newestMtime(entry) {
-  const stat = fs.statSync(entry);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  let newest = stat.mtimeMs; // a directory's own time moves when a file is added or removed
-  for (const name of fs.readdirSync(entry)) newest = Math.max(newest, newestMtime(path.join(entry, name)));
-  return newest;
-}
-
-function staleBecause() {
-  if (process.argv.includes('--force')) return 'forced';
-  if (!fs.existsSync(target)) return 'missing';
-  const built = fs.statSync(target).mtimeMs;
-  const changed = sources.find((source) => newestMtime(path.join(root, source)) > built);
-  return changed === undefined ? undefined : `${changed} changed`;
-}
 
 function fail(message) {
   console.error(`hsm-jwks: ${message}`);
@@ -74,7 +60,7 @@ function requiredVersions(file) {
   return [...highest].map(([name, version]) => `${name}_${version}`).join(' ');
 }
 
-const reason = staleBecause();
+const reason = staleBecause(root, target, sources);
 if (reason === undefined) {
   console.log(`hsm-jwks: ${path.relative(root, target)} is up to date`);
   process.exit(0);

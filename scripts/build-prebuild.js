@@ -5,30 +5,15 @@
 // `--force` rebuilds anyway.
 'use strict';
 const { spawnSync } = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
+
+const { staleBecause } = require('./prebuild-staleness');
 
 const root = path.join(__dirname, '..');
 const target = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'hsm-jwks.node');
 const sources = ['native', 'CMakeLists.txt', 'scripts/prebuild-compile.js'];
 
-function newestMtime(entry) {
-  const stat = fs.statSync(entry);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  let newest = stat.mtimeMs; // a directory's own time moves when a file is added or removed
-  for (const name of fs.readdirSync(entry)) newest = Math.max(newest, newestMtime(path.join(entry, name)));
-  return newest;
-}
-
-function staleBecause() {
-  if (process.argv.includes('--force')) return 'forced';
-  if (!fs.existsSync(target)) return 'missing';
-  const built = fs.statSync(target).mtimeMs;
-  const changed = sources.find((source) => newestMtime(path.join(root, source)) > built);
-  return changed === undefined ? undefined : `${changed} changed`;
-}
-
-const reason = staleBecause();
+const reason = staleBecause(root, target, sources);
 if (reason === undefined) {
   console.log(`hsm-jwks: ${path.relative(root, target)} is up to date`);
   process.exit(0);

@@ -13,8 +13,8 @@ export interface SoftHsm {
   conf: string;
   /** Runs pkcs11-tool against this file's token directory; returns stdout. */
   pkcs11Tool(args: string[]): string;
-  /** Initialises a token in the next free slot (SoftHSM always keeps one) with USER_PIN. */
-  initToken(label: string): void;
+  /** Initialises a token in the next free slot (SoftHSM always keeps one) with `pin` (USER_PIN by default). */
+  initToken(label: string, pin?: string): void;
 }
 
 export function softHsm(): SoftHsm {
@@ -35,7 +35,7 @@ export function softHsm(): SoftHsm {
   return {
     conf,
     pkcs11Tool,
-    initToken(label: string) {
+    initToken(label: string, pin = USER_PIN) {
       const tokens = fs.readdirSync(path.join(path.dirname(conf), 'tokens')).length;
       pkcs11Tool([
         '--slot-index',
@@ -47,7 +47,7 @@ export function softHsm(): SoftHsm {
         SO_PIN,
         '--init-pin',
         '--pin',
-        USER_PIN,
+        pin,
       ]);
     },
   };

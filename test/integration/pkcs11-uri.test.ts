@@ -11,7 +11,7 @@ import { Pkcs11Module, type KeyPair, type Token } from '../../lib';
 import { CLI } from '../helpers/cli';
 import { publicKeyObject } from '../helpers/keys';
 import { execFileSync, registerSecret, spawnSync } from '../helpers/leak-collector';
-import { SO_PIN, SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const P11TOOL = ['/usr/bin/p11tool', '/usr/local/bin/p11tool'].find((p) => fs.existsSync(p));
 const absent = !P11TOOL
@@ -55,23 +55,6 @@ function p11tool(args: string[], pin?: string): string {
   }) as string;
 }
 
-/** A token initialised with `pin` (the helper's initToken uses USER_PIN). */
-function initToken(label: string, pin: string): void {
-  const tokens = fs.readdirSync(path.join(path.dirname(softHsm().conf), 'tokens')).length;
-  softHsm().pkcs11Tool([
-    '--slot-index',
-    String(tokens),
-    '--init-token',
-    '--label',
-    label,
-    '--so-pin',
-    SO_PIN,
-    '--init-pin',
-    '--pin',
-    pin,
-  ]);
-}
-
 const hexId = (id: string) => id.replace(/:/g, '').toLowerCase();
 const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ type: 'spki', format: 'der' }).toString('hex');
 
@@ -84,8 +67,8 @@ describeP11tool('PKCS#11 URIs and p11tool', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-uri-'));
     softHsm().initToken('uri');
-    initToken('uri-pin', URI_PIN);
-    initToken('uri-wrong', URI_PIN);
+    softHsm().initToken('uri-pin', URI_PIN);
+    softHsm().initToken('uri-wrong', URI_PIN);
     mod = await Pkcs11Module.load(SOFTHSM_MODULE);
     token = await mod.openToken({ tokenLabel: 'uri' }, { pin: USER_PIN, poolSize: 2 });
     keys.push(
