@@ -9,15 +9,16 @@ import { combineHsmUri } from './config-uri';
 import { readPinFileSafely } from './pkcs11/pin-file';
 import type { HsmSettings, KeyManagerSettings } from './keys/create';
 import { KID_FORMATS, type KidFormat } from './keys/key-manager';
-import type { RotationPolicy } from './keys/rotation';
-import type { LogFormat, LogLevel } from './logger';
+import { DEFAULT_RETIRE_AFTER_MS, type RotationPolicy } from './keys/rotation';
+import { DEFAULT_LOG_LEVEL, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logger';
+import { DEFAULTS } from './pkcs11/defaults';
 import { type ServiceConfig, serviceConfig } from './service-config';
 import { DEFAULT_DSN } from './store/open-store';
+import { MIN_SECRET_LENGTH } from './store/sealing';
 
 export { DEFAULT_DSN };
 export { ConfigError };
 export type { CorsConfig, ListenerLimits, ServiceConfig } from './service-config';
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 export type { LogFormat, LogLevel };
 
 /** HSM settings. The token label wins over the serial, the serial over the slot (Hydra: the label
@@ -86,7 +87,7 @@ function hsmConfig(env: Env): HsmConfig {
     selector: hsm.selector,
     keySetPrefix: env.HSM_KEY_SET_PREFIX ?? '',
     initArgs: env.HSM_INIT_ARGS || undefined,
-    poolSize: integer(env, 'HSM_POOL_SIZE', 1) ?? 4,
+    poolSize: integer(env, 'HSM_POOL_SIZE', 1) ?? DEFAULTS.pool.size,
   };
 }
 
@@ -95,7 +96,8 @@ function secretsOf(env: Env): string[] {
   if (raw === undefined || raw.trim() === '') return [];
   const secrets = raw.split(',').map((s) => s.trim());
   secrets.forEach((s, i) => {
-    if (s.length < 16) throw new ConfigError('SECRETS_SYSTEM', `secret #${i + 1} is shorter than 16 characters`);
+    if (s.length < MIN_SECRET_LENGTH)
+      throw new ConfigError('SECRETS_SYSTEM', `secret #${i + 1} is shorter than ${MIN_SECRET_LENGTH} characters`);
   });
   return secrets;
 }
@@ -119,7 +121,7 @@ function rotationOf(
     );
   }
   const lifetime = duration(env, 'TOKEN_MAX_LIFETIME') ?? 3_600_000;
-  const retireAfterMs = duration(env, 'ROTATE_RETIRE_AFTER') ?? Math.max(86_400_000, lifetime);
+  const retireAfterMs = duration(env, 'ROTATE_RETIRE_AFTER') ?? Math.max(DEFAULT_RETIRE_AFTER_MS, lifetime);
   if (retireAfterMs < lifetime)
     throw new ConfigError(
       'ROTATE_RETIRE_AFTER',
@@ -140,15 +142,14 @@ function rotationOf(
   };
 }
 
-const LOG_FORMATS: readonly LogFormat[] = ['text', 'json', 'json_pretty'];
-
 export function loadConfig(env: Env = process.env): Config {
   // Hydra's `panic` is our `fatal` (nothing here panics).
-  const named = env.LOG_LEVEL?.trim().toLowerCase() || 'info';
+  const named = env.LOG_LEVEL?.trim().toLowerCase() || DEFAULT_LOG_LEVEL;
   const level = (named === 'panic' ? 'fatal' : named) as LogLevel;
-  if (!LOG_LEVELS.includes(level)) throw new ConfigError('LOG_LEVEL', `must be one of panic, ${LOG_LEVELS.join(', ')}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new ConfigError('LOG_LEVEL', `must be one of panic, ${LOG_LEVELS.join(', ')}`);
   const format = (given(env, 'LOG_FORMAT')?.toLowerCase() ?? 'auto') as LogFormat;
-  if (format !== 'auto' && !LOG_FORMATS.includes(format))
+  if (format !== 'auto' && !(LOG_FORMATS as readonly string[]).includes(format))
     throw new ConfigError(
       'LOG_FORMAT',
       `must be one of ${LOG_FORMATS.join(', ')} (unset: text on a terminal, json otherwise)`,

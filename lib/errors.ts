@@ -75,6 +75,7 @@ export const ERROR_CODES = [
   'ERR_HSM_NOT_CONFIGURED',
   'ERR_GENERATION_ROLLBACK_FAILED',
   'ERR_TOKEN_LIFETIME',
+  'ERR_JWT_CLAIM_INVALID',
   'ERR_CERT_INVALID',
   'ERR_CERT_KEY_MISMATCH',
   'ERR_CERT_CHAIN_INVALID',
@@ -97,7 +98,6 @@ export const ERROR_CODES = [
   'ERR_REQUEST_INVALID',
   'ERR_JSON_TOO_DEEP',
   'ERR_HOST_NOT_ALLOWED',
-  'ERR_JWT_CLAIM_INVALID',
   'ERR_ROUTE_NOT_FOUND',
   'ERR_REQUEST_TIMEOUT',
 ] as const;
@@ -158,6 +158,12 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
 /** An argument of the right type and the wrong value: thrown before any native call. */
 export function invalidArgValue(name: string, expected: string, actual: unknown): InvalidArgValueError {
   return argValueError(`${name} must be ${expected}, received ${describe(actual)}`);
+}
+
+/** The values of a table as an expected value reads: `'a', 'b' or 'c'` (numbers bare: `1, 2 or 3`). */
+export function oneOf(values: readonly (string | number)[]): string {
+  const shown = values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v)));
+  return shown.length < 2 ? shown.join('') : `${shown.slice(0, -1).join(', ')} or ${shown.at(-1)}`;
 }
 
 function describe(v: unknown): string {

@@ -6,9 +6,15 @@
 // Logger to route messages elsewhere.
 import pino from 'pino';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** The levels (LOG_LEVEL), most severe first. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** The level of a logger made without one (and of LOG_LEVEL unset). */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+/** The formats one may ask for (LOG_FORMAT); `auto` is the default. */
+export const LOG_FORMATS = ['text', 'json', 'json_pretty'] as const;
 /** `auto`: text when the destination is a terminal, json otherwise. */
-export type LogFormat = 'text' | 'json' | 'json_pretty' | 'auto';
+export type LogFormat = (typeof LOG_FORMATS)[number] | 'auto';
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -60,7 +66,7 @@ function textLogger(level: LogLevel, stream: { write(line: string): unknown }): 
 }
 
 /** A logger on stderr (or `options.stream`) at `level`, in `options.format` (default: text on a terminal, json otherwise). */
-export function createLogger(level: LogLevel = 'info', options: LoggerOptions = {}): Logger {
+export function createLogger(level: LogLevel = DEFAULT_LOG_LEVEL, options: LoggerOptions = {}): Logger {
   const stream = options.stream ?? process.stderr;
   const format = options.format === undefined || options.format === 'auto' ? autoFormat(stream) : options.format;
   if (format === 'text') return textLogger(level, stream);

@@ -227,11 +227,14 @@ function defaultAlgOf(env: Env): string {
   return alg;
 }
 
+/** The shortest ADMIN_TOKEN (characters; docs/configuration.md says it too). */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
 /** The service's settings; `rotationFor` reads the ROTATE_* variables for a JWKS cache time. */
 export function serviceConfig(env: Env, rotationFor: (jwksCacheSeconds: number) => RotationPolicy): ServiceConfig {
   const adminToken = env.ADMIN_TOKEN || undefined;
-  if (adminToken !== undefined && adminToken.length < 16)
-    throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters');
+  if (adminToken !== undefined && adminToken.length < MIN_ADMIN_TOKEN_LENGTH)
+    throw new ConfigError('ADMIN_TOKEN', `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`);
   refuseTls(env);
   // SERVE_HOST (ours) is the default of both; Hydra's SERVE_PUBLIC_HOST / SERVE_ADMIN_HOST name one each.
   const both = hostOf(env, 'SERVE_HOST');

@@ -4,6 +4,7 @@
 // the chain link) are the key manager's, with their codes (exit 1).
 import * as fs from 'node:fs';
 
+import type { KeySets } from '../keys/key-manager';
 import { checkKid, checkSet } from '../keys/names';
 import { type Command, checked, type Invocation } from './context';
 import { EXIT, printJson, say } from './output';
@@ -39,7 +40,7 @@ const importCert: Command = {
   async run(inv, ctx) {
     const { set, kid } = checkKey(inv);
     const pem = readPem(inv);
-    const result = await ctx.withManager((km) => km.importCertificate(set, kid, pem));
+    const result = await ctx.withManager((km: KeySets) => km.importCertificate(set, kid, pem));
     say(
       `published ${result.certificates.length} certificate(s) with key ${JSON.stringify(kid)} of set ${JSON.stringify(set)}, kept ${WHERE[result.where]} (x5t#S256 ${result['x5t#S256']})`,
     );
@@ -54,7 +55,7 @@ const removeCert: Command = {
   },
   async run(inv, ctx) {
     const { set, kid } = checkKey(inv);
-    const removed = await ctx.withManager((km) => km.removeCertificate(set, kid));
+    const removed = await ctx.withManager((km: KeySets) => km.removeCertificate(set, kid));
     say(
       removed > 0
         ? `removed the certificates of key ${JSON.stringify(kid)} of set ${JSON.stringify(set)}: it is published without x5c`

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { type Config, loadConfig } from '../config';
 import { HsmJwksError } from '../errors';
 import { createKeyManager } from '../keys/create';
-import type { KeyRing } from '../keys/key-ring';
+import type { KeyManager } from '../keys/key-manager';
+import type { RotatingKeys } from '../keys/rotation';
 import { createLogger, type Logger } from '../logger';
 import { type CommandSpec, UsageError } from './spec';
 
@@ -42,7 +43,11 @@ export class Context {
     return this.#logger;
   }
 
-  async withManager<T>(fn: (km: KeyRing) => Promise<T>, config = this.config()): Promise<T> {
+  /**
+   * Runs `fn` with a key manager made from the configuration, closed after it. A command's `fn`
+   * declares the part it uses (`(km: KeySets) => …`, `(km: KeySigner) => …`).
+   */
+  async withManager<T>(fn: (km: KeyManager & RotatingKeys) => Promise<T>, config = this.config()): Promise<T> {
     const km = await createKeyManager(config, { logger: this.logger() });
     try {
       return await fn(km);

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { ensureToken, SOFTHSM_LIBRARY } from './token-files';
+import { DEFAULTS } from '../pkcs11/defaults';
 
 export const DEV_LABEL = 'hsm-jwks-dev';
 
@@ -62,7 +63,7 @@ export async function applyDevDefaults(
     selector: { tokenLabel: DEV_LABEL, onAmbiguous: 'first' },
     keySetPrefix: '',
     initArgs: undefined,
-    poolSize: 4,
+    poolSize: DEFAULTS.pool.size,
   };
   return out;
 }

@@ -4,8 +4,9 @@ import * as fs from 'node:fs';
 
 import { ALGORITHMS, ENC_ALG } from '../jose/algorithms';
 import { checkGeneration, symmetricOnHsm } from '../keys/generation';
+import type { KeySets } from '../keys/key-manager';
 import { checkKid, checkSet } from '../keys/names';
-import { rotate } from '../keys/rotation';
+import { rotate, type RotatingKeys } from '../keys/rotation';
 import type { KeyUse } from '../pkcs11/key-spec';
 import { canAsk, confirm } from './confirm';
 import { type Command, checked, type Invocation } from './context';
@@ -61,7 +62,7 @@ const create: Command = {
     const secret = (checkGeneration(alg, use) as { kind?: string }).kind === 'secret';
     if (secret && config.hsm) throw symmetricOnHsm(alg); // before the token is opened or "generating" is said
     const what = `${secret ? 'an' : 'a'} ${alg} ${secret ? 'secret' : 'key pair'} ${config.hsm ? 'on the HSM' : 'in software'}`;
-    const jwks = await ctx.withManager((km) =>
+    const jwks = await ctx.withManager((km: KeySets) =>
       withProgress(`generating ${what}`, () =>
         km.generateAndPersistKeySet(set, str(inv, 'kid'), alg, use, {
           activateNow: inv.options['activate-now'] === true,
@@ -81,7 +82,9 @@ const get: Command = {
   async run(inv, ctx) {
     const { set, kid } = inv.args as { set: string; kid?: string };
     const options = { includePrivate: inv.options.private === true };
-    printJson(await ctx.withManager((km) => (kid ? km.getKey(set, kid, options) : km.getKeySet(set, options))));
+    printJson(
+      await ctx.withManager((km: KeySets) => (kid ? km.getKey(set, kid, options) : km.getKeySet(set, options))),
+    );
     return EXIT.ok;
   },
 };
@@ -105,7 +108,7 @@ const importKeys: Command = {
     const set = inv.args.set!;
     const parsed = readJson(inv);
     const isSet = typeof parsed === 'object' && parsed !== null && 'keys' in parsed;
-    await ctx.withManager((km) => (isSet ? km.addKeySet(set, parsed) : km.addKey(set, parsed)));
+    await ctx.withManager((km: KeySets) => (isSet ? km.addKeySet(set, parsed) : km.addKey(set, parsed)));
     const count = isSet ? (parsed as { keys: unknown[] }).keys.length : 1;
     say(`imported ${count} key(s) into the software store, set ${JSON.stringify(set)}`);
     printJson({ set, imported: count });
@@ -127,7 +130,7 @@ const remove: Command = {
   },
   async run(inv, ctx) {
     const { set, kid } = inv.args as { set: string; kid?: string };
-    return ctx.withManager(async (km) => {
+    return ctx.withManager(async (km: KeySets) => {
       const keys = (await km.list()).filter((k) => k.set === set && (kid === undefined || k.kid === kid));
       const count = (w: 'hsm' | 'software') => keys.filter((k) => k.where === w).length;
       const summary = (['hsm', 'software'] as const)
@@ -164,7 +167,7 @@ const remove: Command = {
 const list: Command = {
   async run(_inv, ctx) {
     // Keys that exist but cannot be used (a wrong secret, damaged objects) are not in the list: say so, and fail.
-    const { keys, problems } = await ctx.withManager(async (km) => ({
+    const { keys, problems } = await ctx.withManager(async (km: KeySets) => ({
       keys: await km.list(),
       problems: await km.problems(),
     }));
@@ -189,7 +192,9 @@ const rotateKeys: Command = {
     const set = inv.args.set!;
     const alg = str(inv, 'alg');
     const config = ctx.config();
-    const result = await ctx.withManager((km) => rotate(km, set, config.service.rotation, alg ? { alg } : {}));
+    const result = await ctx.withManager((km: RotatingKeys) =>
+      rotate(km, set, config.service.rotation, alg ? { alg } : {}),
+    );
     say(
       result.created
         ? `key ${result.kid} is published now and signs from ${result.activateAt.toISOString()}; ${result.retiring.length} key(s) retire then`

@@ -1,8 +1,9 @@
 // `hsm-jwks jwt sign`, `secrets rotate`, `token init`, `doctor` and `serve`.
 import * as fs from 'node:fs';
 
-import { rotateSecrets } from '../keys/store-admin';
+import type { KeySigner } from '../keys/key-manager';
 import { checkKid, checkSet } from '../keys/names';
+import { rotateSecrets } from '../keys/store-admin';
 import { startService } from '../server/serve';
 import { type Command, checked, type Invocation } from './context';
 import { applyDevDefaults } from './dev-defaults';
@@ -40,7 +41,7 @@ const jwtSign: Command = {
   },
   async run(inv, ctx) {
     const kid = str(inv, 'kid');
-    printText(await ctx.withManager((km) => km.signJwt(inv.args.set!, claimsOf(inv), kid ? { kid } : {})));
+    printText(await ctx.withManager((km: KeySigner) => km.signJwt(inv.args.set!, claimsOf(inv), kid ? { kid } : {})));
     return EXIT.ok;
   },
 };

@@ -1,10 +1,13 @@
-// The one table of JWS algorithms: everything below it receives a resolved entry and never
-// branches on the identifier (RFC 7518 §3, RFC 8037 §3.1). Two kinds of entry: algs signed with a
-// key pair (every alg a token can hold) and HMAC algs (a shared secret, `kty: oct`, kept in the
-// software store only and never published).
-import type { CurveName } from '../pkcs11/curves';
-import type { KeySpec } from '../pkcs11/key-spec';
-import type { HashName, SignMechanism } from '../pkcs11/mechanisms';
+// THE table of JWS algorithms: everything below it receives a resolved entry and never branches on
+// the identifier (RFC 7518 §3, RFC 8037 §3.1). Two kinds of entry: algs signed with a key pair
+// (every alg a token can hold) and HMAC algs (a shared secret, `kty: oct`, kept in the software
+// store only and never published). An entry says which curve, hash and mechanism an alg uses;
+// what those are (sizes, kty, signature lengths) comes from the tables of pkcs11/: curves,
+// hashes, RSA sizes.
+import { CURVES, type CurveName, type EcCurveName } from '../pkcs11/curves';
+import { HASHES, type HashName } from '../pkcs11/hashes';
+import { type KeySpec, RSA_SIZES } from '../pkcs11/key-spec';
+import type { SignMechanism } from '../pkcs11/mechanisms';
 import type { KeyPair } from '../pkcs11/key-pair';
 import { JoseError } from './errors';
 
@@ -44,7 +47,7 @@ export interface KeyPairAlgInfo {
   readonly mechanism: SignMechanism;
   /** Smallest RSA modulus accepted for this alg. */
   readonly minRsaBits?: number;
-  /** What generation makes: RSA-4096 for RS and PS, as Hydra does. */
+  /** What generation makes: RSA_SIZES.generateBits (4096) for RS and PS, as Hydra does. */
   readonly generate: KeySpec;
   /** Signature length in bytes when fixed by the alg (ECDSA r‖s, Ed25519). */
   readonly signatureBytes?: number;
@@ -70,26 +73,26 @@ const rsa = (alg: KeyPairAlg, hash: HashName, pss: boolean): KeyPairAlgInfo => (
   kty: 'RSA',
   hash,
   mechanism: pss ? { type: 'RSA-PSS', hash } : { type: 'RSA-PKCS1', hash },
-  minRsaBits: 2048,
-  generate: { type: 'rsa', bits: 4096 },
+  minRsaBits: RSA_SIZES.minBits,
+  generate: { type: 'rsa', bits: RSA_SIZES.generateBits },
 });
 
-const ecdsa = (alg: KeyPairAlg, crv: 'P-256' | 'P-384' | 'P-521', hash: HashName, field: number): KeyPairAlgInfo => ({
+const ecdsa = (alg: KeyPairAlg, crv: EcCurveName, hash: HashName): KeyPairAlgInfo => ({
   alg,
-  kty: 'EC',
+  kty: CURVES[crv].kty,
   crv,
   hash,
   mechanism: { type: 'ECDSA', hash },
   generate: { type: 'ec', curve: crv },
-  signatureBytes: 2 * field,
+  signatureBytes: CURVES[crv].signatureBytes,
 });
 
-const hmac = (alg: HmacAlg, hash: HashName, bytes: number): HmacAlgInfo => ({
+const hmac = (alg: HmacAlg, hash: HashName): HmacAlgInfo => ({
   alg,
   kty: 'oct',
   hash,
-  secretBytes: bytes,
-  signatureBytes: bytes,
+  secretBytes: HASHES[hash].bytes,
+  signatureBytes: HASHES[hash].bytes,
 });
 
 export const ALGORITHMS: { readonly [A in JwsAlg]: A extends HmacAlg ? HmacAlgInfo : KeyPairAlgInfo } = {
@@ -99,20 +102,20 @@ export const ALGORITHMS: { readonly [A in JwsAlg]: A extends HmacAlg ? HmacAlgIn
   PS256: rsa('PS256', 'SHA-256', true),
   PS384: rsa('PS384', 'SHA-384', true),
   PS512: rsa('PS512', 'SHA-512', true),
-  ES256: ecdsa('ES256', 'P-256', 'SHA-256', 32),
-  ES384: ecdsa('ES384', 'P-384', 'SHA-384', 48),
-  ES512: ecdsa('ES512', 'P-521', 'SHA-512', 66),
+  ES256: ecdsa('ES256', 'P-256', 'SHA-256'),
+  ES384: ecdsa('ES384', 'P-384', 'SHA-384'),
+  ES512: ecdsa('ES512', 'P-521', 'SHA-512'),
   EdDSA: {
     alg: 'EdDSA',
-    kty: 'OKP',
+    kty: CURVES.Ed25519.kty,
     crv: 'Ed25519',
     mechanism: { type: 'EdDSA' },
     generate: { type: 'ed25519' },
-    signatureBytes: 64,
+    signatureBytes: CURVES.Ed25519.signatureBytes,
   },
-  HS256: hmac('HS256', 'SHA-256', 32),
-  HS384: hmac('HS384', 'SHA-384', 48),
-  HS512: hmac('HS512', 'SHA-512', 64),
+  HS256: hmac('HS256', 'SHA-256'),
+  HS384: hmac('HS384', 'SHA-384'),
+  HS512: hmac('HS512', 'SHA-512'),
 };
 
 /** Whether an entry is an HMAC alg (a shared secret). */

@@ -3,11 +3,10 @@
 // a log line.
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 
+import { HASHES } from '../pkcs11/hashes';
 import { algFitsKey, type HmacAlgInfo } from './algorithms';
 import { JoseError } from './errors';
 import type { Signer } from './signer';
-
-const NODE_HASH = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' } as const;
 
 /** A signer over `secret` (a KeyObject of type 'secret' of at least the hash size). */
 export function hmacSigner(secret: KeyObject, kid: string, info: HmacAlgInfo): Signer {
@@ -17,7 +16,7 @@ export function hmacSigner(secret: KeyObject, kid: string, info: HmacAlgInfo): S
       `alg ${info.alg} needs a secret of at least ${info.secretBytes} bytes; key ${JSON.stringify(kid)} is not one`,
     );
   }
-  const hash = NODE_HASH[info.hash];
+  const hash = HASHES[info.hash].node;
   return {
     kid,
     alg: info.alg,
@@ -28,6 +27,6 @@ export function hmacSigner(secret: KeyObject, kid: string, info: HmacAlgInfo): S
 
 /** Whether `mac` is the MAC of `data` under `secret` (compared in constant time). */
 export function verifyHmac(secret: KeyObject, info: HmacAlgInfo, data: Uint8Array, mac: Uint8Array): boolean {
-  const expected = createHmac(NODE_HASH[info.hash], secret).update(data).digest();
+  const expected = createHmac(HASHES[info.hash].node, secret).update(data).digest();
   return mac.length === expected.length && timingSafeEqual(expected, mac);
 }

@@ -4,6 +4,9 @@
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 
 import { bitLength } from '../pkcs11/bytes';
+import { curveNames } from '../pkcs11/curves';
+import { HASHES } from '../pkcs11/hashes';
+import { RSA_SIZES } from '../pkcs11/key-spec';
 import { ALGORITHMS, algFitsKey, ENC_ALG, ENC_KEY_ALGS, type EncKeyAlg, type JwsAlg } from './algorithms';
 import { JoseError } from './errors';
 import { thumbprintOf, type KeyUse, type PublicJwk } from './jwk';
@@ -43,7 +46,6 @@ const PUBLIC_MEMBERS: Record<PublicJwk['kty'], readonly string[]> = {
   EC: ['crv', 'x', 'y'],
   OKP: ['crv', 'x'],
 };
-const CURVES: Record<string, readonly string[]> = { EC: ['P-256', 'P-384', 'P-521'], OKP: ['Ed25519'] };
 
 const invalid = (why: string) => new JoseError('ERR_JWK_INVALID', `invalid JWK: ${why}`);
 
@@ -62,7 +64,7 @@ export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> 
   }
   if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP')
     throw invalid(`kty ${JSON.stringify(kty)} is not RSA, EC, OKP or oct`);
-  if (kty !== 'RSA' && !CURVES[kty]!.includes(jwk.crv as string)) {
+  if (kty !== 'RSA' && !(curveNames(kty) as string[]).includes(jwk.crv as string)) {
     throw new JoseError('ERR_JWK_CURVE_UNSUPPORTED', `curve ${JSON.stringify(jwk.crv)} is not supported for ${kty}`);
   }
   for (const m of PUBLIC_MEMBERS[kty])
@@ -85,8 +87,11 @@ export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> 
   if (use === 'enc') {
     if (!ENC_KEY_ALGS.includes(alg) || kty !== 'RSA')
       throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `an enc key must be RSA with alg ${ENC_KEY_ALGS.join(' or ')}`);
-    if (rsaBits! < 2048)
-      throw new JoseError('ERR_JWK_RSA_TOO_SHORT', `the RSA modulus has ${rsaBits} bits; at least 2048 are required`);
+    if (rsaBits! < RSA_SIZES.minBits)
+      throw new JoseError(
+        'ERR_JWK_RSA_TOO_SHORT',
+        `the RSA modulus has ${rsaBits} bits; at least ${RSA_SIZES.minBits} are required`,
+      );
   } else {
     const info = Object.hasOwn(ALGORITHMS, alg) ? ALGORITHMS[alg as JwsAlg] : undefined;
     if (!info) throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `unsupported alg ${JSON.stringify(alg)}`);
@@ -151,7 +156,7 @@ export async function validatePrivateJwk(input: unknown): Promise<ValidatedKey> 
 /** Whether a signature made with `priv` verifies with `pub` (a random message; RSA-PSS, ECDSA or Ed25519). */
 function signsWithItsPublicPart(priv: KeyObject, pub: KeyObject, kty: string): boolean {
   const message = randomBytes(32);
-  const hash = kty === 'OKP' ? null : 'sha256';
+  const hash = kty === 'OKP' ? null : HASHES['SHA-256'].node;
   try {
     return verify(hash, message, pub, sign(hash, message, priv));
   } catch {

@@ -1,6 +1,7 @@
 // JWKs from key pairs on the token (the kid <-> CKA_ID mapping is kid.ts), and their thumbprints.
 import { createHash } from 'node:crypto';
 
+import type { CurveName, EcCurveName } from '../pkcs11/curves';
 import type { KeyPair } from '../pkcs11/key-pair';
 import type { KeyUse } from '../pkcs11/key-spec';
 import {
@@ -29,7 +30,7 @@ export interface PublicJwk {
   use: KeyUse;
   n?: string;
   e?: string;
-  crv?: 'P-256' | 'P-384' | 'P-521' | 'Ed25519';
+  crv?: CurveName;
   x?: string;
   y?: string;
   /** The key's certificate chain (standard base64 DER, the key's certificate first), when it has one (x509.ts). */
@@ -97,7 +98,7 @@ export function publicJwkFromKeyPair(
   return { ...members, kid, alg, use };
 }
 
-function ecMembers(crv: 'P-256' | 'P-384' | 'P-521', point: Buffer) {
+function ecMembers(crv: EcCurveName, point: Buffer) {
   const size = (point.length - 1) / 2;
   return { kty: 'EC' as const, crv, x: b64u(point.subarray(1, 1 + size)), y: b64u(point.subarray(1 + size)) };
 }

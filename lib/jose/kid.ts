@@ -12,10 +12,11 @@
 // Unicode versions.
 // So pkcs11-tool's `--id 746573742d6b65792d6964` is kid "test-key-id", `--id 01ab` is kid
 // "hex:01ab", and no kid other than the one the token's id maps to ever finds a key.
+import { MAX_ID_BYTES } from '../pkcs11/key-spec';
 import { JoseError } from './errors';
 
+export { MAX_ID_BYTES };
 export const HEX_KID_PREFIX = 'hex:';
-export const MAX_ID_BYTES = 255;
 
 // C0, DEL, C1; zero-width and bidi controls; BOM; line and paragraph separators; spaces other than
 // U+0020; characters that show as nothing (soft hyphen, grapheme joiner, Hangul fillers, Khmer

@@ -2,14 +2,12 @@
 // key-pair algs, a secret key for HMAC.
 import { createPublicKey, sign as nodeSign, constants, type KeyObject } from 'node:crypto';
 
+import { HASHES } from '../pkcs11/hashes';
 import { algFitsKey, algInfo, isHmac, type JwsAlg } from './algorithms';
 import { JoseError } from './errors';
 import { hmacSigner } from './hmac-signer';
 import type { PublicJwk } from './jwk';
 import type { Signer } from './signer';
-
-const NODE_HASH = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' } as const;
-const HASH_BYTES = { 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 } as const;
 
 export function softwareSigner(key: KeyObject, kid: string, alg: JwsAlg): Signer {
   const info = algInfo(alg);
@@ -25,12 +23,12 @@ export function softwareSigner(key: KeyObject, kid: string, alg: JwsAlg): Signer
     throw new JoseError('ERR_JOSE_ALG_UNSUPPORTED', `alg ${alg} does not fit key ${JSON.stringify(kid)}`);
   }
   const publicJwk: PublicJwk = { ...jwk, kid, alg: info.alg, use: 'sig' };
-  const hash = info.hash ? NODE_HASH[info.hash] : null;
+  const hash = info.hash ? HASHES[info.hash] : undefined;
   const options =
     info.kty === 'EC'
       ? { key, dsaEncoding: 'ieee-p1363' as const }
       : info.mechanism.type === 'RSA-PSS'
-        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[info.hash!] }
+        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: hash!.bytes }
         : { key };
   return {
     kid,
@@ -38,7 +36,7 @@ export function softwareSigner(key: KeyObject, kid: string, alg: JwsAlg): Signer
     publicJwk,
     sign: (data: Uint8Array) =>
       new Promise<Uint8Array>((resolve, reject) =>
-        nodeSign(hash, data, options, (err, sig) => (err ? reject(err) : resolve(sig))),
+        nodeSign(hash?.node ?? null, data, options, (err, sig) => (err ? reject(err) : resolve(sig))),
       ),
   };
 }

@@ -1,21 +1,24 @@
 // Which JWS algorithms a token can serve, from its mechanism list (key-pair algs only: HMAC keys
-// are never kept on the token).
-import { KEY_PAIR_ALGS, type KeyPairAlg } from '../jose/algorithms';
-import { CKM } from '../pkcs11/constants';
+// are never kept on the token). What each alg needs comes from the algorithm table (its key spec
+// and its sign mechanism) through the pkcs11 tables: nothing here names an alg or a mechanism.
+import { ALGORITHMS, KEY_PAIR_ALGS, type KeyPairAlg } from '../jose/algorithms';
+import { KEY_TYPES } from '../pkcs11/key-pair';
+import { signMechanisms } from '../pkcs11/mechanisms';
 
-/** Per alg family: key generation, then signing (any one mechanism of each list suffices). */
-const NEEDS: Record<string, number[][]> = {
-  RS: [[CKM.RSA_PKCS_KEY_PAIR_GEN], [CKM.SHA256_RSA_PKCS, CKM.RSA_PKCS]],
-  PS: [[CKM.RSA_PKCS_KEY_PAIR_GEN], [CKM.SHA256_RSA_PKCS_PSS, CKM.RSA_PKCS_PSS]],
-  ES: [[CKM.EC_KEY_PAIR_GEN], [CKM.ECDSA]],
-  Ed: [[CKM.EC_EDWARDS_KEY_PAIR_GEN], [CKM.EDDSA]],
-};
+/**
+ * What `alg` needs of a token: generating its key pair, then signing with it. Any one mechanism of
+ * each list suffices (signing: hashing on the token, or on the host before the raw mechanism).
+ */
+export function mechanismNeeds(alg: KeyPairAlg): readonly (readonly number[])[] {
+  const info = ALGORITHMS[alg];
+  return [[KEY_TYPES[info.generate.type].generate], signMechanisms(info.mechanism)];
+}
 
 export function algorithmsAvailable(mechanisms: ReadonlySet<number>): {
   available: KeyPairAlg[];
   unavailable: KeyPairAlg[];
 } {
   const all = [...KEY_PAIR_ALGS];
-  const available = all.filter((alg) => NEEDS[alg.slice(0, 2)]!.every((anyOf) => anyOf.some((m) => mechanisms.has(m))));
+  const available = all.filter((alg) => mechanismNeeds(alg).every((anyOf) => anyOf.some((m) => mechanisms.has(m))));
   return { available, unavailable: all.filter((a) => !available.includes(a)) };
 }

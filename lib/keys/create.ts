@@ -93,7 +93,7 @@ async function resealLegacy(store: KeyStore, logger: Logger): Promise<void> {
 }
 
 export async function createKeyManager(settings: KeyManagerSettings, options: CreateOptions = {}): Promise<KeyRing> {
-  const logger = options.logger ?? createLogger(settings.logLevel ?? 'info');
+  const logger = options.logger ?? createLogger(settings.logLevel);
   const store = openKeyStore(settings.dsn, settings.secrets);
   try {
     await resealLegacy(store, logger);

@@ -3,12 +3,16 @@
 // before generating (a set gets one key, not several).
 import { silentLogger, type Logger } from '../logger';
 import { isNotFound } from './errors';
-import type { JwkSet, KeyManager } from './key-manager';
+import type { JwkSet, KeyManagerOps, KeySets } from './key-manager';
 
-const inflight = new WeakMap<KeyManager, Map<string, Promise<JwkSet>>>();
+/** What ensureKeySet needs of a key manager: the set read and generated, under the store's lock. */
+export type EnsuringKeySets = Pick<KeySets, 'getKeySet' | 'generateAndPersistKeySet'> &
+  Pick<KeyManagerOps, 'withLock' | 'invalidate'>;
+
+const inflight = new WeakMap<EnsuringKeySets, Map<string, Promise<JwkSet>>>();
 
 export async function ensureKeySet(
-  manager: KeyManager,
+  manager: EnsuringKeySets,
   set: string,
   alg: string,
   logger: Logger = silentLogger,

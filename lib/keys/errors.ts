@@ -27,8 +27,10 @@ export type KeyManagerErrorCode = Codes<
   | 'ERR_KEY_NOT_ACTIVE'
   /** A generation failed after the token made something, and removing it failed too (a retry removes it). */
   | 'ERR_GENERATION_ROLLBACK_FAILED'
-  /** A JWT whose `exp` lies beyond the longest token lifetime (or is not a number). */
+  /** A JWT whose `exp` lies beyond the longest token lifetime. */
   | 'ERR_TOKEN_LIFETIME'
+  /** A JWT's `exp`, `nbf` or `iat` that is not a NumericDate, or `exp` in the claims together with `expiresIn`. */
+  | 'ERR_JWT_CLAIM_INVALID'
   /** An HSM operation (a login) was asked of a key manager without an HSM. */
   | 'ERR_HSM_NOT_CONFIGURED'
   /** A certificate file offered for a key holds no X.509 certificate, or one that does not parse. */

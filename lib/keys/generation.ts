@@ -1,6 +1,6 @@
 // What generateAndPersistKeySet accepts: alg and use are checked before any key is made.
 import { algInfo, ENC_KEY_ALGS, isHmac, type HmacAlgInfo } from '../jose/algorithms';
-import type { KeySpec, KeyUse } from '../pkcs11/key-spec';
+import { type KeySpec, type KeyUse, RSA_SIZES } from '../pkcs11/key-spec';
 import { KeyManagerError } from './errors';
 
 /** A key pair (`spec`), or a symmetric secret (HMAC algs: software store only). */
@@ -20,7 +20,7 @@ export function checkGeneration(alg: unknown, use: unknown): Generation {
         'ERR_KEY_USE_INVALID',
         `keys for enc are RSA keys generated with alg ${ENC_KEY_ALGS.join(' or ')}`,
       );
-    return { kind: 'pair', spec: { type: 'rsa', bits: 4096 }, use };
+    return { kind: 'pair', spec: { type: 'rsa', bits: RSA_SIZES.generateBits }, use };
   }
   const info = algInfo(alg);
   return isHmac(info) ? { kind: 'secret', info, use } : { kind: 'pair', spec: info.generate, use };

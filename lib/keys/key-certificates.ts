@@ -13,13 +13,9 @@ import type { KeyStore } from '../store/key-store';
 import { withCertificates } from './certificates';
 import type { KeyEntry, KeyProblem } from './key-entry';
 import type { SetReading } from './key-source';
-import type { HsmEntry } from './hsm-source';
+import { hex, isHsmEntry } from './hsm-entry';
 import type { SoftwareEntry } from './software-source';
 import { cliCommand } from './names';
-
-const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
-/** hsm-source's isHsmEntry (not imported: hsm-source imports this file). */
-const isHsmEntry = (e: KeyEntry): e is HsmEntry => e.where === 'hsm';
 
 /** The reading with the certificates the token holds under each key's CKA_ID (one search for the set). */
 export async function withTokenCertificates(token: Token, reading: SetReading): Promise<SetReading> {

@@ -1,4 +1,6 @@
-// The key manager contract: Hydra's operations (camelCase), plus signing, listing and lifecycle.
+// The key manager contract, in three parts: the key-set operations (Hydra's, camelCase, with
+// listing, lifecycle and certificates: KeySets), signing (KeySigner) and the running manager's
+// side (KeyManagerOps). KeyManager is all three.
 import type { JwsHeaderExtras } from '../jose/jws';
 import type { PrivateJwk } from '../jose/import';
 import type { PublicJwk } from '../jose/jwk';
@@ -53,6 +55,10 @@ export interface SignJwtOptions {
   kid?: string;
   /** More protected-header members (alg, kid and typ are set by us). */
   header?: JwsHeaderExtras;
+  /** `exp` = now + this many seconds (a positive integer); not together with an `exp` in the claims. */
+  expiresIn?: number;
+  /** Add `iat` (now) unless the claims carry one. Default false. */
+  issuedAt?: boolean;
 }
 
 /** One key as `keys list` shows it. */
@@ -76,7 +82,12 @@ export interface Readiness {
   hsm?: TokenHealth;
 }
 
-export interface KeyManager {
+/**
+ * Hydra's key-set operations (camelCase): generate, import, read and delete keys and sets; a key's
+ * lifecycle and certificates; what every set holds and what is wrong with it. What the admin routes,
+ * the `keys` commands and `ensureKeySet` use.
+ */
+export interface KeySets {
   /**
    * Generates a key in `set` (kid: given or a random UUID; unique across every set) and returns
    * its public JWK (a symmetric key: its description, or its secret with `includePrivate`). HMAC
@@ -110,15 +121,30 @@ export interface KeyManager {
   importCertificate(set: string, kid: string, pem: string): Promise<CertificateImport>;
   /** Removes a key's certificates; how many there were. */
   removeCertificate(set: string, kid: string): Promise<number>;
-  /** A signer for `kid` (which must be active), or for the set's newest active signing key. */
-  signer(set: string, kid?: string): Promise<Signer>;
-  /** A compact JWT signed by signer(set, options.kid). */
-  signJwt(set: string, claims: Record<string, unknown>, options?: SignJwtOptions): Promise<string>;
   list(): Promise<KeyInfo[]>;
   /** Every set name on the token (with the prefix) or in the store. */
   sets(): Promise<string[]>;
   /** Keys and objects that are not published, and why, in every set. */
   problems(): Promise<KeyProblem[]>;
+}
+
+/** Signing with a set's active keys: a `Signer` for any JWS library, or a compact JWT. */
+export interface KeySigner {
+  /** A signer for `kid` (which must be active), or for the set's newest active signing key. */
+  signer(set: string, kid?: string): Promise<Signer>;
+  /**
+   * A compact JWT signed by signer(set, options.kid). `exp`, `nbf` and `iat` must be NumericDates
+   * (ERR_JWT_CLAIM_INVALID); `exp` is added TOKEN_MAX_LIFETIME ahead when absent, and a later one
+   * is refused (ERR_TOKEN_LIFETIME).
+   */
+  signJwt(set: string, claims: Record<string, unknown>, options?: SignJwtOptions): Promise<string>;
+}
+
+/**
+ * The manager as a running thing: changes made elsewhere, its caches, the token's readiness and
+ * logins, its gauges, the store's lock, and closing.
+ */
+export interface KeyManagerOps {
   /** Calls `listener(set)` when another process or instance changed the set; returns a function that stops it. */
   onChange(listener: (set: string) => void): () => void;
   /** Drops what is cached about `set` (all sets when omitted): the next read goes to the source. */
@@ -133,3 +159,6 @@ export interface KeyManager {
   withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+/** Everything a key manager does (what `createKeyManager` returns): the three interfaces above. */
+export interface KeyManager extends KeySets, KeySigner, KeyManagerOps {}

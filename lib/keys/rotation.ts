@@ -6,8 +6,11 @@
 import { silentLogger, type Logger } from '../logger';
 import { KeyManagerError } from './errors';
 import { newestFirst, type KeyEntry } from './key-entry';
-import type { KeyRing } from './key-ring';
+import type { KeyManagerOps, KeySets } from './key-manager';
 import type { KeyState } from './lifecycle';
+
+/** How long a retired key stays published when nothing says (ROTATE_RETIRE_AFTER's floor): 24 h. */
+export const DEFAULT_RETIRE_AFTER_MS = 86_400_000;
 
 export interface RotationPolicy {
   /** Rotate when the newest key is this old (ms); undefined: by hand only. */
@@ -19,6 +22,19 @@ export interface RotationPolicy {
 }
 
 type Keyed = KeyEntry & { state: KeyState };
+
+/**
+ * What rotation needs of a key manager (KeyRing is one): the writes it makes, the store's lock and
+ * the cache it drops, and every key of a set with its state at the manager's clock.
+ */
+export interface RotatingKeys
+  extends Pick<KeySets, 'generateAndPersistKeySet' | 'setLifecycle' | 'deleteKey'>,
+    Pick<KeyManagerOps, 'withLock' | 'invalidate'> {
+  /** The state of every key of a set at the manager's clock. */
+  keys(set: string): Promise<Keyed[]>;
+  /** The manager's clock (ms since the epoch). */
+  now(): number;
+}
 
 const signs = (k: Keyed) => k.use === 'sig' && k.alg !== 'RSA-OAEP-256';
 
@@ -39,7 +55,7 @@ export interface RotationResult {
  * Idempotent while a rotation is pending: the scheduled key is returned, nothing is made.
  */
 export async function rotate(
-  km: KeyRing,
+  km: RotatingKeys,
   set: string,
   policy: Pick<RotationPolicy, 'retireAfterMs'>,
   options: { alg?: string; logger?: Logger } = {},
@@ -70,7 +86,7 @@ export async function rotate(
 
 /** The active keys retire when `next` activates, and are removed retireAfter later. */
 async function retireFor(
-  km: KeyRing,
+  km: RotatingKeys,
   set: string,
   next: Keyed,
   active: Keyed[],
@@ -98,7 +114,7 @@ export class Rotator {
   #running: Promise<void> | undefined;
 
   constructor(
-    private readonly km: KeyRing,
+    private readonly km: RotatingKeys,
     private readonly sets: readonly string[],
     private readonly policy: RotationPolicy,
     logger?: Logger,

@@ -1,4 +1,4 @@
-// hsm-jwks/oidc-provider: a key set of a KeyManager as node-oidc-provider's external signing keys
+// hsm-jwks/oidc-provider: a key set of a key manager as node-oidc-provider's external signing keys
 // (`features.externalSigningSupport`, oidc-provider >= 9). The provider keeps its keys from the
 // moment it is constructed; `watchProviderKeys` says when the set's keys changed, so that the
 // application builds a provider with the new ones (see docs/oidc-provider.md).
@@ -7,7 +7,13 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { invalidArgValue } from '../errors';
 import type { PublicJwk } from '../jose/jwk';
 import { KeyManagerError } from '../keys/errors';
-import type { KeyManager } from '../keys/key-manager';
+import type { KeyManagerOps, KeySets, KeySigner } from '../keys/key-manager';
+
+/** What `providerKeys` needs of a key manager: the set's published keys, and a signer for its active ones. */
+export type ProviderKeySource = Pick<KeySets, 'getKeySet'> & Pick<KeySigner, 'signer'>;
+
+/** What `watchProviderKeys` needs besides: the changes announced by other processes and instances. */
+export type WatchedKeySource = ProviderKeySource & Pick<KeyManagerOps, 'onChange'>;
 
 /** What oidc-provider's `ExternalSigningKey` class is to us: a base class with a settable kid and alg. */
 export type ExternalSigningKeyClass = abstract new () => { kid: string | undefined; alg: string | undefined };
@@ -41,7 +47,7 @@ const SIGNING_KTY = new Set(['RSA', 'EC', 'OKP']);
  * with `use: "enc"` are left out. Fails with ERR_NO_SIGNING_KEY when the set has no active key.
  */
 export async function providerKeys(
-  km: KeyManager,
+  km: ProviderKeySource,
   set: string,
   options: ProviderKeysOptions = {},
 ): Promise<ProviderSigningKey[]> {
@@ -51,7 +57,7 @@ export async function providerKeys(
 }
 
 /** The set's published key pairs that sign, the active one first; ERR_NO_SIGNING_KEY when none is active. */
-async function signingJwks(km: KeyManager, set: string): Promise<PublicJwk[]> {
+async function signingJwks(km: ProviderKeySource, set: string): Promise<PublicJwk[]> {
   const active = await km.signer(set);
   if (!active.publicJwk) {
     // An HMAC key signs this set: the provider could publish nothing that verifies it.
@@ -87,7 +93,7 @@ export interface WatchOptions extends ProviderKeysOptions {
  * that stops the watch.
  */
 export function watchProviderKeys(
-  km: KeyManager,
+  km: WatchedKeySource,
   set: string,
   onChange: (keys: ProviderSigningKey[]) => void,
   options: WatchOptions = {},
@@ -154,7 +160,7 @@ function loadExternalSigningKey(): Promise<ExternalSigningKeyClass> {
   return imported;
 }
 
-type SigningKeyConstructor = new (km: KeyManager, set: string, jwk: PublicJwk) => ProviderSigningKey;
+type SigningKeyConstructor = new (km: ProviderKeySource, set: string, jwk: PublicJwk) => ProviderSigningKey;
 const classes = new WeakMap<ExternalSigningKeyClass, SigningKeyConstructor>();
 
 /** One subclass per base class (the provider checks `instanceof` its own ExternalSigningKey). */
@@ -162,12 +168,12 @@ function signingKeyClass(Base: ExternalSigningKeyClass): SigningKeyConstructor {
   let Key = classes.get(Base);
   if (Key) return Key;
   class HsmJwksSigningKey extends Base implements ProviderSigningKey {
-    readonly #km: KeyManager;
+    readonly #km: ProviderKeySource;
     readonly #set: string;
     readonly #jwk: PublicJwk;
     #key: KeyObject | undefined;
 
-    constructor(km: KeyManager, set: string, jwk: PublicJwk) {
+    constructor(km: ProviderKeySource, set: string, jwk: PublicJwk) {
       super();
       this.#km = km;
       this.#set = set;

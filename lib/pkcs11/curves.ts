@@ -1,13 +1,37 @@
-// Elliptic curves hsm-jwks knows: their CKA_EC_PARAMS encodings and CKA_EC_POINT decoding.
+// Elliptic curves hsm-jwks knows (THE table of curves): their CKA_EC_PARAMS encodings and
+// CKA_EC_POINT decoding.
 // Tokens differ: EC points come DER-wrapped (an OCTET STRING) or raw, and Ed25519 parameters come
 // as the OID 1.3.101.112 or as the PrintableString "edwards25519" (pkcs11-tool). We accept all of
 // these when reading and write the OID form.
 
-export type EcCurveName = 'P-256' | 'P-384' | 'P-521';
-export type CurveName = EcCurveName | 'Ed25519';
+/** What a curve's key is: an EC key (kty EC, CKK_EC) or an Edwards key (kty OKP, CKK_EC_EDWARDS). */
+type Kind = { kty: 'EC'; keyType: 'ec' } | { kty: 'OKP'; keyType: 'ed25519' };
+
+function curve<K extends Kind>(kind: K, oid: string, paramsHex: string, fieldBytes: number) {
+  return { ...kind, oid, params: Buffer.from(paramsHex, 'hex'), fieldBytes, signatureBytes: 2 * fieldBytes };
+}
+
+const EC = { kty: 'EC', keyType: 'ec' } as const;
+const OKP = { kty: 'OKP', keyType: 'ed25519' } as const;
+
+// THE table of curves: names, kinds, OIDs and CKA_EC_PARAMS, field and signature sizes. The JOSE
+// algorithm table, JWK import and key specs derive what they say about curves from it.
+const TABLE = {
+  'P-256': curve(EC, '1.2.840.10045.3.1.7', '06082a8648ce3d030107', 32),
+  'P-384': curve(EC, '1.3.132.0.34', '06052b81040022', 48),
+  'P-521': curve(EC, '1.3.132.0.35', '06052b81040023', 66),
+  Ed25519: curve(OKP, '1.3.101.112', '06032b6570', 32),
+};
+
+export type CurveName = keyof typeof TABLE;
+/** The curves of EC keys (kty EC: ECDSA). */
+export type EcCurveName = { [N in CurveName]: (typeof TABLE)[N]['kty'] extends 'EC' ? N : never }[CurveName];
 
 export interface CurveInfo {
   readonly name: CurveName;
+  readonly kty: Kind['kty'];
+  /** The KeyType of a key pair on this curve. */
+  readonly keyType: Kind['keyType'];
   readonly oid: string;
   /** CKA_EC_PARAMS as we write it: the DER-encoded OBJECT IDENTIFIER. */
   readonly params: Buffer;
@@ -17,16 +41,19 @@ export interface CurveInfo {
   readonly signatureBytes: number;
 }
 
-function curve(name: CurveName, oid: string, paramsHex: string, fieldBytes: number): CurveInfo {
-  return { name, oid, params: Buffer.from(paramsHex, 'hex'), fieldBytes, signatureBytes: 2 * fieldBytes };
+export const CURVES: Readonly<Record<CurveName, CurveInfo>> = Object.fromEntries(
+  Object.entries(TABLE).map(([name, c]) => [name, { name, ...c }]),
+) as Record<CurveName, CurveInfo>;
+
+/** The names of the curves of keys of this kty, in table order (JWK `crv` values). */
+export function curveNames(kty: string): CurveName[] {
+  return Object.values(CURVES)
+    .filter((c) => c.kty === kty)
+    .map((c) => c.name);
 }
 
-export const CURVES: Readonly<Record<CurveName, CurveInfo>> = {
-  'P-256': curve('P-256', '1.2.840.10045.3.1.7', '06082a8648ce3d030107', 32),
-  'P-384': curve('P-384', '1.3.132.0.34', '06052b81040022', 48),
-  'P-521': curve('P-521', '1.3.132.0.35', '06052b81040023', 66),
-  Ed25519: curve('Ed25519', '1.3.101.112', '06032b6570', 32),
-};
+/** The curves of EC keys, in table order. */
+export const EC_CURVE_NAMES = curveNames('EC') as EcCurveName[];
 
 /** Other encodings of CKA_EC_PARAMS seen in the field, by hex. */
 const PARAMS_ALIASES: Readonly<Record<string, CurveName>> = {
@@ -59,8 +86,9 @@ function derLength(b: Uint8Array, at: number): [number, number] | undefined {
  * key for Ed25519. Accepts the DER OCTET STRING wrapping and the raw form; undefined if neither fits.
  */
 export function decodeEcPoint(point: Uint8Array, c: CurveInfo): Buffer | undefined {
-  const rawLength = c.name === 'Ed25519' ? c.fieldBytes : 1 + 2 * c.fieldBytes;
-  const fits = (b: Uint8Array) => b.length === rawLength && (c.name === 'Ed25519' || b[0] === 0x04);
+  const okp = c.kty === 'OKP';
+  const rawLength = okp ? c.fieldBytes : 1 + 2 * c.fieldBytes;
+  const fits = (b: Uint8Array) => b.length === rawLength && (okp || b[0] === 0x04);
   if (point[0] === 0x04) {
     const len = derLength(point, 1);
     if (len && 1 + len[1] + len[0] === point.length) {

@@ -4,7 +4,8 @@
 import { quietly } from './errors';
 import { SessionPool } from './session-pool';
 import { Engine, type EngineSettings } from './sign-engine';
-import { DEFAULT_WAIT_MS, RW_SERIAL, type TokenOptions } from './token-setup';
+import { DEFAULTS } from './defaults';
+import { RW_SERIAL, type TokenOptions } from './token-setup';
 import type { NativeModule } from '../../binding';
 
 /** The pool's size and the engine's settings, checked at open (checkTokenOptions). */
@@ -47,7 +48,7 @@ export async function openSessions(
     const syncSession = options.signSync ? await native.openSession(slot, RW_SERIAL) : undefined;
     const pool = new SessionPool({
       size: poolSize,
-      waitTimeoutMs: options.poolWaitTimeoutMs ?? DEFAULT_WAIT_MS,
+      waitTimeoutMs: options.poolWaitTimeoutMs ?? DEFAULTS.pool.waitTimeoutMs,
       ...(options.poolMaxWaiting === undefined ? {} : { maxWaiting: options.poolMaxWaiting }),
       open: async () => native.openSession(slot, RW_SERIAL),
       close: async (s) => native.closeSession(s),

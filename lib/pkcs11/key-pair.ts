@@ -1,14 +1,26 @@
-// A key pair on a token, as found or generated: handles, identity, capabilities and public part.
-import { CURVES, type CurveName } from './curves';
+// A key pair on a token, as found or generated: handles, identity, capabilities and public part;
+// and THE table of key types.
+import { CKK, CKM } from './constants';
+import { CURVES, type CurveName, type EcCurveName } from './curves';
 
-export type KeyType = 'rsa' | 'ec' | 'ed25519';
+/**
+ * THE table of key types: the CKA_KEY_TYPE a token reports for each and the mechanism that
+ * generates a pair of it (key-reader, key-spec and the capabilities of keys/ derive from it).
+ */
+export const KEY_TYPES = {
+  rsa: { ckk: CKK.RSA, generate: CKM.RSA_PKCS_KEY_PAIR_GEN },
+  ec: { ckk: CKK.EC, generate: CKM.EC_KEY_PAIR_GEN },
+  ed25519: { ckk: CKK.EC_EDWARDS, generate: CKM.EC_EDWARDS_KEY_PAIR_GEN },
+} as const;
+
+export type KeyType = keyof typeof KEY_TYPES;
 
 /** The public half, read from the token (never from the private object's secret parts). */
 export type PublicKeyData =
   | { readonly kty: 'RSA'; readonly n: Buffer; readonly e: Buffer }
   /** `point` is the uncompressed point 04‖x‖y. */
-  | { readonly kty: 'EC'; readonly crv: 'P-256' | 'P-384' | 'P-521'; readonly point: Buffer }
-  | { readonly kty: 'OKP'; readonly crv: 'Ed25519'; readonly x: Buffer };
+  | { readonly kty: 'EC'; readonly crv: EcCurveName; readonly point: Buffer }
+  | { readonly kty: 'OKP'; readonly crv: Exclude<CurveName, EcCurveName>; readonly x: Buffer };
 
 /** Why a key pair is incomplete; it is still returned so one bad key does not hide the others. */
 export type KeyPairProblem =

@@ -4,11 +4,11 @@
 // Several public objects for one private key are never picked from blindly (public-match.ts).
 import { Attributes } from './attributes';
 import { bitLength, stripLeadingZeros } from './bytes';
-import { CKA, CKK, CKO, CKS } from './constants';
+import { CKA, CKO, CKS } from './constants';
 import { curveFromParams, decodeEcPoint } from './curves';
 import { invalidArgType } from '../errors';
 import { LoginRequiredError, Pkcs11Error } from './errors';
-import { KeyPair, type KeyPairProblem, type KeyType, type PublicKeyData } from './key-pair';
+import { KEY_TYPES, KeyPair, type KeyPairProblem, type KeyType, type PublicKeyData } from './key-pair';
 import { publicFit } from './public-match';
 import type { NativeModule, NativeTemplate } from '../../binding';
 
@@ -17,11 +17,10 @@ export const MAX_OBJECTS = 100_000;
 /** How many public objects of one CKA_ID are compared with the private key at most. */
 const MAX_PUBLIC_CANDIDATES = 16;
 
-const KEY_TYPES: ReadonlyMap<number, KeyType> = new Map([
-  [CKK.RSA, 'rsa'],
-  [CKK.EC, 'ec'],
-  [CKK.EC_EDWARDS, 'ed25519'],
-]);
+/** CKA_KEY_TYPE -> KeyType, from the table of key types. */
+const BY_CKK: ReadonlyMap<number, KeyType> = new Map(
+  (Object.keys(KEY_TYPES) as KeyType[]).map((t) => [KEY_TYPES[t].ckk as number, t]),
+);
 
 const PRIVATE_ATTRIBUTES = [
   CKA.ID,
@@ -186,7 +185,7 @@ export class KeyReader {
     const priv = preread ?? (await this.attributesIfPresent(privateHandle, PRIVATE_ATTRIBUTES));
     if (!priv) return undefined; // destroyed since it was found
     const ckk = priv.number(CKA.KEY_TYPE);
-    const keyType = ckk === undefined ? undefined : KEY_TYPES.get(ckk);
+    const keyType = ckk === undefined ? undefined : BY_CKK.get(ckk);
     if (!keyType) return undefined;
     const id = priv.bytes(CKA.ID) ?? Buffer.alloc(0);
     const half: PublicHalf =
@@ -328,7 +327,7 @@ export class KeyReader {
       orphans.push({
         id,
         label: a.string(CKA.LABEL) ?? '',
-        keyType: ckk === undefined ? undefined : KEY_TYPES.get(ckk),
+        keyType: ckk === undefined ? undefined : BY_CKK.get(ckk),
       });
     }
     return orphans;
@@ -364,7 +363,7 @@ function publicShape(keyType: KeyType, priv: Attributes, pub: Attributes | undef
   }
   const params = pub?.bytes(CKA.EC_PARAMS) ?? priv.bytes(CKA.EC_PARAMS);
   const curve = params ? curveFromParams(params) : undefined;
-  if (!curve || (keyType === 'ed25519') !== (curve.name === 'Ed25519')) {
+  if (!curve || curve.keyType !== keyType) {
     return { data: null, problem: 'unsupported-parameters' };
   }
   const point = pub?.bytes(CKA.EC_POINT);

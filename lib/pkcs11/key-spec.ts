@@ -1,10 +1,23 @@
-// What generateKeyPair accepts, and the hardened, explicit templates it turns into.
-import { CKA, CKK, CKM, CKO } from './constants';
-import { CURVES, type CurveName, type EcCurveName } from './curves';
+// What generateKeyPair accepts (with THE table of RSA sizes), and the hardened, explicit templates
+// it turns into.
+import { oneOf } from '../errors';
+import { CKA, CKO } from './constants';
+import { CURVES, type CurveName, EC_CURVE_NAMES, type EcCurveName } from './curves';
 import { invalidArgType, invalidArgValue } from './errors';
+import { KEY_TYPES, type KeyType } from './key-pair';
 import type { NativeMechanism, NativeTemplate } from '../../binding';
 
-export type RsaBits = 2048 | 3072 | 4096;
+/** THE table of RSA sizes. */
+export const RSA_SIZES = {
+  /** The moduli generateKeyPair makes. */
+  bits: [2048, 3072, 4096],
+  /** The smallest modulus a JWS alg takes (RFC 7518 §3.3, §3.5) and a key for `enc` may have. */
+  minBits: 2048,
+  /** What key generation makes for the RS and PS algs and for `enc` (as Hydra does). */
+  generateBits: 4096,
+} as const;
+
+export type RsaBits = (typeof RSA_SIZES.bits)[number];
 export type KeySpec = { type: 'rsa'; bits: RsaBits } | { type: 'ec'; curve: EcCurveName } | { type: 'ed25519' };
 /** `sig`: CKA_SIGN/CKA_VERIFY. `enc` (RSA only): CKA_DECRYPT/CKA_ENCRYPT. */
 export type KeyUse = 'sig' | 'enc';
@@ -31,8 +44,8 @@ export interface CheckedKeyPairOptions {
   allowedMechanisms: number[] | undefined;
 }
 
-const RSA_BITS: readonly number[] = [2048, 3072, 4096];
-const EC_CURVES: readonly string[] = ['P-256', 'P-384', 'P-521'];
+/** The longest CKA_ID a key pair is made with (a kid's bytes: jose/kid.ts holds kids to it). */
+export const MAX_ID_BYTES = 255;
 const F4 = Buffer.from([0x01, 0x00, 0x01]); // 65537
 const MAX_ALLOWED_MECHANISMS = 64;
 
@@ -41,16 +54,18 @@ export function checkKeySpec(spec: unknown): KeySpec {
   const s = spec as { type?: unknown; bits?: unknown; curve?: unknown };
   if (s.type === 'rsa') {
     if (typeof s.bits !== 'number') throw invalidArgType('spec.bits', 'a number', s.bits);
-    if (!RSA_BITS.includes(s.bits)) throw invalidArgValue('spec.bits', '2048, 3072 or 4096', s.bits);
+    if (!(RSA_SIZES.bits as readonly number[]).includes(s.bits))
+      throw invalidArgValue('spec.bits', oneOf(RSA_SIZES.bits), s.bits);
     return { type: 'rsa', bits: s.bits as RsaBits };
   }
   if (s.type === 'ec') {
     if (typeof s.curve !== 'string') throw invalidArgType('spec.curve', 'a string', s.curve);
-    if (!EC_CURVES.includes(s.curve)) throw invalidArgValue('spec.curve', "'P-256', 'P-384' or 'P-521'", s.curve);
+    if (!(EC_CURVE_NAMES as readonly string[]).includes(s.curve))
+      throw invalidArgValue('spec.curve', oneOf(EC_CURVE_NAMES), s.curve);
     return { type: 'ec', curve: s.curve as EcCurveName };
   }
   if (s.type === 'ed25519') return { type: 'ed25519' };
-  throw invalidArgValue('spec.type', "'rsa', 'ec' or 'ed25519'", s.type);
+  throw invalidArgValue('spec.type', oneOf(Object.keys(KEY_TYPES) as KeyType[]), s.type);
 }
 
 export function checkKeyPairOptions(options: unknown, spec: KeySpec): CheckedKeyPairOptions {
@@ -59,7 +74,8 @@ export function checkKeyPairOptions(options: unknown, spec: KeySpec): CheckedKey
   if (typeof o.label !== 'string') throw invalidArgType('options.label', 'a string', o.label);
   if (o.label.length === 0) throw invalidArgValue('options.label', 'a non-empty string', o.label);
   if (!(o.id instanceof Uint8Array)) throw invalidArgType('options.id', 'a Buffer or Uint8Array', o.id);
-  if (o.id.length === 0 || o.id.length > 255) throw invalidArgValue('options.id', '1 to 255 bytes', o.id);
+  if (o.id.length === 0 || o.id.length > MAX_ID_BYTES)
+    throw invalidArgValue('options.id', `1 to ${MAX_ID_BYTES} bytes`, o.id);
   const use = o.use ?? 'sig';
   if (use !== 'sig' && use !== 'enc') throw invalidArgValue('options.use', "'sig' or 'enc'", use);
   if (use === 'enc' && spec.type !== 'rsa') {
@@ -97,9 +113,8 @@ export function keyPairTemplates(
 ): { mechanism: NativeMechanism; publicTemplate: NativeTemplate; privateTemplate: NativeTemplate } {
   const sig = o.use === 'sig';
   const rsa = spec.type === 'rsa';
-  const keyType = rsa ? CKK.RSA : spec.type === 'ec' ? CKK.EC : CKK.EC_EDWARDS;
   const common: NativeTemplate = [
-    [CKA.KEY_TYPE, keyType],
+    [CKA.KEY_TYPE, KEY_TYPES[spec.type].ckk],
     [CKA.TOKEN, true],
     [CKA.LABEL, o.label],
     [CKA.ID, o.id],
@@ -131,10 +146,5 @@ export function keyPairTemplates(
     [CKA.UNWRAP, false],
     [CKA.DERIVE, false],
   ];
-  const mechanism = rsa
-    ? CKM.RSA_PKCS_KEY_PAIR_GEN
-    : spec.type === 'ec'
-      ? CKM.EC_KEY_PAIR_GEN
-      : CKM.EC_EDWARDS_KEY_PAIR_GEN;
-  return { mechanism: { type: mechanism }, publicTemplate, privateTemplate };
+  return { mechanism: { type: KEY_TYPES[spec.type].generate }, publicTemplate, privateTemplate };
 }

@@ -3,12 +3,14 @@
 // no CKM_ECDSA_SHA256; RSA without CKM_SHAxxx_RSA_PKCS: a DigestInfo over CKM_RSA_PKCS).
 import { createHash } from 'node:crypto';
 
-import { CKG, CKM } from './constants';
+import { oneOf } from '../errors';
+import { CKM } from './constants';
 import { invalidArgType, invalidArgValue, MechanismUnsupportedError } from './errors';
+import { HASH_NAMES, HASHES, type HashInfo, type HashName, OAEP_SHA1 } from './hashes';
 import type { KeyPair } from './key-pair';
 import type { NativeMechanism } from '../../binding';
 
-export type HashName = 'SHA-256' | 'SHA-384' | 'SHA-512';
+export type { HashName };
 
 export type SignMechanism =
   /** CKM_ECDSA over a host-computed hash; the result is raw r‖s (the JWS encoding). */
@@ -24,57 +26,32 @@ export type DecryptMechanism =
   | { type: 'RSA-OAEP'; hash: 'SHA-1' | HashName; label?: Uint8Array }
   | { type: 'RSA-PKCS1' };
 
-interface HashInfo {
-  node: string;
-  bytes: number;
-  ckm: number;
-  mgf: number;
-  rsaPkcs: number;
-  rsaPss: number;
-  digestInfo: Buffer;
-}
-
-const HASHES: Readonly<Record<HashName, HashInfo>> = {
-  'SHA-256': {
-    node: 'sha256',
-    bytes: 32,
-    ckm: CKM.SHA256,
-    mgf: CKG.MGF1_SHA256,
-    rsaPkcs: CKM.SHA256_RSA_PKCS,
-    rsaPss: CKM.SHA256_RSA_PKCS_PSS,
-    digestInfo: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
-  },
-  'SHA-384': {
-    node: 'sha384',
-    bytes: 48,
-    ckm: CKM.SHA384,
-    mgf: CKG.MGF1_SHA384,
-    rsaPkcs: CKM.SHA384_RSA_PKCS,
-    rsaPss: CKM.SHA384_RSA_PKCS_PSS,
-    digestInfo: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
-  },
-  'SHA-512': {
-    node: 'sha512',
-    bytes: 64,
-    ckm: CKM.SHA512,
-    mgf: CKG.MGF1_SHA512,
-    rsaPkcs: CKM.SHA512_RSA_PKCS,
-    rsaPss: CKM.SHA512_RSA_PKCS_PSS,
-    digestInfo: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
-  },
-};
-
-const OAEP_SHA1 = { ckm: CKM.SHA_1, mgf: CKG.MGF1_SHA1 };
-
 function hashInfo(hash: unknown, name: string): HashInfo {
   if (typeof hash !== 'string') throw invalidArgType(name, 'a string', hash);
-  const h = HASHES[hash as HashName];
-  if (!h) throw invalidArgValue(name, "'SHA-256', 'SHA-384' or 'SHA-512'", hash);
+  const h = Object.hasOwn(HASHES, hash) ? HASHES[hash as HashName] : undefined;
+  if (!h) throw invalidArgValue(name, oneOf(HASH_NAMES), hash);
   return h;
 }
 
 function digest(h: HashInfo, data: Uint8Array): Buffer {
   return createHash(h.node).update(data).digest();
+}
+
+/**
+ * The mechanisms that can make `mechanism`'s signature, the one prepareSignature prefers first: a
+ * token with any one of them can (capabilities and CKA_ALLOWED_MECHANISMS are derived from this).
+ */
+export function signMechanisms(mechanism: SignMechanism): readonly number[] {
+  switch (mechanism.type) {
+    case 'ECDSA':
+      return [CKM.ECDSA];
+    case 'RSA-PKCS1':
+      return [HASHES[mechanism.hash].rsaPkcs, CKM.RSA_PKCS];
+    case 'RSA-PSS':
+      return [HASHES[mechanism.hash].rsaPss, CKM.RSA_PKCS_PSS];
+    case 'EdDSA':
+      return [CKM.EDDSA];
+  }
 }
 
 /** What to pass to the token for one signature (or verification) with `key`. */

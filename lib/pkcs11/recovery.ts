@@ -6,6 +6,7 @@
 //                        sessions, a new login, and every key looked up again
 // then an idempotent operation (sign, find, read attributes, verify, decrypt, random) is retried
 // once. Key generation and destruction are never retried.
+import { DEFAULTS } from './defaults';
 import {
   ClosedError,
   invalidArgType,
@@ -79,17 +80,17 @@ export interface Backoff {
 }
 
 export function checkRecoveryOptions(options: RecoveryOptions | undefined): Backoff {
-  if (options === undefined)
-    return { attempts: 5, backoffMs: 100, maxBackoffMs: 2000, drainTimeoutMs: 10_000, reconnectMs: 1000 };
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options.recovery', 'an object', options);
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    throw invalidArgType('options.recovery', 'an object', options);
+  const d = DEFAULTS.recovery;
   const {
-    reinitAttempts = 5,
-    backoffMs = 100,
-    maxBackoffMs = 2000,
-    drainTimeoutMs = 10_000,
-    reconnectMs = 1000,
+    reinitAttempts = d.reinitAttempts,
+    backoffMs = d.backoffMs,
+    maxBackoffMs = d.maxBackoffMs,
+    drainTimeoutMs = d.drainTimeoutMs,
+    reconnectMs = d.reconnectMs,
     onEvent,
-  } = options;
+  } = options ?? {};
   if (!Number.isSafeInteger(reinitAttempts) || reinitAttempts < 1 || reinitAttempts > 100) {
     throw invalidArgValue('options.recovery.reinitAttempts', 'an integer from 1 to 100', reinitAttempts);
   }

@@ -3,12 +3,13 @@
 // `size`; callers beyond that wait in FIFO order, up to `waitTimeoutMs`, at most `maxWaiting` of
 // them. A session whose operation failed with a session-level error (lost session, device gone) is
 // closed and replaced instead of being lent again.
+import { DEFAULTS } from './defaults';
 import { ClosedError, Pkcs11Error, PoolTimeoutError, QueueFullError } from './errors';
 
 export interface SessionPoolOptions {
   size: number;
   waitTimeoutMs: number;
-  /** Callers that may wait at once; one more is refused with ERR_QUEUE_FULL (default 10000). */
+  /** Callers that may wait at once; one more is refused with ERR_QUEUE_FULL (default: defaults.ts). */
   maxWaiting?: number;
   open(): Promise<bigint>;
   /** Best effort: failures are ignored (the session may already be gone). */
@@ -26,8 +27,6 @@ export interface SessionPoolStats {
   /** Sessions closed because an operation reported them broken. */
   evicted: number;
 }
-
-export const DEFAULT_MAX_WAITING = 10_000;
 
 interface Waiter {
   resolve(session: bigint): void;
@@ -100,7 +99,7 @@ export class SessionPool {
       return idle;
     }
     if (this.#open < this.#opts.size) return this.#openOne();
-    if (this.#waiters.length >= (this.#opts.maxWaiting ?? DEFAULT_MAX_WAITING))
+    if (this.#waiters.length >= (this.#opts.maxWaiting ?? DEFAULTS.pool.maxWaiting))
       throw new QueueFullError('the session pool wait list');
     return new Promise<bigint>((resolve, reject) => {
       const waiter: Waiter = {

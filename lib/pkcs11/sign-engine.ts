@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 
 import { ConcurrencyLimit, type LimitState } from './concurrency-limit';
+import { DEFAULTS } from './defaults';
 import { invalidArgType, invalidArgValue, quietly } from './errors';
 import type { NativeModule, NativeSignEngine, NativeSignEngineStats } from '../../binding';
 
@@ -60,14 +61,14 @@ export function checkEngineOptions(
       throw invalidArgValue(`options.engine.${name}`, `an integer from ${lo} to ${hi}`, v);
     return v;
   };
-  const batchSize = int('batchSize', 1, 1024, 16);
-  const maxPending = int('maxPending', 1, 1 << 24, 65536);
+  const batchSize = int('batchSize', 1, 1024, DEFAULTS.engine.batchSize);
+  const maxPending = int('maxPending', 1, 1 << 24, DEFAULTS.engine.maxPending);
   const cap = Math.max(1, budget);
   if (o.workers !== undefined) {
     const workers = int('workers', 1, 1024, 1);
     return { fixed: true, initial: Math.min(workers, cap), max: Math.min(workers, cap), batchSize, maxPending };
   }
-  const max = Math.min(int('maxWorkers', 1, 1024, 256), cap);
+  const max = Math.min(int('maxWorkers', 1, 1024, DEFAULTS.engine.maxWorkers), cap);
   return { fixed: false, initial: Math.min(availableParallelism(), max), max, batchSize, maxPending };
 }
 

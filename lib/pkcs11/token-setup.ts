@@ -3,6 +3,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 import { CKF_SESSION, CKU } from './constants';
+import { DEFAULTS } from './defaults';
 import { invalidArgType, invalidArgValue } from '../errors';
 import { Pkcs11Error, PinMismatchError } from './errors';
 import type { RecoveryOptions } from './recovery';
@@ -22,8 +23,8 @@ export interface TokenOptions {
    * The signing engine: sessions of its own, one native thread each, taking queued signatures up to
    * `batchSize` at a time. By default it finds the device's capacity itself (an adaptive limit on
    * signatures in flight, from the cores for a local module up to the token's session limit or
-   * `maxWorkers` for a network HSM); `workers` fixes it instead. `maxPending` (default 65536) bounds
-   * the signatures queued or running: beyond it sign() rejects at once with ERR_QUEUE_FULL. `false`
+   * `maxWorkers` for a network HSM); `workers` fixes it instead. `maxPending` bounds the signatures
+   * queued or running: beyond it sign() rejects at once with ERR_QUEUE_FULL. `false`
    * signs through the session pool instead, one libuv work item per signature.
    */
   engine?: false | EngineOptions;
@@ -36,8 +37,6 @@ export interface TokenOptions {
   signSync?: boolean;
 }
 
-export const DEFAULT_POOL_SIZE = 4;
-export const DEFAULT_WAIT_MS = 30_000;
 export const RW_SERIAL = CKF_SESSION.RW_SESSION | CKF_SESSION.SERIAL_SESSION;
 
 // Login state belongs to the application (the process), per token: once one Token has logged in,
@@ -72,7 +71,11 @@ export function checkTokenOptions(
   info: NativeTokenInfo,
 ): { poolSize: number; engine: EngineSettings | undefined } {
   if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
-  const { pin, poolSize: requested = DEFAULT_POOL_SIZE, poolWaitTimeoutMs: wait = DEFAULT_WAIT_MS } = options;
+  const {
+    pin,
+    poolSize: requested = DEFAULTS.pool.size,
+    poolWaitTimeoutMs: wait = DEFAULTS.pool.waitTimeoutMs,
+  } = options;
   if (pin !== undefined && typeof pin !== 'string' && !(pin instanceof Uint8Array)) {
     throw invalidArgType('options.pin', 'a string or Uint8Array', typeof pin);
   }

@@ -4,13 +4,14 @@
 import type { FastifyInstance } from 'fastify';
 
 import { isNotFound, KeyManagerError } from '../keys/errors';
-import type { KeyRing } from '../keys/key-ring';
-import { rotate, type RotationPolicy } from '../keys/rotation';
+import type { KeyManagerOps, KeySets } from '../keys/key-manager';
+import { DEFAULT_RETIRE_AFTER_MS, rotate, type RotatingKeys, type RotationPolicy } from '../keys/rotation';
 import type { Logger } from '../logger';
 import type { KeyUse } from '../pkcs11/key-spec';
 
 export interface AdminRouteOptions {
-  km: KeyRing;
+  /** The key-set operations, rotation, and the operator's login (POST /admin/hsm/login). */
+  km: KeySets & RotatingKeys & Pick<KeyManagerOps, 'ready' | 'resumeLogins'>;
   logger: Logger;
   /** A write through this service: the JWKS is rebuilt at its next request. */
   changed: (set: string) => void;
@@ -82,7 +83,7 @@ export function registerKeyRoutes(scope: FastifyInstance, o: AdminRouteOptions):
       },
     },
     async (r, reply) => {
-      const result = await rotate(km, r.params.set, o.rotation ?? { retireAfterMs: 86_400_000 }, {
+      const result = await rotate(km, r.params.set, o.rotation ?? { retireAfterMs: DEFAULT_RETIRE_AFTER_MS }, {
         ...(r.body?.alg ? { alg: r.body.alg } : {}),
         logger: o.logger,
       });

@@ -7,8 +7,8 @@ import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
 import type { CorsConfig } from '../config';
-import type { KeyRing } from '../keys/key-ring';
-import type { RotationPolicy } from '../keys/rotation';
+import type { KeyManager } from '../keys/key-manager';
+import type { RotatingKeys, RotationPolicy } from '../keys/rotation';
 import type { Logger } from '../logger';
 import { registerKeyRoutes } from './admin-routes';
 import { bearerCheck, hostCheck } from './auth';
@@ -21,7 +21,8 @@ import { registerOps, registerPrometheus } from './ops';
 import { registerJwks } from './public-routes';
 
 export interface AppOptions {
-  km: KeyRing;
+  /** Every route's key manager (KeyRing is one): each route takes only the part it uses. */
+  km: KeyManager & RotatingKeys;
   publicSets: readonly string[];
   adminToken: string | undefined;
   logger: Logger;
@@ -40,8 +41,6 @@ export interface AppOptions {
   adminHost?: string;
   /** CORS of the public port (SERVE_PUBLIC_CORS_*; off when absent). */
   cors?: CorsConfig;
-  /** ms since the epoch, for `iat`/`exp` of /admin/jwt (the key manager's clock; tests move it). */
-  clock?: () => number;
 }
 
 export interface Apps {
@@ -158,7 +157,7 @@ export function buildApps(o: AppOptions): Apps {
       ...(o.rotation ? { rotation: o.rotation } : {}),
       ...(o.resumeLogins ? { resumeLogins: o.resumeLogins } : {}),
     });
-    registerJwtRoute(scope, o.km, metrics, o.clock ?? Date.now);
+    registerJwtRoute(scope, o.km, metrics);
     registerPrometheus(scope, o.km, metrics);
   });
   return { public: pub, admin, jwks, metrics };

@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 
 import type { ListenerLimits } from '../config';
-import type { KeyRing } from '../keys/key-ring';
+import type { KeyManagerOps } from '../keys/key-manager';
 import type { Logger } from '../logger';
 import type { TokenStateName } from '../pkcs11/token-state';
 
@@ -87,7 +87,7 @@ export class HealthPort {
   static async start(
     host: string,
     port: number,
-    km: KeyRing,
+    km: Pick<KeyManagerOps, 'ready'>,
     logger: Logger,
     limits: ListenerLimits = DEFAULT_LIMITS,
   ): Promise<HealthPort> {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 
 import { isNotFound } from '../keys/errors';
-import type { Jwk, KeyManager } from '../keys/key-manager';
+import type { Jwk, KeySets } from '../keys/key-manager';
 
 export interface PublishedJwks {
   body: string;
@@ -35,7 +35,7 @@ export class JwksCache {
   readonly #lastGood = new Map<string, Jwk[]>();
 
   constructor(
-    private readonly km: KeyManager,
+    private readonly km: Pick<KeySets, 'getKeySet'>,
     private readonly sets: readonly string[],
     readonly maxAgeMs = 30_000,
     private readonly onVanished: (set: string) => void = () => undefined,

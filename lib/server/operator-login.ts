@@ -8,7 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 
 import { readPinFile } from '../config';
-import type { KeyRing } from '../keys/key-ring';
+import type { KeyManagerOps } from '../keys/key-manager';
 import type { Logger } from '../logger';
 
 export type LoginAct = 'pin-file-changed' | 'signal' | 'admin-route';
@@ -17,7 +17,7 @@ export type LoginAct = 'pin-file-changed' | 'signal' | 'admin-route';
 const WATCH_INTERVAL_MS = 2000;
 
 export class OperatorLogin {
-  readonly #km: KeyRing;
+  readonly #km: Pick<KeyManagerOps, 'ready' | 'resumeLogins'>;
   readonly #pinFile: string | undefined;
   readonly #log: Logger;
   #running: Promise<void> | undefined;
@@ -27,7 +27,7 @@ export class OperatorLogin {
   #onSignal: (() => void) | undefined;
   #onFileChange: ((now: fs.Stats, before: fs.Stats) => void) | undefined;
 
-  constructor(km: KeyRing, pinFile: string | undefined, logger: Logger) {
+  constructor(km: Pick<KeyManagerOps, 'ready' | 'resumeLogins'>, pinFile: string | undefined, logger: Logger) {
     this.#km = km;
     this.#pinFile = pinFile;
     this.#log = logger;

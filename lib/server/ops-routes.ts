@@ -4,11 +4,11 @@
 // they name key sets and count errors. The public port has no metrics (its former /metrics is gone).
 import type { FastifyInstance } from 'fastify';
 
-import type { KeyRing } from '../keys/key-ring';
+import type { KeyManagerOps } from '../keys/key-manager';
 import type { Metrics } from './metrics';
 import { packageVersion } from './version';
 
-export function registerHealthAndVersion(app: FastifyInstance, km: KeyRing): void {
+export function registerHealthAndVersion(app: FastifyInstance, km: Pick<KeyManagerOps, 'ready'>): void {
   app.get('/health/alive', async () => ({ status: 'ok' }));
   // From the state the token layer keeps (at most one C_GetTokenInfo a second), never a key scan:
   // cheap enough for any probe rate, and 503 while the token is gone or refuses logins.
@@ -28,7 +28,7 @@ export function registerHealthAndVersion(app: FastifyInstance, km: KeyRing): voi
 }
 
 /** Hydra's path (`/admin/metrics/prometheus`); register it in the admin scope, behind its guard. */
-export function registerPrometheus(scope: FastifyInstance, km: KeyRing, metrics: Metrics): void {
+export function registerPrometheus(scope: FastifyInstance, km: Pick<KeyManagerOps, 'stats'>, metrics: Metrics): void {
   scope.get('/admin/metrics/prometheus', async (_request, reply) =>
     reply
       .type('text/plain; version=0.0.4; charset=utf-8')

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 
 import type { CorsConfig } from '../config';
-import type { KeyRing } from '../keys/key-ring';
+import type { KeyManagerOps } from '../keys/key-manager';
 import type { Logger } from '../logger';
 import { registerAudit } from './audit';
 import { registerCors } from './cors';
@@ -16,7 +16,7 @@ import { registerRequestMetrics } from './request-metrics';
 export { registerPrometheus } from './ops-routes';
 
 export interface OpsOptions {
-  km: KeyRing;
+  km: Pick<KeyManagerOps, 'ready'>;
   metrics: Metrics;
   logger: Logger;
   /** CORS of the public port (off when absent). */

@@ -57,7 +57,6 @@ export async function startService(
       resumeLogins: () => operator.resume('admin-route'),
       adminHost: s.adminHost,
       cors: s.cors,
-      ...(options.clock ? { clock: options.clock } : {}),
     });
     applyListenerLimits(apps.public.server, s.limits, 'public', logger, apps.metrics);
     if (apps.admin !== apps.public) applyListenerLimits(apps.admin.server, s.limits, 'admin', logger, apps.metrics);

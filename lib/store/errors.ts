@@ -5,7 +5,7 @@ import { type Codes, HsmJwksError } from '../errors';
 export type StoreErrorCode = Codes<
   /** No sealing secret is configured. */
   | 'ERR_SECRET_MISSING'
-  /** A configured secret is shorter than 16 characters. */
+  /** A configured secret is shorter than MIN_SECRET_LENGTH (sealing.ts) characters. */
   | 'ERR_SECRET_TOO_SHORT'
   /** A row was sealed with a secret that is not configured. */
   | 'ERR_SEAL_UNKNOWN_SECRET'

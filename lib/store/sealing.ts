@@ -15,6 +15,10 @@ export const ENVELOPE_V2: EnvelopeVersion = 0x02;
 export const SECRET_ID_LENGTH = 8;
 export const NONCE_LENGTH = 12;
 export const TAG_LENGTH = 16;
+/**
+ * THE shortest secret (characters) sealing takes: SECRETS_SYSTEM (config.ts) and the docs
+ * (configuration.md, keys.md; checked by test/unit/fact-tables.test.ts) follow it.
+ */
 export const MIN_SECRET_LENGTH = 16;
 /** Bytes an envelope adds to its plaintext. */
 export const ENVELOPE_OVERHEAD = 1 + SECRET_ID_LENGTH + NONCE_LENGTH + TAG_LENGTH;

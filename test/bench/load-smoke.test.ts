@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { spawnSync } from '../helpers/leak-collector';
+import { spawnSync } from '../helpers/recording-child-process';
 
 test('bench/load.js: a short run, no errors, every token valid', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-load-smoke-'));

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { spawnSync } from '../helpers/leak-collector';
+import { spawnSync } from '../helpers/recording-child-process';
 
 test('bench/readiness.js: a short run goes through every scenario and writes its report', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-readiness-smoke-'));

@@ -3,7 +3,7 @@
 // (rate, success rate, RSS) are reported by the script, not asserted.
 import * as path from 'node:path';
 
-import { spawnSync } from '../helpers/leak-collector';
+import { spawnSync } from '../helpers/recording-child-process';
 
 test('30 s of signing through injected faults: typed errors or recoveries only', () => {
   const r = spawnSync(

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { spawnSync } from './leak-collector';
+import { spawnSync } from './recording-child-process';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from './softhsm';
 
 export const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');

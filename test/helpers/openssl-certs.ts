@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { execFileSync } from './leak-collector';
+import { execFileSync } from './recording-child-process';
 import { SOFTHSM_MODULE, USER_PIN } from './softhsm';
 
 /** Whether openssl and its pkcs11 engine are installed. */

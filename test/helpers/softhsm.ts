@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { execFileSync } from './leak-collector';
+import { execFileSync } from './recording-child-process';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 export const USER_PIN = '1234';

@@ -18,7 +18,7 @@ import type { Logger } from '../../lib/logger';
 import { Pkcs11Module } from '../../lib/pkcs11/module';
 import { Token } from '../../lib/pkcs11/token';
 import { CLI } from '../helpers/cli';
-import { execFileSync, spawnSync } from '../helpers/leak-collector';
+import { execFileSync, spawnSync } from '../helpers/recording-child-process';
 import { CertMaker, pkcs11Engine, type Ca } from '../helpers/openssl-certs';
 import { selfSignedBySigner } from '../helpers/signer-cert';
 import { SOFTHSM_MODULE, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';

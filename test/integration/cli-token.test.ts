@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { registerSecret, spawn, spawnSync } from '../helpers/leak-collector';
+import { registerSecret } from '../helpers/secret-leak-recorder';
+import { spawn, spawnSync } from '../helpers/recording-child-process';
 import { CLI, cliHarness } from '../helpers/cli';
 
 const harness = cliHarness('first-secret-of-the-cli-token-tests', 'hsm-jwks-cli-token-');

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
-import { spawnSync } from '../helpers/leak-collector';
+import { spawnSync } from '../helpers/recording-child-process';
 import { CLI, cliHarness } from '../helpers/cli';
 import { SOFTHSM_MODULE, USER_PIN } from '../helpers/softhsm';
 

@@ -4,7 +4,7 @@
 // same data) and checks deploy/compose.yml and the systemd unit as far as they can be checked here.
 import * as path from 'node:path';
 
-import { spawnSync } from '../helpers/leak-collector';
+import { spawnSync } from '../helpers/recording-child-process';
 
 test('scripts/test-deploy.sh: every check passes', () => {
   const r = spawnSync('bash', [path.join(__dirname, '..', '..', 'scripts', 'test-deploy.sh')], {

@@ -1,13 +1,14 @@
 // Durability: kill -9 the service while 1,000 imports are in flight. After a restart, every import
 // that was acknowledged is there and opens, and no row is partial (every row of the set opens).
 import type { ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { openKeyStore } from '../../lib/store/open-store';
-import { fetch, spawn } from '../helpers/leak-collector';
+import { fetch } from '../helpers/recording-fetch';
+import { spawn } from '../helpers/recording-child-process';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
 const ADMIN = 'durability-admin-token-0123';
@@ -47,8 +48,11 @@ test('kill -9 during 1,000 concurrent imports: every acknowledged import survive
   try {
     const first = start(dsn);
     const admin = await first.admin;
+    // The JWK comes out of the key generation itself: on Node 20, KeyObject.export right after
+    // generateKeyPairSync can deadlock when a GC during the export finalizes the generation job.
+    const asJwk = { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } } as const;
     const jwks = Array.from({ length: 1000 }, (_, i) => ({
-      ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+      ...(generateKeyPairSync('ec', { namedCurve: 'P-256', ...asJwk }).privateKey as unknown as JsonWebKey),
       alg: 'ES256',
       kid: `import-${i}`,
     }));

@@ -12,7 +12,7 @@ import Ajv from 'ajv';
 import { loadConfig } from '../../lib/config';
 import { silentLogger } from '../../lib/logger';
 import { startService, type Service } from '../../lib/server/serve';
-import { record } from '../helpers/leak-collector';
+import { record } from '../helpers/secret-leak-recorder';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const ADMIN = 'an-admin-token-of-the-contract-test';

@@ -18,7 +18,7 @@ import type { JwkSet } from '../../lib/keys/key-manager';
 import type { KeyRing } from '../../lib/keys/key-ring';
 import type { Logger } from '../../lib/logger';
 import { Pkcs11Module } from '../../lib/pkcs11/module';
-import { spawnSync } from '../helpers/leak-collector';
+import { spawnSync } from '../helpers/recording-child-process';
 import { SOFTHSM_MODULE, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
 
 const SECRET = 'identity-test-secret-of-32-chars';

@@ -11,7 +11,8 @@ import { createInterface } from 'node:readline';
 
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 
-import { fetch, spawn } from '../helpers/leak-collector';
+import { fetch } from '../helpers/recording-fetch';
+import { spawn } from '../helpers/recording-child-process';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const APP = path.join(__dirname, '..', '..', 'test', 'fixtures', 'oidc-provider-app.mjs');

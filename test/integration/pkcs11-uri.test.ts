@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { Pkcs11Module, type KeyPair, type Token } from '../../lib';
 import { CLI } from '../helpers/cli';
 import { publicKeyObject } from '../helpers/keys';
-import { execFileSync, registerSecret, spawnSync } from '../helpers/leak-collector';
+import { execFileSync, spawnSync } from '../helpers/recording-child-process';
+import { registerSecret } from '../helpers/secret-leak-recorder';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const P11TOOL = ['/usr/bin/p11tool', '/usr/local/bin/p11tool'].find((p) => fs.existsSync(p));

@@ -13,7 +13,7 @@ import { decodeJwt } from 'jose';
 import { loadConfig } from '../../lib/config';
 import { silentLogger } from '../../lib/logger';
 import { startService, type Service } from '../../lib/server/serve';
-import { record, registerEnvSecrets } from '../helpers/leak-collector';
+import { record, registerEnvSecrets } from '../helpers/secret-leak-recorder';
 
 const ADMIN = 'an-admin-token-of-the-http-tests';
 let dir: string;

@@ -12,7 +12,8 @@ import { loadConfig } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { STAT_HELP } from '../../lib/server/metrics';
 import { startService, type Service } from '../../lib/server/serve';
-import { fetch, record } from '../helpers/leak-collector';
+import { fetch } from '../helpers/recording-fetch';
+import { record } from '../helpers/secret-leak-recorder';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const ADMIN = 'the-ops-test-admin-token';
@@ -353,7 +354,7 @@ test('audit: a line for every admin action and every refused request, with who, 
   // JSON lines: the level by name, the time in ISO 8601.
   expect(audit[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const all = lines.join('\n');
-  // (the PIN is looked for by the leak check, test/helpers/global-teardown.ts, which these lines go to)
+  // (the PIN is looked for by the secret-leak check, test/reporters/secret-leak-reporter.js, which these lines go to)
   for (const secret of [ADMIN, 'not-the-token-at-all', SECRET, 'token=abc']) expect(all).not.toContain(secret);
   expect(all).not.toMatch(/"d":|authorization/i);
 });

@@ -10,7 +10,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { loadConfig } from '../../lib/config';
 import { silentLogger } from '../../lib/logger';
 import { startService, type Service } from '../../lib/server/serve';
-import { fetch } from '../helpers/leak-collector';
+import { fetch } from '../helpers/recording-fetch';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const ADMIN = 'an-admin-token-of-the-tests';

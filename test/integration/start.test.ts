@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { fetch, spawn, spawnSync } from '../helpers/leak-collector';
+import { fetch } from '../helpers/recording-fetch';
+import { spawn, spawnSync } from '../helpers/recording-child-process';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
 

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../lib/config';
 import { silentLogger } from '../../lib/logger';
 import { startService, type Service } from '../../lib/server/serve';
-import { fetch } from '../helpers/leak-collector';
+import { fetch } from '../helpers/recording-fetch';
 import { holdWriteLock, type LockHolder, watchEventLoop } from './store-lock-holder';
 
 const ADMIN = 'an-admin-token-of-the-busy-store-test';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { spawn } from '../helpers/leak-collector';
+import { spawn } from '../helpers/recording-child-process';
 
 export interface LockHolder {
   /** Asks the holder to commit and waits until it has exited (the lock is free then). */

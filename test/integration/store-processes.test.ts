@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { spawn } from '../helpers/leak-collector';
+import { spawn } from '../helpers/recording-child-process';
 import { type Backend, describeBackends } from './store-backends';
 import { caught, expectStoreError, SECRET_OLD } from './store-helpers';
 

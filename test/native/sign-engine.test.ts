@@ -11,7 +11,7 @@ import { CKF_SESSION, CKM } from '../../lib/pkcs11/constants';
 import { defaultDeepBind, nativeBinding } from '../../lib/pkcs11/native';
 import type { NativeModule, NativeSignEngine } from '../../binding';
 import { publicKeyObject } from '../helpers/keys';
-import { spawnSync } from '../helpers/leak-collector';
+import { spawnSync } from '../helpers/recording-child-process';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 import { handlesOf } from '../helpers/handles';
 

@@ -16,7 +16,7 @@ import {
   type CkmName,
   type ObjectCapabilities,
 } from '../helpers/conformance';
-import { execFileSync } from '../helpers/leak-collector';
+import { execFileSync } from '../helpers/recording-child-process';
 import { rawSession } from '../helpers/raw';
 
 const OCK = [

@@ -14,7 +14,7 @@ import {
   SOFTHSM2_OBJECTS,
   SPECS,
 } from '../helpers/conformance';
-import { spawnSync } from '../helpers/leak-collector';
+import { spawnSync } from '../helpers/recording-child-process';
 import { rawSession } from '../helpers/raw';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 

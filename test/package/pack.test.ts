@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { execFileSync } from '../helpers/leak-collector';
+import { execFileSync } from '../helpers/recording-child-process';
 import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
 
 const root = path.join(__dirname, '..', '..');
@@ -67,29 +67,51 @@ test('installed with --ignore-scripts (no compiler), it loads the prebuild and s
   expect(consumerSign()).toEqual({ verified: true, entry: path.join(installed, 'dist', 'lib', 'index.js') });
 });
 
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const TYPES = ['--typeRoots', path.join(root, 'node_modules', '@types'), '--types', 'node'];
+/** The compiler options of a consumer project by module resolution: `typesVersions` (node10) or `exports`. */
+const RESOLUTION: Record<'node10' | 'nodenext' | 'bundler', string[]> = {
+  // esModuleInterop as `tsc --init` sets it: `hsm-jwks/server`'s typings reach fastify's and pino's, which need it.
+  node10: ['--module', 'commonjs', '--esModuleInterop', '--skipLibCheck', 'false'],
+  nodenext: ['--module', 'nodenext', '--moduleResolution', 'nodenext'],
+  bundler: ['--module', 'esnext', '--moduleResolution', 'bundler'],
+};
+
+/** tsc on fixtures copied into the consumer project; its diagnostics when it fails. */
+function typeCheck(resolution: keyof typeof RESOLUTION, ...fixtures: string[]): string {
+  for (const f of fixtures) fs.copyFileSync(path.join(root, 'test', 'fixtures', f), path.join(project, f));
+  const flags = ['--noEmit', '--strict', '--target', 'es2022', ...RESOLUTION[resolution], ...TYPES];
+  try {
+    run(process.execPath, [tsc, ...flags, ...fixtures], project);
+    return '';
+  } catch (e) {
+    return `${(e as { stdout?: string }).stdout ?? ''}${(e as Error).message}`;
+  }
+}
+
 test('the published typings resolve and type-check in a consumer project', () => {
-  fs.copyFileSync(path.join(root, 'test', 'fixtures', 'consumer-types.ts'), path.join(project, 'consumer-types.ts'));
-  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const flags = ['--noEmit', '--strict', '--module', 'commonjs', '--target', 'es2022', '--skipLibCheck', 'false'];
-  const types = ['--typeRoots', path.join(root, 'node_modules', '@types'), '--types', 'node'];
-  expect(() => run(process.execPath, [tsc, ...flags, ...types, 'consumer-types.ts'], project)).not.toThrow();
+  expect(typeCheck('node10', 'consumer-types.ts')).toBe('');
 });
 
 test('the published typings also type-check with node16 resolution (the exports map)', () => {
-  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const flags = [
-    '--noEmit',
-    '--strict',
-    '--module',
-    'nodenext',
-    '--moduleResolution',
-    'nodenext',
-    '--target',
-    'es2022',
-  ];
-  const types = ['--typeRoots', path.join(root, 'node_modules', '@types'), '--types', 'node'];
-  expect(() => run(process.execPath, [tsc, ...flags, ...types, 'consumer-types.ts'], project)).not.toThrow();
+  expect(typeCheck('nodenext', 'consumer-types.ts')).toBe('');
 });
+
+// The type-level test of the package (as jose's test-d): every subpath's typings, the key manager's
+// parts, and what must not compile (each `@ts-expect-error` must still error).
+test.each(['node10', 'nodenext', 'bundler'] as const)(
+  'every subpath type-checks, and what must not compile does not (%s resolution)',
+  (resolution) => {
+    expect(typeCheck(resolution, 'consumer-types-subpaths.ts')).toBe('');
+  },
+);
+
+test.each(['nodenext', 'bundler'] as const)(
+  'what the exports map does not name does not resolve for the type checker (%s)',
+  (resolution) => {
+    expect(typeCheck(resolution, 'consumer-types-exports.ts')).toBe('');
+  },
+);
 
 test('CommonJS and ES module consumers load the package and its oidc-provider subpath', () => {
   fs.writeFileSync(
@@ -109,6 +131,50 @@ test('CommonJS and ES module consumers load the package and its oidc-provider su
   expect(() => run(process.execPath, ['-e', "require('hsm-jwks/dist/lib/keys/key-ring')"], project)).toThrow(
     /ERR_PACKAGE_PATH_NOT_EXPORTED/,
   );
+});
+
+/** One export of each subpath, and one its classes share with the root entry (null: none). */
+const SUBPATHS = {
+  pkcs11: ['Pkcs11Module', 'Pkcs11Module'],
+  jose: ['hsmSigner', 'JoseError'],
+  store: ['openKeyStore', 'StoreError'],
+  keys: ['createKeyManager', 'KeyManagerError'],
+  server: ['startService', null],
+  'oidc-provider': ['watchProviderKeys', null],
+} as const;
+
+test('every subpath loads from CommonJS and ES modules, with the same classes as the root entry', () => {
+  const entries = Object.entries(SUBPATHS);
+  const report = (load: (spec: string) => string) =>
+    `const root = ${load('hsm-jwks')};\nconst out = {};\n` +
+    entries
+      .map(
+        ([sub, [fn, shared]], i) =>
+          `const m${i} = ${load(`hsm-jwks/${sub}`)};\n` +
+          `out[${JSON.stringify(sub)}] = [typeof m${i}.${fn}, ${shared ? `m${i}.${shared} === root.${shared}` : 'null'}, Object.keys(m${i}).length > 0];\n`,
+      )
+      .join('') +
+    'console.log(JSON.stringify(out));\n';
+  fs.writeFileSync(
+    path.join(project, 'subpaths.cjs'),
+    report((spec) => `require(${JSON.stringify(spec)})`),
+  );
+  fs.writeFileSync(
+    path.join(project, 'subpaths.mjs'),
+    report((spec) => `await import(${JSON.stringify(spec)})`),
+  );
+  const expected = Object.fromEntries(
+    entries.map(([sub, [, shared]]) => [sub, ['function', shared ? true : null, true]]),
+  );
+  expect(JSON.parse(run(process.execPath, ['subpaths.cjs'], project))).toEqual(expected);
+  expect(JSON.parse(run(process.execPath, ['subpaths.mjs'], project))).toEqual(expected);
+  // Named imports of every subpath from an ES module (Node finds CommonJS exports by static analysis).
+  fs.writeFileSync(
+    path.join(project, 'named.mjs'),
+    entries.map(([sub, [fn]], i) => `import { ${fn} as f${i} } from 'hsm-jwks/${sub}';\n`).join('') +
+      `console.log(JSON.stringify([${entries.map((_, i) => `typeof f${i}`).join(', ')}]));\n`,
+  );
+  expect(JSON.parse(run(process.execPath, ['named.mjs'], project))).toEqual(entries.map(() => 'function'));
 });
 
 test('the install script uses the matching prebuild', () => {

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { loadConfig } from '../../lib/config';
-import { registerSecret } from '../helpers/leak-collector';
+import { registerSecret } from '../helpers/secret-leak-recorder';
 
 const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const PIN = 'config-uri-pin-24680';

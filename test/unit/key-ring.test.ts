@@ -230,7 +230,43 @@ test('TOKEN_MAX_LIFETIME: signJwt adds exp when absent and refuses one beyond it
   expect(payload(await km.signJwt('s', { sub: 'a' })).exp).toBe((T0 + 10 * MIN) / 1000);
   expect(payload(await km.signJwt('s', { exp: T0 / 1000 + 60 })).exp).toBe(T0 / 1000 + 60);
   await expect(km.signJwt('s', { exp: T0 / 1000 + 601 })).rejects.toMatchObject({ code: 'ERR_TOKEN_LIFETIME' });
-  await expect(km.signJwt('s', { exp: '4102444800' })).rejects.toMatchObject({ code: 'ERR_TOKEN_LIFETIME' });
+  await expect(km.signJwt('s', {}, { expiresIn: 601 })).rejects.toMatchObject({ code: 'ERR_TOKEN_LIFETIME' });
+});
+
+test('signJwt is the one rule for JWT claims (library, CLI, service): NumericDates, iat and exp when asked', async () => {
+  const { km } = ring(true, 10 * MIN);
+  await km.generateAndPersistKeySet('s', 'k', 'ES256');
+  const payload = (jwt: string) =>
+    JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+  // Nothing added unless asked, but exp (the longest lifetime).
+  expect(payload(await km.signJwt('s', { sub: 'a' }))).toEqual({ sub: 'a', exp: (T0 + 10 * MIN) / 1000 });
+  expect(payload(await km.signJwt('s', { sub: 'a' }, { issuedAt: true, expiresIn: 60 }))).toEqual({
+    sub: 'a',
+    iat: T0 / 1000,
+    exp: T0 / 1000 + 60,
+  });
+  expect(payload(await km.signJwt('s', { iat: 1000 }, { issuedAt: true })).iat).toBe(1000);
+  for (const claims of [
+    { exp: '4102444800' },
+    { nbf: '0' },
+    { iat: null },
+    { exp: -1 },
+    { iat: [1] },
+    { exp: Infinity },
+  ])
+    await expect(km.signJwt('s', claims)).rejects.toMatchObject({ code: 'ERR_JWT_CLAIM_INVALID' });
+  await expect(km.signJwt('s', { exp: T0 / 1000 + 60 }, { expiresIn: 60 })).rejects.toMatchObject({
+    code: 'ERR_JWT_CLAIM_INVALID',
+  });
+  for (const expiresIn of [0, 1.5, '60' as never])
+    await expect(km.signJwt('s', {}, { expiresIn })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+  await expect(km.signJwt('s', [] as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  // The claims are checked before any key is looked up.
+  await expect(km.signJwt('nothing-here', { nbf: 'x' })).rejects.toMatchObject({ code: 'ERR_JWT_CLAIM_INVALID' });
+  // Without a longest lifetime, no exp is added.
+  const { km: open } = ring(true);
+  await open.generateAndPersistKeySet('s', 'k', 'ES256');
+  expect(payload(await open.signJwt('s', { sub: 'a' }))).toEqual({ sub: 'a' });
 });
 
 test('software only: generation goes to the store', async () => {

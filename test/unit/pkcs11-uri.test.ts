@@ -16,7 +16,7 @@ import {
 } from '../../lib/pkcs11/uri';
 import { keyPairQueryOf, matchesPlace, namesToken, type UriPlace } from '../../lib/pkcs11/uri-match';
 import { moduleNameMatches, modulePathOf, pinSourceFile, readPinSource, uriPin } from '../../lib/pkcs11/uri-sources';
-import { registerSecret } from '../helpers/leak-collector';
+import { registerSecret } from '../helpers/secret-leak-recorder';
 
 /** The example URIs of RFC 7512 §3, verbatim (the RFC breaks the longer ones over lines; joined here). */
 const RFC_EXAMPLES: readonly string[] = [
