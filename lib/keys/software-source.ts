@@ -3,7 +3,6 @@
 // every alg, and symmetric (oct) keys for the HMAC algs, which only this source holds: they sign
 // like the others but have no public form, so they are never published.
 import { createPrivateKey, createSecretKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
 
 import { algInfo, ENC_ALG, isHmac } from '../jose/algorithms';
 import type { KeyPairPrivateJwk, PrivateJwk } from '../jose/import';
@@ -19,7 +18,6 @@ import type { KeyEntry, KeyProblem } from './key-entry';
 import { withStoredCertificates } from './key-certificates';
 import type { KeySource, NewKey, SetReading } from './key-source';
 
-const generate = promisify(generateKeyPair);
 const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'n', 'e', 'crv', 'x', 'y'] as const;
 
 /** The public members of a key pair's JWK; undefined for a symmetric key (it has none). */
@@ -40,10 +38,28 @@ function secretKeyOf(k: string): KeyObject {
   }
 }
 
-async function newKey(spec: KeySpec): Promise<KeyObject> {
-  if (spec.type === 'rsa') return (await generate('rsa', { modulusLength: spec.bits })).privateKey;
-  if (spec.type === 'ec') return (await generate('ec', { namedCurve: spec.curve })).privateKey;
-  return (await generate('ed25519')).privateKey;
+/**
+ * A new key pair's private JWK, exported by the generation itself: exporting a freshly generated
+ * KeyObject as JWK can deadlock Node 20 (a garbage collection during the export finalises the
+ * generation job, which waits for the lock the export holds).
+ */
+function newPrivateJwk(spec: KeySpec): Promise<Record<string, unknown>> {
+  const jwk = { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } };
+  const [type, options] =
+    spec.type === 'rsa'
+      ? ['rsa', { modulusLength: spec.bits }]
+      : spec.type === 'ec'
+        ? ['ec', { namedCurve: spec.curve }]
+        : ['ed25519', {}];
+  return new Promise((resolve, reject) =>
+    (
+      generateKeyPair as unknown as (
+        t: string,
+        o: object,
+        cb: (e: Error | null, pub: unknown, priv: unknown) => void,
+      ) => void
+    )(type, { ...options, ...jwk }, (e, _pub, priv) => (e ? reject(e) : resolve(priv as Record<string, unknown>))),
+  );
 }
 
 /** A software entry keeps its opened row (private JWK included) for signing and private reads. */
@@ -113,7 +129,7 @@ export class SoftwareKeySource implements KeySource {
       generation.kind === 'secret'
         ? newOctJwk(generation.info, key.kid)
         : ({
-            ...(await newKey(generation.spec)).export({ format: 'jwk' }),
+            ...(await newPrivateJwk(generation.spec)),
             kid: key.kid,
             alg: key.alg,
             use: key.use,
