@@ -52,3 +52,15 @@ export function softHsm(): SoftHsm {
     },
   };
 }
+
+/** The variables of a key manager on the token `tokenLabel` (USER_PIN) with a software store at `dsn`. */
+export function hsmEnv(tokenLabel: string, dsn: string, secret: string): Record<string, string> {
+  return {
+    HSM_ENABLED: 'true',
+    HSM_LIBRARY: SOFTHSM_MODULE,
+    HSM_TOKEN_LABEL: tokenLabel,
+    HSM_PIN: USER_PIN,
+    DSN: dsn,
+    SECRETS_SYSTEM: secret,
+  };
+}

@@ -14,14 +14,14 @@ import { exportJWK, importX509, jwtVerify } from 'jose';
 import { loadConfig } from '../../lib/config';
 import { createKeyManager } from '../../lib/keys/create';
 import type { KeyRing } from '../../lib/keys/key-ring';
-import type { Logger } from '../../lib/logger';
 import { Pkcs11Module } from '../../lib/pkcs11/module';
 import { Token } from '../../lib/pkcs11/token';
 import { CLI } from '../helpers/cli';
 import { execFileSync, spawnSync } from '../helpers/recording-child-process';
 import { CertMaker, pkcs11Engine, type Ca } from '../helpers/openssl-certs';
 import { selfSignedBySigner } from '../helpers/signer-cert';
-import { SOFTHSM_MODULE, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
+import { hsmEnv, SOFTHSM_MODULE, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
+import { warningLogger } from '../helpers/warning-logger';
 
 const SECRET = 'a-certificate-test-secret-of-32-chars';
 const TOKEN = 'certs';
@@ -35,23 +35,12 @@ let km: KeyRing;
 let certs: CertMaker;
 let root: Ca;
 let intermediate: Ca;
-const warnings: Array<{ message: string; fields?: Record<string, unknown> }> = [];
-const logger: Logger = {
-  debug() {},
-  info() {},
-  warn: (message, fields) => warnings.push({ message, ...(fields ? { fields } : {}) }),
-  error() {},
-};
+const { logger, warnings } = warningLogger();
 
 const env = () => ({
   PATH: process.env.PATH,
   SOFTHSM2_CONF: process.env.SOFTHSM2_CONF,
-  HSM_ENABLED: 'true',
-  HSM_LIBRARY: SOFTHSM_MODULE,
-  HSM_TOKEN_LABEL: TOKEN,
-  HSM_PIN: USER_PIN,
-  DSN: `sqlite://${path.join(dir, 'keys.sqlite')}`,
-  SECRETS_SYSTEM: SECRET,
+  ...hsmEnv(TOKEN, `sqlite://${path.join(dir, 'keys.sqlite')}`, SECRET),
   LOG_LEVEL: 'warn',
 });
 const cli = (args: string[]) => {

@@ -13,7 +13,7 @@ import { loadConfig } from '../../lib/config';
 import { silentLogger } from '../../lib/logger';
 import { startService, type Service } from '../../lib/server/serve';
 import { record } from '../helpers/secret-leak-recorder';
-import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import { hsmEnv, softHsm } from '../helpers/softhsm';
 
 const ADMIN = 'an-admin-token-of-the-contract-test';
 const SPEC = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'hydra', 'api-jwk.json'), 'utf8')) as {
@@ -73,12 +73,7 @@ beforeAll(async () => {
   softHsm().initToken('contract');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hsm-jwks-contract-'));
   const config = loadConfig({
-    HSM_ENABLED: 'true',
-    HSM_LIBRARY: SOFTHSM_MODULE,
-    HSM_TOKEN_LABEL: 'contract',
-    HSM_PIN: USER_PIN,
-    DSN: `sqlite://${path.join(dir, 'contract.sqlite')}`,
-    SECRETS_SYSTEM: 'the-contract-test-secret',
+    ...hsmEnv('contract', `sqlite://${path.join(dir, 'contract.sqlite')}`, 'the-contract-test-secret'),
     ADMIN_TOKEN: ADMIN,
     PUBLIC_PORT: '0',
     ADMIN_PORT: '0',

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fetch } from '../helpers/recording-fetch';
 import { spawn, spawnSync } from '../helpers/recording-child-process';
 import { describePostgres, postgresSchema } from '../helpers/postgres';
-import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import { hsmEnv, softHsm } from '../helpers/softhsm';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'main.js');
 const ADMIN = 'shared-admin-token-of-the-tests';
@@ -21,12 +21,7 @@ function envFor(dsn: string, token: string): Record<string, string | undefined> 
   return {
     PATH: process.env.PATH,
     SOFTHSM2_CONF: process.env.SOFTHSM2_CONF,
-    HSM_ENABLED: 'true',
-    HSM_LIBRARY: SOFTHSM_MODULE,
-    HSM_TOKEN_LABEL: token,
-    HSM_PIN: USER_PIN,
-    DSN: dsn,
-    SECRETS_SYSTEM: 'two-instances-share-this-secret',
+    ...hsmEnv(token, dsn, 'two-instances-share-this-secret'),
     ADMIN_TOKEN: ADMIN,
     PUBLIC_PORT: '0',
     ADMIN_PORT: '0',

@@ -16,30 +16,19 @@ import { ensureKeySet } from '../../lib/keys/ensure';
 import { HsmKeySource } from '../../lib/keys/hsm-source';
 import type { JwkSet } from '../../lib/keys/key-manager';
 import type { KeyRing } from '../../lib/keys/key-ring';
-import type { Logger } from '../../lib/logger';
 import { Pkcs11Module } from '../../lib/pkcs11/module';
 import { spawnSync } from '../helpers/recording-child-process';
-import { SOFTHSM_MODULE, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
+import { hsmEnv, SOFTHSM_MODULE, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
+import { warningLogger } from '../helpers/warning-logger';
 
 const SECRET = 'identity-test-secret-of-32-chars';
 let hsm: SoftHsm;
 let dir: string;
 let km: KeyRing;
-const warnings: Array<{ message: string; fields?: Record<string, unknown> }> = [];
-const logger: Logger = {
-  debug() {},
-  info() {},
-  warn: (message, fields) => warnings.push({ message, ...(fields ? { fields } : {}) }),
-  error() {},
-};
+const { logger } = warningLogger();
 
 const env = (extra: Record<string, string | undefined> = {}) => ({
-  HSM_ENABLED: 'true',
-  HSM_LIBRARY: SOFTHSM_MODULE,
-  HSM_TOKEN_LABEL: 'identity',
-  HSM_PIN: USER_PIN,
-  DSN: `sqlite://${path.join(dir, 'keys.sqlite')}`,
-  SECRETS_SYSTEM: SECRET,
+  ...hsmEnv('identity', `sqlite://${path.join(dir, 'keys.sqlite')}`, SECRET),
   ...extra,
 });
 const tool = (args: string[]) => hsm.pkcs11Tool(['--token-label', 'identity', '--login', '--pin', USER_PIN, ...args]);

@@ -16,7 +16,7 @@ import { createKeyManager } from '../../lib/keys/create';
 import type { HsmEntry } from '../../lib/keys/hsm-source';
 import type { KeyRing } from '../../lib/keys/key-ring';
 import { JwksCache } from '../../lib/server/jwks-cache';
-import { SOFTHSM_MODULE, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
+import { hsmEnv, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
 
 const SECRET = 'a-system-secret-of-32-characters';
 let hsm: SoftHsm;
@@ -25,12 +25,7 @@ let km: KeyRing; // HSM and software store
 let sw: KeyRing; // software store only
 
 const env = (extra: Record<string, string> = {}) => ({
-  HSM_ENABLED: 'true',
-  HSM_LIBRARY: SOFTHSM_MODULE,
-  HSM_TOKEN_LABEL: 'hydra',
-  HSM_PIN: USER_PIN,
-  DSN: `sqlite://${path.join(dir, 'keys.sqlite')}`,
-  SECRETS_SYSTEM: SECRET,
+  ...hsmEnv('hydra', `sqlite://${path.join(dir, 'keys.sqlite')}`, SECRET),
   ...extra,
 });
 const tool = (args: string[]) => hsm.pkcs11Tool(['--token-label', 'hydra', '--login', '--pin', USER_PIN, ...args]);

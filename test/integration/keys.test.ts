@@ -13,29 +13,18 @@ import { ALGORITHMS, KEY_PAIR_ALGS } from '../../lib/jose/algorithms';
 import { createKeyManager } from '../../lib/keys/create';
 import { ensureKeySet } from '../../lib/keys/ensure';
 import type { JwkSet, KeyManager } from '../../lib/keys/key-manager';
-import type { Logger } from '../../lib/logger';
-import { SOFTHSM_MODULE, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
+import { hsmEnv, softHsm, USER_PIN, type SoftHsm } from '../helpers/softhsm';
+import { warningLogger } from '../helpers/warning-logger';
 
 const SECRET = 'a-system-secret-of-32-characters';
 let hsm: SoftHsm;
 let dir: string;
 let km: KeyManager;
-const warnings: Array<{ message: string; fields?: Record<string, unknown> }> = [];
-const logger: Logger = {
-  debug() {},
-  info() {},
-  warn: (message, fields) => warnings.push({ message, ...(fields ? { fields } : {}) }),
-  error() {},
-};
+const { logger, warnings } = warningLogger();
 
 function env(extra: Record<string, string> = {}) {
   return {
-    HSM_ENABLED: 'true',
-    HSM_LIBRARY: SOFTHSM_MODULE,
-    HSM_TOKEN_LABEL: 'hydra',
-    HSM_PIN: USER_PIN,
-    DSN: `sqlite://${path.join(dir, 'keys.sqlite')}`,
-    SECRETS_SYSTEM: SECRET,
+    ...hsmEnv('hydra', `sqlite://${path.join(dir, 'keys.sqlite')}`, SECRET),
     ...extra,
   };
 }

@@ -13,7 +13,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 
 import { fetch } from '../helpers/recording-fetch';
 import { spawn } from '../helpers/recording-child-process';
-import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import { hsmEnv, softHsm } from '../helpers/softhsm';
 
 const APP = path.join(__dirname, '..', '..', 'test', 'fixtures', 'oidc-provider-app.mjs');
 const SECRET = 'oidc-provider-suite-secret-0123456789';
@@ -51,12 +51,7 @@ beforeAll(async () => {
     env: {
       PATH: process.env.PATH,
       SOFTHSM2_CONF: process.env.SOFTHSM2_CONF,
-      HSM_ENABLED: 'true',
-      HSM_LIBRARY: SOFTHSM_MODULE,
-      HSM_TOKEN_LABEL: 'oidc',
-      HSM_PIN: USER_PIN,
-      DSN: `sqlite://${path.join(dir, 'keys.sqlite')}`,
-      SECRETS_SYSTEM: SECRET,
+      ...hsmEnv('oidc', `sqlite://${path.join(dir, 'keys.sqlite')}`, SECRET),
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,7 +12,7 @@ import { silentLogger } from '../../lib/logger';
 import { startService, type Service } from '../../lib/server/serve';
 import { fetch } from '../helpers/recording-fetch';
 import { describePostgres, postgresSchema } from '../helpers/postgres';
-import { SOFTHSM_MODULE, softHsm, USER_PIN } from '../helpers/softhsm';
+import { hsmEnv, softHsm } from '../helpers/softhsm';
 
 const ADMIN = 'rotation-admin-token-of-the-tests';
 const SET = 'rotating.id-token';
@@ -32,12 +32,7 @@ async function run(schema: string, tokenLabel: string, publishAheadOverrideMs?: 
   if (!dsn) throw new Error(`no PostgreSQL: ${why}`);
   softHsm().initToken(tokenLabel);
   let config: Config = loadConfig({
-    HSM_ENABLED: 'true',
-    HSM_LIBRARY: SOFTHSM_MODULE,
-    HSM_TOKEN_LABEL: tokenLabel,
-    HSM_PIN: USER_PIN,
-    DSN: dsn,
-    SECRETS_SYSTEM: 'rotation-test-secret-of-32-chars',
+    ...hsmEnv(tokenLabel, dsn, 'rotation-test-secret-of-32-chars'),
     ADMIN_TOKEN: ADMIN,
     PUBLIC_PORT: '0',
     ADMIN_PORT: '0',
